@@ -1,0 +1,119 @@
+package evaluator
+
+import (
+	"time"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// Sample is one metric's value in a snapshot, or why there is none.
+type Sample struct {
+	Value float64
+	// Missing is why there is no usable value; empty when Value is valid.
+	Missing string
+}
+
+// Snapshot maps metric names to their values for one evaluation. A metric
+// absent from the map is missing with reason "no value".
+type Snapshot map[string]Sample
+
+// Override is an operator's instruction that wins over the rules of a
+// service until it expires.
+type Override struct {
+	ID string
+	// Service is the service it applies to; empty applies it to every service.
+	Service string
+	// Action holds the words and numbers that win; unset parts are left to
+	// the rules.
+	Action rules.Action
+	Reason string
+	// Created is when the override was made.
+	Created time.Time
+	// Expires is when it stops applying; zero never.
+	Expires time.Time
+}
+
+// Outcome is the value of a rule's condition in one evaluation.
+type Outcome string
+
+// The outcomes of a condition.
+const (
+	True    Outcome = "true"
+	False   Outcome = "false"
+	Unknown Outcome = "unknown"
+)
+
+// State is a rule's place in the pending → firing → resolved cycle.
+type State string
+
+// The rule states, as in Prometheus alerting rules.
+const (
+	Inactive State = "inactive"
+	Pending  State = "pending"
+	Firing   State = "firing"
+)
+
+// Value is one metric a rule read, as it saw it.
+type Value struct {
+	Name    string  `json:"name"`
+	Value   float64 `json:"value"`
+	Missing string  `json:"missing,omitempty"`
+}
+
+// RuleResult is what one rule did in one evaluation.
+type RuleResult struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
+	// Outcome is the condition's value; Unknown when a metric it needs is
+	// missing or the expression failed at run time (see Error).
+	Outcome Outcome `json:"result"`
+	State   State   `json:"state"`
+	// ActiveSince is when the rule became pending or firing; zero when inactive.
+	ActiveSince time.Time `json:"active_since,omitzero"`
+	// Action is the rule's action as written (or with its computed weight).
+	Action string `json:"action"`
+	// Weight is the computed weight percent of a `weight:` rule, or rules.Unset.
+	Weight int `json:"weight"`
+	// Values are the metrics the rule's expressions read.
+	Values []Value `json:"values"`
+	// Error is a run-time expression error, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// Decision is the reply for one service and how it came about.
+type Decision struct {
+	Service string `json:"service"`
+	Op      string `json:"op"`
+	Admin   string `json:"admin"`
+	Weight  int    `json:"weight"`
+	// Maxconn is the maxconn sent, or rules.Unset when the reply carries none.
+	Maxconn     int    `json:"maxconn"`
+	Description string `json:"description,omitempty"`
+	// Reply is the exact line sent to HAProxy, ending in "\n".
+	Reply string `json:"reply"`
+	// Firing names the firing rules, in file order.
+	Firing    []string     `json:"firing"`
+	Rules     []RuleResult `json:"rules"`
+	Overrides []Override   `json:"overrides,omitempty"`
+}
+
+// Result is the outcome of one evaluation of a whole rule file.
+type Result struct {
+	Time time.Time `json:"time"`
+	// Services holds one decision per service, in File.Services order.
+	Services []*Decision `json:"services"`
+}
+
+// Service returns the decision for the named service ("" is the default),
+// or nil.
+func (r *Result) Service(name string) *Decision {
+	if name == "" {
+		name = rules.DefaultService
+	}
+	for _, d := range r.Services {
+		if d.Service == name {
+			return d
+		}
+	}
+	return nil
+}
