@@ -70,7 +70,8 @@ type RuleResult struct {
 	State   State   `json:"state"`
 	// ActiveSince is when the rule became pending or firing; zero when inactive.
 	ActiveSince time.Time `json:"active_since,omitzero"`
-	// Action is the rule's action as written (or with its computed weight).
+	// Action is the rule's action as written; a computed weight shows as
+	// "weight EXPR" here and its value in Weight.
 	Action string `json:"action"`
 	// Weight is the computed weight percent of a `weight:` rule, or rules.Unset.
 	Weight int `json:"weight"`

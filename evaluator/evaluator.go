@@ -1,0 +1,248 @@
+// Package evaluator turns a snapshot of metric values into one HAProxy agent
+// reply per service, keeping each rule's state (pending, firing) from one
+// evaluation to the next.
+//
+// It is pure: no I/O, no clock of its own (the caller passes the time), no
+// goroutines. An Evaluator is owned by one goroutine; its Results are
+// immutable once returned and may be shared.
+package evaluator
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// Evaluator evaluates the rules of one rule file over time.
+type Evaluator struct {
+	file *rules.File
+	// states[s][r] is the state of rule r of service s.
+	states [][]ruleState
+	// env is the expression environment: every declared metric by name.
+	env map[string]any
+	// last holds the values currently boxed in env, to skip re-boxing.
+	last    []float64
+	missing []string
+	// actions[s][r] is rule r's action as text, made once per file.
+	actions  [][]string
+	machine  vm.VM
+	valueCap int
+}
+
+// ruleState is where one rule stands in the pending → firing → resolved cycle.
+type ruleState struct {
+	state State
+	// activeAt is when the condition was first seen true in this episode.
+	activeAt time.Time
+	// keepSince is when a firing rule's condition was first seen false
+	// again; zero while it holds.
+	keepSince time.Time
+	// weight is the last weight a `weight:` expression computed.
+	weight int
+}
+
+// New returns an Evaluator for f with every rule inactive.
+func New(f *rules.File) *Evaluator {
+	e := &Evaluator{
+		file:    f,
+		states:  make([][]ruleState, len(f.Services)),
+		actions: make([][]string, len(f.Services)),
+		env:     make(map[string]any, len(f.Metrics)),
+		last:    make([]float64, len(f.Metrics)),
+		missing: make([]string, len(f.Metrics)),
+	}
+	for i, s := range f.Services {
+		e.states[i] = make([]ruleState, len(s.Rules))
+		e.actions[i] = make([]string, len(s.Rules))
+		for j, r := range s.Rules {
+			e.states[i][j] = ruleState{state: Inactive, weight: rules.Unset}
+			e.actions[i][j] = r.Action.String()
+			if r.Weight != nil {
+				e.actions[i][j] = joinAction(e.actions[i][j], "weight "+r.WeightExpr)
+			}
+			e.valueCap += len(r.Needs)
+		}
+	}
+	for i, m := range f.Metrics {
+		e.env[m.Name] = math.NaN()
+		e.last[i] = math.NaN()
+	}
+	return e
+}
+
+// File returns the rule file the Evaluator evaluates.
+func (e *Evaluator) File() *rules.File { return e.file }
+
+// Reload returns an Evaluator for f that keeps the state of every rule whose
+// service, name and expressions are unchanged; other rules start inactive.
+// e itself is left as it was, so a caller can still discard the result.
+func (e *Evaluator) Reload(f *rules.File) *Evaluator {
+	n := New(f)
+	type key struct{ service, name, when, weight string }
+	old := make(map[key]ruleState)
+	for i, s := range e.file.Services {
+		for j, r := range s.Rules {
+			old[key{s.Name, r.Name, r.Expr, r.WeightExpr}] = e.states[i][j]
+		}
+	}
+	for i, s := range f.Services {
+		for j, r := range s.Rules {
+			if st, ok := old[key{s.Name, r.Name, r.Expr, r.WeightExpr}]; ok {
+				n.states[i][j] = st
+			}
+		}
+	}
+	return n
+}
+
+// Evaluate runs every rule of every service once at time now over snap, with
+// the operator overrides in force, and returns the decisions. Rules whose
+// metrics are missing follow their on_missing policy.
+func (e *Evaluator) Evaluate(now time.Time, snap Snapshot, overrides []Override) *Result {
+	e.load(snap)
+	res := &Result{Time: now, Services: make([]*Decision, len(e.file.Services))}
+	values := make([]Value, 0, e.valueCap)
+	for i, svc := range e.file.Services {
+		d := &Decision{Service: svc.Name, Rules: make([]RuleResult, len(svc.Rules))}
+		for j, r := range svc.Rules {
+			start := len(values)
+			for _, idx := range r.Needs {
+				values = append(values, Value{Name: e.file.Metrics[idx].Name, Value: e.last[idx], Missing: e.missing[idx]})
+			}
+			d.Rules[j] = e.evalRule(now, r, &e.states[i][j], values[start:len(values):len(values)])
+			d.Rules[j].Action = e.actions[i][j]
+		}
+		e.decide(now, svc, d, overrides)
+		res.Services[i] = d
+	}
+	return res
+}
+
+// load copies snap into the expression environment and the missing reasons.
+func (e *Evaluator) load(snap Snapshot) {
+	for i, m := range e.file.Metrics {
+		s, ok := snap[m.Name]
+		switch {
+		case !ok:
+			e.missing[i] = "no value"
+		case s.Missing != "":
+			e.missing[i] = s.Missing
+		case math.IsNaN(s.Value):
+			e.missing[i] = "value is NaN"
+		default:
+			e.missing[i] = ""
+		}
+		v := s.Value
+		if e.missing[i] != "" {
+			v = math.NaN()
+		}
+		// Boxing a float allocates; most values repeat between cycles.
+		if v != e.last[i] && !(math.IsNaN(v) && math.IsNaN(e.last[i])) {
+			e.last[i] = v
+			e.env[m.Name] = v
+		}
+	}
+}
+
+// evalRule computes the rule's condition and advances its state.
+func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values []Value) RuleResult {
+	rr := RuleResult{Name: r.Name, Expr: r.Expr, Weight: rules.Unset, Values: values}
+	rr.Outcome, rr.Error = e.condition(r, values)
+	if rr.Outcome == True && r.Weight != nil {
+		if w, err := e.weight(r); err != nil {
+			rr.Outcome, rr.Error = Unknown, err.Error()
+		} else {
+			st.weight = w
+		}
+	}
+
+	cond := rr.Outcome
+	if cond == Unknown {
+		switch r.OnMissing {
+		case rules.Skip:
+			cond = False
+		case rules.Fire:
+			cond = True
+		}
+	}
+	switch cond {
+	case True:
+		st.keepSince = time.Time{}
+		if st.state == Inactive {
+			st.activeAt = now
+			st.state = Pending
+		}
+		if st.state == Pending && now.Sub(st.activeAt) >= r.For {
+			st.state = Firing
+		}
+	case False:
+		if st.state == Firing && r.KeepFiringFor > 0 {
+			if st.keepSince.IsZero() {
+				st.keepSince = now
+			}
+			if now.Sub(st.keepSince) < r.KeepFiringFor {
+				break
+			}
+		}
+		*st = ruleState{state: Inactive, weight: st.weight}
+	}
+	// Unknown with on_missing keep: the state stays as it was.
+
+	rr.State = st.state
+	if st.state != Inactive {
+		rr.ActiveSince = st.activeAt
+	}
+	if r.Weight != nil {
+		rr.Weight = st.weight
+	}
+	return rr
+}
+
+// condition evaluates the rule's when expression.
+func (e *Evaluator) condition(r *rules.Rule, values []Value) (Outcome, string) {
+	for _, v := range values {
+		if v.Missing != "" {
+			return Unknown, ""
+		}
+	}
+	out, err := e.machine.Run(r.When, e.env)
+	if err != nil {
+		return Unknown, err.Error()
+	}
+	if b, ok := out.(bool); ok && b {
+		return True, ""
+	}
+	return False, ""
+}
+
+// weight evaluates a rule's weight expression to an integer percent.
+func (e *Evaluator) weight(r *rules.Rule) (int, error) {
+	out, err := e.machine.Run(r.Weight, e.env)
+	if err != nil {
+		return 0, err
+	}
+	var f float64
+	switch v := out.(type) {
+	case float64:
+		f = v
+	case int:
+		f = float64(v)
+	default:
+		return 0, fmt.Errorf("weight is %T, not a number", out)
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("weight is %v", f)
+	}
+	return int(math.Round(math.Max(0, math.Min(f, rules.MaxWeight)))), nil
+}
+
+func joinAction(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ", " + b
+}

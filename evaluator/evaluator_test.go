@@ -1,0 +1,322 @@
+package evaluator
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// builder makes rule files in code, so that these tests do not depend on the
+// rule file parser.
+type builder struct {
+	t    testing.TB
+	file *rules.File
+	env  map[string]any
+}
+
+func newBuilder(t testing.TB, metrics ...string) *builder {
+	b := &builder{t: t, env: map[string]any{}, file: &rules.File{
+		Interval: time.Second, StaleAfter: 3 * time.Second,
+		Services: []*rules.Service{{Name: rules.DefaultService}},
+		Reply: rules.Reply{
+			Default:   rules.Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: rules.Unset},
+			MinWeight: 1,
+		},
+	}}
+	for i, m := range metrics {
+		b.file.Metrics = append(b.file.Metrics, &rules.Metric{Name: m, Index: i, Source: "host", Selector: m})
+		b.env[m] = 0.0
+	}
+	return b
+}
+
+func act(op, admin string, weight, maxconn int) rules.Action {
+	return rules.Action{Op: op, Admin: admin, Weight: weight, Maxconn: maxconn}
+}
+
+// rule adds a rule to the named service (created on first use).
+func (b *builder) rule(service string, r rules.Rule) *rules.Rule {
+	b.t.Helper()
+	var svc *rules.Service
+	for _, s := range b.file.Services {
+		if s.Name == service {
+			svc = s
+		}
+	}
+	if svc == nil {
+		svc = &rules.Service{Name: service}
+		b.file.Services = append(b.file.Services, svc)
+	}
+	if r.Name == "" {
+		r.Name = r.Expr
+	}
+	if r.Action == (rules.Action{}) {
+		r.Action = act("", "", rules.Unset, rules.Unset)
+	}
+	var err error
+	if r.When, err = expr.Compile(r.Expr, expr.Env(b.env), expr.AsBool()); err != nil {
+		b.t.Fatal(err)
+	}
+	needs := map[int]bool{}
+	collect := func(p interface{ Node() ast.Node }) {
+		ast.Find(p.Node(), func(n ast.Node) bool {
+			if id, ok := n.(*ast.IdentifierNode); ok {
+				for _, m := range b.file.Metrics {
+					if m.Name == id.Value {
+						needs[m.Index] = true
+					}
+				}
+			}
+			return false
+		})
+	}
+	collect(r.When)
+	if r.WeightExpr != "" {
+		if r.Weight, err = expr.Compile(r.WeightExpr, expr.Env(b.env), expr.AsFloat64()); err != nil {
+			b.t.Fatal(err)
+		}
+		collect(r.Weight)
+	}
+	for i := range b.file.Metrics {
+		if needs[i] {
+			r.Needs = append(r.Needs, i)
+		}
+	}
+	if r.Action.Maxconn != rules.Unset {
+		svc.UsesMaxconn = true
+	}
+	svc.Rules = append(svc.Rules, &r)
+	return &r
+}
+
+func snap(kv ...any) Snapshot {
+	s := Snapshot{}
+	for i := 0; i < len(kv); i += 2 {
+		switch v := kv[i+1].(type) {
+		case float64:
+			s[kv[i].(string)] = Sample{Value: v}
+		case int:
+			s[kv[i].(string)] = Sample{Value: float64(v)}
+		case string:
+			s[kv[i].(string)] = Sample{Missing: v}
+		}
+	}
+	return s
+}
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func TestSpecExamples(t *testing.T) {
+	b := newBuilder(t, "queue_depth", "cpu")
+	b.rule("default", rules.Rule{Expr: "queue_depth > 500", Action: act("", "drain", rules.Unset, rules.Unset)})
+	b.rule("default", rules.Rule{Expr: "cpu > 0.9", Action: act("", "", 50, rules.Unset)})
+	e := New(b.file)
+	for _, tc := range []struct {
+		s    Snapshot
+		want string
+	}{
+		{snap("queue_depth", 600, "cpu", 0.5), "up drain 100% #queue_depth > 500\n"},
+		{snap("queue_depth", 1, "cpu", 0.95), "up ready 50% #cpu > 0.9\n"},
+		{snap("queue_depth", 1, "cpu", 0.1), "up ready 100%\n"},
+		{snap("queue_depth", 900, "cpu", 0.99), "up drain 50% #queue_depth > 500; cpu > 0.9\n"},
+	} {
+		got := e.Evaluate(t0, tc.s, nil).Service("").Reply
+		if got != tc.want {
+			t.Errorf("reply = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestCombining(t *testing.T) {
+	b := newBuilder(t, "x")
+	b.rule("default", rules.Rule{Name: "w30", Expr: "x > 1", Action: act("", "", 30, rules.Unset)})
+	b.rule("default", rules.Rule{Name: "drain", Expr: "x > 2", Action: act("", "drain", rules.Unset, 50)})
+	b.rule("default", rules.Rule{Name: "maint", Expr: "x > 3", Action: act("", "maint", 0, rules.Unset)})
+	b.rule("default", rules.Rule{Name: "stop", Expr: "x > 4", Action: act("stopped", "", rules.Unset, 10)})
+	b.rule("default", rules.Rule{Name: "fail", Expr: "x > 4", Action: act("fail", "", rules.Unset, rules.Unset), Description: "failing"})
+	e := New(b.file)
+	for _, tc := range []struct {
+		x    float64
+		want string
+	}{
+		{0, "up ready 100% maxconn:0\n"},
+		{1.5, "up ready 30% maxconn:0 #w30\n"},
+		{2.5, "up drain 30% maxconn:50 #w30; drain\n"},
+		// weight 0% from a rule is floored at min_weight.
+		{3.5, "up maint 1% maxconn:50 #w30; drain; maint\n"},
+		// The first down-type rule in file order names the word.
+		{4.5, "stopped maint 1% maxconn:10 #w30; drain; maint; stop; failing\n"},
+	} {
+		d := e.Evaluate(t0, snap("x", tc.x), nil).Service("default")
+		if d.Reply != tc.want {
+			t.Errorf("x=%v: reply = %q, want %q", tc.x, d.Reply, tc.want)
+		}
+	}
+}
+
+func TestForAndKeepFiringFor(t *testing.T) {
+	b := newBuilder(t, "x")
+	b.rule("default", rules.Rule{Name: "hot", Expr: "x > 1", Action: act("", "drain", rules.Unset, rules.Unset),
+		For: 10 * time.Second, KeepFiringFor: 20 * time.Second})
+	e := New(b.file)
+	steps := []struct {
+		at    time.Duration
+		x     float64
+		state State
+		admin string
+	}{
+		{0, 5, Pending, "ready"},
+		{5 * time.Second, 5, Pending, "ready"},
+		{10 * time.Second, 5, Firing, "drain"},
+		{15 * time.Second, 0, Firing, "drain"}, // keep_firing_for starts
+		{30 * time.Second, 0, Firing, "drain"},
+		{35 * time.Second, 0, Inactive, "ready"},
+		{40 * time.Second, 5, Pending, "ready"},
+		{45 * time.Second, 0, Inactive, "ready"}, // pending resolves at once
+	}
+	for _, s := range steps {
+		d := e.Evaluate(t0.Add(s.at), snap("x", s.x), nil).Service("")
+		if d.Rules[0].State != s.state || d.Admin != s.admin {
+			t.Errorf("t=%v x=%v: state %s admin %s, want %s %s", s.at, s.x, d.Rules[0].State, d.Admin, s.state, s.admin)
+		}
+	}
+}
+
+func TestOnMissing(t *testing.T) {
+	for _, tc := range []struct {
+		policy rules.OnMissing
+		// admin after: x true, then missing; and missing from the start.
+		afterFiring, fromStart string
+		outcome                Outcome
+	}{
+		{rules.Keep, "drain", "ready", Unknown},
+		{rules.Skip, "ready", "ready", Unknown},
+		{rules.Fire, "drain", "drain", Unknown},
+	} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
+			b := newBuilder(t, "x", "y")
+			b.rule("default", rules.Rule{Name: "r", Expr: "x > 1 || y > 1", Action: act("", "drain", rules.Unset, rules.Unset), OnMissing: tc.policy})
+			e := New(b.file)
+			e.Evaluate(t0, snap("x", 5, "y", 0), nil)
+			d := e.Evaluate(t0.Add(time.Second), snap("x", "connection refused", "y", 0), nil).Service("")
+			if d.Admin != tc.afterFiring || d.Rules[0].Outcome != tc.outcome {
+				t.Errorf("after firing: admin %s outcome %s, want %s %s", d.Admin, d.Rules[0].Outcome, tc.afterFiring, tc.outcome)
+			}
+			if v := d.Rules[0].Values[0]; v.Name != "x" || v.Missing != "connection refused" {
+				t.Errorf("value seen = %+v", v)
+			}
+			fresh := New(b.file)
+			d = fresh.Evaluate(t0, snap("y", 0), nil).Service("")
+			if d.Admin != tc.fromStart {
+				t.Errorf("from start: admin %s, want %s", d.Admin, tc.fromStart)
+			}
+			if got := d.Rules[0].Values[0].Missing; got != "no value" {
+				t.Errorf("absent metric reason = %q", got)
+			}
+		})
+	}
+}
+
+func TestNaNIsMissing(t *testing.T) {
+	b := newBuilder(t, "x")
+	b.rule("default", rules.Rule{Expr: "x < 1", Action: act("down", "", rules.Unset, rules.Unset)})
+	d := New(b.file).Evaluate(t0, snap("x", math.NaN()), nil).Service("")
+	if d.Reply != "up ready 100%\n" || d.Rules[0].Outcome != Unknown {
+		t.Errorf("NaN: reply %q outcome %s", d.Reply, d.Rules[0].Outcome)
+	}
+}
+
+func TestComputedWeight(t *testing.T) {
+	b := newBuilder(t, "cpu")
+	b.rule("default", rules.Rule{Name: "shed", Expr: "cpu > 0.5", WeightExpr: "100 * (1 - cpu)", Action: act("", "", rules.Unset, rules.Unset)})
+	e := New(b.file)
+	for _, tc := range []struct {
+		cpu  float64
+		want string
+	}{
+		{0.2, "up ready 100%\n"},
+		{0.55, "up ready 45% #shed\n"},
+		{0.999, "up ready 1% #shed\n"}, // rounds to 0, floored at min_weight
+	} {
+		d := e.Evaluate(t0, snap("cpu", tc.cpu), nil).Service("")
+		if d.Reply != tc.want {
+			t.Errorf("cpu=%v: %q, want %q", tc.cpu, d.Reply, tc.want)
+		}
+	}
+}
+
+func TestServices(t *testing.T) {
+	b := newBuilder(t, "q")
+	b.rule("default", rules.Rule{Expr: "q > 500", Action: act("", "drain", rules.Unset, rules.Unset)})
+	b.rule("worker", rules.Rule{Expr: "q > 100", Action: act("", "", 25, rules.Unset)})
+	r := New(b.file).Evaluate(t0, snap("q", 200), nil)
+	if got := r.Service("").Reply; got != "up ready 100%\n" {
+		t.Errorf("default: %q", got)
+	}
+	if got := r.Service("worker").Reply; got != "up ready 25% #q > 100\n" {
+		t.Errorf("worker: %q", got)
+	}
+	if r.Service("nope") != nil {
+		t.Error("unknown service has a decision")
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	b := newBuilder(t, "q")
+	b.rule("default", rules.Rule{Expr: "q > 500", Action: act("", "drain", rules.Unset, rules.Unset)})
+	b.rule("worker", rules.Rule{Expr: "q > 100", Action: act("", "", 25, rules.Unset)})
+	e := New(b.file)
+	ovs := []Override{
+		{ID: "1", Action: act("", "maint", rules.Unset, rules.Unset), Reason: "disk swap", Expires: t0.Add(time.Minute)},
+		{ID: "2", Service: "worker", Action: act("up", "ready", 100, rules.Unset), Reason: "trust me"},
+	}
+	r := e.Evaluate(t0, snap("q", 600), ovs)
+	if got := r.Service("").Reply; got != "up maint 100% #override: disk swap; q > 500\n" {
+		t.Errorf("default: %q", got)
+	}
+	if got := r.Service("worker").Reply; got != "up ready 100% #override: disk swap; override: trust me; q > 100\n" {
+		t.Errorf("worker: %q", got)
+	}
+	r = e.Evaluate(t0.Add(time.Minute), snap("q", 600), ovs)
+	if got := r.Service("").Reply; got != "up drain 100% #q > 500\n" {
+		t.Errorf("after expiry: %q", got)
+	}
+}
+
+func TestDescriptionIsCutAndClean(t *testing.T) {
+	b := newBuilder(t, "x")
+	b.rule("default", rules.Rule{Expr: "x > 1", Description: "caf\u00e9 " + strings.Repeat("y", 300), Action: act("down", "", rules.Unset, rules.Unset)})
+	d := New(b.file).Evaluate(t0, snap("x", 2), nil).Service("")
+	if len(d.Description) != MaxDescription || !strings.HasPrefix(d.Description, "caf?? yyy") {
+		t.Errorf("description %q (%d bytes)", d.Description, len(d.Description))
+	}
+	if !strings.HasSuffix(d.Reply, "y\n") || strings.Count(d.Reply, "\n") != 1 {
+		t.Errorf("reply %q", d.Reply)
+	}
+}
+
+func TestReloadCarriesState(t *testing.T) {
+	b := newBuilder(t, "x")
+	b.rule("default", rules.Rule{Name: "same", Expr: "x > 1", For: time.Minute, Action: act("", "drain", rules.Unset, rules.Unset)})
+	b.rule("default", rules.Rule{Name: "changed", Expr: "x > 1", For: time.Minute, Action: act("", "maint", rules.Unset, rules.Unset)})
+	e := New(b.file)
+	e.Evaluate(t0, snap("x", 5), nil)
+
+	b2 := newBuilder(t, "x")
+	b2.rule("default", rules.Rule{Name: "same", Expr: "x > 1", For: time.Minute, Action: act("", "drain", rules.Unset, rules.Unset)})
+	b2.rule("default", rules.Rule{Name: "changed", Expr: "x > 2", For: time.Minute, Action: act("", "maint", rules.Unset, rules.Unset)})
+	e2 := e.Reload(b2.file)
+	d := e2.Evaluate(t0.Add(time.Minute), snap("x", 5), nil).Service("")
+	if d.Rules[0].State != Firing || d.Rules[1].State != Pending {
+		t.Errorf("states after reload: %s %s, want firing pending", d.Rules[0].State, d.Rules[1].State)
+	}
+	if !d.Rules[0].ActiveSince.Equal(t0) {
+		t.Errorf("active since %v, want %v", d.Rules[0].ActiveSince, t0)
+	}
+}
