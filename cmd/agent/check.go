@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+func registerCheck(app *kingpin.Application, stdout, _ io.Writer) (string, command) {
+	c := app.Command("check", "Check rule files: syntax, metric names, every expression compiled. Exit 0 when all are valid, 1 otherwise.")
+	files := c.Arg("file", "Rule files to check.").Required().ExistingFiles()
+	return c.FullCommand(), func(context.Context, *slog.Logger) int {
+		code := exitOK
+		for _, f := range *files {
+			if !checkFile(stdout, f) {
+				code = exitFailure
+			}
+		}
+		return code
+	}
+}
+
+// checkFile prints the promtool-style verdict for one file.
+func checkFile(w io.Writer, path string) bool {
+	fmt.Fprintf(w, "Checking %s\n", path)
+	f, err := rules.ParseFile(path)
+	if err != nil {
+		fmt.Fprintln(w, "  FAILED:")
+		var errs rules.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(w, e)
+			}
+		} else {
+			fmt.Fprintln(w, err)
+		}
+		fmt.Fprintln(w)
+		return false
+	}
+	fmt.Fprintf(w, "  SUCCESS: %d rules found\n\n", f.RuleCount())
+	return true
+}

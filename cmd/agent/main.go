@@ -1,0 +1,83 @@
+// Command agent answers HAProxy's agent-check polls with a reply computed by
+// SRE-written rules over metrics read from Prometheus, scraped /metrics pages
+// or the host itself.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+)
+
+// Exit codes, as SPEC.md fixes them.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// command is one subcommand: it returns the process exit code.
+type command func(ctx context.Context, logger *slog.Logger) int
+
+// terminated carries kingpin's exit code (after --help or --version) out
+// of Parse.
+type terminated int
+
+// run parses args and runs the chosen command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	app := kingpin.New("agent", "A rule-driven HAProxy agent: HAProxy polls it (agent-check) and it answers with the state its rules compute from live metrics.")
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	app.Version(version.Print("agent"))
+	app.HelpFlag.Short('h')
+	app.Terminate(func(c int) { panic(terminated(c)) })
+	logConfig := &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, logConfig)
+
+	commands := map[string]command{}
+	for _, register := range []func(*kingpin.Application, io.Writer, io.Writer) (string, command){
+		registerServe, registerEval, registerCheck, registerTest, registerOverride, registerVersion,
+	} {
+		name, cmd := register(app, stdout, stderr)
+		commands[name] = cmd
+	}
+
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(terminated)
+			if !ok {
+				panic(r)
+			}
+			code = int(c)
+		}
+	}()
+	chosen, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "agent: %v; see 'agent --help'\n", err)
+		return exitUsage
+	}
+	return commands[chosen](ctx, promslog.New(logConfig))
+}
+
+func registerVersion(app *kingpin.Application, stdout, _ io.Writer) (string, command) {
+	c := app.Command("version", "Print the version and build information.")
+	return c.FullCommand(), func(context.Context, *slog.Logger) int {
+		fmt.Fprintln(stdout, version.Print("agent"))
+		return exitOK
+	}
+}

@@ -1,0 +1,63 @@
+package collect
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Holder keeps each metric's last good value so that a failed read does not
+// make the metric missing at once: the last good value is used until it is
+// older than the stale-after duration. It is pure (the caller passes the
+// time) so that `agent test` applies the very same rule as `serve`.
+// A Holder is not safe for concurrent use.
+type Holder struct {
+	staleAfter time.Duration
+	last       map[string]held
+}
+
+type held struct {
+	value float64
+	at    time.Time
+}
+
+// NewHolder returns a Holder that keeps values for staleAfter.
+func NewHolder(staleAfter time.Duration) *Holder {
+	return &Holder{staleAfter: staleAfter, last: make(map[string]held)}
+}
+
+// Observe records one read of the named metric at now, either a value or
+// the error that prevented one, and returns what the evaluator should see:
+// the new value (age 0), the last good value while it is younger than
+// staleAfter (with its age), or a missing reason.
+func (h *Holder) Observe(name string, now time.Time, v float64, err error) (value float64, age time.Duration, missing string) {
+	if err == nil && !math.IsNaN(v) {
+		h.last[name] = held{value: v, at: now}
+		return v, 0, ""
+	}
+	reason := "value is NaN"
+	if err != nil {
+		reason = err.Error()
+	}
+	last, ok := h.last[name]
+	if !ok {
+		return math.NaN(), 0, reason
+	}
+	age = now.Sub(last.at)
+	if age >= h.staleAfter {
+		return math.NaN(), age, fmt.Sprintf("stale: last good value %s ago (%s)", age.Round(time.Second), reason)
+	}
+	return last.value, age, ""
+}
+
+// Forget drops the metrics not in keep, after a reload removed them.
+func (h *Holder) Forget(keep map[string]bool) {
+	for name := range h.last {
+		if !keep[name] {
+			delete(h.last, name)
+		}
+	}
+}
+
+// SetStaleAfter changes how long values are kept, after a reload.
+func (h *Holder) SetStaleAfter(d time.Duration) { h.staleAfter = d }
