@@ -1,0 +1,99 @@
+package rules
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// actionWords are the words an action may hold, as listed in messages.
+var actionWords = []string{"up", "down", "fail", "stopped", "ready", "drain", "maint", "weight", "maxconn"}
+
+const validActions = "up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N"
+
+// NewAction returns an action that sets nothing.
+func NewAction() Action {
+	return Action{Weight: Unset, Maxconn: Unset}
+}
+
+// ParseAction parses action text such as "drain, weight 10%": words
+// separated by commas and/or spaces, case-insensitive. The words are up,
+// down, fail, stopped (operational state), ready, drain, maint
+// (administrative state), "weight N%" or "N%" (N an integer in 0–256) and
+// "maxconn N" or "maxconn:N" (N ≥ 0). An action names each kind at most
+// once; empty text is an error.
+func ParseAction(s string) (Action, error) {
+	a := NewAction()
+	words := strings.FieldsFunc(s, func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	})
+	if len(words) == 0 {
+		return a, fmt.Errorf("empty action: want one or more of %s", validActions)
+	}
+	var opWord, adminWord string
+	for i := 0; i < len(words); i++ {
+		w := strings.ToLower(words[i])
+		switch {
+		case w == "up" || w == "down" || w == "fail" || w == "stopped":
+			if opWord != "" {
+				return a, conflict(opWord, words[i], "operational state")
+			}
+			opWord, a.Op = words[i], w
+		case w == "ready" || w == "drain" || w == "maint":
+			if adminWord != "" {
+				return a, conflict(adminWord, words[i], "administrative state")
+			}
+			adminWord, a.Admin = words[i], w
+		case w == "weight" || strings.HasSuffix(w, "%") || strings.HasPrefix(w, "weight:"):
+			text := w
+			switch {
+			case w == "weight":
+				if i+1 >= len(words) {
+					return a, fmt.Errorf("weight needs a percent, e.g. weight 50%%")
+				}
+				i++
+				text = words[i]
+			case strings.HasPrefix(w, "weight:"):
+				text = strings.TrimPrefix(w, "weight:")
+			}
+			if !strings.HasSuffix(text, "%") {
+				return a, fmt.Errorf("weight %q needs a percent sign, e.g. weight %s%%", text, text)
+			}
+			n, ok := percent(text)
+			if !ok {
+				return a, fmt.Errorf("weight %q: want an integer percent from 0%% to %d%%", text, MaxWeight)
+			}
+			if a.Weight != Unset {
+				return a, fmt.Errorf("two weights (%d%% and %d%%) in one action", a.Weight, n)
+			}
+			a.Weight = n
+		case w == "maxconn" || strings.HasPrefix(w, "maxconn:"):
+			text := strings.TrimPrefix(w, "maxconn:")
+			if w == "maxconn" {
+				if i+1 >= len(words) {
+					return a, fmt.Errorf("maxconn needs a number, e.g. maxconn 100")
+				}
+				i++
+				text = words[i]
+			}
+			n, err := strconv.Atoi(text)
+			if err != nil || n < 0 {
+				return a, fmt.Errorf("maxconn %q: want an integer ≥ 0 (0 means unlimited)", text)
+			}
+			if a.Maxconn != Unset {
+				return a, fmt.Errorf("two maxconn values (%d and %d) in one action", a.Maxconn, n)
+			}
+			a.Maxconn = n
+		default:
+			return a, fmt.Errorf("unknown action %q: want %s%s", words[i], validActions, didYouMean(w, actionWords))
+		}
+	}
+	return a, nil
+}
+
+func conflict(first, second, kind string) error {
+	if strings.EqualFold(first, second) {
+		return fmt.Errorf("%q given twice in one action", second)
+	}
+	return fmt.Errorf("%q and %q in one action: both set the %s", first, second, kind)
+}

@@ -1,0 +1,147 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+)
+
+// Builtins are the expression functions rules may call: arithmetic on
+// numbers only. Every other builtin of expr-lang (time, strings, lists,
+// JSON...) is disabled: rules compare and compute numbers.
+var Builtins = []string{"abs", "ceil", "floor", "round", "min", "max", "int", "float"}
+
+// compiler compiles the expressions of one file against its metrics.
+type compiler struct {
+	index    map[string]int // metric name → index in File.Metrics
+	names    []string       // every known metric name, for suggestions
+	whenOpts []expr.Option
+	wOpts    []expr.Option
+	rules    int // rules read so far, over all services
+}
+
+// newCompiler prepares compilation against the file's metrics. Names in
+// known whose definition failed still compile, so that one bad metric
+// gives one error, not one per rule.
+func (p *parser) newCompiler(f *File, known map[string]bool) *compiler {
+	c := &compiler{index: make(map[string]int, len(f.Metrics))}
+	env := make(map[string]any, len(known))
+	for name := range known {
+		env[name] = float64(0)
+		c.names = append(c.names, name)
+	}
+	slices.Sort(c.names)
+	for _, m := range f.Metrics {
+		c.index[m.Name] = m.Index
+	}
+	base := []expr.Option{expr.Env(env), expr.MaxNodes(MaxExprNodes)}
+	for _, name := range builtin.Names {
+		if !contains(Builtins, name) {
+			base = append(base, expr.DisableBuiltin(name))
+		}
+	}
+	c.whenOpts = append(slices.Clip(base), expr.AsBool())
+	c.wOpts = append(slices.Clip(base), expr.AsFloat64())
+	return c
+}
+
+// compile compiles src, the text of n from byte offset off (or all of a
+// block), into a bool (when) or number (weight) program, reporting errors
+// at their own column where it can be found. It adds the metrics the
+// program reads to needs.
+func (p *parser) compile(c *compiler, n *yaml.Node, off int, src, ctx, what string, asBool bool, needs map[int]bool) *vm.Program {
+	if strings.TrimSpace(src) == "" {
+		p.errorf(n, ctx, "%s: empty expression", what)
+		return nil
+	}
+	if len(src) > MaxExprLen {
+		p.errorf(n, ctx, "%s: expression too long: %d bytes, the limit is %d", what, len(src), MaxExprLen)
+		return nil
+	}
+	opts := c.wOpts
+	if asBool {
+		opts = c.whenOpts
+	}
+	prog, err := compileExpr(src, opts)
+	if err != nil {
+		p.exprError(c, n, off, ctx, what, err)
+		return nil
+	}
+	ast.Walk(ptr(prog.Node()), &needsVisitor{index: c.index, needs: needs})
+	return prog
+}
+
+func ptr(n ast.Node) *ast.Node { return &n }
+
+// compileExpr compiles, turning a panic of the library into an error.
+func compileExpr(src string, opts []expr.Option) (prog *vm.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot compile: %v", r)
+		}
+	}()
+	return expr.Compile(src, opts...)
+}
+
+// exprError reports a compile error with expr's message, a suggestion for
+// an unknown name, and the error's own position when the text is found.
+func (p *parser) exprError(c *compiler, n *yaml.Node, off int, ctx, what string, err error) {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		p.errorf(n, ctx, "%s: %v", what, err)
+		return
+	}
+	msg := fe.Message
+	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+		if s := didYouMean(name, c.names); s != "" {
+			msg += s
+		} else if contains(builtin.Names, name) {
+			msg = fmt.Sprintf("function %s is not available in rules (these are: %s)", name, strings.Join(Builtins, ", "))
+		}
+	}
+	if strings.Contains(msg, "exceeds maximum allowed nodes") {
+		p.errorf(n, ctx, "%s: expression too complex: more than %d nodes", what, MaxExprNodes)
+		return
+	}
+	if fe.Line == 0 { // no position: a type error of the whole expression
+		p.errorf(n, ctx, "%s: %s", what, msg)
+		return
+	}
+	if pos, ok := p.innerPos(n, off, fe.Line, fe.Column+1); ok {
+		p.errAt(pos, ctx, "%s: %s", what, msg)
+		return
+	}
+	p.errorf(n, ctx, "%s: %s (line %d, column %d of the expression)", what, msg, fe.Line, fe.Column+1)
+}
+
+// needsVisitor collects the metrics an expression reads.
+type needsVisitor struct {
+	index map[string]int
+	needs map[int]bool
+}
+
+func (v *needsVisitor) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok {
+		if i, ok := v.index[id.Value]; ok {
+			v.needs[i] = true
+		}
+	}
+}
+
+// sortedNeeds turns the set into the sorted slice Rule.Needs holds.
+func sortedNeeds(needs map[int]bool) []int {
+	out := make([]int, 0, len(needs))
+	for i := range needs {
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,245 @@
+package rules
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits that keep a hostile or mistaken file from exhausting the agent.
+const (
+	// MaxFileSize is the largest rule file accepted, in bytes.
+	MaxFileSize = 4 << 20
+	// MaxRules caps the rules of a file, over all services.
+	MaxRules = 10000
+	// MaxMetrics caps the metrics of a file.
+	MaxMetrics = 10000
+	// MaxSources caps the sources of a file.
+	MaxSources = 1000
+	// MaxExprLen caps the length of one expression, in bytes.
+	MaxExprLen = 4096
+	// MaxExprNodes caps the syntax nodes of one expression.
+	MaxExprNodes = 1000
+)
+
+// Defaults of the file's top-level settings.
+const (
+	DefaultInterval = 5 * time.Second
+	// DefaultStaleFactor times the interval is the default stale_after.
+	DefaultStaleFactor = 3
+)
+
+// ErrFileTooLarge is returned (wrapped) by ParseFile and Parse for a file
+// over MaxFileSize.
+var ErrFileTooLarge = errors.New("rule file too large")
+
+// topKeys are the keys a rule file may have, in the order they are checked.
+var topKeys = []string{"interval", "stale_after", "sources", "metrics", "rules", "services", "reply"}
+
+// emptyHint tells someone facing an empty file what to write.
+const emptyHint = `write at least "rules:" with a list such as "- cpu > 0.9 => weight 50%" and the metrics it reads`
+
+// ParseFile reads the rule file at path and parses it. Relative file names
+// in HTTP settings (password_file, ca_file...) are taken from the rule
+// file's directory. Problems with the content are returned as Errors.
+func ParseFile(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read rule file: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d (4 MiB)", path, ErrFileTooLarge, fi.Size(), MaxFileSize)
+	}
+	// The size may change between Stat and read: never read past the limit.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read rule file: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w: over %d bytes (4 MiB)", path, ErrFileTooLarge, MaxFileSize)
+	}
+	rf, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	for _, s := range rf.Sources {
+		s.HTTP.SetDirectory(dir)
+	}
+	return rf, nil
+}
+
+// Parse parses and compiles a rule file held in data; name is used in
+// messages. On failure the error is Errors holding every problem found,
+// in file order, each with its line and column.
+func Parse(data []byte, name string) (*File, error) {
+	p := &parser{file: name, data: data}
+	if len(data) > MaxFileSize {
+		p.errAt(Pos{Line: 1, Col: 1}, "", "%v: %d bytes, the limit is %d (4 MiB)", ErrFileTooLarge, len(data), MaxFileSize)
+		return nil, p.sorted()
+	}
+	root, ok := p.document()
+	if !ok {
+		return nil, p.sorted()
+	}
+	sum := sha256.Sum256(data)
+	f := &File{
+		Path:     name,
+		Hash:     hex.EncodeToString(sum[:]),
+		Interval: DefaultInterval,
+	}
+	p.top(f, root)
+	if len(p.errs) > 0 {
+		return nil, p.sorted()
+	}
+	return f, nil
+}
+
+// document decodes the file into its top-level mapping.
+func (p *parser) document() (*yaml.Node, bool) {
+	if len(bytes.TrimSpace(p.data)) == 0 {
+		p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
+		return nil, false
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(p.data))
+	var doc yaml.Node
+	if err := decodeNode(dec, &doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
+		} else {
+			p.yamlError(err)
+		}
+		return nil, false
+	}
+	var next yaml.Node
+	if err := decodeNode(dec, &next); err == nil {
+		p.errorf(&next, "", "a rule file holds one YAML document; remove this second one")
+		return nil, false
+	} else if !errors.Is(err, io.EOF) {
+		p.yamlError(err)
+		return nil, false
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
+		return nil, false
+	}
+	root := deref(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "", "a rule file is a mapping with keys such as interval, sources, metrics and rules, not %s", kindName(root))
+		return nil, false
+	}
+	return root, true
+}
+
+// decodeNode decodes the next document, turning a panic of the YAML
+// library into an error: no input may crash the agent.
+func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: cannot parse: %v", r)
+		}
+	}()
+	return dec.Decode(n)
+}
+
+var (
+	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	yamlAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+)
+
+// yamlError reports a YAML syntax error. The library gives only a line, so
+// the column is found where it can be: a tab, an unknown anchor.
+func (p *parser) yamlError(err error) {
+	msg := err.Error()
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		if strings.Contains(m[2], "cannot start any token") {
+			// yaml.v3 may name the line before the tab; look at both.
+			for _, l := range []int{line, line + 1} {
+				t := p.line(l)
+				if i := strings.IndexByte(t, '\t'); i >= 0 && strings.TrimLeft(t[:i], " ") == "" {
+					p.errAt(Pos{Line: l, Col: i + 1}, "", "yaml: tab character: use spaces, not tabs, for indentation")
+					return
+				}
+			}
+		}
+		// At the end of the input the library names the line after the last.
+		if n := bytes.Count(p.data, []byte("\n")) + 1; line > n {
+			line = n
+		}
+		p.errAt(Pos{Line: max(line, 1), Col: 1}, "", "yaml: %s", m[2])
+		return
+	}
+	if m := yamlAnchorRe.FindStringSubmatch(msg); m != nil {
+		if i := bytes.Index(p.data, []byte("*"+m[1])); i >= 0 {
+			line := bytes.Count(p.data[:i], []byte("\n")) + 1
+			col := i - bytes.LastIndexByte(p.data[:i], '\n')
+			p.errAt(Pos{Line: line, Col: col}, "", "yaml: unknown anchor %q", m[1])
+			return
+		}
+	}
+	p.errAt(Pos{Line: 1, Col: 1}, "", "%s", msg)
+}
+
+// top walks the top-level mapping. Sections are read in dependency order
+// (interval, sources, metrics, then rules), whatever their order in the file.
+func (p *parser) top(f *File, root *yaml.Node) {
+	fs := p.fields(root, "", topKeys)
+
+	if e, ok := fs["interval"]; ok {
+		if d, ok := p.duration(e, ""); ok {
+			if d <= 0 {
+				p.errorf(e.val, "", "interval must be greater than 0")
+			} else {
+				f.Interval = d
+			}
+		}
+	}
+	f.StaleAfter = DefaultStaleFactor * f.Interval
+	if e, ok := fs["stale_after"]; ok {
+		if d, ok := p.duration(e, ""); ok {
+			if d < f.Interval {
+				p.errorf(e.val, "", "stale_after %s is shorter than interval %s", fmtDuration(d), fmtDuration(f.Interval))
+			} else {
+				f.StaleAfter = d
+			}
+		}
+	}
+
+	f.Sources = []*Source{{Name: HostSource, Kind: KindHost, Timeout: DefaultTimeout}}
+	if e, ok := fs["sources"]; ok && p.mappingOf(e, "", true) {
+		p.sources(f, e.val)
+	}
+	known := make(map[string]bool) // metric names, valid or not, to avoid cascades
+	if e, ok := fs["metrics"]; ok && p.mappingOf(e, "", true) {
+		p.metrics(f, e.val, known)
+	}
+
+	c := p.newCompiler(f, known)
+	def := &Service{Name: DefaultService, Pos: Pos{Line: 1, Col: 1}}
+	f.Services = []*Service{def}
+	if e, ok := fs["rules"]; ok {
+		def.Pos = posOf(e.key)
+		p.ruleList(c, def, e, "")
+	}
+	if e, ok := fs["services"]; ok && p.mappingOf(e, "", true) {
+		p.services(c, f, e.val)
+	}
+
+	f.Reply = Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1}
+	if e, ok := fs["reply"]; ok && p.mappingOf(e, "", true) {
+		p.reply(&f.Reply, e.val)
+	}
+}
