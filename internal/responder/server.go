@@ -1,0 +1,280 @@
+package responder
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Server answers agent-check polls from the latest published Table. Its
+// methods are safe for concurrent use; one Server may Serve several
+// listeners, which then share its MaxConnections.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	m    *metrics
+
+	current atomic.Pointer[published]
+	open    atomic.Int64 // connections being handled, over every listener
+
+	unknown    *reply    // the empty line sent for unknown services
+	unknownLog nameSet   // unknown names already logged
+	bufs       sync.Pool // *[maxRequestLine]byte, for agent-send lines
+}
+
+// published is a Table with the counters its polls increment, created at
+// Publish so that a poll neither allocates nor looks up label values.
+type published struct {
+	table    *Table
+	def      *reply
+	services map[string]*reply
+}
+
+// reply is one line to send and the counters of its outcomes.
+type reply struct {
+	line       []byte
+	ok         prometheus.Counter
+	writeError prometheus.Counter
+}
+
+// New returns a Server with opts (zero fields take their defaults). Polls
+// are closed without a reply until the first Publish; the agent is meant to
+// publish before it starts listening.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	opts.Allow = normalizePrefixes(opts.Allow)
+	s := &Server{
+		opts: opts,
+		log:  opts.Logger,
+		m:    newMetrics(opts.Registerer),
+	}
+	s.unknown = &reply{
+		line:       []byte("\n"),
+		ok:         s.m.unknownService,
+		writeError: s.m.polls.WithLabelValues("", outcomeWriteError),
+	}
+	s.bufs.New = func() any { return new([maxRequestLine]byte) }
+	return s
+}
+
+// Publish makes t the table every later poll answers from. The swap is
+// atomic: a poll gets a line of exactly one published table. Publish(nil)
+// withdraws the table, and polls are again closed without a reply.
+func (s *Server) Publish(t *Table) {
+	if t == nil {
+		s.current.Store(nil)
+		return
+	}
+	p := &published{table: t, def: s.newReply(DefaultService, t.def)}
+	if len(t.byService) > 0 {
+		p.services = make(map[string]*reply, len(t.byService))
+		for name, line := range t.byService {
+			p.services[name] = s.newReply(name, line)
+		}
+	}
+	s.current.Store(p)
+}
+
+func (s *Server) newReply(service string, line []byte) *reply {
+	return &reply{
+		line:       line,
+		ok:         s.m.polls.WithLabelValues(service, outcomeOK),
+		writeError: s.m.polls.WithLabelValues(service, outcomeWriteError),
+	}
+}
+
+// Current returns the table polls answer from, or nil before the first
+// Publish.
+func (s *Server) Current() *Table {
+	if p := s.current.Load(); p != nil {
+		return p.table
+	}
+	return nil
+}
+
+// ListenAndServe listens on the TCP address addr (DefaultAddr if empty) and
+// serves polls until ctx is cancelled, as Serve. A host-less address such as
+// ":9999" accepts IPv4 and IPv6 clients. TCP keep-alive is off: a poll
+// lasts milliseconds and every option set on accept costs a system call.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for polls: %w", err)
+	}
+	s.log.Info("Listening for agent-check polls", "addr", ln.Addr().String())
+	return s.Serve(ctx, ln)
+}
+
+// Serve accepts poll connections on ln, one goroutine each, until ctx is
+// cancelled or accepting fails for good. It then closes ln, lets in-flight
+// polls finish for up to ShutdownTimeout, closes those still open and
+// returns once every connection goroutine has ended. It returns nil after a
+// cancellation, the accept error otherwise.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
+	conns := &connSet{conns: make(map[net.Conn]struct{})}
+	err := s.acceptLoop(ctx, ln, conns)
+	_ = ln.Close()
+	s.shutdown(conns)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// acceptLoop hands every accepted connection to its own goroutine, after
+// the checks that close it at once: client not allowed, cap reached.
+func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *connSet) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// Out of file descriptors and the like: back off as net/http
+			// does, rather than spin or give up.
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("Accepting a poll connection failed; retrying", "err", err, "delay", delay)
+				t := time.NewTimer(delay)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+				continue
+			}
+			return fmt.Errorf("accept poll connection: %w", err)
+		}
+		delay = 0
+		accepted := time.Now()
+		if !s.allowed(c.RemoteAddr()) {
+			s.m.rejectedNotAllowed.Inc()
+			_ = c.Close()
+			continue
+		}
+		if s.open.Load() >= int64(s.opts.MaxConnections) {
+			s.m.rejectedLimit.Inc()
+			_ = c.Close()
+			continue
+		}
+		s.open.Add(1)
+		s.m.open.Inc()
+		conns.add(c)
+		go s.run(conns, c, accepted)
+	}
+}
+
+func (s *Server) run(conns *connSet, c net.Conn, accepted time.Time) {
+	s.handle(c, accepted)
+	conns.remove(c)
+	s.open.Add(-1)
+	s.m.open.Dec()
+}
+
+// shutdown waits for the connections of one Serve call, closing them once
+// ShutdownTimeout has passed.
+func (s *Server) shutdown(conns *connSet) {
+	done := make(chan struct{})
+	go func() {
+		conns.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(s.opts.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	n := conns.closeAll()
+	s.log.Warn("Shutdown timeout reached; closed polls still in flight", "count", n)
+	<-done
+}
+
+// connSet tracks the connections of one Serve call, to close them when
+// shutdown times out.
+type connSet struct {
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (cs *connSet) add(c net.Conn) {
+	cs.wg.Add(1)
+	cs.mu.Lock()
+	cs.conns[c] = struct{}{}
+	cs.mu.Unlock()
+}
+
+func (cs *connSet) remove(c net.Conn) {
+	cs.mu.Lock()
+	delete(cs.conns, c)
+	cs.mu.Unlock()
+	cs.wg.Done()
+}
+
+func (cs *connSet) closeAll() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for c := range cs.conns {
+		_ = c.Close()
+	}
+	return len(cs.conns)
+}
+
+// allowed reports whether the client at a may poll.
+func (s *Server) allowed(a net.Addr) bool {
+	if len(s.opts.Allow) == 0 {
+		return true
+	}
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	if !ok {
+		return false
+	}
+	// A dual-stack listener shows IPv4 clients as ::ffff:a.b.c.d.
+	ip = ip.Unmap()
+	for _, p := range s.opts.Allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizePrefixes masks every prefix and turns IPv4-mapped IPv6 prefixes
+// into IPv4 ones, to match the unmapped client addresses allowed compares.
+func normalizePrefixes(in []netip.Prefix) []netip.Prefix {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
+		if !p.IsValid() {
+			continue
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}

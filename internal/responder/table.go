@@ -1,0 +1,66 @@
+package responder
+
+import "bytes"
+
+// DefaultService is the service name that always selects a table's default
+// reply, as does an empty agent-send line or none at all.
+const DefaultService = "default"
+
+// Table is the set of reply lines of one evaluation: the default reply and
+// one reply per named service. A Table is immutable once built; build a new
+// one and publish it to change what polls get.
+type Table struct {
+	def       []byte
+	byService map[string][]byte
+}
+
+// NewTable builds a table from the default reply and the replies by service
+// name. It copies its arguments, so the caller may reuse them. Every reply
+// is made to end in exactly one "\n" (HAProxy ignores a line without one).
+// A service named DefaultService is dropped: that name always selects the
+// default reply.
+//
+// Whether a poll's agent-send line is read at all depends on the table: a
+// table without services is answered at once, without reading, because
+// HAProxy without agent-send writes nothing and would otherwise wait for the
+// read deadline.
+func NewTable(defaultReply []byte, byService map[string][]byte) *Table {
+	t := &Table{def: line(defaultReply)}
+	if len(byService) > 0 {
+		t.byService = make(map[string][]byte, len(byService))
+		for name, reply := range byService {
+			if name == DefaultService {
+				continue
+			}
+			t.byService[name] = line(reply)
+		}
+	}
+	return t
+}
+
+// line returns a copy of b ending in exactly one newline.
+func line(b []byte) []byte {
+	b = bytes.TrimRight(b, "\r\n")
+	out := make([]byte, len(b)+1)
+	copy(out, b)
+	out[len(b)] = '\n'
+	return out
+}
+
+// Default returns the default reply line. The caller must not modify it.
+func (t *Table) Default() []byte { return t.def }
+
+// Reply returns the reply line of the named service, and whether the table
+// knows the name. Names match exactly: case matters. DefaultService and ""
+// give the default reply. The caller must not modify the result.
+func (t *Table) Reply(service string) ([]byte, bool) {
+	if service == "" || service == DefaultService {
+		return t.def, true
+	}
+	r, ok := t.byService[service]
+	return r, ok
+}
+
+// HasServices reports whether the table has services besides the default,
+// which decides whether polls read an agent-send line.
+func (t *Table) HasServices() bool { return len(t.byService) > 0 }
