@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/source"
+	"github.com/haproxy-agent/agent/rules"
+)
+
+func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, command) {
+	c := ka.Command("eval", "Show what a rule file would reply right now: read the live sources once, evaluate, print every metric, every rule and the exact reply line. Sends nothing to HAProxy, changes nothing.")
+	path := c.Flag("rules", "Rule file to evaluate.").Required().PlaceHolder("FILE").String()
+	dryRun := c.Flag("dry-run", "Required: eval only ever dry-runs.").Bool()
+	service := c.Flag("service", "Show only this service (the top-level rules are \"default\").").String()
+	sets := c.Flag("set", "Use VALUE for metric NAME instead of reading it (what-if); repeatable.").PlaceHolder("NAME=VALUE").Strings()
+	output := c.Flag("output", "Output format.").Default("text").Enum("text", "json")
+
+	return c.FullCommand(), func(ctx context.Context, logger *slog.Logger) int {
+		if !*dryRun {
+			fmt.Fprintln(stderr, "agent: eval needs --dry-run: it evaluates and prints, it never changes anything")
+			return exitUsage
+		}
+		f, err := rules.ParseFile(*path)
+		if err != nil {
+			printLoadErrors(stderr, err)
+			return exitFailure
+		}
+		if *service != "" && f.Service(*service) == nil {
+			fmt.Fprintf(stderr, "agent: %s has no service %q\n", *path, *service)
+			return exitUsage
+		}
+		fixed, err := parseSets(f, *sets)
+		if err != nil {
+			fmt.Fprintf(stderr, "agent: %v\n", err)
+			return exitUsage
+		}
+		rep, err := evaluateOnce(ctx, f, fixed, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "agent: %v\n", err)
+			return exitFailure
+		}
+		if *service != "" {
+			rep.Services = []*evaluator.Decision{rep.result.Service(*service)}
+		}
+		if *output == "json" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(rep)
+			return exitOK
+		}
+		printReport(stdout, rep)
+		return exitOK
+	}
+}
+
+func printLoadErrors(w io.Writer, err error) {
+	var errs rules.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintln(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+// parseSets reads the --set NAME=VALUE flags against the declared metrics.
+func parseSets(f *rules.File, sets []string) (map[string]float64, error) {
+	fixed := map[string]float64{}
+	for _, s := range sets {
+		name, val, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: want NAME=VALUE", s)
+		}
+		name = strings.TrimSpace(name)
+		if f.Metric(name) == nil {
+			known := make([]string, len(f.Metrics))
+			for i, m := range f.Metrics {
+				known[i] = m.Name
+			}
+			return nil, fmt.Errorf("--set %s: %s declares no metric %q (it has: %s)", s, f.Path, name, strings.Join(known, ", "))
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return nil, fmt.Errorf("--set %s: %q is not a number", s, val)
+		}
+		fixed[name] = v
+	}
+	return fixed, nil
+}
+
+// report is what eval prints; its JSON field names are stable.
+type report struct {
+	RulesFile string                `json:"rules_file"`
+	Time      time.Time             `json:"time"`
+	Metrics   []reportMetric        `json:"metrics"`
+	Services  []*evaluator.Decision `json:"services"`
+	result    *evaluator.Result
+}
+
+type reportMetric struct {
+	Name   string   `json:"name"`
+	Source string   `json:"source"`
+	Value  *float64 `json:"value"`
+	// AgeSeconds is how old the value is (0 for a fresh read or --set).
+	AgeSeconds float64 `json:"age_seconds"`
+	Missing    string  `json:"missing,omitempty"`
+}
+
+// evaluateOnce reads the sources the --set flags do not cover, once, and
+// evaluates the rules from a fresh state.
+func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, logger *slog.Logger) (*report, error) {
+	now := time.Now()
+	rep := &report{RulesFile: f.Path, Time: now}
+	snap := evaluator.Snapshot{}
+	var live *collect.Result
+	if len(fixed) < len(f.Metrics) {
+		coll, err := collect.New(f, source.NewWithLogger(logger))
+		if err != nil {
+			return nil, err
+		}
+		live = coll.Collect(ctx, now)
+		coll.Close()
+		snap = live.Snapshot()
+	}
+	for _, m := range f.Metrics {
+		rm := reportMetric{Name: m.Name, Source: m.Source}
+		if v, ok := fixed[m.Name]; ok {
+			rm.Source = "--set"
+			rm.Value = &v
+			snap[m.Name] = evaluator.Sample{Value: v}
+		} else if live != nil {
+			for _, lm := range live.Metrics {
+				if lm.Name == m.Name {
+					rm.AgeSeconds = lm.Age.Seconds()
+					rm.Missing = lm.Missing
+					if lm.Missing == "" && !math.IsNaN(lm.Value) {
+						v := lm.Value
+						rm.Value = &v
+					}
+				}
+			}
+		}
+		rep.Metrics = append(rep.Metrics, rm)
+	}
+	rep.result = evaluator.New(f).Evaluate(now, snap, nil)
+	rep.Services = rep.result.Services
+	return rep, nil
+}
+
+func printReport(w io.Writer, rep *report) {
+	fmt.Fprintf(w, "Rule file %s, evaluated once at %s\n\nMETRICS\n", rep.RulesFile, rep.Time.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tSOURCE\tVALUE\tAGE")
+	for _, m := range rep.Metrics {
+		val := "missing: " + m.Missing
+		if m.Value != nil {
+			val = strconv.FormatFloat(*m.Value, 'g', -1, 64)
+		}
+		age := "-"
+		if m.Value != nil && m.Source != "--set" {
+			age = (time.Duration(m.AgeSeconds * float64(time.Second))).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.Name, m.Source, val, age)
+	}
+	tw.Flush()
+	for _, d := range rep.Services {
+		fmt.Fprintf(w, "\nSERVICE %s\n", d.Service)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  RULE\tEXPRESSION\tRESULT\tSTATE\tACTION")
+		for _, r := range d.Rules {
+			result := string(r.Outcome)
+			if r.Error != "" {
+				result += " (" + r.Error + ")"
+			} else if r.Outcome == evaluator.Unknown {
+				var miss []string
+				for _, v := range r.Values {
+					if v.Missing != "" {
+						miss = append(miss, v.Name)
+					}
+				}
+				result += " (missing " + strings.Join(miss, ", ") + ")"
+			}
+			name := r.Name
+			if name == r.Expr {
+				name = "-"
+			}
+			action := r.Action
+			if r.Weight != rules.Unset {
+				action += " = " + strconv.Itoa(r.Weight) + "%"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, r.Expr, result, r.State, action)
+		}
+		tw.Flush()
+		for _, o := range d.Overrides {
+			fmt.Fprintf(w, "  override %s: %s (%s)\n", o.ID, o.Action, o.Reason)
+		}
+		fmt.Fprintf(w, "  reply: %s", d.Reply)
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/haproxy-agent/agent/examples"
+	"github.com/haproxy-agent/agent/internal/app"
+	"github.com/haproxy-agent/agent/internal/source"
+)
+
+func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, command) {
+	c := ka.Command("serve", "Answer HAProxy's agent-check polls from the rules' latest decision. "+
+		"HAProxy polls the agent (agent-check agent-port ...); the agent never pushes. "+
+		"Without --rules it runs a built-in rule file on the host's own CPU, load and memory.")
+	var o app.Options
+	c.Flag("rules", "Rule file to serve. Reloaded when it changes, on SIGHUP and on POST /-/reload.").
+		PlaceHolder("FILE").StringVar(&o.RulesPath)
+	c.Flag("listen", "Address of the agent port that HAProxy polls (agent-port). Listens on IPv4 and IPv6.").
+		Default(":9999").StringVar(&o.Listen)
+	c.Flag("web.listen-address", "Address of /metrics, /status and /healthz.").
+		Default(":9898").StringVar(&o.WebListen)
+	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload and /api/v1/overrides.").
+		BoolVar(&o.EnableLifecycle)
+	c.Flag("state.file", "File that keeps operator overrides across restarts. Empty keeps them in memory only.").
+		PlaceHolder("FILE").StringVar(&o.StateFile)
+	c.Flag("poll.read-timeout", "With services: how long to wait for HAProxy's agent-send line before answering for the default service.").
+		Default("100ms").DurationVar(&o.PollReadTimeout)
+	c.Flag("poll.max-connections", "Polls handled at once; connections past it are closed at once and counted.").
+		Default("1024").IntVar(&o.MaxConnections)
+	allow := c.Flag("poll.allow", "Client network allowed to poll (CIDR; repeatable). Others are closed at once. Default: everyone.").
+		PlaceHolder("CIDR").Strings()
+
+	return c.FullCommand(), func(ctx context.Context, logger *slog.Logger) int {
+		for _, s := range *allow {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				fmt.Fprintf(stderr, "agent: --poll.allow %q: %v\n", s, err)
+				return exitUsage
+			}
+			o.Allow = append(o.Allow, p)
+		}
+		if o.RulesPath == "" {
+			o.DefaultRules, o.DefaultName = examples.DefaultRules, examples.DefaultRulesName
+			logger.Info("no --rules given: serving the built-in rule file on the host's own metrics")
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		reloads := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-hup:
+					select {
+					case reloads <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		o.Reload = reloads
+		o.Logger = logger
+		o.NewReader = source.NewWithLogger(logger.With("component", "source"))
+		o.ReloadDebounce = 250 * time.Millisecond
+		if err := app.Run(ctx, o); err != nil {
+			logger.Error("agent failed", "err", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+}

@@ -1,0 +1,204 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/responder"
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// agent is one running `agent serve`.
+type agent struct {
+	o         Options
+	log       *slog.Logger
+	resp      *responder.Server
+	overrides *override.Store
+	metrics   *metrics
+
+	// reloadMu serializes loads, whatever asked for them.
+	reloadMu sync.Mutex
+	// loaded is the rule set serving now; the loop reads it, reload
+	// replaces it after the loop has taken it over.
+	loaded atomic.Pointer[ruleSet]
+	// swaps hands a freshly loaded rule set to the loop.
+	swaps chan swap
+	// status is the latest published evaluation, for /status and /metrics.
+	status atomic.Pointer[Status]
+	// reloadState is the outcome of the last load.
+	reloadState atomic.Pointer[ReloadStatus]
+
+	// Owned by the loop goroutine (and by Run before the loop starts).
+	eval     *evaluator.Evaluator
+	lastSnap *collect.Result
+	replies  map[string]string
+}
+
+// ruleSet is everything built from one version of the rule file: all of it
+// is made before anything is swapped, so a failed load changes nothing.
+type ruleSet struct {
+	file *rules.File
+	coll *collect.Collector
+}
+
+// swap is a rule set handed to the loop; done is closed once it serves.
+type swap struct {
+	rs   *ruleSet
+	done chan struct{}
+}
+
+func newAgent(o Options) (*agent, error) {
+	a := &agent{
+		o:       o,
+		log:     o.Logger,
+		swaps:   make(chan swap),
+		replies: map[string]string{},
+	}
+	a.resp = newResponder(o)
+	a.metrics = newMetrics(a, o.Registry)
+	data, name, err := a.read()
+	if err != nil {
+		return nil, err
+	}
+	rs, err := a.build(data, name)
+	if err != nil {
+		a.logLoadError(err)
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	a.loaded.Store(rs)
+	a.eval = evaluator.New(rs.file)
+	a.setReloaded(rs.file, nil)
+	return a, nil
+}
+
+func (a *agent) current() *ruleSet { return a.loaded.Load() }
+
+// knownService says whether the serving rule file has the service, for
+// validating overrides.
+func (a *agent) knownService(name string) bool {
+	return a.current().file.Service(name) != nil
+}
+
+// read returns the rule file's bytes and the name to show in messages.
+func (a *agent) read() ([]byte, string, error) {
+	if a.o.RulesPath == "" {
+		return a.o.DefaultRules, a.o.DefaultName, nil
+	}
+	data, err := os.ReadFile(a.o.RulesPath)
+	if err != nil {
+		return nil, a.o.RulesPath, fmt.Errorf("read rule file: %w", err)
+	}
+	return data, a.o.RulesPath, nil
+}
+
+// build does all the fallible work of a load: parse, compile, readers.
+func (a *agent) build(data []byte, name string) (*ruleSet, error) {
+	f, err := rules.Parse(data, name)
+	if err != nil {
+		return nil, err
+	}
+	coll, err := collect.New(f, a.o.NewReader)
+	if err != nil {
+		return nil, err
+	}
+	return &ruleSet{file: f, coll: coll}, nil
+}
+
+// reload loads the rule file again and, if it loads, hands it to the loop
+// and waits until it serves. A file that fails to load leaves the old rules
+// serving; every error is logged with its position and returned. The hash
+// is that of the bytes read, loaded or not.
+func (a *agent) reload(ctx context.Context, why string) (hash string, err error) {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	data, name, err := a.read()
+	if err != nil {
+		a.failReload(why, err)
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	hash = hex.EncodeToString(sum[:])
+	if hash == a.current().file.Hash {
+		a.log.Debug("rule file unchanged, not reloading", "trigger", why)
+		a.setReloaded(a.current().file, nil)
+		return hash, nil
+	}
+	rs, err := a.build(data, name)
+	if err != nil {
+		a.failReload(why, err)
+		return hash, err
+	}
+	done := make(chan struct{})
+	select {
+	case a.swaps <- swap{rs: rs, done: done}:
+	case <-ctx.Done():
+		return hash, ctx.Err()
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return hash, ctx.Err()
+	}
+	a.setReloaded(rs.file, nil)
+	a.log.Info("rule file reloaded", "trigger", why, "file", name, "rules", rs.file.RuleCount(), "hash", rs.file.Hash[:12])
+	return hash, nil
+}
+
+func (a *agent) failReload(why string, err error) {
+	a.log.Error("rule file reload failed, the previous rules keep serving", "trigger", why, "file", a.o.RulesPath)
+	a.logLoadError(err)
+	a.setReloaded(nil, err)
+}
+
+func (a *agent) logLoadError(err error) {
+	var errs rules.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			a.log.Error("rule file error", "err", e.Error())
+		}
+		return
+	}
+	a.log.Error("rule file error", "err", err)
+}
+
+// setReloaded records the outcome of a load for /status and /metrics.
+func (a *agent) setReloaded(f *rules.File, err error) {
+	st := &ReloadStatus{Time: time.Now()}
+	if prev := a.reloadState.Load(); prev != nil {
+		*st = *prev
+		st.Time = time.Now()
+	}
+	if err != nil {
+		st.Success = false
+		st.Errors = errorLines(err)
+	} else {
+		st.Success = true
+		st.Errors = nil
+		st.SuccessTime = st.Time
+		st.Hash = f.Hash
+	}
+	a.reloadState.Store(st)
+}
+
+func errorLines(err error) []string {
+	var errs rules.Errors
+	if errors.As(err, &errs) {
+		out := make([]string, len(errs))
+		for i, e := range errs {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}

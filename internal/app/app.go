@@ -1,0 +1,142 @@
+// Package app runs `agent serve`: it loads the rule file, evaluates it on a
+// ticker, publishes each decision to the agent-port responder, reloads the
+// rule file when it changes, and serves /metrics, /status and /healthz.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/responder"
+	"golang.org/x/sync/errgroup"
+)
+
+// Options configure Run.
+type Options struct {
+	// RulesPath is the rule file. Empty runs DefaultRules, which is not
+	// watched for changes.
+	RulesPath    string
+	DefaultRules []byte
+	DefaultName  string
+
+	// Listen is the agent port's address (default ":9999").
+	Listen string
+	// WebListen is the HTTP address of /metrics, /status, /healthz
+	// (default ":9898").
+	WebListen string
+	// EnableLifecycle mounts the mutating endpoints: POST /-/reload and
+	// the overrides API.
+	EnableLifecycle bool
+	// StateFile persists operator overrides; empty keeps them in memory.
+	StateFile string
+
+	// Responder tunes the agent port (read and write deadlines, the
+	// connection cap, the allow-list).
+	PollReadTimeout time.Duration
+	MaxConnections  int
+	Allow           []netip.Prefix
+
+	// ReloadDebounce is how long a burst of file events is collapsed.
+	ReloadDebounce time.Duration
+
+	// NewReader builds the reader of each source.
+	NewReader collect.NewReaderFunc
+	// Reload delivers reload requests (SIGHUP).
+	Reload <-chan struct{}
+	Logger *slog.Logger
+	// Registry receives the agent's metrics; nil makes a new one.
+	Registry *prometheus.Registry
+	// Started, if set, is called with the bound addresses once both
+	// listeners accept connections.
+	Started func(poll, web net.Addr)
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: polls in
+// flight are answered. It returns an error when the rule file cannot be
+// loaded at start or a listener cannot be opened.
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			versioncollector.NewCollector("agent"),
+		)
+	}
+	if o.Listen == "" {
+		o.Listen = ":9999"
+	}
+	if o.WebListen == "" {
+		o.WebListen = ":9898"
+	}
+
+	a, err := newAgent(o)
+	if err != nil {
+		return err
+	}
+
+	store, err := override.Open(o.StateFile, o.Logger.With("component", "override"), override.Options{
+		KnownService: a.knownService,
+	})
+	if err != nil {
+		return fmt.Errorf("open state file: %w", err)
+	}
+	defer store.Close()
+	a.overrides = store
+
+	// Evaluate once before listening, so that the first poll already gets
+	// a real answer.
+	a.cycle(ctx)
+
+	pollLn, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("agent port: %w", err)
+	}
+	webLn, err := net.Listen("tcp", o.WebListen)
+	if err != nil {
+		pollLn.Close()
+		return fmt.Errorf("web port: %w", err)
+	}
+	o.Logger.Info("serving", "agent_port", pollLn.Addr().String(), "web", webLn.Addr().String(),
+		"rules", a.current().file.Path, "lifecycle", o.EnableLifecycle)
+	if o.Started != nil {
+		o.Started(pollLn.Addr(), webLn.Addr())
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.resp.Serve(gctx, pollLn) })
+	g.Go(func() error { return a.serveWeb(gctx, webLn) })
+	g.Go(func() error { a.loop(gctx); return nil })
+	g.Go(func() error { return a.watch(gctx) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	o.Logger.Info("stopped")
+	return err
+}
+
+// newResponder builds the agent-port server from the options.
+func newResponder(o Options) *responder.Server {
+	return responder.New(responder.Options{
+		Logger:         o.Logger.With("component", "responder"),
+		Registerer:     o.Registry,
+		ReadTimeout:    o.PollReadTimeout,
+		MaxConnections: o.MaxConnections,
+		Allow:          o.Allow,
+	})
+}

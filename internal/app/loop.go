@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/haproxy-agent/agent/internal/reload"
+	"github.com/haproxy-agent/agent/internal/responder"
+)
+
+// loop is the one goroutine that owns the evaluator: it evaluates every
+// interval, takes over reloaded rule sets, and re-evaluates at once when
+// the operator overrides change.
+func (a *agent) loop(ctx context.Context) {
+	interval := a.current().file.Interval
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			a.cycle(ctx)
+		case s := <-a.swaps:
+			old := a.current()
+			s.rs.coll.Carry(old.coll)
+			a.eval = a.eval.Reload(s.rs.file)
+			a.loaded.Store(s.rs)
+			if iv := s.rs.file.Interval; iv != interval {
+				interval = iv
+				ticker.Reset(interval)
+			}
+			a.cycle(ctx)
+			close(s.done)
+		case <-a.overrides.Changed():
+			if a.lastSnap != nil {
+				a.evaluate(time.Now(), 0)
+			}
+		}
+	}
+}
+
+// cycle reads every source once and evaluates. A cycle that overruns the
+// interval makes the ticker drop the ticks it covered: those cycles are
+// skipped, never stacked, and counted.
+func (a *agent) cycle(ctx context.Context) {
+	rs := a.current()
+	start := time.Now()
+	a.lastSnap = rs.coll.Collect(ctx, start)
+	if ctx.Err() != nil {
+		return
+	}
+	for _, s := range a.lastSnap.Sources {
+		if !s.Up {
+			a.metrics.readErrors.WithLabelValues(s.Name).Inc()
+		}
+	}
+	took := time.Since(start)
+	a.evaluate(start, took)
+	if over := took / rs.file.Interval; over > 0 {
+		a.metrics.skipped.Add(float64(over))
+		a.log.Warn("evaluation cycle overran the interval; skipping cycles", "took", took, "interval", rs.file.Interval, "skipped", int(over))
+	}
+}
+
+// evaluate runs the rules over the last snapshot and publishes the result:
+// the reply table to the responder, the status to /status and /metrics.
+func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
+	rs := a.current()
+	start := time.Now()
+	res := a.eval.Evaluate(now, a.lastSnap.Snapshot(), a.overrides.Active(now))
+	took := time.Since(start)
+
+	byService := make(map[string][]byte, len(res.Services))
+	def := []byte(nil)
+	for i, d := range res.Services {
+		if i == 0 {
+			def = []byte(d.Reply)
+			continue
+		}
+		byService[d.Service] = []byte(d.Reply)
+	}
+	a.resp.Publish(responder.NewTable(def, byService))
+
+	for _, d := range res.Services {
+		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {
+			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", d.Firing)
+			a.replies[d.Service] = d.Reply
+		}
+	}
+
+	a.status.Store(newStatus(rs.file, res, a.lastSnap, took, collectTook))
+	a.metrics.evaluated(took + collectTook)
+}
+
+func trimNL(s string) string {
+	if n := len(s); n > 0 && s[n-1] == '\n' {
+		return s[:n-1]
+	}
+	return s
+}
+
+// watch turns file changes and SIGHUP into reloads until ctx is done.
+func (a *agent) watch(ctx context.Context) error {
+	if a.o.RulesPath == "" {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-a.o.Reload:
+				a.log.Info("SIGHUP ignored: the built-in rule file does not change")
+			}
+		}
+	}
+	w, err := reload.New(a.o.RulesPath, reload.Options{
+		Debounce: a.o.ReloadDebounce,
+		Logger:   a.log,
+	})
+	if err != nil {
+		return err
+	}
+	w.Loaded(a.current().file.Hash)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if err := w.Run(ctx); err != nil {
+			a.log.Error("rule file watcher stopped; reload with SIGHUP", "err", err)
+		}
+	})
+	for {
+		var why string
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.Events():
+			why = "file changed"
+		case <-a.o.Reload:
+			why = "SIGHUP"
+		}
+		if hash, _ := a.reload(ctx, why); hash != "" {
+			w.Loaded(hash)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package app
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the agent's own metrics outside the responder's. Those that
+// describe the latest evaluation are read from the published Status at
+// scrape time, so that a scrape never sees half of one evaluation and half
+// of another, and services or sources removed by a reload disappear.
+type metrics struct {
+	a           *agent
+	evaluations prometheus.Counter
+	skipped     prometheus.Counter
+	duration    prometheus.Histogram
+	readErrors  *prometheus.CounterVec
+}
+
+var (
+	descReloadOK = prometheus.NewDesc("agent_config_last_reload_successful",
+		"Whether the last load of the rule file succeeded (1) or failed (0).", nil, nil)
+	descReloadTime = prometheus.NewDesc("agent_config_last_reload_success_timestamp_seconds",
+		"When the rule file was last loaded successfully.", nil, nil)
+	descHash = prometheus.NewDesc("agent_config_hash",
+		"The first 6 bytes of the SHA-256 of the serving rule file, as a number.", nil, nil)
+	descWeight = prometheus.NewDesc("agent_reply_weight_percent",
+		"The weight percent the agent replies with, per service.", []string{"service"}, nil)
+	descMaxconn = prometheus.NewDesc("agent_reply_maxconn",
+		"The maxconn the agent replies with, per service (absent when the reply carries none; 0 is unlimited).", []string{"service"}, nil)
+	descOp = prometheus.NewDesc("agent_reply_operational_state",
+		"1 for the operational word the agent replies with, per service.", []string{"service", "state"}, nil)
+	descAdmin = prometheus.NewDesc("agent_reply_admin_state",
+		"1 for the administrative word the agent replies with, per service.", []string{"service", "state"}, nil)
+	descFiring = prometheus.NewDesc("agent_rules_firing",
+		"Rules firing in the last evaluation, per service.", []string{"service"}, nil)
+	descRules = prometheus.NewDesc("agent_rules",
+		"Rules loaded, per service.", []string{"service"}, nil)
+	descOverrides = prometheus.NewDesc("agent_overrides_active",
+		"Operator overrides in force, per service.", []string{"service"}, nil)
+	descSourceUp = prometheus.NewDesc("agent_source_up",
+		"Whether the last read of the source succeeded.", []string{"source", "kind"}, nil)
+	descSourceDuration = prometheus.NewDesc("agent_source_read_duration_seconds",
+		"How long the last read of the source took.", []string{"source"}, nil)
+	descMetricMissing = prometheus.NewDesc("agent_metrics_missing",
+		"Metrics missing in the last evaluation.", nil, nil)
+
+	opWords    = []string{"up", "down", "fail", "stopped"}
+	adminWords = []string{"ready", "drain", "maint"}
+)
+
+func newMetrics(a *agent, reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		a: a,
+		evaluations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "agent_evaluations_total",
+			Help: "Evaluation cycles run.",
+		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "agent_evaluations_skipped_total",
+			Help: "Evaluation cycles skipped because the previous one overran the interval.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "agent_evaluation_duration_seconds",
+			Help:    "Time to read the sources and evaluate the rules, per cycle.",
+			Buckets: []float64{.0005, .001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+	}
+	m.readErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "agent_source_read_errors_total",
+		Help: "Failed reads of a source.",
+	}, []string{"source"})
+	reg.MustRegister(m.evaluations, m.skipped, m.duration, m.readErrors, m)
+	return m
+}
+
+func (m *metrics) evaluated(took time.Duration) {
+	m.evaluations.Inc()
+	m.duration.Observe(took.Seconds())
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descReloadOK, descReloadTime, descHash, descWeight, descMaxconn,
+		descOp, descAdmin, descFiring, descRules, descOverrides, descSourceUp, descSourceDuration,
+		descMetricMissing} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector from the published state.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	if rs := m.a.reloadState.Load(); rs != nil {
+		gauge(descReloadOK, b2f(rs.Success))
+		if !rs.SuccessTime.IsZero() {
+			gauge(descReloadTime, float64(rs.SuccessTime.UnixNano())/1e9)
+		}
+		if h, err := hex.DecodeString(rs.Hash); err == nil && len(h) >= 8 {
+			gauge(descHash, float64(binary.BigEndian.Uint64(h[:8])>>16))
+		}
+	}
+	st := m.a.status.Load()
+	if st == nil {
+		return
+	}
+	for i, d := range st.Services {
+		gauge(descWeight, float64(d.Weight), d.Service)
+		if d.Maxconn >= 0 {
+			gauge(descMaxconn, float64(d.Maxconn), d.Service)
+		}
+		for _, w := range opWords {
+			gauge(descOp, b2f(d.Op == w), d.Service, w)
+		}
+		for _, w := range adminWords {
+			gauge(descAdmin, b2f(d.Admin == w), d.Service, w)
+		}
+		gauge(descFiring, float64(len(d.Firing)), d.Service)
+		gauge(descRules, float64(len(st.file.Services[i].Rules)), d.Service)
+		gauge(descOverrides, float64(len(d.Overrides)), d.Service)
+	}
+	for _, s := range st.Sources {
+		gauge(descSourceUp, b2f(s.Up), s.Name, s.Kind)
+		gauge(descSourceDuration, s.DurationSeconds, s.Name)
+	}
+	missing := 0
+	for _, ms := range st.Metrics {
+		if ms.Missing != "" {
+			missing++
+		}
+	}
+	gauge(descMetricMissing, float64(missing))
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

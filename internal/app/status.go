@@ -1,0 +1,99 @@
+package app
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// Status is the document /status serves: what the agent replies and why.
+// Its field names are stable: scripts may rely on them.
+type Status struct {
+	RulesFile   string    `json:"rules_file"`
+	RulesHash   string    `json:"rules_hash"`
+	EvaluatedAt time.Time `json:"evaluated_at"`
+	// CollectSeconds and EvaluateSeconds are how long the last cycle took
+	// to read the sources and to run the rules.
+	CollectSeconds  float64              `json:"collect_seconds"`
+	EvaluateSeconds float64              `json:"evaluate_seconds"`
+	Reload          *ReloadStatus        `json:"reload"`
+	Services        []*evaluator.Decision `json:"services"`
+	Metrics         []MetricStatus       `json:"metrics"`
+	Sources         []SourceStatus       `json:"sources"`
+
+	result *evaluator.Result
+	file   *rules.File
+}
+
+// ReloadStatus is the outcome of the last load of the rule file.
+type ReloadStatus struct {
+	Success     bool      `json:"success"`
+	Time        time.Time `json:"time"`
+	SuccessTime time.Time `json:"success_time"`
+	Hash        string    `json:"hash"`
+	// Errors are the last failed load's errors, FILE:LINE:COL: message.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// MetricStatus is one metric as the last cycle read it.
+type MetricStatus struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// Value is null when the metric is missing.
+	Value      *float64 `json:"value"`
+	AgeSeconds float64  `json:"age_seconds"`
+	Missing    string   `json:"missing,omitempty"`
+}
+
+// SourceStatus is the health of one source.
+type SourceStatus struct {
+	Name            string    `json:"name"`
+	Kind            string    `json:"kind"`
+	Up              bool      `json:"up"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	LastError       string    `json:"last_error,omitempty"`
+	LastSuccess     time.Time `json:"last_success,omitzero"`
+}
+
+func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalTook, collectTook time.Duration) *Status {
+	st := &Status{
+		RulesFile:       f.Path,
+		RulesHash:       f.Hash,
+		EvaluatedAt:     res.Time,
+		CollectSeconds:  collectTook.Seconds(),
+		EvaluateSeconds: evalTook.Seconds(),
+		Services:        res.Services,
+		result:          res,
+		file:            f,
+	}
+	for _, m := range snap.Metrics {
+		ms := MetricStatus{Name: m.Name, Source: m.Source, AgeSeconds: m.Age.Seconds(), Missing: m.Missing}
+		if m.Missing == "" && !math.IsNaN(m.Value) {
+			v := m.Value
+			ms.Value = &v
+		}
+		st.Metrics = append(st.Metrics, ms)
+	}
+	for _, s := range snap.Sources {
+		st.Sources = append(st.Sources, SourceStatus{
+			Name: s.Name, Kind: s.Kind, Up: s.Up, DurationSeconds: s.Duration.Seconds(),
+			LastError: s.Err, LastSuccess: s.LastSuccess,
+		})
+	}
+	return st
+}
+
+// handleStatus serves the latest Status as JSON.
+func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st := *a.status.Load()
+	st.Reload = a.reloadState.Load()
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(st)
+}

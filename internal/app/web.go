@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/haproxy-agent/agent/internal/override"
+)
+
+// serveWeb serves the HTTP side until ctx is done.
+func (a *agent) serveWeb(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.webHandler(ctx),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          nil,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web server: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	<-errc
+	return err
+}
+
+func (a *agent) webHandler(ctx context.Context) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.o.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", a.handleStatus)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "OK")
+	})
+	if a.o.EnableLifecycle {
+		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+			if _, err := a.reload(r.Context(), "HTTP"); err != nil {
+				http.Error(w, "reload failed, the previous rules keep serving:\n"+errors.Join(err).Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "OK")
+		})
+		mux.Handle("/api/v1/overrides", override.Handler(a.overrides, override.HandlerOptions{}))
+		mux.Handle("/api/v1/overrides/", override.Handler(a.overrides, override.HandlerOptions{}))
+	} else {
+		mux.HandleFunc("/-/reload", lifecycleDisabled)
+		mux.HandleFunc("/api/v1/overrides", lifecycleDisabled)
+		mux.HandleFunc("/api/v1/overrides/", lifecycleDisabled)
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `agent: answers HAProxy agent-check polls on its agent port.
+  /metrics   the agent's own metrics
+  /status    JSON: per service the reply, the rules and the values they saw, the sources' health
+  /healthz   liveness
+  /-/reload  POST: reload the rule file (needs --web.enable-lifecycle)
+  /api/v1/overrides  operator overrides (needs --web.enable-lifecycle)
+`)
+	})
+	return mux
+}
+
+func lifecycleDisabled(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "lifecycle endpoints are disabled; start the agent with --web.enable-lifecycle", http.StatusForbidden)
+}
