@@ -19,12 +19,12 @@ type Status struct {
 	EvaluatedAt time.Time `json:"evaluated_at"`
 	// CollectSeconds and EvaluateSeconds are how long the last cycle took
 	// to read the sources and to run the rules.
-	CollectSeconds  float64              `json:"collect_seconds"`
-	EvaluateSeconds float64              `json:"evaluate_seconds"`
-	Reload          *ReloadStatus        `json:"reload"`
+	CollectSeconds  float64               `json:"collect_seconds"`
+	EvaluateSeconds float64               `json:"evaluate_seconds"`
+	Reload          *ReloadStatus         `json:"reload"`
 	Services        []*evaluator.Decision `json:"services"`
-	Metrics         []MetricStatus       `json:"metrics"`
-	Sources         []SourceStatus       `json:"sources"`
+	Metrics         []MetricStatus        `json:"metrics"`
+	Sources         []SourceStatus        `json:"sources"`
 
 	result *evaluator.Result
 	file   *rules.File
