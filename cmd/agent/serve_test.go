@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
+)
+
+// serveCLI runs `agent serve` through the CLI until the returned stop is
+// called; it waits until the agent port answers.
+func serveCLI(t *testing.T, args ...string) (poll string, stop func()) {
+	t.Helper()
+	pollPort, webPort := testutil.FreePort(t), testutil.FreePort(t)
+	poll = fmt.Sprintf("127.0.0.1:%d", pollPort)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	args = append([]string{"serve", "--listen", poll, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", webPort), "--log.level", "warn"}, args...)
+	go func() {
+		var out strings.Builder
+		code := run(ctx, args, &out, &out)
+		if code != exitOK {
+			t.Errorf("serve exited %d: %s", code, out.String())
+		}
+		done <- code
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", poll)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not listen on %s", poll)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The web port opens with the agent port; make sure before returning.
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", webPort)); err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Setenv("AGENT_WEB_URL", fmt.Sprintf("http://127.0.0.1:%d", webPort))
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return poll, stop
+}
+
+func pollOnce(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("poll %s: %v", addr, err)
+	}
+	return line
+}
+
+// TestOverrideSurvivesRestart puts an override on a running agent through
+// the CLI, restarts the agent on the same state file, and finds the
+// override still in force.
+func TestOverrideSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesPath, []byte("interval: 1s\nmetrics:\n  cpus: host:cpus\nrules:\n  - cpus < 0 => down\n"), 0o644)
+	state := filepath.Join(dir, "state.json")
+	args := []string{"--rules", rulesPath, "--state.file", state, "--web.enable-lifecycle"}
+
+	poll, stop := serveCLI(t, args...)
+	if got := pollOnce(t, poll); got != "up ready 100%\n" {
+		t.Fatalf("before the override: %q", got)
+	}
+	code, out, errOut := agent(t, "override", "drain", "--reason", "disk swap", "--ttl", "1h")
+	if code != exitOK {
+		t.Fatalf("override drain: exit %d: %s%s", code, out, errOut)
+	}
+	want := "up drain 100% #override: disk swap\n"
+	if got := pollOnce(t, poll); got != want {
+		t.Fatalf("after the override: %q, want %q", got, want)
+	}
+	stop()
+
+	poll, _ = serveCLI(t, args...)
+	if got := pollOnce(t, poll); got != want {
+		t.Fatalf("after the restart: %q, want %q", got, want)
+	}
+	code, out, _ = agent(t, "override", "list")
+	if code != exitOK || !strings.Contains(out, "disk swap") {
+		t.Fatalf("override list: exit %d\n%s", code, out)
+	}
+	if code, out, errOut = agent(t, "override", "clear"); code != exitOK {
+		t.Fatalf("override clear: exit %d: %s%s", code, out, errOut)
+	}
+	if got := pollOnce(t, poll); got != "up ready 100%\n" {
+		t.Fatalf("after clear: %q", got)
+	}
+}
+
+// TestServeBuiltInRules is the README's first command: serve with no rule
+// file answers from the built-in host rules.
+func TestServeBuiltInRules(t *testing.T) {
+	poll, _ := serveCLI(t)
+	got := pollOnce(t, poll)
+	if !strings.HasPrefix(got, "up ") || !strings.HasSuffix(got, "\n") {
+		t.Fatalf("built-in rules reply %q", got)
+	}
+}
