@@ -151,9 +151,9 @@ rules:
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"eval", "--rules", "../../examples/rules.yaml"},                                       // no --dry-run
-		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "nope=1"},       // undeclared metric
-		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "cpu=high"},     // not a number
+		{"eval", "--rules", "../../examples/rules.yaml"},                                      // no --dry-run
+		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "nope=1"},      // undeclared metric
+		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "cpu=high"},    // not a number
 		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--service", "missing"}, // unknown service
 		{"serve", "--no-such-flag"},
 		{"frobnicate"},
