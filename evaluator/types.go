@@ -20,17 +20,17 @@ type Snapshot map[string]Sample
 // Override is an operator's instruction that wins over the rules of a
 // service until it expires.
 type Override struct {
-	ID string
+	ID string `json:"id"`
 	// Service is the service it applies to; empty applies it to every service.
-	Service string
+	Service string `json:"service"`
 	// Action holds the words and numbers that win; unset parts are left to
 	// the rules.
-	Action rules.Action
-	Reason string
+	Action rules.Action `json:"action"`
+	Reason string       `json:"reason"`
 	// Created is when the override was made.
-	Created time.Time
+	Created time.Time `json:"created"`
 	// Expires is when it stops applying; zero never.
-	Expires time.Time
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Outcome is the value of a rule's condition in one evaluation.

@@ -245,6 +245,10 @@ type Action struct {
 	Maxconn int
 }
 
+// MarshalText renders the action as String does, so that JSON shows
+// "drain, weight 10%" rather than the struct.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
 // String renders the action in rule-file syntax, e.g. "drain, weight 10%".
 func (a Action) String() string {
 	var parts []string

@@ -34,6 +34,9 @@ type agent struct {
 	loaded atomic.Pointer[ruleSet]
 	// swaps hands a freshly loaded rule set to the loop.
 	swaps chan swap
+	// kicks asks the loop to evaluate again at once, over the last values
+	// read; it closes the channel sent once the result is published.
+	kicks chan chan struct{}
 	// status is the latest published evaluation, for /status and /metrics.
 	status atomic.Pointer[Status]
 	// reloadState is the outcome of the last load.
@@ -63,6 +66,7 @@ func newAgent(o Options) (*agent, error) {
 		o:       o,
 		log:     o.Logger,
 		swaps:   make(chan swap),
+		kicks:   make(chan chan struct{}),
 		replies: map[string]string{},
 	}
 	a.resp = newResponder(o)

@@ -33,11 +33,28 @@ func (a *agent) loop(ctx context.Context) {
 			}
 			a.cycle(ctx)
 			close(s.done)
+		case done := <-a.kicks:
+			a.evaluate(time.Now(), 0)
+			close(done)
 		case <-a.overrides.Changed():
-			if a.lastSnap != nil {
-				a.evaluate(time.Now(), 0)
-			}
+			// An override expired (changes made through the API kick).
+			a.evaluate(time.Now(), 0)
 		}
+	}
+}
+
+// reevaluate has the loop evaluate again over the last values read and
+// waits until the result is published.
+func (a *agent) reevaluate(ctx context.Context) {
+	done := make(chan struct{})
+	select {
+	case a.kicks <- done:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 

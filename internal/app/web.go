@@ -49,8 +49,14 @@ func (a *agent) webHandler(ctx context.Context) http.Handler {
 			}
 			fmt.Fprintln(w, "OK")
 		})
-		mux.Handle("/api/v1/overrides", override.Handler(a.overrides, override.HandlerOptions{}))
-		mux.Handle("/api/v1/overrides/", override.Handler(a.overrides, override.HandlerOptions{}))
+		api := override.Handler(a.overrides, override.HandlerOptions{
+			Logger: a.log.With("component", "override"),
+			// Answer only once the change is in the published reply, so
+			// that the poll after `agent override` already carries it.
+			Applied: a.reevaluate,
+		})
+		mux.Handle("/api/v1/overrides", api)
+		mux.Handle("/api/v1/overrides/", api)
 	} else {
 		mux.HandleFunc("/-/reload", lifecycleDisabled)
 		mux.HandleFunc("/api/v1/overrides", lifecycleDisabled)

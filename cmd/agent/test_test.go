@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+)
+
+// runTestCmd runs `agent test` with args and returns the exit code, stdout
+// and stderr.
+func runTestCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"test"}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestTestExamples(t *testing.T) {
+	code, out, errOut := runTestCmd(t, "../../examples/rules.test.yaml", "../../examples/host.test.yaml")
+	want := `Unit Testing: ../../examples/rules.test.yaml
+  SUCCESS
+
+Unit Testing: ../../examples/host.test.yaml
+  SUCCESS
+
+`
+	if code != exitOK || out != want || errOut != "" {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 0, stdout:\n%s", code, out, errOut, want)
+	}
+}
+
+func TestTestSemantics(t *testing.T) {
+	const d = "../../internal/ruletest/testdata/"
+	for _, f := range []string{"for", "keep_firing_for", "stale_after", "on_missing", "services"} {
+		code, out, _ := runTestCmd(t, d+f+".test.yaml")
+		if code != exitOK {
+			t.Errorf("%s: exit %d:\n%s", f, code, out)
+		}
+	}
+}
+
+func TestTestWrongExpectation(t *testing.T) {
+	const f = "../../internal/ruletest/testdata/fail.test.yaml"
+	code, out, _ := runTestCmd(t, f)
+	want := `Unit Testing: ` + f + `
+  FAILED:
+    test "off by one", at 2s, service default: reply: expected "up drain 100% #slow" got "up ready 100%"
+    test "off by one", at 2s, service default: firing: expected ["slow"] got []
+      firing: [], pending: ["slow"]
+      metrics: x=2 y=0
+
+`
+	if code != exitFailure || out != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant exit 1, stdout:\n%s", code, out, want)
+	}
+
+	// --run selects the passing test only.
+	code, out, _ = runTestCmd(t, "--run", "^pass", f)
+	if want := "Unit Testing: " + f + "\n  SUCCESS\n\n"; code != exitOK || out != want {
+		t.Errorf("--run: exit %d, stdout:\n%s\nwant exit 0, stdout:\n%s", code, out, want)
+	}
+	code, out, _ = runTestCmd(t, "--run", "nothing matches", f)
+	if want := "Unit Testing: " + f + "\n  SUCCESS (no test matched --run)\n\n"; code != exitOK || out != want {
+		t.Errorf("--run matching nothing: exit %d, stdout:\n%s", code, out)
+	}
+}
+
+func TestTestBadFiles(t *testing.T) {
+	const d = "../../internal/ruletest/testdata/bad/"
+	tests := []struct{ file, want string }{
+		{"unknown_metric.test.yaml", d + `unknown_metric.test.yaml:5:7: input_series: unknown metric "xx": not declared in ../../internal/ruletest/testdata/hysteresis.yaml; did you mean "x"?
+` + d + `unknown_metric.test.yaml:6:7: input_series: unknown metric "queue_depth": not declared in ../../internal/ruletest/testdata/hysteresis.yaml (its metrics: "x", "y")
+`},
+		{"bad_series.test.yaml", d + `bad_series.test.yaml:5:15: input_series: x: bad series notation: unexpected identifier "three" in series values, expected number or "stale"
+` + d + `bad_series.test.yaml:6:14: input_series: y: bad series notation: unexpected end of input in series values
+`},
+		{"missing_rules.test.yaml", d + `missing_rules.test.yaml:1:14: rule_files: rule file "nope.yaml" not found (looked for ../../internal/ruletest/testdata/bad/nope.yaml)
+`},
+		{"invalid_rules.test.yaml", d + `invalid_rules.test.yaml:1:14: rule_files: rule file "broken.yaml" does not load: 1 error
+` + d + `broken.yaml:6:11: rule "uses an undeclared metric": when: unknown name z; did you mean "x"?
+`},
+		{"unknown_key.test.yaml", d + `unknown_key.test.yaml:2:1: unknown key "evaluation_intervall"; did you mean "evaluation_interval"?
+` + d + `unknown_key.test.yaml:5:5: unknown key "input" (want one of name, interval, input_series, expect)
+` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, op, admin, weight, maxconn, firing, pending)
+`},
+	}
+	for _, tt := range tests {
+		code, out, _ := runTestCmd(t, d+tt.file)
+		want := "Unit Testing: " + d + tt.file + "\n  FAILED:\n" + tt.want + "\n"
+		if code != exitFailure || out != want {
+			t.Errorf("%s: exit %d, stdout:\n%s\nwant exit 1, stdout:\n%s", tt.file, code, out, want)
+		}
+	}
+}
+
+func TestTestUsage(t *testing.T) {
+	if code, _, errOut := runTestCmd(t, "--run", "(", "../../examples/rules.test.yaml"); code != exitUsage || errOut == "" {
+		t.Errorf("bad --run: exit %d, stderr %q; want exit 2 and a message", code, errOut)
+	}
+	if code, _, _ := runTestCmd(t); code != exitUsage {
+		t.Errorf("no file: exit %d, want 2", code)
+	}
+	if code, _, _ := runTestCmd(t, "no/such.test.yaml"); code != exitUsage {
+		t.Errorf("missing file: exit %d, want 2", code)
+	}
+}

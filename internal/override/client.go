@@ -1,0 +1,143 @@
+package override
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// ErrNotEnabled is returned by Client when the agent answers but does not
+// serve the overrides API (a 403, 404 or 405 that is not the API's JSON):
+// it runs without --web.enable-lifecycle, or is not an agent at all.
+var ErrNotEnabled = errors.New("the agent does not serve the overrides API")
+
+// APIError is an error the agent's overrides API answered with.
+type APIError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Message is the agent's explanation.
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// UnreachableError is a request that got no HTTP answer at all.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the agent at %s: %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Client talks to a running agent's overrides API.
+type Client struct {
+	// BaseURL is the agent's web address, e.g. http://127.0.0.1:9898; a
+	// path prefix (behind a proxy) is kept.
+	BaseURL string
+	// HTTP sends the requests; nil means http.DefaultClient.
+	HTTP *http.Client
+}
+
+// List returns the overrides in force, oldest first.
+func (c *Client) List(ctx context.Context) ([]Record, error) {
+	var resp listResponse
+	err := c.do(ctx, http.MethodGet, APIPath, nil, &resp)
+	return resp.Overrides, err
+}
+
+// Add puts an override in force and returns it as the agent stored it.
+func (c *Client) Add(ctx context.Context, req AddRequest) (Record, error) {
+	var rec Record
+	err := c.do(ctx, http.MethodPost, APIPath, req, &rec)
+	return rec, err
+}
+
+// Remove takes one override out of force and returns it.
+func (c *Client) Remove(ctx context.Context, id string) (Record, error) {
+	if id == "" {
+		return Record{}, errors.New("remove: empty override id")
+	}
+	var resp listResponse
+	if err := c.do(ctx, http.MethodDelete, APIPath+"/"+url.PathEscape(id), nil, &resp); err != nil {
+		return Record{}, err
+	}
+	if len(resp.Overrides) != 1 {
+		return Record{}, fmt.Errorf("remove %s: the agent answered with %d overrides, want 1", id, len(resp.Overrides))
+	}
+	return resp.Overrides[0], nil
+}
+
+// Clear takes every override out of force and returns those removed.
+func (c *Client) Clear(ctx context.Context) ([]Record, error) {
+	var resp listResponse
+	err := c.do(ctx, http.MethodDelete, APIPath, nil, &resp)
+	return resp.Overrides, err
+}
+
+// do sends one request and decodes a 2xx answer's JSON into out.
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	u := strings.TrimRight(c.BaseURL, "/") + path
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("agent URL %q: %w", c.BaseURL, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return &UnreachableError{URL: c.BaseURL, Err: err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return &UnreachableError{URL: c.BaseURL, Err: fmt.Errorf("read answer: %w", err)}
+	}
+	if resp.StatusCode/100 == 2 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: invalid answer from the agent: %w", method, u, err)
+		}
+		return nil
+	}
+	var e errorResponse
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	msg := strings.TrimSpace(string(data))
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	if msg != "" {
+		msg = ": " + msg
+	}
+	// A 403, 404 or 405 that is not the API's JSON comes from the agent's
+	// own router: the API is not mounted.
+	switch resp.StatusCode {
+	case http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed:
+		return fmt.Errorf("%s %s: %s%s: %w", method, u, resp.Status, msg, ErrNotEnabled)
+	}
+	return &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s%s", method, u, resp.Status, msg)}
+}

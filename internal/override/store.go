@@ -1,0 +1,374 @@
+package override
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/haproxy-agent/agent/evaluator"
+)
+
+// MaxOverrides bounds the number of overrides in force at once, so that a
+// script gone wrong cannot grow the state file and every evaluation
+// without limit.
+const MaxOverrides = 1000
+
+// ErrNotFound is returned by Remove for an ID that is not in force.
+var ErrNotFound = errors.New("no such override")
+
+// Options configure a Store.
+type Options struct {
+	// KnownService reports whether a service name exists in the rules now
+	// loaded; Add refuses overrides for other names. Nil accepts any name.
+	// It is not applied to overrides read back from the state file: the
+	// rules may have changed since, and an override for a service that no
+	// longer exists applies to nothing.
+	KnownService func(name string) bool
+	// Now is the clock used for Created and Expires; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is the set of overrides in force. It is safe for concurrent use.
+// Every change is written to the state file before the method making it
+// returns success, so what an operator was told is in force survives a
+// restart. Expired overrides are never returned and are dropped from the
+// file at the next change.
+type Store struct {
+	path   string
+	logger *slog.Logger
+	known  func(string) bool
+	now    func() time.Time
+
+	// mu serializes changes, so that the state file's order of writes is
+	// the order of the changes.
+	mu sync.Mutex
+	// all holds the overrides oldest first (later ones win in the
+	// evaluator). The slice is never modified once stored: changes store
+	// a new one, so readers need no lock.
+	all atomic.Pointer[[]evaluator.Override]
+	// timer fires at the next expiry so that the agent re-evaluates then.
+	timer   *time.Timer
+	closed  bool
+	changed chan struct{}
+	loadErr error
+}
+
+// Open returns a store holding the overrides of the state file at path; a
+// missing file is an empty store, and path "" keeps overrides in memory
+// only. A file that cannot be parsed is not silently dropped: it is logged
+// at error level, renamed to PATH.corrupt-TIMESTAMP for a human to look
+// at, reported by LoadError, and the store starts empty. Open fails when
+// the file cannot be read or moved aside, or was written by a newer agent.
+func Open(path string, logger *slog.Logger, opts Options) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		path:    path,
+		logger:  logger,
+		known:   opts.KnownService,
+		now:     opts.Now,
+		changed: make(chan struct{}, 1),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var ovs []evaluator.Override
+	if path != "" {
+		var err error
+		if ovs, err = s.load(); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	ovs = slices.DeleteFunc(ovs, func(o evaluator.Override) bool { return expired(o, now) })
+	s.all.Store(&ovs)
+	if len(ovs) > 0 {
+		logger.Info("Overrides loaded from the state file", "file", path, "count", len(ovs))
+		for _, o := range ovs {
+			logOverride(logger, "Override in force", o)
+		}
+	}
+	s.mu.Lock()
+	s.schedule(now)
+	s.mu.Unlock()
+	return s, nil
+}
+
+// load reads the state file, moving it aside when it is corrupt.
+func (s *Store) load() ([]evaluator.Override, error) {
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read override state: %w", err)
+	}
+	ovs, err := decodeState(data)
+	if err == nil {
+		return ovs, nil
+	}
+	if errors.Is(err, errNewer) {
+		return nil, fmt.Errorf("override state file %s: %w", s.path, err)
+	}
+	to, merr := moveAside(s.path, s.now())
+	if merr != nil {
+		return nil, fmt.Errorf("override state file %s is corrupt (%v) and could not be moved aside: %w", s.path, err, merr)
+	}
+	s.loadErr = &CorruptError{Path: s.path, MovedTo: to, Err: err}
+	s.logger.Error("Override state file is corrupt: moved aside, starting with no overrides; re-add the overrides you need",
+		"file", s.path, "moved_to", to, "err", err)
+	return nil, nil
+}
+
+// LoadError returns the *CorruptError of a state file Open moved aside,
+// or nil.
+func (s *Store) LoadError() error { return s.loadErr }
+
+// Close stops the expiry timer. The store stays readable; changes fail.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	return nil
+}
+
+// Changed delivers a value after each change of the overrides in force,
+// including an expiry, so that the agent re-evaluates at once. Changes
+// that come faster than they are received are coalesced into one; the
+// channel is meant for one receiver.
+func (s *Store) Changed() <-chan struct{} { return s.changed }
+
+func (s *Store) notify() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Active returns the overrides in force at now, oldest first, for the
+// evaluator. It takes no lock and, unless one has expired since the last
+// change, allocates nothing: the slice is shared and must not be modified.
+func (s *Store) Active(now time.Time) []evaluator.Override {
+	all := *s.all.Load()
+	for i, o := range all {
+		if expired(o, now) {
+			return live(all[i:], now, append(make([]evaluator.Override, 0, len(all)-1), all[:i]...))
+		}
+	}
+	return all
+}
+
+// List returns a copy of the overrides in force at now, oldest first.
+func (s *Store) List(now time.Time) []evaluator.Override {
+	all := *s.all.Load()
+	return live(all, now, make([]evaluator.Override, 0, len(all)))
+}
+
+// Get returns the override with that ID if it is in force at now.
+func (s *Store) Get(id string, now time.Time) (evaluator.Override, bool) {
+	for _, o := range *s.all.Load() {
+		if o.ID == id && !expired(o, now) {
+			return o, true
+		}
+	}
+	return evaluator.Override{}, false
+}
+
+// Add validates o, gives it an ID and its Created time, and puts it in
+// force for ttl (0: until removed). o's ID, Created and Expires are
+// ignored. The service must be empty (all services) or one KnownService
+// accepts; the reason must be printable ASCII of 1 to MaxReason
+// characters; the action must set something. A refused override is a
+// *ValidationError.
+func (s *Store) Add(o evaluator.Override, ttl time.Duration) (evaluator.Override, error) {
+	if err := checkReason(o.Reason); err != nil {
+		return o, err
+	}
+	if err := checkAction(o.Action); err != nil {
+		return o, err
+	}
+	if ttl < 0 {
+		return o, invalid("ttl %s: must not be negative (0 means never expires)", ttl)
+	}
+	if o.Service != "" && s.known != nil && !s.known(o.Service) {
+		return o, invalid("unknown service %q: the rules loaded have no such service (leave the service empty to apply to all)", o.Service)
+	}
+	id, err := newID()
+	if err != nil {
+		return o, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	cur := live(*s.all.Load(), now, nil)
+	if len(cur) >= MaxOverrides {
+		return o, invalid("%d overrides are in force already, the most allowed: remove some first", len(cur))
+	}
+	for slices.ContainsFunc(cur, func(c evaluator.Override) bool { return c.ID == id }) {
+		if id, err = newID(); err != nil {
+			return o, err
+		}
+	}
+	o.ID, o.Created, o.Expires = id, now, time.Time{}
+	if ttl > 0 {
+		o.Expires = now.Add(ttl)
+	}
+	if err := s.commit(append(cur, o), now); err != nil {
+		return o, err
+	}
+	logOverride(s.logger, "Override added", o)
+	return o, nil
+}
+
+// Remove takes the override with that ID out of force and returns it;
+// ErrNotFound when no such override is in force.
+func (s *Store) Remove(id string) (evaluator.Override, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	cur := live(*s.all.Load(), now, nil)
+	i := slices.IndexFunc(cur, func(o evaluator.Override) bool { return o.ID == id })
+	if i < 0 {
+		return evaluator.Override{}, fmt.Errorf("%w %q", ErrNotFound, id)
+	}
+	o := cur[i]
+	if err := s.commit(slices.Delete(cur, i, i+1), now); err != nil {
+		return evaluator.Override{}, err
+	}
+	logOverride(s.logger, "Override removed", o)
+	return o, nil
+}
+
+// Clear takes every override out of force and returns those that were in
+// force, oldest first.
+func (s *Store) Clear() ([]evaluator.Override, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	removed := live(*s.all.Load(), now, nil)
+	if err := s.commit(nil, now); err != nil {
+		return nil, err
+	}
+	if len(removed) > 0 {
+		s.logger.Info("Overrides cleared", "count", len(removed))
+	}
+	return removed, nil
+}
+
+// commit persists next and then makes it the set in force. It is called
+// with mu held; next must not be shared with anything else.
+func (s *Store) commit(next []evaluator.Override, now time.Time) error {
+	if s.closed {
+		return errors.New("override store is closed")
+	}
+	if next == nil {
+		next = []evaluator.Override{}
+	}
+	if s.path != "" {
+		data, err := encodeState(next)
+		if err == nil {
+			err = writeAtomic(s.path, data)
+		}
+		if err != nil {
+			s.logger.Error("Cannot write the override state file; the change is not applied", "file", s.path, "err", err)
+			return fmt.Errorf("save overrides to %s: %w", s.path, err)
+		}
+	}
+	s.all.Store(&next)
+	s.schedule(now)
+	s.notify()
+	return nil
+}
+
+// schedule arms the timer for the next expiry after now. Called with mu
+// held.
+func (s *Store) schedule(now time.Time) {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if s.closed {
+		return
+	}
+	var next time.Time
+	for _, o := range *s.all.Load() {
+		if !o.Expires.IsZero() && o.Expires.After(now) && (next.IsZero() || o.Expires.Before(next)) {
+			next = o.Expires
+		}
+	}
+	if next.IsZero() {
+		return
+	}
+	s.timer = time.AfterFunc(next.Sub(now), s.expire)
+}
+
+// expire runs when an override's time is up: it is dropped from memory
+// and the agent told to re-evaluate without it. The file keeps it until
+// the next change (Open drops it too), which saves a write.
+func (s *Store) expire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	now := s.now()
+	all := *s.all.Load()
+	next := live(all, now, make([]evaluator.Override, 0, len(all)))
+	for _, o := range all {
+		if expired(o, now) {
+			logOverride(s.logger, "Override expired", o)
+		}
+	}
+	s.all.Store(&next)
+	s.schedule(now)
+	s.notify()
+}
+
+// expired matches the evaluator: an override stops applying at Expires.
+func expired(o evaluator.Override, now time.Time) bool {
+	return !o.Expires.IsZero() && !now.Before(o.Expires)
+}
+
+// live appends to dst the overrides of all in force at now.
+func live(all []evaluator.Override, now time.Time, dst []evaluator.Override) []evaluator.Override {
+	for _, o := range all {
+		if !expired(o, now) {
+			dst = append(dst, o)
+		}
+	}
+	return dst
+}
+
+// newID returns 8 random hex digits: short enough to type, and with at
+// most MaxOverrides in force a clash is rare (and retried).
+func newID() (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("override id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func logOverride(logger *slog.Logger, msg string, o evaluator.Override) {
+	expires := "never"
+	if !o.Expires.IsZero() {
+		expires = o.Expires.UTC().Format(time.RFC3339)
+	}
+	service := o.Service
+	if service == "" {
+		service = "(all)"
+	}
+	logger.Info(msg, "id", o.ID, "service", service, "action", o.Action.String(), "reason", o.Reason, "expires", expires)
+}

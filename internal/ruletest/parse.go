@@ -1,0 +1,521 @@
+package ruletest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// MaxFileSize is the largest test file accepted, in bytes.
+const MaxFileSize = 4 << 20
+
+// The keys each part of a test file may have.
+var (
+	suiteKeys  = []string{"rule_files", "evaluation_interval", "tests"}
+	testKeys   = []string{"name", "interval", "input_series", "expect"}
+	expectKeys = []string{"at", "service", "reply", "op", "admin", "weight", "maxconn", "firing", "pending"}
+)
+
+// The words an expectation may name, as the evaluator writes them.
+var (
+	opWords    = []string{"up", "down", "fail", "stopped"}
+	adminWords = []string{"ready", "drain", "maint"}
+)
+
+// walker collects every problem of one test file while walking its nodes.
+type walker struct {
+	file  string
+	lines []string
+	errs  rules.Errors
+}
+
+// entry is one key and its value in a mapping.
+type entry struct{ key, val *yaml.Node }
+
+// Parse parses a test file held in data; name is used in messages. It checks
+// the file's shape and series notation only: Bind then checks it against the
+// rule file. On failure the error is rules.Errors with every problem, in file
+// order.
+func Parse(data []byte, name string) (*Suite, error) {
+	s, w := parse(data, name)
+	if len(w.errs) > 0 {
+		return nil, w.sorted()
+	}
+	return s, nil
+}
+
+// parse walks the file as far as it can: the suite it returns holds every
+// part that parsed, so that LoadFile can check those against the rule file
+// and report all problems at once. The suite is nil when the file is not a
+// YAML mapping.
+func parse(data []byte, name string) (*Suite, *walker) {
+	w := &walker{file: name, lines: strings.Split(string(data), "\n")}
+	if len(data) > MaxFileSize {
+		w.errAt(rules.Pos{Line: 1, Col: 1}, "test file too large: %d bytes, the limit is %d", len(data), MaxFileSize)
+		return nil, w
+	}
+	root := w.document(data)
+	if root == nil {
+		return nil, w
+	}
+	s := &Suite{Path: name}
+	w.suite(s, root)
+	return s, w
+}
+
+func posOf(n *yaml.Node) rules.Pos { return rules.Pos{Line: n.Line, Col: n.Column} }
+
+func (w *walker) errAt(pos rules.Pos, format string, args ...any) {
+	w.errs = append(w.errs, &rules.Error{File: w.file, Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (w *walker) errorf(n *yaml.Node, format string, args ...any) {
+	w.errAt(posOf(n), format, args...)
+}
+
+// sorted returns the problems in file order.
+func (w *walker) sorted() rules.Errors {
+	sort.SliceStable(w.errs, func(i, j int) bool {
+		a, b := w.errs[i].Pos, w.errs[j].Pos
+		return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
+	})
+	return w.errs
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document decodes data into its top-level mapping, or reports why not.
+func (w *walker) document(data []byte) (root *yaml.Node) {
+	start := rules.Pos{Line: 1, Col: 1}
+	if len(bytes.TrimSpace(data)) == 0 {
+		w.errAt(start, "empty test file: write rule_files and tests")
+		return nil
+	}
+	var doc yaml.Node
+	err := func() (err error) {
+		// No input may crash the command: turn a library panic into an error.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("yaml: cannot parse: %v", r)
+			}
+		}()
+		return yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
+	}()
+	switch {
+	case errors.Is(err, io.EOF):
+		w.errAt(start, "empty test file: write rule_files and tests")
+		return nil
+	case err != nil:
+		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			w.errAt(w.yamlPos(line, m[2]), "yaml: %s", m[2])
+		} else {
+			w.errAt(start, "%v", err)
+		}
+		return nil
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		w.errAt(start, "empty test file: write rule_files and tests")
+		return nil
+	}
+	root = doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		w.errorf(root, "a test file is a mapping with the keys %s, not %s", strings.Join(suiteKeys, ", "), kindName(root))
+		return nil
+	}
+	return root
+}
+
+// yamlPos places a YAML syntax error: the library gives a line only, and
+// for a tab in the indentation often the line before it.
+func (w *walker) yamlPos(line int, msg string) rules.Pos {
+	line = min(max(line, 1), len(w.lines))
+	if strings.Contains(msg, "tab") {
+		for _, l := range []int{line, line + 1} {
+			if l > len(w.lines) {
+				break
+			}
+			text := w.lines[l-1]
+			if i := strings.IndexByte(text, '\t'); i >= 0 && strings.TrimLeft(text[:i], " ") == "" {
+				return rules.Pos{Line: l, Col: i + 1}
+			}
+		}
+	}
+	return rules.Pos{Line: line, Col: 1}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// kindName says what a node holds, for messages.
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "nothing"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "something else"
+}
+
+// fields returns a mapping's entries by key, reporting keys that are unknown,
+// not strings or given twice.
+func (w *walker) fields(n *yaml.Node, known []string) map[string]entry {
+	out := make(map[string]entry, len(known))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case k.Kind != yaml.ScalarNode || k.Tag == "!!merge":
+			w.errorf(k, "keys must be plain strings, not %s", kindName(k))
+		case !contains(known, k.Value):
+			if s := suggest(k.Value, known); s != "" {
+				w.errorf(k, "unknown key %q; did you mean %q?", k.Value, s)
+			} else {
+				w.errorf(k, "unknown key %q (want one of %s)", k.Value, strings.Join(known, ", "))
+			}
+		default:
+			if first, dup := out[k.Value]; dup {
+				w.errorf(k, "duplicate key %q (first at %d:%d)", k.Value, first.key.Line, first.key.Column)
+				continue
+			}
+			out[k.Value] = entry{k, v}
+		}
+	}
+	return out
+}
+
+// scalar returns the text of a key's single value.
+func (w *walker) scalar(e entry) (string, bool) {
+	switch {
+	case isNull(e.val):
+		w.errorf(e.key, "%s: missing value", e.key.Value)
+		return "", false
+	case e.val.Kind != yaml.ScalarNode:
+		w.errorf(e.val, "%s: want a single value, got %s", e.key.Value, kindName(e.val))
+		return "", false
+	}
+	return e.val.Value, true
+}
+
+// list returns the items of a key's list value; null is an empty list.
+func (w *walker) list(e entry) ([]*yaml.Node, bool) {
+	if isNull(e.val) {
+		return nil, true
+	}
+	if e.val.Kind != yaml.SequenceNode {
+		w.errorf(e.val, "%s: want a list, got %s", e.key.Value, kindName(e.val))
+		return nil, false
+	}
+	return e.val.Content, true
+}
+
+// duration reads a key's value as a Prometheus-style duration greater than 0
+// (or ≥ 0 when zeroOK).
+func (w *walker) duration(e entry, zeroOK bool) (time.Duration, bool) {
+	s, ok := w.scalar(e)
+	if !ok {
+		return 0, false
+	}
+	d, err := model.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		w.errorf(e.val, "%s: bad duration %q: want a number and a unit, such as 5s or 1m30s", e.key.Value, s)
+		return 0, false
+	}
+	if d == 0 && !zeroOK {
+		w.errorf(e.val, "%s: must be greater than 0", e.key.Value)
+		return 0, false
+	}
+	return time.Duration(d), true
+}
+
+// suite walks the top-level mapping.
+func (w *walker) suite(s *Suite, root *yaml.Node) {
+	fs := w.fields(root, suiteKeys)
+	if e, ok := fs["rule_files"]; !ok {
+		w.errAt(rules.Pos{Line: 1, Col: 1}, "missing rule_files: name the rule file under test, e.g. rule_files: [rules.yaml]")
+	} else if items, ok := w.list(e); ok {
+		for _, n := range items {
+			if n.Kind != yaml.ScalarNode || isNull(n) || strings.TrimSpace(n.Value) == "" {
+				w.errorf(n, "rule_files: want a file name, got %s", kindName(n))
+				continue
+			}
+			s.RuleFiles = append(s.RuleFiles, n.Value)
+			s.ruleFilesPos = append(s.ruleFilesPos, posOf(n))
+		}
+		switch {
+		case len(items) == 0:
+			w.errorf(e.key, "rule_files: name the rule file under test")
+		case len(items) > 1:
+			w.errorf(items[1], "rule_files: a test file tests one rule file; write one test file per rule file")
+		}
+	}
+	if e, ok := fs["evaluation_interval"]; ok {
+		if d, ok := w.duration(e, false); ok {
+			s.EvaluationInterval, s.evalPos = d, posOf(e.val)
+		}
+	}
+	e, ok := fs["tests"]
+	if !ok {
+		w.errAt(rules.Pos{Line: 1, Col: 1}, "missing tests: write at least one test")
+		return
+	}
+	items, ok := w.list(e)
+	if ok && len(items) == 0 {
+		w.errorf(e.key, "tests: write at least one test")
+	}
+	names := make(map[string]rules.Pos)
+	for _, n := range items {
+		if n.Kind != yaml.MappingNode {
+			w.errorf(n, "tests: want a test (a mapping with name, input_series and expect), got %s", kindName(n))
+			continue
+		}
+		t := w.test(n)
+		if t.Name == "" {
+			continue
+		}
+		if first, dup := names[t.Name]; dup {
+			w.errAt(t.Pos, "duplicate test name %q (first at %d:%d)", t.Name, first.Line, first.Col)
+			continue
+		}
+		names[t.Name] = t.Pos
+		s.Tests = append(s.Tests, t)
+	}
+}
+
+// test walks one test.
+func (w *walker) test(n *yaml.Node) *Test {
+	t := &Test{Pos: posOf(n)}
+	fs := w.fields(n, testKeys)
+	if e, ok := fs["name"]; !ok {
+		w.errorf(n, "test: missing name")
+	} else if s, ok := w.scalar(e); ok {
+		t.Name, t.Pos = s, posOf(e.val)
+	}
+	if e, ok := fs["interval"]; ok {
+		if d, ok := w.duration(e, false); ok {
+			t.Interval, t.intervalPos = d, posOf(e.val)
+		}
+	}
+	if e, ok := fs["input_series"]; ok && !isNull(e.val) {
+		if e.val.Kind != yaml.MappingNode {
+			w.errorf(e.val, "input_series: want a mapping of metric name to series, got %s", kindName(e.val))
+		} else {
+			w.series(t, e.val)
+		}
+	}
+	e, ok := fs["expect"]
+	if !ok {
+		w.errorf(n, "test %q: missing expect: say what the reply must be, and when", t.Name)
+		return t
+	}
+	items, ok := w.list(e)
+	if ok && len(items) == 0 {
+		w.errorf(e.key, "test %q: expect: write at least one check", t.Name)
+	}
+	for _, x := range items {
+		if x.Kind != yaml.MappingNode {
+			w.errorf(x, "expect: want a check (a mapping with at and what to compare), got %s", kindName(x))
+			continue
+		}
+		if ex := w.expectation(x); ex != nil {
+			t.Expect = append(t.Expect, ex)
+		}
+	}
+	return t
+}
+
+// series walks input_series.
+func (w *walker) series(t *Test, n *yaml.Node) {
+	seen := make(map[string]*yaml.Node)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			w.errorf(k, "input_series: a metric name must be a string, not %s", kindName(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			w.errorf(k, "input_series: duplicate metric %q (first at %d:%d)", k.Value, first.Line, first.Column)
+			continue
+		}
+		seen[k.Value] = k
+		if v.Kind != yaml.ScalarNode || isNull(v) || strings.TrimSpace(v.Value) == "" {
+			w.errorf(v, "input_series: %s: want a series such as '1+1x10' or '0.5 _ 0.7', got %s", k.Value, kindName(v))
+			continue
+		}
+		samples, err := parseSeries(v.Value)
+		if err != nil {
+			pos := posOf(v)
+			if err.offset >= 0 {
+				if p, ok := w.innerPos(v, err.offset); ok {
+					pos = p
+				}
+			}
+			w.errAt(pos, "input_series: %s: %s", k.Value, err.msg)
+			continue
+		}
+		t.Series = append(t.Series, &Series{Metric: k.Value, Samples: samples, Pos: posOf(k)})
+	}
+}
+
+// expectation walks one check of expect.
+func (w *walker) expectation(n *yaml.Node) *Expectation {
+	fs := w.fields(n, expectKeys)
+	x := &Expectation{Service: rules.DefaultService, Pos: posOf(n), atPos: posOf(n), servicePos: posOf(n)}
+	ok := true
+	if e, has := fs["at"]; !has {
+		w.errorf(n, "expect: missing at: the time of the check, such as 10s")
+		ok = false
+	} else if d, good := w.duration(e, true); good {
+		x.At, x.atPos = d, posOf(e.val)
+	} else {
+		ok = false
+	}
+	if e, has := fs["service"]; has {
+		if s, good := w.scalar(e); good {
+			x.Service, x.servicePos = s, posOf(e.val)
+		}
+	}
+	checks := 0
+	if e, has := fs["reply"]; has {
+		checks++
+		if s, good := w.scalar(e); good {
+			if !strings.HasSuffix(s, "\n") {
+				s += "\n"
+			}
+			x.Reply = &s
+		}
+	}
+	if e, has := fs["op"]; has {
+		checks++
+		x.Op = w.word(e, opWords)
+	}
+	if e, has := fs["admin"]; has {
+		checks++
+		x.Admin = w.word(e, adminWords)
+	}
+	if e, has := fs["weight"]; has {
+		checks++
+		if s, good := w.scalar(e); good {
+			v, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")))
+			if err != nil || v < 0 || v > rules.MaxWeight {
+				w.errorf(e.val, "weight: want a percent from 0 to %d, such as 50 or 50%%, got %q", rules.MaxWeight, s)
+			} else {
+				x.Weight = &v
+			}
+		}
+	}
+	if e, has := fs["maxconn"]; has {
+		checks++
+		if s, good := w.scalar(e); good {
+			v, err := strconv.Atoi(strings.TrimSpace(s))
+			switch {
+			case strings.TrimSpace(s) == "none":
+				v = rules.Unset
+				x.Maxconn = &v
+			case err != nil || v < 0:
+				w.errorf(e.val, "maxconn: want a number ≥ 0, or none for a reply without maxconn, got %q", s)
+			default:
+				x.Maxconn = &v
+			}
+		}
+	}
+	if e, has := fs["firing"]; has {
+		checks++
+		x.Firing, x.firingPos = w.names(e)
+	}
+	if e, has := fs["pending"]; has {
+		checks++
+		x.Pending, x.pendingPos = w.names(e)
+	}
+	if checks == 0 {
+		w.errorf(n, "expect: the check compares nothing: give reply, op, admin, weight, maxconn, firing or pending")
+	}
+	if !ok {
+		return nil
+	}
+	return x
+}
+
+// word reads a key's value as one of words.
+func (w *walker) word(e entry, words []string) *string {
+	s, ok := w.scalar(e)
+	if !ok {
+		return nil
+	}
+	if !contains(words, s) {
+		w.errorf(e.val, "%s: want one of %s, got %q", e.key.Value, strings.Join(words, ", "), s)
+		return nil
+	}
+	return &s
+}
+
+// names reads a list of rule names; the result is never nil, so that an
+// empty list still checks that no rule is in that state.
+func (w *walker) names(e entry) ([]string, []rules.Pos) {
+	items, ok := w.list(e)
+	out, pos := []string{}, []rules.Pos{}
+	if !ok {
+		return out, pos
+	}
+	for _, n := range items {
+		if n.Kind != yaml.ScalarNode || isNull(n) {
+			w.errorf(n, "%s: want a rule name, got %s", e.key.Value, kindName(n))
+			continue
+		}
+		out = append(out, n.Value)
+		pos = append(pos, posOf(n))
+	}
+	return out, pos
+}
+
+// innerPos maps a byte offset inside a one-line scalar's value to its
+// position in the file, when the value is written verbatim there (plain or
+// quoted without escapes); ok is false when the column would be a guess.
+func (w *walker) innerPos(n *yaml.Node, off int) (rules.Pos, bool) {
+	if n.Line < 1 || n.Line > len(w.lines) || strings.ContainsAny(n.Value, "\r\n") || off > len(n.Value) {
+		return rules.Pos{}, false
+	}
+	skip := 0
+	switch n.Style {
+	case 0:
+	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
+		skip = 1
+	default:
+		return rules.Pos{}, false
+	}
+	line := []rune(strings.TrimSuffix(w.lines[n.Line-1], "\r"))
+	start := n.Column - 1 + skip
+	val := []rune(n.Value)
+	if start+len(val) > len(line) || string(line[start:start+len(val)]) != n.Value {
+		return rules.Pos{}, false
+	}
+	return rules.Pos{Line: n.Line, Col: start + len([]rune(n.Value[:off])) + 1}, true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
