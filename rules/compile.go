@@ -10,6 +10,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
+	exprparser "github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 )
@@ -71,6 +72,12 @@ func (p *parser) compile(c *compiler, n *yaml.Node, off int, src, ctx, what stri
 		opts = c.whenOpts
 	}
 	prog, err := compileExpr(src, opts)
+	if err == nil {
+		// Disabling builtins does not reach expr's predicates (all, map,
+		// filter...), ranges, let or literals, with which a 50-byte
+		// expression loops for minutes: allow only what rules need.
+		err = checkAllowed(src)
+	}
 	if err != nil {
 		p.exprError(c, n, off, ctx, what, err)
 		return nil
@@ -80,6 +87,94 @@ func (p *parser) compile(c *compiler, n *yaml.Node, off int, src, ctx, what stri
 }
 
 func ptr(n ast.Node) *ast.Node { return &n }
+
+// allowedOps are the operators rules may use: arithmetic, comparison and
+// logic on numbers.
+var allowedOps = []string{"+", "-", "*", "/", "%", "**", "^", "==", "!=", "<", ">", "<=", ">=", "&&", "||", "and", "or", "!", "not"}
+
+// checkAllowed rejects, with its position, the first construct of src that
+// rules do not need and that could make an evaluation slow or large:
+// anything but numbers, metric names, the operators of allowedOps, a ? b : c
+// and the functions of Builtins. The run time of an allowed expression is
+// linear in its length, and it allocates nothing that grows.
+func checkAllowed(src string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot compile: %v", r)
+		}
+	}()
+	tree, err := exprparser.Parse(src)
+	if err != nil {
+		return err
+	}
+	v := &allowVisitor{}
+	ast.Walk(&tree.Node, v)
+	if v.bad == nil {
+		return nil
+	}
+	fe := &file.Error{Location: v.bad.Location(), Message: v.msg}
+	return fe.Bind(file.NewSource(src))
+}
+
+// allowVisitor finds the first node, in source order, that rules may not use.
+type allowVisitor struct {
+	bad ast.Node
+	msg string
+}
+
+func (v *allowVisitor) Visit(n *ast.Node) {
+	msg := disallowed(*n)
+	if msg == "" || v.bad != nil && v.bad.Location().From <= (*n).Location().From {
+		return
+	}
+	v.bad, v.msg = *n, msg
+}
+
+// disallowed says why n may not appear in a rule expression, or "".
+func disallowed(n ast.Node) string {
+	switch n := n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.ConditionalNode:
+		return ""
+	case *ast.IdentifierNode:
+		if strings.HasPrefix(n.Value, "$") {
+			return fmt.Sprintf("%s is not available in rules", n.Value)
+		}
+		return ""
+	case *ast.UnaryNode:
+		if contains(allowedOps, n.Operator) {
+			return ""
+		}
+		return fmt.Sprintf("operator %s is not available in rules", n.Operator)
+	case *ast.BinaryNode:
+		if contains(allowedOps, n.Operator) {
+			return ""
+		}
+		return fmt.Sprintf("operator %s is not available in rules", n.Operator)
+	case *ast.BuiltinNode:
+		if contains(Builtins, n.Name) {
+			return ""
+		}
+		return fmt.Sprintf("function %s is not available in rules (these are: %s)", n.Name, strings.Join(Builtins, ", "))
+	case *ast.CallNode:
+		if _, ok := n.Callee.(*ast.IdentifierNode); ok {
+			return "" // an unknown name: the compiler says which
+		}
+		return "only the functions " + strings.Join(Builtins, ", ") + " may be called"
+	case *ast.StringNode, *ast.BytesNode:
+		return "strings are not available in rules"
+	case *ast.NilNode:
+		return "nil is not available in rules"
+	case *ast.ArrayNode, *ast.SliceNode:
+		return "lists are not available in rules"
+	case *ast.MapNode, *ast.PairNode:
+		return "maps are not available in rules"
+	case *ast.MemberNode, *ast.ChainNode:
+		return "field access is not available in rules"
+	case *ast.VariableDeclaratorNode, *ast.SequenceNode:
+		return "let and ; are not available in rules"
+	}
+	return fmt.Sprintf("%s is not available in rules", strings.TrimPrefix(fmt.Sprintf("%T", n), "*ast."))
+}
 
 // compileExpr compiles, turning a panic of the library into an error.
 func compileExpr(src string, opts []expr.Option) (prog *vm.Program, err error) {

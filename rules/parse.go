@@ -35,6 +35,7 @@ const (
 
 // Defaults of the file's top-level settings.
 const (
+	// DefaultInterval is the evaluation cadence when interval is not set.
 	DefaultInterval = 5 * time.Second
 	// DefaultStaleFactor times the interval is the default stale_after.
 	DefaultStaleFactor = 3
@@ -218,7 +219,7 @@ func (p *parser) top(f *File, root *yaml.Node) {
 		}
 	}
 
-	f.Sources = []*Source{{Name: HostSource, Kind: KindHost, Timeout: DefaultTimeout}}
+	f.Sources = []*Source{{Name: HostSource, Kind: KindHost, Timeout: min(DefaultTimeout, f.Interval)}}
 	if e, ok := fs["sources"]; ok && p.mappingOf(e, "", true) {
 		p.sources(f, e.val)
 	}

@@ -34,6 +34,10 @@ func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
 		var r *Rule
 		switch item.Kind {
 		case yaml.ScalarNode:
+			if item.Tag != "!!str" {
+				p.errorf(item, ctx, "rule %d: %s, not %s", i+1, shortFormHint, kindName(item))
+				continue
+			}
 			r = p.shortRule(c, item, ctx)
 		case yaml.MappingNode:
 			r = p.longRule(c, item, ctx, i+1)
@@ -55,12 +59,8 @@ func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
 	}
 }
 
-// shortRule reads "EXPR => ACTIONS".
+// shortRule reads "EXPR => ACTIONS" from a string node.
 func (p *parser) shortRule(c *compiler, n *yaml.Node, ctx string) *Rule {
-	if n.Tag != "!!str" {
-		p.errorf(n, ctx, "%s, not %s", shortFormHint, kindName(n))
-		return nil
-	}
 	i := strings.LastIndex(n.Value, "=>")
 	if i < 0 {
 		p.errorf(n, ruleCtx(ctx, oneLine(n.Value)), "no \"=>\": %s", shortFormHint)

@@ -33,7 +33,7 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 			p.errorf(e.key, "", "too many sources: the limit is %d", MaxSources)
 			return
 		}
-		s := &Source{Name: name, Timeout: DefaultTimeout, HTTP: config.DefaultHTTPClientConfig, Pos: posOf(e.key)}
+		s := &Source{Name: name, Timeout: min(DefaultTimeout, f.Interval), HTTP: config.DefaultHTTPClientConfig, Pos: posOf(e.key)}
 		switch {
 		case name == HostSource:
 			p.errorf(e.key, "", "source %q is predeclared (the host's own metrics) and cannot be redefined", name)
@@ -212,7 +212,8 @@ func decodeValue(dec *yaml.Decoder, v any) (err error) {
 func findKey(pairs []pair, name string) (key *yaml.Node, parent string, path []string) {
 	var walk func(n *yaml.Node, path []string, depth int) (*yaml.Node, []string)
 	walk = func(n *yaml.Node, path []string, depth int) (*yaml.Node, []string) {
-		n = deref(n)
+		// Aliases are not followed: what they name is found where it is
+		// defined, and following them could take exponential time.
 		if n == nil || n.Kind != yaml.MappingNode || depth > 16 {
 			return nil, nil
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/haproxy-agent/agent/internal/pollbench"
 )
@@ -13,6 +14,7 @@ import (
 type target struct {
 	name  string
 	addr  string
+	pid   int                               // --target-pid, 0 if unknown
 	start func() (*pollbench.Server, error) // nil for --target
 }
 
@@ -27,9 +29,13 @@ func (o *options) plan() []target {
 			return pollbench.StartBaselineProcess(exe, o.line)
 		}})
 	}
-	for _, t := range o.targets {
+	for i, t := range o.targets {
 		name, addr, _ := splitTarget(t)
-		ts = append(ts, target{name: name, addr: addr})
+		tg := target{name: name, addr: addr}
+		if i < len(o.targetPIDs) {
+			tg.pid = o.targetPIDs[i]
+		}
+		ts = append(ts, tg)
 	}
 	if o.socat {
 		ts = append(ts, target{name: "socat", start: func() (*pollbench.Server, error) {
@@ -103,6 +109,14 @@ func measure(ctx context.Context, o options, t target) (pollbench.Report, error)
 		defer srv.Stop()
 		cfg.Addr = srv.Addr
 		cfg.ServerCPU = srv.CPU
+		cfg.ServerMemory = srv.Memory
+	}
+	if pid := t.pid; pid > 0 {
+		if _, ok := pollbench.ProcCPU(pid); !ok {
+			return pollbench.Report{}, fmt.Errorf("--target-pid %d: no such process (or no /proc)", pid)
+		}
+		cfg.ServerCPU = func() (time.Duration, bool) { return pollbench.ProcCPU(pid) }
+		cfg.ServerMemory = func() (pollbench.Memory, bool) { return pollbench.ProcMemory(pid) }
 	}
 	r, err := pollbench.Run(ctx, cfg)
 	r.Name = t.name

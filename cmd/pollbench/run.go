@@ -30,7 +30,9 @@ Each poll does what HAProxy does every agent-inter: connect, write the
 
 Targets run one after the other with the same settings: --baseline first,
 then each --target in order, then --socat.
-  --target [NAME=]HOST:PORT  an agent you started (e.g. agent serve)
+  --target [NAME=]HOST:PORT  an agent you started (e.g. agent serve); add
+                             --target-pid PID to report its CPU per poll
+                             and RSS under load, as for the started targets
   --baseline                 the least code that answers a constant line:
                              accept, write, close (a pollbench child process)
   --socat                    socat fork-per-poll + shell script, the way many
@@ -58,6 +60,7 @@ polls failed, 2 bad usage.`
 
 type options struct {
 	targets     []string
+	targetPIDs  []int
 	baseline    bool
 	socat       bool
 	line        string
@@ -128,6 +131,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, err error) {
 	}()
 
 	app.Flag("target", "Agent to poll, [NAME=]HOST:PORT (repeatable).").PlaceHolder("[NAME=]HOST:PORT").StringsVar(&o.targets)
+	app.Flag("target-pid", "Process id of the --target of the same rank (repeatable, in order): report its CPU per poll from /proc/PID/stat and its RSS under load from /proc/PID/status.").PlaceHolder("PID").IntsVar(&o.targetPIDs)
 	app.Flag("baseline", "Also measure the baseline responder; ratios are computed against it.").BoolVar(&o.baseline)
 	app.Flag("socat", "Also measure socat fork-per-poll with a shell script (socat must be installed).").BoolVar(&o.socat)
 	app.Flag("line", "Reply line of --baseline and --socat.").Default(pollbench.DefaultLine).StringVar(&o.line)
@@ -157,6 +161,14 @@ func (o *options) check() error {
 	for _, t := range o.targets {
 		if _, _, err := splitTarget(t); err != nil {
 			return err
+		}
+	}
+	if len(o.targetPIDs) > len(o.targets) {
+		return usageError{"more --target-pid than --target: each --target-pid goes with the --target of the same rank"}
+	}
+	for _, pid := range o.targetPIDs {
+		if pid <= 0 {
+			return usageError{fmt.Sprintf("--target-pid %d: want a process id", pid)}
 		}
 	}
 	if o.rate > 0 && o.concurrency > 0 {

@@ -147,6 +147,7 @@ func (a *agent) reload(ctx context.Context, why string) (hash string, err error)
 	select {
 	case a.swaps <- swap{rs: rs, done: done}:
 	case <-ctx.Done():
+		rs.coll.Close()
 		return hash, ctx.Err()
 	}
 	select {

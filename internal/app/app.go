@@ -88,6 +88,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The loop has stopped by the time this runs: the serving rule set is
+	// the last one.
+	defer func() { a.current().coll.Close() }()
 
 	store, err := override.Open(o.StateFile, o.Logger.With("component", "override"), override.Options{
 		KnownService: a.knownService,

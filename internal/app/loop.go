@@ -27,6 +27,7 @@ func (a *agent) loop(ctx context.Context) {
 			s.rs.coll.Carry(old.coll)
 			a.eval = a.eval.Reload(s.rs.file)
 			a.loaded.Store(s.rs)
+			old.coll.Close()
 			if iv := s.rs.file.Interval; iv != interval {
 				interval = iv
 				ticker.Reset(interval)

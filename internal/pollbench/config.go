@@ -56,6 +56,10 @@ type Config struct {
 	// calls it before and after the measured run (not the warmup) to
 	// report the target's CPU per poll.
 	ServerCPU func() (time.Duration, bool)
+	// ServerMemory, when not nil, reads the target process's resident
+	// memory; Run samples it during the measured run to report the peak
+	// RSS under load and the VmHWM at its end.
+	ServerMemory func() (Memory, bool)
 }
 
 // DefaultTimeout is used when Config.Timeout is 0.

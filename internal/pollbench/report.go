@@ -50,6 +50,12 @@ type Report struct {
 	// included, when known (ServerCPUKnown).
 	ServerCPU      time.Duration
 	ServerCPUKnown bool
+	// ServerRSS is the target process's highest resident memory (VmRSS)
+	// sampled during the measured run, and ServerHWM its VmHWM at the end
+	// (the peak since it started), in bytes, when known
+	// (ServerMemoryKnown).
+	ServerRSS, ServerHWM int64
+	ServerMemoryKnown    bool
 }
 
 func newReport(cfg *Config, rec *recorder, elapsed, cpu time.Duration) Report {
@@ -136,7 +142,7 @@ func ms(d time.Duration) string {
 // baseline is not nil, each other report's ratios against it.
 func WriteText(w io.Writer, reports []Report, baseline *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tmode\tpolls\terrors\tok/s\tp50\tp90\tp99\tp99.9\tmax\tclient cpu/poll\tserver cpu/poll\t")
+	fmt.Fprintln(tw, "target\tmode\tpolls\terrors\tok/s\tp50\tp90\tp99\tp99.9\tmax\tclient cpu/poll\tserver cpu/poll\tserver rss/hwm\t")
 	for i := range reports {
 		r := &reports[i]
 		mode := fmt.Sprintf("closed c=%d", r.Concurrency)
@@ -151,9 +157,13 @@ func WriteText(w io.Writer, reports []Report, baseline *Report) error {
 		if r.OK > 0 {
 			cli = perPoll(r.ClientCPU, r.OK)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		mem := "-"
+		if r.ServerMemoryKnown {
+			mem = fmt.Sprintf("%.1f/%.1fMB", mib(r.ServerRSS), mib(r.ServerHWM))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Name, mode, r.Polls, r.ErrorCount(), r.Throughput,
-			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.P999), ms(r.Latency.Max), cli, srv)
+			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.P999), ms(r.Latency.Max), cli, srv, mem)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -202,6 +212,9 @@ func WriteText(w io.Writer, reports []Report, baseline *Report) error {
 	return nil
 }
 
+// mib converts bytes to MiB, the unit of the RSS columns.
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
 func perPoll(d time.Duration, n int64) string {
 	return fmt.Sprintf("%.1fµs", float64(d)/float64(n)/1e3)
 }
@@ -232,6 +245,9 @@ type jsonReport struct {
 	MaxLagMS       float64           `json:"max_schedule_lag_ms,omitempty"`
 	ClientCPUSec   float64           `json:"client_cpu_seconds"`
 	ServerCPUSec   *float64          `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPoll  *float64          `json:"server_cpu_per_poll_us,omitempty"`
+	ServerRSS      *int64            `json:"server_rss_bytes,omitempty"`
+	ServerHWM      *int64            `json:"server_hwm_bytes,omitempty"`
 }
 
 type jsonRatio struct {
@@ -274,6 +290,13 @@ func WriteJSON(w io.Writer, reports []Report, baseline *Report) error {
 		if r.ServerCPUKnown {
 			s := r.ServerCPU.Seconds()
 			j.ServerCPUSec = &s
+			if r.OK > 0 {
+				us := float64(r.ServerCPU) / float64(r.OK) / 1e3
+				j.ServerCPUPoll = &us
+			}
+		}
+		if r.ServerMemoryKnown {
+			j.ServerRSS, j.ServerHWM = &r.ServerRSS, &r.ServerHWM
 		}
 		out.Reports = append(out.Reports, j)
 	}

@@ -61,10 +61,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if srvOK {
 		srv0, srvOK = cfg.ServerCPU()
 	}
+	var mem *memSampler
+	if cfg.ServerMemory != nil {
+		mem = startMemSampler(cfg.ServerMemory)
+	}
 	cpu0 := processCPU()
 	elapsed := measure(ctx, &cfg, rec)
 	cpu := processCPU() - cpu0
 	r := newReport(&cfg, rec, elapsed, cpu)
+	if mem != nil {
+		r.ServerRSS, r.ServerHWM, r.ServerMemoryKnown = mem.finish()
+	}
 	if srvOK {
 		if srv1, ok := cfg.ServerCPU(); ok {
 			r.ServerCPU, r.ServerCPUKnown = srv1-srv0, true

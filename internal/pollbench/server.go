@@ -55,6 +55,10 @@ func (s *Server) CPU() (d time.Duration, ok bool) {
 	return procCPU(s.PID)
 }
 
+// Memory returns the process's resident memory, read from /proc. ok is
+// false where /proc is not available.
+func (s *Server) Memory() (Memory, bool) { return ProcMemory(s.PID) }
+
 // clockTick is USER_HZ, the unit of /proc/PID/stat times; it is 100 on
 // every Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
