@@ -1,0 +1,280 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// Collector reads the sources of one rule file. It holds, per metric, the
+// last good value and when it was read, so that a value outlives failed
+// reads until the file's stale_after. Build a new Collector for a new rule
+// file, and Carry the old one's state over.
+//
+// Collect may be called from one goroutine at a time; calls are serialized.
+type Collector struct {
+	file    *rules.File
+	sources []*sourceState
+	metrics []metricState // by rules.Metric.Index
+
+	mu       sync.Mutex
+	inflight sync.WaitGroup
+}
+
+type sourceState struct {
+	src     *rules.Source
+	reader  Reader
+	metrics []*rules.Metric
+	// busy is set while a Read runs; a Read that outlives its timeout
+	// keeps it set, and the source is not read again until it returns.
+	// Shared with the collector the reader is carried to.
+	busy        *atomic.Bool
+	lastSuccess time.Time
+}
+
+type metricState struct {
+	value float64
+	good  time.Time // when value was read; zero: never
+}
+
+// New builds a collector for file, building the reader of every source that
+// a metric reads. Any error leaves nothing behind, so that a reload can
+// fail before anything changes.
+func New(file *rules.File, newReader NewReaderFunc) (*Collector, error) {
+	c := &Collector{file: file, metrics: make([]metricState, len(file.Metrics))}
+	byName := map[string]*sourceState{}
+	for _, src := range file.Sources {
+		s := &sourceState{src: src, busy: new(atomic.Bool)}
+		byName[src.Name] = s
+	}
+	used := map[string]bool{}
+	for _, m := range file.Metrics {
+		s := byName[m.Source]
+		if s == nil {
+			return nil, fmt.Errorf("metric %q: unknown source %q", m.Name, m.Source)
+		}
+		s.metrics = append(s.metrics, m)
+		used[m.Source] = true
+	}
+	for _, src := range file.Sources {
+		if !used[src.Name] {
+			continue
+		}
+		s := byName[src.Name]
+		r, err := newReader(src)
+		if err != nil {
+			c.closeReaders()
+			return nil, fmt.Errorf("source %q: %w", src.Name, err)
+		}
+		s.reader = r
+		c.sources = append(c.sources, s)
+	}
+	return c, nil
+}
+
+// File is the rule file the collector reads for.
+func (c *Collector) File() *rules.File { return c.file }
+
+// Collect reads every source once, concurrently, each within its timeout,
+// and returns every metric's value as of now. Sources are read with real
+// time; now is only used for the ages of values and for staleness.
+func (c *Collector) Collect(ctx context.Context, now time.Time) *Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res := &Result{
+		Time:    now,
+		Metrics: make([]MetricValue, len(c.file.Metrics)),
+		Sources: make([]SourceHealth, len(c.sources)),
+	}
+	var wg sync.WaitGroup
+	for i, s := range c.sources {
+		wg.Go(func() {
+			res.Sources[i] = c.collectSource(ctx, s, now, res.Metrics)
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// collectSource reads one source and fills in its metrics' values.
+func (c *Collector) collectSource(ctx context.Context, s *sourceState, now time.Time, out []MetricValue) SourceHealth {
+	start := time.Now()
+	readings, err := c.read(ctx, s)
+	h := SourceHealth{Name: s.src.Name, Kind: string(s.src.Kind), Duration: time.Since(start)}
+	if err == nil && len(readings) != len(s.metrics) {
+		err = fmt.Errorf("reader returned %d readings for %d metrics", len(readings), len(s.metrics))
+	}
+	if err == nil {
+		h.Up = true
+		s.lastSuccess = now
+	} else {
+		h.Err = err.Error()
+	}
+	h.LastSuccess = s.lastSuccess
+	for i, m := range s.metrics {
+		rerr := err
+		var v float64
+		if rerr == nil {
+			v, rerr = readings[i].Value, readings[i].Err
+			if rerr == nil && math.IsNaN(v) {
+				rerr = errors.New("value is NaN")
+			}
+		}
+		out[m.Index] = c.update(m, v, rerr, now)
+	}
+	return h
+}
+
+// read runs the source's Read within its timeout. A reader that ignores
+// its context does not hold up the cycle: its result is dropped.
+func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error) {
+	timeout := s.src.Timeout
+	if timeout <= 0 {
+		timeout = rules.DefaultTimeout
+	}
+	if !s.busy.CompareAndSwap(false, true) {
+		return nil, errors.New("previous read still running")
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		rs  []Reading
+		err error
+	}
+	done := make(chan result, 1)
+	c.inflight.Add(1)
+	go func() {
+		defer c.inflight.Done()
+		defer s.busy.Store(false)
+		rs, err := s.reader.Read(rctx, s.metrics)
+		done <- result{rs, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-rctx.Done():
+		r.err = rctx.Err()
+	}
+	if r.err != nil && rctx.Err() != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("collect: %w", ctx.Err())
+		}
+		var te *TimeoutError
+		if !errors.As(r.err, &te) {
+			r.err = &TimeoutError{After: timeout}
+		}
+	}
+	return r.rs, r.err
+}
+
+// update applies one read of a metric: a good value replaces the held one;
+// a failure keeps the held value until it is older than stale_after.
+func (c *Collector) update(m *rules.Metric, v float64, err error, now time.Time) MetricValue {
+	st := &c.metrics[m.Index]
+	mv := MetricValue{Name: m.Name, Source: m.Source}
+	if err == nil {
+		st.value, st.good = v, now
+		mv.Value = v
+		return mv
+	}
+	mv.Err = err.Error()
+	if st.good.IsZero() {
+		mv.Missing = mv.Err
+		return mv
+	}
+	age := now.Sub(st.good)
+	if age > c.staleAfter() {
+		mv.Missing = fmt.Sprintf("stale: last good value %s ago (%s)", age.Round(time.Second), mv.Err)
+		return mv
+	}
+	mv.Value, mv.Age = st.value, age
+	return mv
+}
+
+func (c *Collector) staleAfter() time.Duration {
+	if c.file.StaleAfter > 0 {
+		return c.file.StaleAfter
+	}
+	if c.file.Interval > 0 {
+		return 3 * c.file.Interval
+	}
+	return 15 * time.Second
+}
+
+// Carry takes over from old, the collector of the previous rule file, what
+// still applies: the reader (with its rate and CPU state) of every source
+// whose settings are unchanged, and the last good value of every metric
+// that reads the same thing from such a source. Call it before the first
+// Collect; old must not be used afterwards except for Close.
+func (c *Collector) Carry(old *Collector) {
+	if old == nil || old == c {
+		return
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := map[string]bool{}
+	for _, s := range c.sources {
+		for _, o := range old.sources {
+			if o.reader == nil || o.src.Name != s.src.Name || !sameSource(o.src, s.src) {
+				continue
+			}
+			closeReader(s.reader)
+			s.reader, s.busy, s.lastSuccess = o.reader, o.busy, o.lastSuccess
+			o.reader = nil
+			kept[s.src.Name] = true
+		}
+	}
+	for _, m := range c.file.Metrics {
+		if !kept[m.Source] {
+			continue
+		}
+		om := old.file.Metric(m.Name)
+		if om != nil && sameMetric(om, m) {
+			c.metrics[m.Index] = old.metrics[om.Index]
+		}
+	}
+}
+
+// Close waits for reads still running and closes the readers that
+// implement io.Closer (idle HTTP connections, for instance).
+func (c *Collector) Close() error {
+	c.inflight.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeReaders()
+	return nil
+}
+
+func (c *Collector) closeReaders() {
+	for _, s := range c.sources {
+		closeReader(s.reader)
+		s.reader = nil
+	}
+}
+
+func closeReader(r Reader) {
+	if cl, ok := r.(io.Closer); ok {
+		_ = cl.Close()
+	}
+}
+
+func sameSource(a, b *rules.Source) bool {
+	x, y := *a, *b
+	x.Pos, y.Pos = rules.Pos{}, rules.Pos{}
+	return reflect.DeepEqual(x, y)
+}
+
+func sameMetric(a, b *rules.Metric) bool {
+	return a.Source == b.Source && a.Selector == b.Selector && a.Query == b.Query &&
+		a.Aggregate == b.Aggregate && a.Rate == b.Rate
+}

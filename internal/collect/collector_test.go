@@ -1,0 +1,236 @@
+package collect_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/rules"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fake is a Reader whose next results the test sets.
+type fake struct {
+	mu    sync.Mutex
+	value float64
+	err   error
+	delay time.Duration
+	reads int
+}
+
+func (f *fake) set(v float64, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.value, f.err = v, err
+}
+
+func (f *fake) Read(ctx context.Context, ms []*rules.Metric) ([]collect.Reading, error) {
+	f.mu.Lock()
+	v, err, delay := f.value, f.err, f.delay
+	f.reads++
+	f.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]collect.Reading, len(ms))
+	for i := range ms {
+		out[i] = collect.Reading{Value: v}
+	}
+	return out, nil
+}
+
+func file(staleAfter time.Duration, sources ...string) *rules.File {
+	f := &rules.File{Interval: time.Second, StaleAfter: staleAfter}
+	for _, s := range sources {
+		f.Sources = append(f.Sources, &rules.Source{Name: s, Kind: rules.KindScrape, URL: "http://" + s, Timeout: 200 * time.Millisecond})
+		f.Metrics = append(f.Metrics, &rules.Metric{Name: s + "_m", Index: len(f.Metrics), Source: s, Selector: "x"})
+	}
+	return f
+}
+
+func newCollector(t *testing.T, f *rules.File, readers map[string]*fake) *collect.Collector {
+	t.Helper()
+	c, err := collect.New(f, func(src *rules.Source) (collect.Reader, error) {
+		return readers[src.Name], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestStaleAfter(t *testing.T) {
+	r := &fake{value: 7}
+	c := newCollector(t, file(10*time.Second, "app"), map[string]*fake{"app": r})
+	t0 := time.Unix(1_700_000_000, 0)
+	ctx := context.Background()
+
+	res := c.Collect(ctx, t0)
+	if m := res.Metrics[0]; m.Value != 7 || m.Missing != "" || m.Age != 0 || !res.Sources[0].Up {
+		t.Fatalf("first read: %+v %+v", m, res.Sources[0])
+	}
+	r.set(0, errors.New("connection refused"))
+	res = c.Collect(ctx, t0.Add(4*time.Second))
+	if m := res.Metrics[0]; m.Value != 7 || m.Missing != "" || m.Age != 4*time.Second || m.Err != "connection refused" {
+		t.Errorf("held: %+v", m)
+	}
+	if s := res.Sources[0]; s.Up || s.Err != "connection refused" || !s.LastSuccess.Equal(t0) {
+		t.Errorf("source: %+v", s)
+	}
+	res = c.Collect(ctx, t0.Add(10*time.Second))
+	if m := res.Metrics[0]; m.Value != 7 || m.Missing != "" {
+		t.Errorf("held at stale_after: %+v", m)
+	}
+	res = c.Collect(ctx, t0.Add(31*time.Second))
+	if m := res.Metrics[0]; m.Missing != "stale: last good value 31s ago (connection refused)" || m.Value != 0 {
+		t.Errorf("stale: %+v", m)
+	}
+	snap := res.Snapshot()
+	if s := snap["app_m"]; s.Missing == "" {
+		t.Errorf("snapshot: %+v", s)
+	}
+	r.set(9, nil)
+	res = c.Collect(ctx, t0.Add(32*time.Second))
+	if m := res.Metrics[0]; m.Value != 9 || m.Missing != "" || m.Age != 0 {
+		t.Errorf("recovered: %+v", m)
+	}
+	if s := res.Snapshot()["app_m"]; s.Value != 9 || s.Missing != "" {
+		t.Errorf("snapshot: %+v", s)
+	}
+}
+
+func TestNeverGoodAndNaN(t *testing.T) {
+	r := &fake{err: errors.New("HTTP 500 Internal Server Error")}
+	c := newCollector(t, file(10*time.Second, "app"), map[string]*fake{"app": r})
+	res := c.Collect(context.Background(), time.Now())
+	if m := res.Metrics[0]; m.Missing != "HTTP 500 Internal Server Error" {
+		t.Errorf("%+v", m)
+	}
+	r.set(nan(), nil)
+	res = c.Collect(context.Background(), time.Now())
+	if m := res.Metrics[0]; m.Missing != "value is NaN" {
+		t.Errorf("%+v", m)
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
+
+func TestSlowSourceDoesNotDelayOthers(t *testing.T) {
+	fast, slow := &fake{value: 1}, &fake{value: 2, delay: 5 * time.Second}
+	c := newCollector(t, file(10*time.Second, "fast", "slow"), map[string]*fake{"fast": fast, "slow": slow})
+	start := time.Now()
+	res := c.Collect(context.Background(), start)
+	took := time.Since(start)
+	if took > 700*time.Millisecond {
+		t.Errorf("collect took %s with a 200ms timeout", took)
+	}
+	if m := res.Metric("fast_m"); m.Value != 1 || m.Missing != "" {
+		t.Errorf("fast: %+v", m)
+	}
+	if m := res.Metric("slow_m"); m.Missing != "timeout after 200ms" {
+		t.Errorf("slow: %+v", m)
+	}
+	if s := res.Source("slow"); s.Up || s.Err != "timeout after 200ms" || s.Duration < 200*time.Millisecond {
+		t.Errorf("slow source: %+v", s)
+	}
+	if s := res.Source("fast"); !s.Up || s.Duration > 200*time.Millisecond {
+		t.Errorf("fast source: %+v", s)
+	}
+}
+
+// stubborn ignores its context; the collector must not wait for it.
+type stubborn struct{ release chan struct{} }
+
+func (s *stubborn) Read(context.Context, []*rules.Metric) ([]collect.Reading, error) {
+	<-s.release
+	return []collect.Reading{{Value: 1}}, nil
+}
+
+func TestReaderIgnoringContext(t *testing.T) {
+	st := &stubborn{release: make(chan struct{})}
+	c, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return st, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res := c.Collect(context.Background(), start)
+	if time.Since(start) > time.Second || res.Metrics[0].Missing != "timeout after 200ms" {
+		t.Errorf("%+v after %s", res.Metrics[0], time.Since(start))
+	}
+	res = c.Collect(context.Background(), start)
+	if res.Sources[0].Err != "previous read still running" {
+		t.Errorf("%+v", res.Sources[0])
+	}
+	close(st.release)
+	_ = c.Close()
+}
+
+func TestNewFailsBeforeAnything(t *testing.T) {
+	built := 0
+	_, err := collect.New(file(0, "a", "b"), func(src *rules.Source) (collect.Reader, error) {
+		built++
+		if src.Name == "b" {
+			return nil, errors.New("bad tls config")
+		}
+		return &fake{}, nil
+	})
+	if err == nil || err.Error() != `source "b": bad tls config` {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestCarry(t *testing.T) {
+	r := &fake{value: 5}
+	old := newCollector(t, file(10*time.Second, "app", "gone"), map[string]*fake{"app": r, "gone": {value: 1}})
+	t0 := time.Unix(1_700_000_000, 0)
+	old.Collect(context.Background(), t0)
+
+	r2 := &fake{err: errors.New("new reader must not be used")}
+	nf := file(10*time.Second, "app")
+	c := newCollector(t, nf, map[string]*fake{"app": r2})
+	c.Carry(old)
+	r.set(0, errors.New("connection refused"))
+	res := c.Collect(context.Background(), t0.Add(2*time.Second))
+	if m := res.Metrics[0]; m.Value != 5 || m.Missing != "" || m.Err != "connection refused" {
+		t.Errorf("carried: %+v", m)
+	}
+	if r2.reads != 0 {
+		t.Errorf("new reader read %d times; want the old one carried", r2.reads)
+	}
+
+	// A changed source is not carried.
+	changed := file(10*time.Second, "app")
+	changed.Sources[0].URL = "http://elsewhere"
+	r3 := &fake{err: errors.New("down")}
+	c2 := newCollector(t, changed, map[string]*fake{"app": r3})
+	c2.Carry(c)
+	if m := c2.Collect(context.Background(), t0.Add(3*time.Second)).Metrics[0]; m.Missing != "down" {
+		t.Errorf("changed source: %+v", m)
+	}
+}
+
+func TestTimeoutText(t *testing.T) {
+	f := file(0, "app")
+	f.Sources[0].Timeout = time.Second
+	c := newCollector(t, f, map[string]*fake{"app": {delay: 3 * time.Second}})
+	res := c.Collect(context.Background(), time.Now())
+	if m := res.Metrics[0]; m.Missing != "timeout after 1s" {
+		t.Errorf("%+v", m)
+	}
+}

@@ -1,0 +1,78 @@
+package collect
+
+import (
+	"time"
+
+	"github.com/haproxy-agent/agent/evaluator"
+)
+
+// Result is what one collection cycle saw: every metric of the rule file,
+// in file order, and every source that metrics read, in file order.
+type Result struct {
+	// Time is the cycle's time, as passed to Collect.
+	Time    time.Time      `json:"time"`
+	Metrics []MetricValue  `json:"metrics"`
+	Sources []SourceHealth `json:"sources"`
+}
+
+// MetricValue is one metric's value in a cycle, or why there is none.
+type MetricValue struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// Value is the value used; 0 when Missing is set (never NaN).
+	Value float64 `json:"value"`
+	// Age is how old Value is: 0 when this cycle read it, more while a
+	// last good value is held over failed reads.
+	Age time.Duration `json:"age"`
+	// Missing is why there is no usable value; empty when Value is valid.
+	Missing string `json:"missing,omitempty"`
+	// Err is why this cycle's read gave no value, also when a held value
+	// is used; empty when the read succeeded.
+	Err string `json:"error,omitempty"`
+}
+
+// SourceHealth is how one source's read went in a cycle.
+type SourceHealth struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Up is true when the read succeeded as a whole (single metrics may
+	// still be missing).
+	Up bool `json:"up"`
+	// Duration is how long the read took.
+	Duration time.Duration `json:"duration"`
+	// Err is why the read failed; empty when Up.
+	Err string `json:"error,omitempty"`
+	// LastSuccess is the cycle time of the last successful read; zero when
+	// there was none.
+	LastSuccess time.Time `json:"last_success,omitzero"`
+}
+
+// Snapshot is the evaluator's view of the cycle: each metric's value or why
+// it is missing.
+func (r *Result) Snapshot() evaluator.Snapshot {
+	s := make(evaluator.Snapshot, len(r.Metrics))
+	for _, m := range r.Metrics {
+		s[m.Name] = evaluator.Sample{Value: m.Value, Missing: m.Missing}
+	}
+	return s
+}
+
+// Metric returns the value of the named metric, or nil.
+func (r *Result) Metric(name string) *MetricValue {
+	for i := range r.Metrics {
+		if r.Metrics[i].Name == name {
+			return &r.Metrics[i]
+		}
+	}
+	return nil
+}
+
+// Source returns the health of the named source, or nil.
+func (r *Result) Source(name string) *SourceHealth {
+	for i := range r.Sources {
+		if r.Sources[i].Name == name {
+			return &r.Sources[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
+	"github.com/haproxy-agent/agent/rules"
+)
+
+func promMetric(name, query string, agg rules.Aggregation) *rules.Metric {
+	return &rules.Metric{Name: name, Source: "prom", Query: query, Aggregate: agg}
+}
+
+func newPromQLT(t testing.TB, url string, timeout time.Duration) *promql {
+	t.Helper()
+	p, err := newPromQL(&rules.Source{Name: "prom", Kind: rules.KindPrometheus, URL: url, Timeout: timeout}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// TestPromQLRealPrometheus runs queries through a real prometheus that
+// scrapes an exporter with known values: a gauge, a counter growing 10/s,
+// and a histogram whose buckets grow at fixed ratios.
+func TestPromQLRealPrometheus(t *testing.T) {
+	start := time.Now()
+	exp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		s := time.Since(start).Seconds()
+		w.Header().Set("Content-Type", textCT)
+		fmt.Fprintf(w, "# TYPE test_gauge gauge\ntest_gauge{instance_name=\"a\"} 42\ntest_gauge{instance_name=\"b\"} 8\n")
+		fmt.Fprintf(w, "# TYPE test_requests_total counter\ntest_requests_total %g\n", 10*s)
+		fmt.Fprintf(w, "# TYPE test_latency_seconds histogram\n")
+		for _, b := range []struct {
+			le    string
+			ratio float64
+		}{{"0.1", 10}, {"0.5", 60}, {"1", 90}, {"+Inf", 100}} {
+			fmt.Fprintf(w, "test_latency_seconds_bucket{le=%q} %g\n", b.le, b.ratio*s)
+		}
+		fmt.Fprintf(w, "test_latency_seconds_sum %g\ntest_latency_seconds_count %g\n", 40*s, 100*s)
+	}))
+	defer exp.Close()
+	prom := testutil.StartPrometheus(t, exp.URL+"/metrics")
+	prom.WaitQuery(t, `histogram_quantile(0.5, rate(test_latency_seconds_bucket[5s]))`, 30*time.Second)
+	// rate() extrapolates less until the window is full of samples.
+	prom.WaitQuery(t, `count_over_time(test_requests_total[5s]) >= 5`, 30*time.Second)
+
+	p := newPromQLT(t, prom.URL, 5*time.Second)
+	ms := []*rules.Metric{
+		promMetric("gauge", `test_gauge{instance_name="a"}`, ""),
+		promMetric("rate", `rate(test_requests_total[5s])`, ""),
+		promMetric("p50", `histogram_quantile(0.5, sum by (le) (rate(test_latency_seconds_bucket[5s])))`, ""),
+		promMetric("scalar", `scalar(sum(test_gauge))`, ""),
+		promMetric("several", `test_gauge`, ""),
+		promMetric("summed", `test_gauge`, rules.AggSum),
+		promMetric("none", `test_gauge{instance_name="zzz"}`, ""),
+		promMetric("nan", `test_gauge / 0 - test_gauge / 0`, rules.AggMax),
+		promMetric("bad", `rate(test_gauge)`, ""),
+	}
+	rs, err := p.Read(context.Background(), ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(i int, want, tol float64) {
+		t.Helper()
+		if rs[i].Err != nil || math.Abs(rs[i].Value-want) > tol {
+			t.Errorf("%s = %v, %v; want %v ± %v", ms[i].Name, rs[i].Value, rs[i].Err, want, tol)
+		}
+	}
+	checkErr := func(i int, want string) {
+		t.Helper()
+		if rs[i].Err == nil || !strings.Contains(rs[i].Err.Error(), want) {
+			t.Errorf("%s = %v, %v; want error containing %q", ms[i].Name, rs[i].Value, rs[i].Err, want)
+		}
+	}
+	check(0, 42, 0)
+	check(1, 10, 1)
+	// Rank 50 of 100 falls in (0.1, 0.5] holding ranks 10..60.
+	check(2, 0.1+0.4*(50-10)/(60-10), 1e-6)
+	check(3, 50, 0)
+	checkErr(4, "2 samples returned; set aggregate")
+	check(5, 50, 0)
+	checkErr(6, "query returned no samples")
+	checkErr(7, "value is NaN")
+	checkErr(8, "bad_data")
+}
+
+func TestPromQLServerDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	_ = l.Close()
+	p := newPromQLT(t, url, time.Second)
+	_, err = p.Read(context.Background(), []*rules.Metric{promMetric("a", "up", ""), promMetric("b", "up", "")})
+	if err == nil || err.Error() != "connection refused" {
+		t.Fatalf("err = %v; want connection refused", err)
+	}
+}
+
+func TestPromQLHTTPErrorAndTimeout(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "boom", http.StatusBadGateway)
+	}))
+	defer failing.Close()
+	p := newPromQLT(t, failing.URL, time.Second)
+	if _, err := p.Read(context.Background(), []*rules.Metric{promMetric("a", "up", "")}); err == nil || err.Error() != "server error: 502" {
+		t.Errorf("err = %v; want server error: 502", err)
+	}
+
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The server notices a client going away only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	defer slow.Close()
+	p = newPromQLT(t, slow.URL, 200*time.Millisecond)
+	start := time.Now()
+	_, err := p.Read(context.Background(), []*rules.Metric{promMetric("a", "up", ""), promMetric("b", "up", "")})
+	if err == nil || err.Error() != "timeout after 200ms" {
+		t.Errorf("err = %v; want timeout after 200ms", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %s", d)
+	}
+}

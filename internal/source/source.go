@@ -1,0 +1,49 @@
+// Package source reads metric values from the places a rule file names: a
+// scraped /metrics page, a Prometheus-compatible query API, or the host's
+// own counters. Each kind is a collect.Reader; New picks one by the
+// source's kind.
+package source
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// New builds the Reader of src, discarding log output. It has the
+// signature of collect.NewReaderFunc.
+func New(src *rules.Source) (collect.Reader, error) {
+	return NewWithLogger(nil)(src)
+}
+
+// NewWithLogger returns a collect.NewReaderFunc whose readers log through
+// logger (query warnings from Prometheus, for instance). A nil logger
+// discards.
+func NewWithLogger(logger *slog.Logger) collect.NewReaderFunc {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(src *rules.Source) (collect.Reader, error) {
+		l := logger.With("source", src.Name)
+		switch src.Kind {
+		case rules.KindScrape:
+			return newScrape(src)
+		case rules.KindPrometheus:
+			return newPromQL(src, l)
+		case rules.KindHost:
+			return newHost()
+		}
+		return nil, fmt.Errorf("source %q: unknown kind %q", src.Name, src.Kind)
+	}
+}
+
+// timeoutOf is the source's timeout, or the default when unset.
+func timeoutOf(src *rules.Source) time.Duration {
+	if src.Timeout > 0 {
+		return src.Timeout
+	}
+	return rules.DefaultTimeout
+}
