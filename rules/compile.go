@@ -9,6 +9,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	exprparser "github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
@@ -19,6 +20,23 @@ import (
 // numbers only. Every other builtin of expr-lang (time, strings, lists,
 // JSON...) is disabled: rules compare and compute numbers.
 var Builtins = []string{"abs", "ceil", "floor", "round", "min", "max", "int", "float"}
+
+// disabledBuiltins holds every builtin of expr-lang not in Builtins. It is
+// shared, read-only, by every compilation.
+var disabledBuiltins = func() map[string]bool {
+	m := make(map[string]bool, len(builtin.Names))
+	for _, name := range builtin.Names {
+		if !contains(Builtins, name) {
+			m[name] = true
+		}
+	}
+	return m
+}()
+
+// disableBuiltins is expr.DisableBuiltin for all of disabledBuiltins at
+// once: one option per builtin cost half the allocations of a load. expr
+// only reads Config.Disabled, so the map can be shared.
+func disableBuiltins(c *conf.Config) { c.Disabled = disabledBuiltins }
 
 // compiler compiles the expressions of one file against its metrics.
 type compiler struct {
@@ -43,12 +61,7 @@ func (p *parser) newCompiler(f *File, known map[string]bool) *compiler {
 	for _, m := range f.Metrics {
 		c.index[m.Name] = m.Index
 	}
-	base := []expr.Option{expr.Env(env), expr.MaxNodes(MaxExprNodes)}
-	for _, name := range builtin.Names {
-		if !contains(Builtins, name) {
-			base = append(base, expr.DisableBuiltin(name))
-		}
-	}
+	base := []expr.Option{expr.Env(env), expr.MaxNodes(MaxExprNodes), disableBuiltins}
 	c.whenOpts = append(slices.Clip(base), expr.AsBool())
 	c.wOpts = append(slices.Clip(base), expr.AsFloat64())
 	return c
