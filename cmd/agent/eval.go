@@ -17,6 +17,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/source"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -28,6 +29,7 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 	service := c.Flag("service", "Show only this service (the top-level rules are \"default\").").String()
 	sets := c.Flag("set", "Use VALUE for metric NAME instead of reading it (what-if); repeatable.").PlaceHolder("NAME=VALUE").Strings()
 	output := c.Flag("output", "Output format.").Default("text").Enum("text", "json")
+	stateFile := c.Flag("state.file", "Apply the operator overrides kept in this state file (the serving agent's --state.file); it is only read.").PlaceHolder("FILE").String()
 
 	return c.FullCommand(), func(ctx context.Context, logger *slog.Logger) int {
 		if !*dryRun {
@@ -48,7 +50,14 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 			fmt.Fprintf(stderr, "agent: %v\n", err)
 			return exitUsage
 		}
-		rep, err := evaluateOnce(ctx, f, fixed, logger)
+		var overrides []evaluator.Override
+		if *stateFile != "" {
+			if overrides, err = override.ReadFile(*stateFile); err != nil {
+				fmt.Fprintf(stderr, "agent: %v\n", err)
+				return exitFailure
+			}
+		}
+		rep, err := evaluateOnce(ctx, f, fixed, overrides, logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "agent: %v\n", err)
 			return exitFailure
@@ -123,7 +132,7 @@ type reportMetric struct {
 
 // evaluateOnce reads the sources the --set flags do not cover, once, and
 // evaluates the rules from a fresh state.
-func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, logger *slog.Logger) (*report, error) {
+func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, overrides []evaluator.Override, logger *slog.Logger) (*report, error) {
 	now := time.Now()
 	rep := &report{RulesFile: f.Path, Time: now}
 	snap := evaluator.Snapshot{}
@@ -157,7 +166,7 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 		}
 		rep.Metrics = append(rep.Metrics, rm)
 	}
-	rep.result = evaluator.New(f).Evaluate(now, snap, nil)
+	rep.result = evaluator.New(f).Evaluate(now, snap, overrides)
 	rep.Services = rep.result.Services
 	return rep, nil
 }

@@ -109,6 +109,12 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	if got := pollOnce(t, poll); got != want {
 		t.Fatalf("after the restart: %q, want %q", got, want)
 	}
+	// eval --dry-run shows what the agent serves, override included,
+	// reading the state file without changing it.
+	code, out, errOut = agent(t, "eval", "--dry-run", "--rules", rulesPath, "--state.file", state)
+	if code != exitOK || !strings.HasSuffix(out, "  reply: "+want) || !strings.Contains(out, "override ") {
+		t.Fatalf("eval with the state file: exit %d\n%s%s", code, out, errOut)
+	}
 	code, out, _ = agent(t, "override", "list")
 	if code != exitOK || !strings.Contains(out, "disk swap") {
 		t.Fatalf("override list: exit %d\n%s", code, out)

@@ -147,3 +147,21 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// ReadFile returns the overrides of a state file without changing it: a
+// missing file has none, a corrupt one is an error (left where it is). It
+// is for readers that must change nothing, such as `agent eval --dry-run`.
+func ReadFile(path string) ([]evaluator.Override, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read override state: %w", err)
+	}
+	ovs, err := decodeState(data)
+	if err != nil {
+		return nil, fmt.Errorf("override state file %s: %w", path, err)
+	}
+	return ovs, nil
+}
