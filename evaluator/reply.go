@@ -25,6 +25,10 @@ func adminRank(w string) int {
 	return 0
 }
 
+// noneFiring is an empty list shared by every decision (appending to it
+// allocates a new one), so that JSON shows [] rather than null.
+var noneFiring = []string{}
+
 func isDown(op string) bool { return op == "down" || op == "fail" || op == "stopped" }
 
 // decide combines the firing rules of one service and the overrides in
@@ -33,6 +37,7 @@ func isDown(op string) bool { return op == "down" || op == "fail" || op == "stop
 func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override) {
 	def := e.file.Reply.Default
 	op, admin, weight, maxconn := "", "", rules.Unset, rules.Unset
+	d.Firing = noneFiring
 	var labels []string
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]

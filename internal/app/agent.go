@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -99,7 +100,14 @@ func (a *agent) read() ([]byte, string, error) {
 	if a.o.RulesPath == "" {
 		return a.o.DefaultRules, a.o.DefaultName, nil
 	}
-	data, err := os.ReadFile(a.o.RulesPath)
+	f, err := os.Open(a.o.RulesPath)
+	if err != nil {
+		return nil, a.o.RulesPath, fmt.Errorf("read rule file: %w", err)
+	}
+	defer f.Close()
+	// Read one byte past the limit, so that Parse rejects a file pointed
+	// at a huge log without the agent holding all of it in memory.
+	data, err := io.ReadAll(io.LimitReader(f, rules.MaxFileSize+1))
 	if err != nil {
 		return nil, a.o.RulesPath, fmt.Errorf("read rule file: %w", err)
 	}

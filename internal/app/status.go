@@ -19,12 +19,15 @@ type Status struct {
 	EvaluatedAt time.Time `json:"evaluated_at"`
 	// CollectSeconds and EvaluateSeconds are how long the last cycle took
 	// to read the sources and to run the rules.
-	CollectSeconds  float64               `json:"collect_seconds"`
-	EvaluateSeconds float64               `json:"evaluate_seconds"`
-	Reload          *ReloadStatus         `json:"reload"`
-	Services        []*evaluator.Decision `json:"services"`
-	Metrics         []MetricStatus        `json:"metrics"`
-	Sources         []SourceStatus        `json:"sources"`
+	CollectSeconds  float64       `json:"collect_seconds"`
+	EvaluateSeconds float64       `json:"evaluate_seconds"`
+	Reload          *ReloadStatus `json:"reload"`
+	// OverrideStateError is why the state file was moved aside at start,
+	// if it was: the overrides it held are no longer in force.
+	OverrideStateError string                `json:"override_state_error,omitempty"`
+	Services           []*evaluator.Decision `json:"services"`
+	Metrics            []MetricStatus        `json:"metrics"`
+	Sources            []SourceStatus        `json:"sources"`
 
 	result *evaluator.Result
 	file   *rules.File
@@ -92,6 +95,9 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := *a.status.Load()
 	st.Reload = a.reloadState.Load()
+	if err := a.overrides.LoadError(); err != nil {
+		st.OverrideStateError = err.Error()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
