@@ -1,0 +1,92 @@
+package app
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+)
+
+// TestMetricsLint checks every metric the agent exposes with promlint, and
+// that the ones the README promises are there.
+func TestMetricsLint(t *testing.T) {
+	exp := newExporter(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(path, []byte(`interval: 1s
+sources:
+  app:
+    scrape: `+exp.srv.URL+`
+metrics:
+  queue_depth: app:queue_depth
+  cpu: host:cpu
+rules:
+  - queue_depth > 500 => drain, maxconn 10
+services:
+  worker:
+    rules:
+      - cpu > 2 => weight 10%
+`), 0o644)
+	ag := startAgent(t, Options{RulesPath: path})
+	pollOnce(t, ag.poll)
+	body := ag.get(t, "/metrics")
+
+	problems, err := promlint.New(strings.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "agent_") {
+			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		}
+	}
+	for _, want := range []string{
+		`agent_polls_total{outcome="ok",service="default"} 1`,
+		`agent_reply_weight_percent{service="default"} 100`,
+		`agent_reply_weight_percent{service="worker"} 100`,
+		`agent_reply_admin_state{service="default",state="ready"} 1`,
+		`agent_reply_operational_state{service="default",state="up"} 1`,
+		`agent_reply_maxconn{service="default"} 0`,
+		`agent_rules{service="default"} 1`,
+		`agent_rules_firing{service="worker"} 0`,
+		`agent_source_up{kind="scrape",source="app"} 1`,
+		`agent_source_up{kind="host",source="host"} 1`,
+		`agent_source_read_duration_seconds{source="app"}`,
+		`agent_config_last_reload_successful 1`,
+		`agent_config_last_reload_success_timestamp_seconds`,
+		`agent_config_hash`,
+		`agent_evaluations_total`,
+		`agent_evaluations_skipped_total 0`,
+		`agent_evaluation_duration_seconds_count`,
+		`agent_metrics_missing 0`,
+		`agent_poll_connections_open`,
+		`agent_poll_duration_seconds_count`,
+		`go_goroutines`,
+		`process_resident_memory_bytes`,
+		`agent_build_info`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// pollOnce polls the agent port as HAProxy does without agent-send.
+func pollOnce(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("poll %s: %v", addr, err)
+	}
+	return line
+}
