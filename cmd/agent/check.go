@@ -32,17 +32,22 @@ func checkFile(w io.Writer, path string) bool {
 	f, err := rules.ParseFile(path)
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
-		var errs rules.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(w, e)
-			}
-		} else {
-			fmt.Fprintln(w, err)
-		}
+		printLoadErrors(w, err)
 		fmt.Fprintln(w)
 		return false
 	}
 	fmt.Fprintf(w, "  SUCCESS: %d rules found\n\n", f.RuleCount())
 	return true
+}
+
+// printLoadErrors prints a load error one FILE:LINE:COL: message a line.
+func printLoadErrors(w io.Writer, err error) {
+	var errs rules.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintln(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,16 +75,6 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 	}
 }
 
-func printLoadErrors(w io.Writer, err error) {
-	var errs rules.Errors
-	if errors.As(err, &errs) {
-		for _, e := range errs {
-			fmt.Fprintln(w, e)
-		}
-		return
-	}
-	fmt.Fprintln(w, err)
-}
 
 // parseSets reads the --set NAME=VALUE flags against the declared metrics.
 func parseSets(f *rules.File, sets []string) (map[string]float64, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/haproxy-agent/agent/internal/ruletest"
-	"github.com/haproxy-agent/agent/rules"
 )
 
 func registerTest(app *kingpin.Application, stdout, stderr io.Writer) (string, command) {
@@ -46,14 +44,7 @@ func testFile(w io.Writer, path string, filter *regexp.Regexp) bool {
 	s, err := ruletest.LoadFile(path)
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
-		var errs rules.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(w, e)
-			}
-		} else {
-			fmt.Fprintln(w, err)
-		}
+		printLoadErrors(w, err)
 		fmt.Fprintln(w)
 		return false
 	}
