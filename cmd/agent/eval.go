@@ -75,7 +75,6 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 	}
 }
 
-
 // parseSets reads the --set NAME=VALUE flags against the declared metrics.
 func parseSets(f *rules.File, sets []string) (map[string]float64, error) {
 	fixed := map[string]float64{}
