@@ -47,6 +47,7 @@ type agent struct {
 	eval     *evaluator.Evaluator
 	lastSnap *collect.Result
 	replies  map[string]string
+	sourceUp map[string]bool
 }
 
 // ruleSet is everything built from one version of the rule file: all of it
@@ -64,11 +65,12 @@ type swap struct {
 
 func newAgent(o Options) (*agent, error) {
 	a := &agent{
-		o:       o,
-		log:     o.Logger,
-		swaps:   make(chan swap),
-		kicks:   make(chan chan struct{}),
-		replies: map[string]string{},
+		o:        o,
+		log:      o.Logger,
+		swaps:    make(chan swap),
+		kicks:    make(chan chan struct{}),
+		replies:  map[string]string{},
+		sourceUp: map[string]bool{},
 	}
 	a.resp = newResponder(o)
 	a.metrics = newMetrics(a, o.Registry)

@@ -73,6 +73,15 @@ func (a *agent) cycle(ctx context.Context) {
 		if !s.Up {
 			a.metrics.readErrors.WithLabelValues(s.Name).Inc()
 		}
+		// Log a source going down or coming back once, not every cycle.
+		if prev, seen := a.sourceUp[s.Name]; !seen && !s.Up || seen && prev != s.Up {
+			if s.Up {
+				a.log.Info("source is back", "source", s.Name)
+			} else {
+				a.log.Warn("source read failed; its metrics keep their last good value until stale_after", "source", s.Name, "err", s.Err)
+			}
+		}
+		a.sourceUp[s.Name] = s.Up
 	}
 	took := time.Since(start)
 	a.evaluate(start, took)
