@@ -105,7 +105,9 @@ func Run(ctx context.Context, o Options) error {
 	// a real answer.
 	a.cycle(ctx)
 
-	pollLn, err := net.Listen("tcp", o.Listen)
+	// No TCP keep-alive on the agent port: a poll lasts a round trip, and
+	// enabling it costs system calls on every accept.
+	pollLn, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("agent port: %w", err)
 	}

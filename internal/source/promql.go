@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -38,7 +39,10 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http client: %w", err)
 	}
-	c, err := api.NewClient(api.Config{Address: src.URL, RoundTripper: rt})
+	// The API client reads a whole response into memory before parsing
+	// it: without a cap, a broken or hostile server streaming without end
+	// makes the agent allocate as much as arrives within the timeout.
+	c, err := api.NewClient(api.Config{Address: src.URL, RoundTripper: limitRoundTripper{rt, rules.DefaultBodyLimit}})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
@@ -168,4 +172,49 @@ func sourceLevel(err error) bool {
 		return true
 	}
 	return false
+}
+
+// limitRoundTripper fails the read of a response body past limit bytes.
+type limitRoundTripper struct {
+	rt    http.RoundTripper
+	limit int64
+}
+
+func (l limitRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitBody{ReadCloser: resp.Body, left: l.limit, limit: l.limit}
+	return resp, nil
+}
+
+// CloseIdleConnections passes through to the wrapped RoundTripper.
+func (l limitRoundTripper) CloseIdleConnections() {
+	if ci, ok := l.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// limitBody reads at most limit bytes, then fails.
+type limitBody struct {
+	io.ReadCloser
+	left, limit int64
+}
+
+func (b *limitBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly limit bytes from a longer one.
+		var one [1]byte
+		if n, _ := b.ReadCloser.Read(one[:]); n == 0 {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("response larger than %s", sizeString(b.limit))
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
