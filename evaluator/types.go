@@ -1,6 +1,8 @@
 package evaluator
 
 import (
+	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/haproxy-agent/agent/rules"
@@ -58,6 +60,22 @@ type Value struct {
 	Name    string  `json:"name"`
 	Value   float64 `json:"value"`
 	Missing string  `json:"missing,omitempty"`
+}
+
+// MarshalJSON writes a value that is not a finite number (a missing
+// metric's NaN) as null: JSON has no NaN, and encoding/json would fail the
+// whole document, leaving /status and `agent eval --output json` empty
+// exactly when a source is down.
+func (v Value) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Name    string   `json:"name"`
+		Value   *float64 `json:"value"`
+		Missing string   `json:"missing,omitempty"`
+	}{Name: v.Name, Missing: v.Missing}
+	if !math.IsNaN(v.Value) && !math.IsInf(v.Value, 0) {
+		out.Value = &v.Value
+	}
+	return json.Marshal(out)
 }
 
 // RuleResult is what one rule did in one evaluation.

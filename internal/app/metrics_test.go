@@ -33,7 +33,14 @@ services:
 `), 0o644)
 	ag := startAgent(t, Options{RulesPath: path})
 	pollOnce(t, ag.poll)
-	body := ag.get(t, "/metrics")
+	// The responder counts a poll once its connection is closed, which may
+	// be just after the client read the reply.
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if body = ag.get(t, "/metrics"); strings.Contains(body, `agent_polls_total{outcome="ok",service="default"} 1`) {
+			break
+		}
+	}
 
 	problems, err := promlint.New(strings.NewReader(body)).Lint()
 	if err != nil {

@@ -1,0 +1,868 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// The storm and soak rule sets. Every rule fires whatever the data
+// (on_missing: fire, and cpus is never negative), so that each set has
+// fixed replies that differ from the other set's in every field: a reply
+// mixing the two sets, or cut short, matches neither.
+const (
+	stormA = `interval: 100ms
+metrics:
+  cpus: host:cpus
+rules:
+  - name: set_a
+    when: cpus >= 0
+    then: drain, weight 61%
+    on_missing: fire
+services:
+  worker:
+    rules:
+      - name: set_a_worker
+        when: cpus >= 0
+        then: weight 23%
+        on_missing: fire
+`
+	stormB = `interval: 100ms
+metrics:
+  cpus: host:cpus
+rules:
+  - name: set_b
+    when: cpus >= 0
+    then: maint, weight 42%
+    on_missing: fire
+services:
+  worker:
+    rules:
+      - name: set_b_worker
+        when: cpus >= 0
+        then: down, weight 7%
+        on_missing: fire
+`
+)
+
+// The replies of stormA and stormB, per service.
+var (
+	stormReplies = map[string][2]string{
+		"":       {"up drain 61% #set_a", "up maint 42% #set_b"},
+		"worker": {"up ready 23% #set_a_worker", "down ready 7% #set_b_worker"},
+	}
+	// badRuleFiles are invalid edits: each must leave the rules serving.
+	badRuleFiles = []string{
+		"",
+		"rules: [\n",
+		stormA[:len(stormA)/2],
+		"metrics:\n  cpus: host:cpus\nrules:\n  - cpux > 1 => drain\n",
+		"\x00\xff garbage \xfe",
+		strings.Replace(stormB, "interval: 100ms", "interval: -1s", 1),
+	}
+)
+
+// poll makes one agent-check poll: connect, write send (if any), read one
+// line. It returns the line without its terminator.
+func poll(addr, send string, timeout time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if send != "" {
+		if _, err := io.WriteString(c, send); err != nil {
+			return "", err
+		}
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("after %q: %w", line, err)
+	}
+	return strings.TrimSuffix(line, "\n"), nil
+}
+
+// setOf says which rule set a reply of service belongs to: 0 (A), 1 (B),
+// or -1 (neither: torn, mixed or empty).
+func setOf(service, reply string) int {
+	for i, r := range stormReplies[service] {
+		if reply == r {
+			return i
+		}
+	}
+	return -1
+}
+
+// writeInPlace rewrites path the way `echo > file` does: truncate, then
+// write, so that a reader may see it empty or half written.
+func writeInPlace(t *testing.T, path, content string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two writes, so that a reader can catch the file half written.
+	half := len(content) / 2
+	_, err = f.WriteString(content[:half])
+	if err == nil {
+		_, err = f.WriteString(content[half:])
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// metricSum sums the samples of the named metric whose labels contain every
+// one of match (e.g. `outcome="ok"`), from a /metrics page.
+func metricSum(page, name string, match ...string) float64 {
+	sum := 0.0
+	for _, line := range strings.Split(page, "\n") {
+		if !strings.HasPrefix(line, name) || len(line) == len(name) || (line[len(name)] != '{' && line[len(name)] != ' ') {
+			continue
+		}
+		ok := true
+		for _, m := range match {
+			ok = ok && strings.Contains(line, m)
+		}
+		if !ok {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// leakCheck registers, first, a cleanup that runs after every later one
+// (the agent's stop, the exporters' Close) and fails t if goroutines other
+// than those running now are left.
+func leakCheck(t *testing.T) {
+	t.Helper()
+	opts := []goleak.Option{
+		goleak.IgnoreCurrent(),
+		// Idle keep-alive connections of the test's own HTTP client.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	}
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		goleak.VerifyNone(t, opts...)
+	})
+}
+
+// quietLogger keeps the agent's logs out of long tests' output while
+// still exercising the logging code.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestReloadStorm rewrites the rule file 100 times a second for 10 s, by
+// atomic rename and by in-place truncate-and-write, alternating two valid
+// rule sets and invalid content, while reloads also come by SIGHUP and
+// POST /-/reload, and pollers poll back to back. Every reply must be a
+// whole line of exactly one rule set, no poll may fail, and at the end the
+// agent must serve the last valid file.
+func TestReloadStorm(t *testing.T) {
+	leakCheck(t)
+	storm := 10 * time.Second
+	if testing.Short() {
+		storm = 2 * time.Second
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, stormA)
+	sighup := make(chan struct{})
+	ag := startAgent(t, Options{RulesPath: path, Reload: sighup, EnableLifecycle: true, Logger: quietLogger()})
+
+	if r, err := poll(ag.poll, "\n", time.Second); err != nil || setOf("", r) != 0 {
+		t.Fatalf("first poll: %q, %v; want %q", r, err, stormReplies[""][0])
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), storm)
+	defer cancel()
+	var (
+		polls, failed, torn atomic.Int64
+		switches            atomic.Int64
+		firstBad            atomic.Pointer[string]
+		wg                  sync.WaitGroup
+	)
+	bad := func(msg string) {
+		firstBad.CompareAndSwap(nil, &msg)
+	}
+	for i := range 4 {
+		service, send := "", "\n"
+		if i%2 == 1 {
+			service, send = "worker", "worker\n"
+		}
+		wg.Go(func() {
+			last := -1
+			for ctx.Err() == nil {
+				r, err := poll(ag.poll, send, time.Second)
+				polls.Add(1)
+				if err != nil {
+					failed.Add(1)
+					bad(fmt.Sprintf("poll %q failed: %v", send, err))
+					continue
+				}
+				set := setOf(service, r)
+				if set < 0 {
+					torn.Add(1)
+					bad(fmt.Sprintf("service %q got %q: not a whole reply of either rule set", service, r))
+					continue
+				}
+				if last >= 0 && set != last {
+					switches.Add(1)
+				}
+				last = set
+			}
+		})
+	}
+	// Reloads that do not come from the watcher land at any moment,
+	// including on a file that is empty or half written.
+	wg.Go(func() {
+		tick := time.NewTicker(30 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if n%2 == 0 {
+				select {
+				case sighup <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			resp, err := http.Post("http://"+ag.web+"/-/reload", "", nil)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	})
+
+	writes, lastValid := 0, stormA
+	tick := time.NewTicker(10 * time.Millisecond)
+	for ctx.Err() == nil {
+		<-tick.C
+		var content string
+		switch writes % 4 {
+		case 0:
+			content = stormB
+		case 2:
+			content = stormA
+		default:
+			content = badRuleFiles[(writes/2)%len(badRuleFiles)]
+		}
+		if content == stormA || content == stormB {
+			lastValid = content
+		}
+		// The write method alternates every 4 writes, so that both sets
+		// and the bad files are written both ways.
+		if (writes/4)%2 == 0 {
+			writeAtomic(t, path, content)
+		} else {
+			writeInPlace(t, path, content)
+		}
+		writes++
+	}
+	tick.Stop()
+	wg.Wait()
+
+	// The last write may have been a bad one: the agent must now serve
+	// the last valid file, whichever it was.
+	want := 0
+	if lastValid == stormB {
+		want = 1
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := poll(ag.poll, "worker\n", time.Second)
+		if err == nil && setOf("worker", r) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the storm: %q, %v; want the last valid file's %q", r, err, stormReplies["worker"][want])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	m := ag.get(t, "/metrics")
+	t.Logf("reload storm: %s, %d file writes (%d valid), %d polls, %d failed, %d torn or mixed, %d switches between sets seen by pollers",
+		storm, writes, (writes+1)/2, polls.Load(), failed.Load(), torn.Load(), switches.Load())
+	t.Logf("agent counters: polls ok %v, evaluations %v", metricSum(m, "agent_polls_total", `outcome="ok"`), metricSum(m, "agent_evaluations_total"))
+	if p := firstBad.Load(); p != nil {
+		t.Errorf("first bad poll: %s", *p)
+	}
+	if failed.Load() != 0 || torn.Load() != 0 {
+		t.Errorf("%d failed and %d torn or mixed polls out of %d", failed.Load(), torn.Load(), polls.Load())
+	}
+	if switches.Load() < 2 {
+		t.Errorf("pollers saw only %d switches between the rule sets: the storm did not reload", switches.Load())
+	}
+	if polls.Load() < 100 {
+		t.Errorf("only %d polls in %s", polls.Load(), storm)
+	}
+}
+
+// holdFD raises the soft open-file limit to at least n if the hard limit
+// allows, and skips the test otherwise.
+func holdFD(t *testing.T, n uint64) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur >= n {
+		return
+	}
+	if lim.Max < n {
+		t.Skipf("open-file limit %d (hard %d) is below the %d this test needs", lim.Cur, lim.Max, n)
+	}
+	old := lim
+	lim.Cur = n
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skipf("cannot raise the open-file limit: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
+}
+
+// TestSlowlorisThousand holds 1,000 connections that send nothing or drip
+// a byte at a time, reopening each as soon as the agent closes it, while
+// normal polls must still be answered within HAProxy's usual `timeout
+// check` of 1 s. The agent closes each slow connection at its read
+// deadline and counts it.
+func TestSlowlorisThousand(t *testing.T) {
+	leakCheck(t)
+	holdFD(t, 4096)
+	const slow = 1000
+	hold := 3 * time.Second
+	if testing.Short() {
+		hold = time.Second
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, stormA)
+	ag := startAgent(t, Options{RulesPath: path, MaxConnections: 2 * slow, Logger: quietLogger()})
+	before := ag.get(t, "/metrics")
+
+	ctx, cancel := context.WithTimeout(context.Background(), hold)
+	defer cancel()
+	var (
+		wg                  sync.WaitGroup
+		slowConns, overLong atomic.Int64
+		slowDialErr         atomic.Int64
+		polls, failed, late atomic.Int64
+		maxPoll             atomic.Int64
+		firstFail           atomic.Pointer[string]
+	)
+	for i := range slow {
+		wg.Go(func() {
+			drip := i%2 == 1
+			for ctx.Err() == nil {
+				c, err := net.DialTimeout("tcp", ag.poll, time.Second)
+				if err != nil {
+					slowDialErr.Add(1)
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				slowConns.Add(1)
+				opened := time.Now()
+				buf := make([]byte, 64)
+				for ctx.Err() == nil {
+					if drip {
+						// "w", "o", "r"...: a service name that never ends.
+						if _, err := c.Write([]byte{"worker"[int(time.Since(opened)/(20*time.Millisecond))%6]}); err != nil {
+							break
+						}
+					}
+					_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+					_, err := c.Read(buf)
+					if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+						break // closed by the agent
+					}
+				}
+				// The agent must close within its 100ms read deadline,
+				// plus the scheduling delay of a loaded 2-core machine.
+				if ctx.Err() == nil && time.Since(opened) > time.Second {
+					overLong.Add(1)
+				}
+				c.Close()
+			}
+		})
+	}
+	for i := range 2 {
+		send := "\n"
+		if i == 1 {
+			send = "worker\n"
+		}
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				start := time.Now()
+				_, err := poll(ag.poll, send, time.Second)
+				d := time.Since(start)
+				polls.Add(1)
+				if err != nil {
+					failed.Add(1)
+					msg := err.Error()
+					firstFail.CompareAndSwap(nil, &msg)
+				}
+				if d > 500*time.Millisecond {
+					late.Add(1)
+				}
+				for {
+					m := maxPoll.Load()
+					if int64(d) <= m || maxPoll.CompareAndSwap(m, int64(d)) {
+						break
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	after := ag.get(t, "/metrics")
+
+	closed := metricSum(after, "agent_polls_total") - metricSum(before, "agent_polls_total")
+	ok := metricSum(after, "agent_polls_total", `outcome="ok"`) - metricSum(before, "agent_polls_total", `outcome="ok"`)
+	rejected := metricSum(after, "agent_poll_connections_rejected_total") - metricSum(before, "agent_poll_connections_rejected_total")
+	t.Logf("slowloris: %d slow connections held at once, %d opened in %s (%d dial errors); normal polls: %d, %d failed, %d over 500ms, slowest %s; agent counted %v polls (%v ok), %v rejected",
+		slow, slowConns.Load(), hold, slowDialErr.Load(), polls.Load(), failed.Load(), late.Load(), time.Duration(maxPoll.Load()), closed, ok, rejected)
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d normal polls failed; first: %s", failed.Load(), polls.Load(), *firstFail.Load())
+	}
+	if polls.Load() < 10 {
+		t.Errorf("only %d normal polls in %s", polls.Load(), hold)
+	}
+	if overLong.Load() != 0 {
+		t.Errorf("%d slow connections stayed open over 1s", overLong.Load())
+	}
+	// Every slow connection ends as a counted poll: dripping ones by
+	// their read deadline (a partial name: the default reply), silent
+	// ones likewise.
+	if closed < float64(slowConns.Load())*0.9 {
+		t.Errorf("agent_polls_total grew by %v for %d slow connections", closed, slowConns.Load())
+	}
+}
+
+// TestHostilePolls sends what is not a poll: oversized agent-send lines,
+// binary garbage, half-closed and reset connections, and connections past
+// the cap. Each is answered or closed within the read deadline and counted.
+func TestHostilePolls(t *testing.T) {
+	leakCheck(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, stormA)
+	ag := startAgent(t, Options{RulesPath: path, Logger: quietLogger()})
+
+	// closedWithin sends data (then half-closes if asked) and returns what
+	// came back before the agent closed, failing if that took over 1s.
+	closedWithin := func(t *testing.T, data []byte, halfClose bool) string {
+		t.Helper()
+		c, err := net.Dial("tcp", ag.poll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		_ = c.SetDeadline(start.Add(2 * time.Second))
+		go func() {
+			// Writes past what the agent reads may be reset: ignore.
+			_, _ = c.Write(data)
+			if halfClose {
+				_ = c.(*net.TCPConn).CloseWrite()
+			}
+		}()
+		got, err := io.ReadAll(c)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("closed after %s: %v", d, err)
+		}
+		return string(got)
+	}
+
+	cases := []struct {
+		name      string
+		data      []byte
+		halfClose bool
+		reply     string // "" for closed without a reply
+		outcome   string
+	}{
+		{"1 MiB line", bytesOf('w', 1<<20), false, "", `outcome="bad_request"`},
+		{"300 bytes and a newline", append(bytesOf('a', 300), '\n'), false, "", `outcome="bad_request"`},
+		{"binary garbage", []byte("\x00\x01\xff\xfe\x16\x03\x01\x02\x00\n"), false, "", `outcome="bad_request"`},
+		{"TLS hello", []byte("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"), false, "", `outcome="bad_request"`},
+		{"half-closed, nothing sent", nil, true, stormReplies[""][0] + "\n", `outcome="ok"`},
+		{"half-closed after a name without newline", []byte("worker"), true, stormReplies["worker"][0] + "\n", `outcome="ok"`},
+		{"unknown service", []byte("nosuch\n"), false, "\n", `outcome="unknown_service"`},
+		{"HTTP request", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, "\n", `outcome="unknown_service"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := metricSum(ag.get(t, "/metrics"), "agent_polls_total", tc.outcome)
+			got := closedWithin(t, tc.data, tc.halfClose)
+			if got != tc.reply {
+				t.Errorf("got %q; want %q", got, tc.reply)
+			}
+			waitMetric(t, ag, "agent_polls_total", before+1, tc.outcome)
+		})
+	}
+
+	t.Run("reset by the client", func(t *testing.T) {
+		before := metricSum(ag.get(t, "/metrics"), "agent_polls_total")
+		c, err := net.Dial("tcp", ag.poll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("work"))
+		_ = c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		waitMetric(t, ag, "agent_polls_total", before+1)
+	})
+}
+
+func bytesOf(b byte, n int) []byte {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
+
+// waitMetric waits up to 2s for the sum of a metric's matching samples to
+// reach at least want.
+func waitMetric(t *testing.T, ag *runningAgent, name string, want float64, match ...string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got := metricSum(ag.get(t, "/metrics"), name, match...)
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%v = %v; want at least %v", name, match, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConnectionCap opens more silent connections than the cap: those past
+// it are closed at once and counted; those under it are answered when
+// their read deadline passes.
+func TestConnectionCap(t *testing.T) {
+	leakCheck(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, stormA)
+	const capConns, open = 50, 120
+	ag := startAgent(t, Options{RulesPath: path, MaxConnections: capConns, PollReadTimeout: 2 * time.Second, Logger: quietLogger()})
+	before := ag.get(t, "/metrics")
+
+	conns := make([]net.Conn, 0, open)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range open {
+		c, err := net.Dial("tcp", ag.poll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	var closedAtOnce, answered atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range conns {
+		wg.Go(func() {
+			_ = c.SetReadDeadline(time.Now().Add(4 * time.Second))
+			got, _ := io.ReadAll(c)
+			switch {
+			case len(got) == 0 && time.Since(start) < time.Second:
+				closedAtOnce.Add(1)
+			case string(got) == stormReplies[""][0]+"\n":
+				answered.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	after := ag.get(t, "/metrics")
+	rejected := metricSum(after, "agent_poll_connections_rejected_total", `reason="limit"`) -
+		metricSum(before, "agent_poll_connections_rejected_total", `reason="limit"`)
+	t.Logf("cap %d, %d opened: %d closed at once, %d answered at the read deadline, %v counted as rejected",
+		capConns, open, closedAtOnce.Load(), answered.Load(), rejected)
+	if answered.Load() != capConns || closedAtOnce.Load() != open-capConns || rejected != open-capConns {
+		t.Errorf("want %d answered and %d closed at once and counted", capConns, open-capConns)
+	}
+}
+
+// TestAllowListAtAppLevel starts the agent with an allow list that excludes
+// 127.0.0.1: polls are closed at once without a reply and counted.
+func TestAllowListAtAppLevel(t *testing.T) {
+	leakCheck(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, stormA)
+	ag := startAgent(t, Options{RulesPath: path, Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}, Logger: quietLogger()})
+	const n = 20
+	for range n {
+		start := time.Now()
+		r, err := poll(ag.poll, "\n", time.Second)
+		if err == nil {
+			t.Fatalf("poll from 127.0.0.1 answered %q", r)
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Errorf("closed after %s; want at once", d)
+		}
+	}
+	m := ag.get(t, "/metrics")
+	if got := metricSum(m, "agent_poll_connections_rejected_total", `reason="not_allowed"`); got != n {
+		t.Errorf("rejected not_allowed = %v; want %d", got, n)
+	}
+	if got := metricSum(m, "agent_polls_total", `outcome="ok"`); got != 0 {
+		t.Errorf("%v polls answered", got)
+	}
+}
+
+// failingRules has one good source and one per way a dependency fails.
+const failingRules = `interval: 300ms
+sources:
+  good:
+    scrape: %[1]s
+    timeout: 200ms
+  slow:
+    scrape: %[2]s/slow
+    timeout: 200ms
+  hang:
+    scrape: %[3]s
+    timeout: 200ms
+  http500:
+    scrape: %[2]s/500
+    timeout: 200ms
+  garbage:
+    scrape: %[2]s/garbage
+    timeout: 200ms
+  truncated:
+    scrape: %[2]s/truncated
+    timeout: 200ms
+  huge:
+    scrape: %[2]s/1GB
+    timeout: 200ms
+    body_limit: 1MiB
+  loop:
+    scrape: %[2]s/loop
+    timeout: 200ms
+  html:
+    scrape: %[2]s/html
+    timeout: 200ms
+  prom_hang:
+    prometheus: %[3]s
+    timeout: 200ms
+  prom_garbage:
+    prometheus: %[2]s/garbage
+    timeout: 200ms
+metrics:
+  queue_depth: good:queue_depth
+  m_slow: slow:x
+  m_hang: hang:x
+  m_500: http500:x
+  m_garbage: garbage:x
+  m_truncated: truncated:x
+  m_huge: huge:x
+  m_loop: loop:x
+  m_html: html:x
+  m_prom_hang: prom_hang:x
+  m_prom_garbage: prom_garbage:x
+rules:
+  - queue_depth > 500 => drain
+  - m_slow + m_hang + m_500 + m_garbage + m_truncated + m_huge + m_loop + m_html + m_prom_hang + m_prom_garbage > 0 => down
+`
+
+// silentServer accepts connections and never answers nor closes them
+// until the test ends.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestFailingSources runs the agent against one good source and one source
+// per failure: slower than the timeout, silent forever, HTTP 500, garbage,
+// truncated, a 1 GB body, a redirect loop, HTML, and two Prometheus
+// sources. Each failure must show in /status as a clear reason, the
+// evaluation loop must keep its pace, and the good source's metric must
+// keep updating.
+func TestFailingSources(t *testing.T) {
+	leakCheck(t)
+	exp := newExporter(t)
+	var sent atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Second):
+			fmt.Fprintln(w, "x 1")
+		}
+	})
+	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	})
+	mux.HandleFunc("/garbage", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("\x00\x01 this is { not metrics\n"))
+	})
+	mux.HandleFunc("/truncated", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.Write([]byte("x 1\n"))
+	})
+	mux.HandleFunc("/1GB", func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("filler{a=\"b\"} 1\n", 4096))
+		for n := 0; n < 1<<30; n += len(chunk) {
+			m, err := w.Write(chunk)
+			sent.Add(int64(m))
+			if err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/loop", http.StatusFound)
+	})
+	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>sign in</body></html>\n"))
+	})
+	bad := httptest.NewServer(mux)
+	t.Cleanup(bad.Close)
+	silent := silentServer(t)
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, fmt.Sprintf(failingRules, exp.srv.URL, bad.URL, silent))
+	ag := startAgent(t, Options{RulesPath: path, Logger: quietLogger()})
+
+	want := map[string]string{
+		"slow":         "timeout after 200ms",
+		"hang":         "timeout after 200ms",
+		"http500":      "HTTP 500",
+		"garbage":      "parse error",
+		"truncated":    "truncated body",
+		"huge":         "body larger than 1MiB",
+		"loop":         "redirects",
+		"html":         "parse error",
+		"prom_hang":    "timeout after 200ms",
+		"prom_garbage": "",
+	}
+	status := func() Status {
+		t.Helper()
+		var st Status
+		body := ag.get(t, "/status")
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("/status is not JSON (%v): %q", err, body)
+		}
+		return st
+	}
+
+	evals0 := metricSum(ag.get(t, "/metrics"), "agent_evaluations_total")
+	start := time.Now()
+	for _, v := range []float64{42, 43, 44, 45} {
+		exp.set("queue_depth", v)
+		waitFor(t, fmt.Sprintf("queue_depth %v in /status", v), func() bool {
+			for _, m := range status().Metrics {
+				if m.Name == "queue_depth" && m.Value != nil && *m.Value == v {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	elapsed := time.Since(start)
+	evals := metricSum(ag.get(t, "/metrics"), "agent_evaluations_total") - evals0
+
+	st := status()
+	for _, s := range st.Sources {
+		w, ok := want[s.Name]
+		if !ok {
+			if !s.Up {
+				t.Errorf("source %s down: %s", s.Name, s.LastError)
+			}
+			continue
+		}
+		t.Logf("source %-12s up=%v after %.0fms: %s", s.Name, s.Up, s.DurationSeconds*1000, s.LastError)
+		if s.Up || s.LastError == "" || !strings.Contains(s.LastError, w) {
+			t.Errorf("source %s: up=%v, last error %q; want a failure mentioning %q", s.Name, s.Up, s.LastError, w)
+		}
+		if s.DurationSeconds > 0.2+0.3 {
+			t.Errorf("source %s: read took %.3fs with a 200ms timeout", s.Name, s.DurationSeconds)
+		}
+	}
+	for _, m := range st.Metrics {
+		if m.Name != "queue_depth" && m.Missing == "" {
+			t.Errorf("metric %s not missing", m.Name)
+		}
+	}
+	if reply := st.Services[0].Reply; reply != "up ready 100%\n" {
+		t.Errorf("reply %q: the failing sources changed the reply (on_missing keep)", reply)
+	}
+	t.Logf("%v evaluations in %s at a 300ms interval; last collect %.0fms", evals, elapsed.Round(time.Millisecond), st.CollectSeconds*1000)
+	if min := elapsed.Seconds() / 0.3 / 2; evals < min {
+		t.Errorf("%v evaluations in %s; want at least %.0f", evals, elapsed, min)
+	}
+	if n := sent.Load(); n > 64<<20 {
+		t.Errorf("the 1 GB source wrote %d MiB", n>>20)
+	}
+}

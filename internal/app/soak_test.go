@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/haproxy-agent/agent/internal/pollbench"
+)
+
+// soakRules is stormA or stormB with a source that flaps: each set gains
+// a rule on the exporter's queue depth, so each set has two possible
+// replies per service, and a reply mixing the sets matches none of them.
+const soakExtra = `sources:
+  app:
+    scrape: %s
+    timeout: 80ms
+`
+
+func soakRules(set, url string) string {
+	base, name, then := stormA, "a_queue", "drain, weight 61%"
+	if set == "B" {
+		base, name, then = stormB, "b_queue", "maint, weight 42%"
+	}
+	base = strings.Replace(base, "metrics:\n  cpus: host:cpus\n", fmt.Sprintf(soakExtra, url)+"metrics:\n  cpus: host:cpus\n  queue: app:queue_depth\n", 1)
+	return strings.Replace(base, "services:", fmt.Sprintf("  - name: %s\n    when: queue > 500\n    then: %s\n    description: queue deep\nservices:", name, then), 1)
+}
+
+// soakExpect matches every whole reply either soak rule set can give the
+// service: with and without its queue rule firing.
+func soakExpect(service string) *regexp.Regexp {
+	var alts []string
+	for _, r := range stormReplies[service] {
+		alts = append(alts, regexp.QuoteMeta(r))
+	}
+	if service == "" {
+		alts = append(alts, regexp.QuoteMeta("up drain 61% #set_a; queue deep"), regexp.QuoteMeta("up maint 42% #set_b; queue deep"))
+	}
+	re, err := pollbench.CompileExpect(strings.Join(alts, "|"))
+	if err != nil {
+		panic(err)
+	}
+	return re
+}
+
+// vmRSS is this process's resident set size in KiB, from /proc.
+func vmRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// TestSoak polls the agent in an open loop at 2,000 polls/s while the
+// rule file is rewritten every 200 ms (alternating valid sets and invalid
+// content) and the exporter flaps between values, HTTP 500 and hanging past
+// the source timeout. AGENT_SOAK_DURATION sets the length (default 10s).
+func TestSoak(t *testing.T) {
+	duration := 10 * time.Second
+	if s := os.Getenv("AGENT_SOAK_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("AGENT_SOAK_DURATION: %v", err)
+		}
+		duration = d
+	}
+	if testing.Short() {
+		duration = 2 * time.Second
+	}
+	leakCheck(t)
+
+	// The exporter cycles every 150 ms: queue 0, queue 1000, HTTP 500,
+	// hang past the 80 ms timeout.
+	var phase atomic.Int64
+	exp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch phase.Load() % 4 {
+		case 0:
+			fmt.Fprintln(w, "queue_depth 0")
+		case 1:
+			fmt.Fprintln(w, "queue_depth 1000")
+		case 2:
+			http.Error(w, "flapping", http.StatusInternalServerError)
+		case 3:
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}))
+	defer exp.Close()
+
+	runtime.GC()
+	goroutinesBefore, rssBefore := runtime.NumGoroutine(), vmRSS()
+
+	// Runs after the agent's stop, which startAgent registers later.
+	var goroutinesLoaded int
+	var rssLoaded string
+	t.Cleanup(func() {
+		var after int
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			runtime.GC()
+			after = runtime.NumGoroutine()
+			if after <= goroutinesBefore || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("goroutines: %d before, %d under load, %d after stop; VmRSS (test and agent together): %s before, %s under load, %s after stop",
+			goroutinesBefore, goroutinesLoaded, after, rssBefore, rssLoaded, vmRSS())
+		if after > goroutinesBefore {
+			t.Errorf("%d goroutines after stop; %d before", after, goroutinesBefore)
+		}
+	})
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, soakRules("A", exp.URL))
+	ag := startAgent(t, Options{RulesPath: path, Logger: quietLogger()})
+
+	ctx, cancel := context.WithTimeout(context.Background(), duration+5*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writes, flaps atomic.Int64
+	wg.Go(func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			switch n % 4 {
+			case 0:
+				writeInPlace(t, path, soakRules("B", exp.URL))
+			case 2:
+				writeAtomic(t, path, soakRules("A", exp.URL))
+			default:
+				writeAtomic(t, path, badRuleFiles[(n/2)%len(badRuleFiles)])
+			}
+			writes.Add(1)
+		}
+	})
+	wg.Go(func() {
+		tick := time.NewTicker(150 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				phase.Add(1)
+				flaps.Add(1)
+			}
+		}
+	})
+
+	// 1,600/s for the default service, 400/s for worker: 2,000/s.
+	reports := make([]pollbench.Report, 2)
+	var runs sync.WaitGroup
+	for i, c := range []struct {
+		send, service string
+		rate          float64
+	}{{"\n", "", 1600}, {"worker\n", "worker", 400}} {
+		runs.Go(func() {
+			r, err := pollbench.Run(ctx, pollbench.Config{
+				Addr: ag.poll, Send: c.send, Expect: soakExpect(c.service),
+				Rate: c.rate, Duration: duration, Timeout: time.Second,
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			reports[i] = r
+		})
+	}
+	runs.Wait()
+	close(stop)
+	wg.Wait()
+
+	m := ag.get(t, "/metrics")
+	goroutinesLoaded, rssLoaded = runtime.NumGoroutine(), vmRSS()
+
+	var polls, ok int64
+	errs := map[string]int64{}
+	for _, r := range reports {
+		polls += r.Polls
+		ok += r.OK
+		for k, n := range r.Errors {
+			errs[k.String()] += n
+		}
+		t.Logf("soak %q: %d polls, %d ok, %.0f/s, p50 %s p99 %s max %s, max lag %s, errors %v %v",
+			r.Addr, r.Polls, r.OK, r.Throughput, r.Latency.P50, r.Latency.P99, r.Latency.Max, r.MaxLag, r.Errors, r.Examples)
+	}
+	t.Logf("soak %s at 2000/s: %d polls answered, %d failed %v; %d rule file writes, %d exporter flaps; agent: %v evaluations, %v source read errors, reload ok now %v",
+		duration, ok, polls-ok, errs, writes.Load(), flaps.Load(),
+		metricSum(m, "agent_evaluations_total"), metricSum(m, "agent_source_read_errors_total"), metricSum(m, "agent_config_last_reload_successful"))
+	if polls-ok != 0 {
+		t.Errorf("%d of %d polls failed or got a reply of no whole rule set: %v", polls-ok, polls, errs)
+	}
+	if want := int64(duration.Seconds() * 2000 * 0.9); polls < want {
+		t.Errorf("%d polls; want at least %d", polls, want)
+	}
+}
