@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -66,21 +65,6 @@ func serveCLI(t *testing.T, args ...string) (poll string, stop func()) {
 	return poll, stop
 }
 
-func pollOnce(t *testing.T, addr string) string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("poll %s: %v", addr, err)
-	}
-	return line
-}
-
 // TestOverrideSurvivesRestart puts an override on a running agent through
 // the CLI, restarts the agent on the same state file, and finds the
 // override still in force.
@@ -92,7 +76,7 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	args := []string{"--rules", rulesPath, "--state.file", state, "--web.enable-lifecycle"}
 
 	poll, stop := serveCLI(t, args...)
-	if got := pollOnce(t, poll); got != "up ready 100%\n" {
+	if got := testutil.Poll(t, poll, ""); got != "up ready 100%\n" {
 		t.Fatalf("before the override: %q", got)
 	}
 	code, out, errOut := agent(t, "override", "drain", "--reason", "disk swap", "--ttl", "1h")
@@ -100,13 +84,13 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 		t.Fatalf("override drain: exit %d: %s%s", code, out, errOut)
 	}
 	want := "up drain 100% #override: disk swap\n"
-	if got := pollOnce(t, poll); got != want {
+	if got := testutil.Poll(t, poll, ""); got != want {
 		t.Fatalf("after the override: %q, want %q", got, want)
 	}
 	stop()
 
 	poll, _ = serveCLI(t, args...)
-	if got := pollOnce(t, poll); got != want {
+	if got := testutil.Poll(t, poll, ""); got != want {
 		t.Fatalf("after the restart: %q, want %q", got, want)
 	}
 	// eval --dry-run shows what the agent serves, override included,
@@ -122,7 +106,7 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	if code, out, errOut = agent(t, "override", "clear"); code != exitOK {
 		t.Fatalf("override clear: exit %d: %s%s", code, out, errOut)
 	}
-	if got := pollOnce(t, poll); got != "up ready 100%\n" {
+	if got := testutil.Poll(t, poll, ""); got != "up ready 100%\n" {
 		t.Fatalf("after clear: %q", got)
 	}
 }
@@ -131,7 +115,7 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 // file answers from the built-in host rules.
 func TestServeBuiltInRules(t *testing.T) {
 	poll, _ := serveCLI(t)
-	got := pollOnce(t, poll)
+	got := testutil.Poll(t, poll, "")
 	if !strings.HasPrefix(got, "up ") || !strings.HasSuffix(got, "\n") {
 		t.Fatalf("built-in rules reply %q", got)
 	}

@@ -5,30 +5,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/source"
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
-
-// cyclePage is a /metrics page of 100 families of 100 request counters
-// (10,000 series) plus a queue gauge.
-func cyclePage() []byte {
-	var b bytes.Buffer
-	for f := 0; f < 100; f++ {
-		fmt.Fprintf(&b, "# HELP app_family_%d_total Requests handled.\n# TYPE app_family_%d_total counter\n", f, f)
-		for s := 0; s < 100; s++ {
-			fmt.Fprintf(&b, "app_family_%d_total{instance=\"web-1\",path=\"/api/v1/item/%d\",code=\"%d\"} %d\n",
-				f, s, 200+s%5*100, f*100+s)
-		}
-	}
-	b.WriteString("# TYPE jobs_queue_depth gauge\njobs_queue_depth{queue=\"default\"} 42\n")
-	return b.Bytes()
-}
 
 // cycleRules is a rule file of n rules over ten metrics of the page at url,
 // plus the host's CPU and load; rule 0 always fires.
@@ -60,15 +44,14 @@ rules:
 // httptest exporter, the host's counters), evaluate 100 rules, publish the
 // reply table to the responder and the status for /status and /metrics.
 func BenchmarkCycle(b *testing.B) {
-	page := cyclePage()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	defer srv.Close()
+	// The exporter's page: 100 families of 100 request counters (10,000
+	// series) plus a queue gauge.
+	page := append(testutil.Page10k("app_family", "Requests handled."),
+		"# TYPE jobs_queue_depth gauge\njobs_queue_depth{queue=\"default\"} 42\n"...)
+	url := testutil.ServePage(b, page)
 	const n = 100
 	a, err := newAgent(Options{
-		DefaultRules: cycleRules(srv.URL, n),
+		DefaultRules: cycleRules(url, n),
 		DefaultName:  "bench.yaml",
 		NewReader:    source.New,
 		Registry:     prometheus.NewRegistry(),

@@ -151,26 +151,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// backendServer is a TCP listener standing in for the real backend, so
-// that HAProxy's regular health check passes.
-func backendServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 func TestHAProxyFollowsRules(t *testing.T) {
 	exp := newExporter(t)
 	dir := t.TempDir()
@@ -179,14 +159,8 @@ func TestHAProxyFollowsRules(t *testing.T) {
 
 	port := testutil.FreePort(t)
 	ag := startAgent(t, Options{RulesPath: path, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
-	backend := backendServer(t)
-	hap := testutil.StartHAProxy(t, fmt.Sprintf(`
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-    timeout check 1s
+	backend := testutil.ClosingServer(t)
+	hap := testutil.StartHAProxy(t, testutil.HAProxyTCPDefaults+fmt.Sprintf(`
 backend be_app
     default-server check inter 200ms fall 1 rise 1 agent-check agent-addr 127.0.0.1 agent-port %d agent-inter 200ms
     server web1 %s weight 100

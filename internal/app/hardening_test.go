@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
 // The storm and soak rule sets. Every rule fires whatever the data
@@ -81,25 +82,10 @@ var (
 	}
 )
 
-// poll makes one agent-check poll: connect, write send (if any), read one
-// line. It returns the line without its terminator.
+// poll is testutil.PollLine returning the line without its terminator.
 func poll(addr, send string, timeout time.Duration) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if send != "" {
-		if _, err := io.WriteString(c, send); err != nil {
-			return "", err
-		}
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", fmt.Errorf("after %q: %w", line, err)
-	}
-	return strings.TrimSuffix(line, "\n"), nil
+	line, err := testutil.PollLine(addr, send, timeout)
+	return strings.TrimSuffix(line, "\n"), err
 }
 
 // setOf says which rule set a reply of service belongs to: 0 (A), 1 (B),
@@ -706,41 +692,6 @@ rules:
   - m_slow + m_hang + m_500 + m_garbage + m_truncated + m_huge + m_loop + m_html + m_prom_hang + m_prom_garbage > 0 => down
 `
 
-// silentServer accepts connections and never answers nor closes them
-// until the test ends.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
 // TestFailingSources runs the agent against one good source and one source
 // per failure: slower than the timeout, silent forever, HTTP 500, garbage,
 // truncated, a 1 GB body, a redirect loop, HTML, and two Prometheus
@@ -788,7 +739,7 @@ func TestFailingSources(t *testing.T) {
 	})
 	bad := httptest.NewServer(mux)
 	t.Cleanup(bad.Close)
-	silent := silentServer(t)
+	silent := testutil.BlackHole(t)
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
 // TestMetricsLint checks every metric the agent exposes with promlint, and
@@ -32,7 +32,7 @@ services:
       - cpu > 2 => weight 10%
 `), 0o644)
 	ag := startAgent(t, Options{RulesPath: path})
-	pollOnce(t, ag.poll)
+	testutil.Poll(t, ag.poll, "")
 	// The responder counts a poll once its connection is closed, which may
 	// be just after the client read the reply.
 	var body string
@@ -80,20 +80,4 @@ services:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-}
-
-// pollOnce polls the agent port as HAProxy does without agent-send.
-func pollOnce(t *testing.T, addr string) string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("poll %s: %v", addr, err)
-	}
-	return line
 }

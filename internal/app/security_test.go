@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,9 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
 // The secrets of TestSecretsNeverShown: each must be used (the sources
@@ -50,24 +50,6 @@ rules:
   - cpu > 0.9 => weight 50%%
   - echoed > 1 => down
 `
-
-// syncBuffer is a bytes.Buffer safe for the agent's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // authServer serves /basic and /bearer only to the right credentials, and
 // /echo always fails with a body that repeats the credentials it got, as
@@ -111,7 +93,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	good := fmt.Sprintf(securityRules, srv.URL, pwFile, secretToken)
 	writeAtomic(t, path, good)
 
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ag := startAgent(t, Options{RulesPath: path, Logger: logger, EnableLifecycle: true})
 

@@ -8,46 +8,11 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// listen starts a loopback server whose handler gets every connection.
-func listen(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { handle(c) })
-		}
-	})
-	t.Cleanup(func() {
-		close(done)
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
+	"github.com/haproxy-agent/agent/internal/testutil"
+)
 
 func checkCounts(t *testing.T, r Report) {
 	t.Helper()
@@ -133,7 +98,7 @@ func TestDurationBoundsRun(t *testing.T) {
 }
 
 func TestSendIsWrittenFirst(t *testing.T) {
-	addr := listen(t, func(c net.Conn) {
+	addr := testutil.TCPServer(t, func(c net.Conn) {
 		defer c.Close()
 		buf := make([]byte, 64)
 		n, _ := c.Read(buf)
@@ -171,23 +136,23 @@ func TestErrorKinds(t *testing.T) {
 		want   Kind
 	}{
 		{"refused", func(*testing.T) string { return free() }, "", Refused},
-		{"incomplete", func(t *testing.T) string { return listen(t, reply("up ready")) }, "", Incomplete},
-		{"closed without data", func(t *testing.T) string { return listen(t, reply("")) }, "", Incomplete},
-		{"wrong reply", func(t *testing.T) string { return listen(t, reply("down\n")) }, "up ready 100%", WrongReply},
+		{"incomplete", func(t *testing.T) string { return testutil.TCPServer(t, reply("up ready")) }, "", Incomplete},
+		{"closed without data", func(t *testing.T) string { return testutil.TCPServer(t, reply("")) }, "", Incomplete},
+		{"wrong reply", func(t *testing.T) string { return testutil.TCPServer(t, reply("down\n")) }, "up ready 100%", WrongReply},
 		{"timeout", func(t *testing.T) string {
-			return listen(t, func(c net.Conn) { time.Sleep(time.Second); c.Close() })
+			return testutil.TCPServer(t, func(c net.Conn) { time.Sleep(time.Second); c.Close() })
 		}, "", Timeout},
 		{"reset", func(t *testing.T) string {
-			return listen(t, func(c net.Conn) {
+			return testutil.TCPServer(t, func(c net.Conn) {
 				c.(*net.TCPConn).SetLinger(0)
 				c.Close()
 			})
 		}, "", Reset},
 		{"line too long", func(t *testing.T) string {
-			return listen(t, reply(strings.Repeat("x", MaxLine+1)+"\n"))
+			return testutil.TCPServer(t, reply(strings.Repeat("x", MaxLine+1)+"\n"))
 		}, "", Other},
 		{"long line within limit", func(t *testing.T) string {
-			return listen(t, reply(strings.Repeat("x", MaxLine-1)+"\n"))
+			return testutil.TCPServer(t, reply(strings.Repeat("x", MaxLine-1)+"\n"))
 		}, "", OK},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,6 @@
 package responder
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -128,24 +127,6 @@ func (h *harness) waitOpen(n int) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // value returns the value of a counter or gauge. (testutil.ToFloat64 would

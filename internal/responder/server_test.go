@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
 func TestNoServicesRepliesWithoutReading(t *testing.T) {
@@ -89,7 +91,7 @@ func TestServiceSelection(t *testing.T) {
 }
 
 func TestUnknownServiceLoggedOnce(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	h := start(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h.srv.Publish(servicesTable())
 	for _, name := range []string{"nope", "nope", "other", "nope", "other"} {

@@ -1,29 +1,16 @@
 package source
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/haproxy-agent/agent/internal/testutil"
 	"github.com/haproxy-agent/agent/rules"
 )
 
-// Page10k is a 10,000-series exporter page: 100 families of 100 series,
-// HELP and TYPE lines included.
-func Page10k() []byte {
-	var b bytes.Buffer
-	for f := 0; f < 100; f++ {
-		fmt.Fprintf(&b, "# HELP fam_%d_total Requests, family %d.\n# TYPE fam_%d_total counter\n", f, f, f)
-		for s := 0; s < 100; s++ {
-			fmt.Fprintf(&b, "fam_%d_total{instance=\"web-1\",path=\"/api/v1/item/%d\",code=\"%d\"} %d\n", f, s, 200+s%5*100, f*100+s)
-		}
-	}
-	return b.Bytes()
-}
-
-// Selectors50 are 50 selectors on Page10k: 40 single series, 5 sums over
-// 20 series, 5 summed rates.
+// Selectors50 are 50 selectors on testutil.Page10k("fam", ...): 40 single
+// series, 5 sums over 20 series, 5 summed rates.
 func Selectors50(t testing.TB) []*rules.Metric {
 	var ms []*rules.Metric
 	for i := 0; i < 40; i++ {
@@ -38,7 +25,7 @@ func Selectors50(t testing.TB) []*rules.Metric {
 }
 
 func BenchmarkScrape10k(b *testing.B) {
-	body := Page10k()
+	body := testutil.Page10k("fam", "Requests, family %d.")
 	ms := Selectors50(b)
 	s := newScrapeT(b, scrapeSource("http://unused"))
 	t := time.Unix(0, 0)
@@ -58,7 +45,7 @@ func BenchmarkScrape10k(b *testing.B) {
 }
 
 func TestPage10kSelect(t *testing.T) {
-	body := Page10k()
+	body := testutil.Page10k("fam", "Requests, family %d.")
 	ms := Selectors50(t)
 	s := newScrapeT(t, scrapeSource("http://unused"))
 	fams, err := s.page.parse(body, false, ms)

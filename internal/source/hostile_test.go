@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/testutil"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -25,47 +24,12 @@ import (
 // sends headers and then stalls, a 1 GB body, a redirect loop and a wrong
 // content type, for both HTTP source kinds.
 
-// blackHole accepts TCP connections and never writes nor closes them until
-// the test ends: the client alone must give up.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
 // hostile returns the URL of a server whose every path behaves as name
 // says, and a count of the body bytes it wrote.
 func hostile(t *testing.T, name string) (string, *atomic.Int64) {
 	t.Helper()
 	if name == "hang" {
-		return blackHole(t), new(atomic.Int64)
+		return testutil.BlackHole(t), new(atomic.Int64)
 	}
 	var sent atomic.Int64
 	var h http.HandlerFunc

@@ -4,31 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/haproxy-agent/agent/internal/testutil"
 	"github.com/haproxy-agent/agent/rules"
 )
-
-// benchPage is an exporter page of families x perFamily series in the
-// Prometheus text format, HELP and TYPE lines included: request counters by
-// path and code, the shape of a busy application's /metrics.
-func benchPage(families, perFamily int) []byte {
-	var b bytes.Buffer
-	for f := 0; f < families; f++ {
-		fmt.Fprintf(&b, "# HELP app_family_%d_total Requests handled, family %d.\n# TYPE app_family_%d_total counter\n", f, f, f)
-		for s := 0; s < perFamily; s++ {
-			fmt.Fprintf(&b, "app_family_%d_total{instance=\"web-1\",path=\"/api/v1/item/%d\",code=\"%d\"} %d\n",
-				f, s, 200+s%5*100, f*perFamily+s)
-		}
-	}
-	b.WriteString("jobs_queue_depth{queue=\"default\"} 42\n")
-	return b.Bytes()
-}
 
 // benchRuleFile declares ten metrics on a scraped page: exact series,
 // regexp selectors summed over many series, and a counter rate.
@@ -63,13 +46,11 @@ rules:
 // every series. "parse" is this package's filtering parser alone; "read"
 // is a whole Read from an httptest exporter: GET, parse and select.
 func BenchmarkScrape(b *testing.B) {
-	body := benchPage(100, 100)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_, _ = w.Write(body)
-	}))
-	defer srv.Close()
-	f, err := rules.Parse(benchRuleFile(srv.URL), "bench.yaml")
+	// 10,000 request counters by path and code plus a queue gauge without
+	// HELP or TYPE.
+	body := append(testutil.Page10k("app_family", "Requests handled, family %d."),
+		"jobs_queue_depth{queue=\"default\"} 42\n"...)
+	f, err := rules.Parse(benchRuleFile(testutil.ServePage(b, body)), "bench.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

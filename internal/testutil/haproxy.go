@@ -68,6 +68,19 @@ func HAProxyBinary() (string, bool) {
 	return "", false
 }
 
+// HAProxyTCPDefaults is a defaults section for the configurations tests
+// pass to StartHAProxy: TCP mode, and timeouts short enough that a check
+// or a connection to a dead server fails within a test's patience. A test
+// appends its backends to it.
+const HAProxyTCPDefaults = `
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    timeout check 1s
+`
+
 // StartHAProxy starts haproxy with the configuration cfg and stops it when
 // the test ends.
 //

@@ -4,44 +4,10 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// tcpServer accepts connections on 127.0.0.1 and hands each to handle in
-// its own goroutine; it stops and waits for them when the test ends.
-func tcpServer(t *testing.T, handle func(net.Conn)) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestHAProxyAgentCheck drives a real HAProxy against a tiny agent and
 // checks what the harness reports for each reply. It also documents how
@@ -51,29 +17,28 @@ func TestHAProxyAgentCheck(t *testing.T) {
 	setReply := func(s string) { reply.Store(&s) }
 	setReply("up drain 50%\n")
 	var polls atomic.Int64
-	agentPort := tcpServer(t, func(c net.Conn) {
+	agentAddr := TCPServer(t, func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 		// Without agent-send, HAProxy sends nothing: answer at once.
 		polls.Add(1)
 		_, _ = c.Write([]byte(*reply.Load()))
 	})
 	// The real server: the regular health check (a TCP connect) must pass,
 	// or the agent's "up" cannot bring the server up.
-	srvPort := tcpServer(t, func(net.Conn) {})
+	srvAddr := ClosingServer(t)
+	_, agentPort, err := net.SplitHostPort(agentAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	cfg := fmt.Sprintf(`
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-    timeout check 1s
-
+	cfg := HAProxyTCPDefaults + fmt.Sprintf(`
 backend be_app
     # web1: regular check plus agent check, as in production.
-    server web1 127.0.0.1:%[1]d check inter 200ms weight 100 agent-check agent-port %[2]d agent-inter 200ms
+    server web1 %[1]s check inter 200ms weight 100 agent-check agent-port %[2]s agent-inter 200ms
     # web2: agent check only, no regular check.
-    server web2 127.0.0.1:%[1]d weight 100 agent-check agent-port %[2]d agent-inter 200ms
-`, srvPort, agentPort)
+    server web2 %[1]s weight 100 agent-check agent-port %[2]s agent-inter 200ms
+`, srvAddr, agentPort)
 	h := StartHAProxy(t, cfg)
 
 	servers := []string{"web1", "web2"}

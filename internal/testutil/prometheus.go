@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -37,7 +35,7 @@ type Prometheus struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:40123.
 	URL string
 	cmd *exec.Cmd
-	out *promOutput
+	out *SyncBuffer
 }
 
 // PrometheusBinary returns the prometheus binary to use: $PROMETHEUS_BIN,
@@ -117,7 +115,7 @@ func startPrometheus(t testing.TB, bin, cfgPath, dataDir string) (*Prometheus, e
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	out := &promOutput{}
+	out := &SyncBuffer{}
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+dataDir,
@@ -234,21 +232,4 @@ func (p *Prometheus) Query(query string) (float64, error) {
 		return 0, fmt.Errorf("value %q: %w", s, err)
 	}
 	return v, nil
-}
-
-type promOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *promOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *promOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
