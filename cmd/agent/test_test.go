@@ -16,11 +16,11 @@ func runTestCmd(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestTestExamples(t *testing.T) {
-	code, out, errOut := runTestCmd(t, "../../examples/rules.test.yaml", "../../examples/host.test.yaml")
-	want := `Unit Testing: ../../examples/rules.test.yaml
+	code, out, errOut := runTestCmd(t, "../../examples/tests/rules.test.yaml", "../../examples/tests/host.test.yaml")
+	want := `Unit Testing: ../../examples/tests/rules.test.yaml
   SUCCESS
 
-Unit Testing: ../../examples/host.test.yaml
+Unit Testing: ../../examples/tests/host.test.yaml
   SUCCESS
 
 `
@@ -94,7 +94,7 @@ func TestTestBadFiles(t *testing.T) {
 }
 
 func TestTestUsage(t *testing.T) {
-	if code, _, errOut := runTestCmd(t, "--run", "(", "../../examples/rules.test.yaml"); code != exitUsage || errOut == "" {
+	if code, _, errOut := runTestCmd(t, "--run", "(", "../../examples/tests/rules.test.yaml"); code != exitUsage || errOut == "" {
 		t.Errorf("bad --run: exit %d, stderr %q; want exit 2 and a message", code, errOut)
 	}
 	if code, _, _ := runTestCmd(t); code != exitUsage {

@@ -23,7 +23,10 @@ import (
 type Collector struct {
 	file    *rules.File
 	sources []*sourceState
-	metrics []metricState // by rules.Metric.Index
+	// hold keeps the last good value of every metric; holdMu guards it
+	// against the per-source goroutines of one Collect.
+	hold   *Holder
+	holdMu sync.Mutex
 
 	mu       sync.Mutex
 	inflight sync.WaitGroup
@@ -40,16 +43,12 @@ type sourceState struct {
 	lastSuccess time.Time
 }
 
-type metricState struct {
-	value float64
-	good  time.Time // when value was read; zero: never
-}
-
 // New builds a collector for file, building the reader of every source that
 // a metric reads. Any error leaves nothing behind, so that a reload can
 // fail before anything changes.
 func New(file *rules.File, newReader NewReaderFunc) (*Collector, error) {
-	c := &Collector{file: file, metrics: make([]metricState, len(file.Metrics))}
+	c := &Collector{file: file}
+	c.hold = NewHolder(c.staleAfter())
 	byName := map[string]*sourceState{}
 	for _, src := range file.Sources {
 		s := &sourceState{src: src, busy: new(atomic.Bool)}
@@ -153,8 +152,11 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error)
 	c.inflight.Add(1)
 	go func() {
 		defer c.inflight.Done()
-		defer s.busy.Store(false)
 		rs, err := s.reader.Read(rctx, s.metrics)
+		// Free the source before handing the result over, so that the
+		// next cycle, which may start as soon as this one returns, finds
+		// it free.
+		s.busy.Store(false)
 		done <- result{rs, err}
 	}()
 	var r result
@@ -175,27 +177,20 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error)
 	return r.rs, r.err
 }
 
-// update applies one read of a metric: a good value replaces the held one;
-// a failure keeps the held value until it is older than stale_after.
+// update applies one read of a metric through the Holder: a good value
+// replaces the held one; a failure keeps the held value until it is older
+// than stale_after.
 func (c *Collector) update(m *rules.Metric, v float64, err error, now time.Time) MetricValue {
-	st := &c.metrics[m.Index]
-	mv := MetricValue{Name: m.Name, Source: m.Source}
-	if err == nil {
-		st.value, st.good = v, now
-		mv.Value = v
-		return mv
+	c.holdMu.Lock()
+	value, age, missing := c.hold.Observe(m.Name, now, v, err)
+	c.holdMu.Unlock()
+	mv := MetricValue{Name: m.Name, Source: m.Source, Value: value, Age: age, Missing: missing}
+	if err != nil {
+		mv.Err = err.Error()
 	}
-	mv.Err = err.Error()
-	if st.good.IsZero() {
-		mv.Missing = mv.Err
-		return mv
+	if missing != "" {
+		mv.Value, mv.Age = 0, 0
 	}
-	age := now.Sub(st.good)
-	if age > c.staleAfter() {
-		mv.Missing = fmt.Sprintf("stale: last good value %s ago (%s)", age.Round(time.Second), mv.Err)
-		return mv
-	}
-	mv.Value, mv.Age = st.value, age
 	return mv
 }
 
@@ -240,7 +235,7 @@ func (c *Collector) Carry(old *Collector) {
 		}
 		om := old.file.Metric(m.Name)
 		if om != nil && sameMetric(om, m) {
-			c.metrics[m.Index] = old.metrics[om.Index]
+			c.hold.Carry(old.hold, m.Name)
 		}
 	}
 }

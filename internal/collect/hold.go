@@ -28,7 +28,7 @@ func NewHolder(staleAfter time.Duration) *Holder {
 
 // Observe records one read of the named metric at now, either a value or
 // the error that prevented one, and returns what the evaluator should see:
-// the new value (age 0), the last good value while it is younger than
+// the new value (age 0), the last good value until it is older than
 // staleAfter (with its age), or a missing reason.
 func (h *Holder) Observe(name string, now time.Time, v float64, err error) (value float64, age time.Duration, missing string) {
 	if err == nil && !math.IsNaN(v) {
@@ -44,20 +44,16 @@ func (h *Holder) Observe(name string, now time.Time, v float64, err error) (valu
 		return math.NaN(), 0, reason
 	}
 	age = now.Sub(last.at)
-	if age >= h.staleAfter {
+	if age > h.staleAfter {
 		return math.NaN(), age, fmt.Sprintf("stale: last good value %s ago (%s)", age.Round(time.Second), reason)
 	}
 	return last.value, age, ""
 }
 
-// Forget drops the metrics not in keep, after a reload removed them.
-func (h *Holder) Forget(keep map[string]bool) {
-	for name := range h.last {
-		if !keep[name] {
-			delete(h.last, name)
-		}
+// Carry takes over old's last good value of the named metric, after a
+// reload that kept the metric as it was.
+func (h *Holder) Carry(old *Holder, name string) {
+	if v, ok := old.last[name]; ok {
+		h.last[name] = v
 	}
 }
-
-// SetStaleAfter changes how long values are kept, after a reload.
-func (h *Holder) SetStaleAfter(d time.Duration) { h.staleAfter = d }

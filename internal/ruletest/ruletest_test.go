@@ -15,7 +15,7 @@ func TestGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, "../../examples/rules.test.yaml", "../../examples/host.test.yaml")
+	files = append(files, "../../examples/tests/rules.test.yaml", "../../examples/tests/host.test.yaml")
 	for _, f := range files {
 		if filepath.Base(f) == "fail.test.yaml" {
 			continue
