@@ -172,7 +172,7 @@ func quietLogger() *slog.Logger {
 // rule sets and invalid content, while reloads also come by SIGHUP and
 // POST /-/reload, and pollers poll back to back. Every reply must be a
 // whole line of exactly one rule set, no poll may fail, and at the end the
-// agent must serve the last valid file.
+// agent must converge on the valid file the storm ends with.
 func TestReloadStorm(t *testing.T) {
 	leakCheck(t)
 	storm := 10 * time.Second
