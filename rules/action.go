@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 // actionWords are the words an action may hold, as listed in messages.
@@ -85,7 +87,7 @@ func ParseAction(s string) (Action, error) {
 			}
 			a.Maxconn = n
 		default:
-			return a, fmt.Errorf("unknown action %q: want %s%s", words[i], validActions, didYouMean(w, actionWords))
+			return a, fmt.Errorf("unknown action %q: want %s%s", words[i], validActions, yamlnode.DidYouMean(w, actionWords))
 		}
 	}
 	return a, nil

@@ -1,6 +1,10 @@
 package rules
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
+)
 
 func TestParseAction(t *testing.T) {
 	act := func(op, admin string, weight, maxconn int) Action {
@@ -92,7 +96,7 @@ func TestSuggest(t *testing.T) {
 	}
 	candidates := []string{"interval", "stale_after", "drain", "down", "up"}
 	for _, c := range cases {
-		if got := suggest(c.word, candidates); got != c.want {
+		if got := yamlnode.Suggest(c.word, candidates); got != c.want {
 			t.Errorf("suggest(%q) = %q, want %q", c.word, got, c.want)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	exprparser "github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 // Builtins are the expression functions rules may call: arithmetic on
@@ -26,7 +28,7 @@ var Builtins = []string{"abs", "ceil", "floor", "round", "min", "max", "int", "f
 var disabledBuiltins = func() map[string]bool {
 	m := make(map[string]bool, len(builtin.Names))
 	for _, name := range builtin.Names {
-		if !contains(Builtins, name) {
+		if !slices.Contains(Builtins, name) {
 			m[name] = true
 		}
 	}
@@ -154,17 +156,17 @@ func disallowed(n ast.Node) string {
 		}
 		return ""
 	case *ast.UnaryNode:
-		if contains(allowedOps, n.Operator) {
+		if slices.Contains(allowedOps, n.Operator) {
 			return ""
 		}
 		return fmt.Sprintf("operator %s is not available in rules", n.Operator)
 	case *ast.BinaryNode:
-		if contains(allowedOps, n.Operator) {
+		if slices.Contains(allowedOps, n.Operator) {
 			return ""
 		}
 		return fmt.Sprintf("operator %s is not available in rules", n.Operator)
 	case *ast.BuiltinNode:
-		if contains(Builtins, n.Name) {
+		if slices.Contains(Builtins, n.Name) {
 			return ""
 		}
 		return fmt.Sprintf("function %s is not available in rules (these are: %s)", n.Name, strings.Join(Builtins, ", "))
@@ -209,9 +211,9 @@ func (p *parser) exprError(c *compiler, n *yaml.Node, off int, ctx, what string,
 	}
 	msg := fe.Message
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
-		if s := didYouMean(name, c.names); s != "" {
+		if s := yamlnode.DidYouMean(name, c.names); s != "" {
 			msg += s
-		} else if contains(builtin.Names, name) {
+		} else if slices.Contains(builtin.Names, name) {
 			msg = fmt.Sprintf("function %s is not available in rules (these are: %s)", name, strings.Join(Builtins, ", "))
 		}
 	}

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/builtin"
 	promparser "github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 // HostMetrics are the metrics the predeclared host source offers.
@@ -56,9 +59,9 @@ func badMetricName(name string) string {
 	switch {
 	case !metricNameRe.MatchString(name):
 		return fmt.Sprintf("bad metric name %q: want letters, digits and _, not starting with a digit", name)
-	case contains(exprKeywords, name):
+	case slices.Contains(exprKeywords, name):
 		return fmt.Sprintf("bad metric name %q: it is a keyword of the expression language", name)
-	case contains(builtin.Names, name):
+	case slices.Contains(builtin.Names, name):
 		return fmt.Sprintf("bad metric name %q: it is a function of the expression language", name)
 	}
 	return ""
@@ -74,7 +77,7 @@ func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
 		rate, agg         *yaml.Node
 	)
 	switch v := e.val; {
-	case isNull(v):
+	case yamlnode.IsNull(v):
 		p.errorf(e.key, ctx, "missing definition: want SOURCE:SELECTOR, such as app:jobs_queue_depth or host:cpu")
 		return false
 	case v.Kind == yaml.ScalarNode:
@@ -131,14 +134,14 @@ func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
 			if !ok {
 				return false
 			}
-			if !contains(aggregations, s) {
-				p.errorf(a.val, ctx, "aggregate %q is not one of %s%s", s, strings.Join(aggregations, ", "), didYouMean(s, aggregations))
+			if !slices.Contains(aggregations, s) {
+				p.errorf(a.val, ctx, "aggregate %q is not one of %s%s", s, strings.Join(aggregations, ", "), yamlnode.DidYouMean(s, aggregations))
 				return false
 			}
 			m.Aggregate = Aggregation(s)
 		}
 	default:
-		p.errorf(e.val, ctx, "want SOURCE:SELECTOR or a mapping with source and select or query, not %s", kindName(e.val))
+		p.errorf(e.val, ctx, "want SOURCE:SELECTOR or a mapping with source and select or query, not %s", yamlnode.KindName(e.val))
 		return false
 	}
 
@@ -148,7 +151,7 @@ func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
 		for i, s := range f.Sources {
 			names[i] = s.Name
 		}
-		p.errorf(srcNode, ctx, "undeclared source %q%s", srcName, didYouMean(srcName, names))
+		p.errorf(srcNode, ctx, "undeclared source %q%s", srcName, yamlnode.DidYouMean(srcName, names))
 		return false
 	}
 	m.Source = src.Name
@@ -162,8 +165,8 @@ func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
 			p.errorf(textNode, ctx, "query is for prometheus sources; use select with a host metric")
 			return false
 		}
-		if !contains(HostMetrics, text) {
-			p.errorf(textNode, ctx, "unknown host metric %q (want one of %s)%s", text, strings.Join(HostMetrics, ", "), didYouMean(text, HostMetrics))
+		if !slices.Contains(HostMetrics, text) {
+			p.errorf(textNode, ctx, "unknown host metric %q (want one of %s)%s", text, strings.Join(HostMetrics, ", "), yamlnode.DidYouMean(text, HostMetrics))
 			return false
 		}
 		if rate != nil {

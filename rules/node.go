@@ -2,11 +2,14 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 // parser collects every problem of one file while walking its YAML nodes.
@@ -53,13 +56,15 @@ func (p *parser) sorted() Errors {
 
 // line returns the text of a 1-based line, or "".
 func (p *parser) line(n int) string {
+	return yamlnode.Line(p.allLines(), n)
+}
+
+// allLines returns the file's lines, splitting them on first use.
+func (p *parser) allLines() []string {
 	if p.lines == nil {
-		p.lines = strings.Split(string(p.data), "\n")
+		p.lines = yamlnode.Lines(p.data)
 	}
-	if n < 1 || n > len(p.lines) {
-		return ""
-	}
-	return strings.TrimSuffix(p.lines[n-1], "\r")
+	return p.lines
 }
 
 // innerPos maps a position inside a scalar's value (byte offset off, then
@@ -68,26 +73,7 @@ func (p *parser) line(n int) string {
 // and its text appears verbatim in the file, so a reported column is never
 // a guess; ok is false otherwise.
 func (p *parser) innerPos(n *yaml.Node, off, line, col int) (pos Pos, ok bool) {
-	if n.Kind != yaml.ScalarNode || line != 1 || strings.ContainsAny(n.Value, "\n\r") {
-		return Pos{}, false
-	}
-	skip := 0
-	switch n.Style {
-	case 0, yaml.TaggedStyle:
-	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		skip = 1
-	default:
-		return Pos{}, false
-	}
-	text := p.line(n.Line)
-	// yaml.v3 counts columns in runes; find the byte where the value starts.
-	start := 0
-	for c := 1; c < n.Column && start < len(text); c++ {
-		_, size := utf8.DecodeRuneInString(text[start:])
-		start += size
-	}
-	start += skip
-	if start > len(text) || !strings.HasPrefix(text[start:], n.Value) {
+	if line != 1 || off < 0 || off > len(n.Value) {
 		return Pos{}, false
 	}
 	inner := n.Value[off:]
@@ -96,7 +82,11 @@ func (p *parser) innerPos(n *yaml.Node, off, line, col int) (pos Pos, ok bool) {
 		_, size := utf8.DecodeRuneInString(inner[b:])
 		b += size
 	}
-	return Pos{Line: n.Line, Col: utf8.RuneCountInString(text[:start+off+b]) + 1}, true
+	c, ok := yamlnode.ValueCol(p.line(n.Line), n, off+b)
+	if !ok {
+		return Pos{}, false
+	}
+	return Pos{Line: n.Line, Col: c}, true
 }
 
 // deref follows aliases to the node they name.
@@ -105,26 +95,6 @@ func deref(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
-}
-
-// kindName names what a node holds, for messages.
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
 }
 
 // entries returns a mapping's pairs in order; it reports keys that are not
@@ -137,7 +107,7 @@ func (p *parser) entries(n *yaml.Node, ctx, what string) []pair {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], deref(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			p.errorf(k, ctx, "keys must be strings, not %s", kindName(k))
+			p.errorf(k, ctx, "keys must be strings, not %s", yamlnode.KindName(k))
 			continue
 		}
 		if k.Tag == "!!merge" {
@@ -158,7 +128,7 @@ func (p *parser) entries(n *yaml.Node, ctx, what string) []pair {
 func (p *parser) fields(n *yaml.Node, ctx string, known []string) map[string]pair {
 	out := make(map[string]pair, len(known))
 	for _, e := range p.entries(n, ctx, "key") {
-		if !contains(known, e.key.Value) {
+		if !slices.Contains(known, e.key.Value) {
 			p.unknownKey(e.key, ctx, known)
 			continue
 		}
@@ -169,7 +139,7 @@ func (p *parser) fields(n *yaml.Node, ctx string, known []string) map[string]pai
 
 // unknownKey reports k as not one of known, with a suggestion when one is near.
 func (p *parser) unknownKey(k *yaml.Node, ctx string, known []string) {
-	if s := suggest(k.Value, known); s != "" {
+	if s := yamlnode.Suggest(k.Value, known); s != "" {
 		p.errorf(k, ctx, "unknown key %q; did you mean %q?", k.Value, s)
 		return
 	}
@@ -180,11 +150,11 @@ func (p *parser) unknownKey(k *yaml.Node, ctx string, known []string) {
 // missing or not a scalar.
 func (p *parser) scalar(e pair, ctx string) (string, bool) {
 	switch {
-	case isNull(e.val):
+	case yamlnode.IsNull(e.val):
 		p.errorf(e.key, ctx, "%s: missing value", e.key.Value)
 		return "", false
 	case e.val.Kind != yaml.ScalarNode:
-		p.errorf(e.val, ctx, "%s: want a single value, got %s", e.key.Value, kindName(e.val))
+		p.errorf(e.val, ctx, "%s: want a single value, got %s", e.key.Value, yamlnode.KindName(e.val))
 		return "", false
 	}
 	return e.val.Value, true
@@ -193,26 +163,17 @@ func (p *parser) scalar(e pair, ctx string) (string, bool) {
 // mappingOf checks that a key's value is a mapping; null counts as empty
 // when allowNull.
 func (p *parser) mappingOf(e pair, ctx string, allowNull bool) bool {
-	if isNull(e.val) {
+	if yamlnode.IsNull(e.val) {
 		if !allowNull {
 			p.errorf(e.key, ctx, "%s: missing value", e.key.Value)
 		}
 		return false
 	}
 	if e.val.Kind != yaml.MappingNode {
-		p.errorf(e.val, ctx, "%s: want a mapping, got %s", e.key.Value, kindName(e.val))
+		p.errorf(e.val, ctx, "%s: want a mapping, got %s", e.key.Value, yamlnode.KindName(e.val))
 		return false
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // hasControl reports whether s holds a control character, which would break

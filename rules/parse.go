@@ -10,11 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 // Limits that keep a hostile or mistaken file from exhausting the agent.
@@ -116,7 +117,7 @@ func (p *parser) document() (*yaml.Node, bool) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(p.data))
 	var doc yaml.Node
-	if err := decodeNode(dec, &doc); err != nil {
+	if err := yamlnode.Decode(dec, &doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
 		} else {
@@ -125,62 +126,39 @@ func (p *parser) document() (*yaml.Node, bool) {
 		return nil, false
 	}
 	var next yaml.Node
-	if err := decodeNode(dec, &next); err == nil {
+	if err := yamlnode.Decode(dec, &next); err == nil {
 		p.errorf(&next, "", "a rule file holds one YAML document; remove this second one")
 		return nil, false
 	} else if !errors.Is(err, io.EOF) {
 		p.yamlError(err)
 		return nil, false
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || yamlnode.IsNull(doc.Content[0]) {
 		p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
 		return nil, false
 	}
 	root := deref(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
-		p.errorf(root, "", "a rule file is a mapping with keys such as interval, sources, metrics and rules, not %s", kindName(root))
+		p.errorf(root, "", "a rule file is a mapping with keys such as interval, sources, metrics and rules, not %s", yamlnode.KindName(root))
 		return nil, false
 	}
 	return root, true
 }
 
-// decodeNode decodes the next document, turning a panic of the YAML
-// library into an error: no input may crash the agent.
-func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml: cannot parse: %v", r)
-		}
-	}()
-	return dec.Decode(n)
-}
-
-var (
-	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	yamlAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
-)
+var yamlAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
 
 // yamlError reports a YAML syntax error. The library gives only a line, so
 // the column is found where it can be: a tab, an unknown anchor.
 func (p *parser) yamlError(err error) {
 	msg := err.Error()
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		if strings.Contains(m[2], "cannot start any token") {
-			// yaml.v3 may name the line before the tab; look at both.
-			for _, l := range []int{line, line + 1} {
-				t := p.line(l)
-				if i := strings.IndexByte(t, '\t'); i >= 0 && strings.TrimLeft(t[:i], " ") == "" {
-					p.errAt(Pos{Line: l, Col: i + 1}, "", "yaml: tab character: use spaces, not tabs, for indentation")
-					return
-				}
+	if line, text, ok := yamlnode.SyntaxLine(err); ok {
+		if strings.Contains(text, "cannot start any token") {
+			if l, col, ok := yamlnode.IndentTab(p.allLines(), line); ok {
+				p.errAt(Pos{Line: l, Col: col}, "", "yaml: tab character: use spaces, not tabs, for indentation")
+				return
 			}
 		}
-		// At the end of the input the library names the line after the last.
-		if n := bytes.Count(p.data, []byte("\n")) + 1; line > n {
-			line = n
-		}
-		p.errAt(Pos{Line: max(line, 1), Col: 1}, "", "yaml: %s", m[2])
+		p.errAt(Pos{Line: yamlnode.ClampLine(p.allLines(), line), Col: 1}, "", "yaml: %s", text)
 		return
 	}
 	if m := yamlAnchorRe.FindStringSubmatch(msg); m != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func checkInvariants(t testing.TB, f *File) {
 				t.Errorf("metric %q: no query", m.Name)
 			}
 		case KindHost:
-			if !contains(HostMetrics, m.Selector) {
+			if !slices.Contains(HostMetrics, m.Selector) {
 				t.Errorf("metric %q: host metric %q", m.Name, m.Selector)
 			}
 		}

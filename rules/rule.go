@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 var ruleKeys = []string{"name", "when", "then", "weight", "for", "keep_firing_for", "on_missing", "description"}
@@ -16,11 +18,11 @@ const shortFormHint = `want "EXPR => ACTIONS" such as "cpu > 0.9 => weight 50%",
 
 // ruleList reads a service's list of rules into svc.
 func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
-	if isNull(e.val) {
+	if yamlnode.IsNull(e.val) {
 		return
 	}
 	if e.val.Kind != yaml.SequenceNode {
-		p.errorf(e.val, ctx, "rules: want a list of rules, got %s", kindName(e.val))
+		p.errorf(e.val, ctx, "rules: want a list of rules, got %s", yamlnode.KindName(e.val))
 		return
 	}
 	names := map[string]Pos{}
@@ -35,7 +37,7 @@ func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
 		switch item.Kind {
 		case yaml.ScalarNode:
 			if item.Tag != "!!str" {
-				p.errorf(item, ctx, "rule %d: %s, not %s", i+1, shortFormHint, kindName(item))
+				p.errorf(item, ctx, "rule %d: %s, not %s", i+1, shortFormHint, yamlnode.KindName(item))
 				continue
 			}
 			r = p.shortRule(c, item, ctx)
@@ -172,7 +174,7 @@ func (p *parser) longRule(c *compiler, n *yaml.Node, ctx string, nth int) *Rule 
 			case "fire":
 				r.OnMissing = Fire
 			default:
-				p.errorf(e.val, rctx, "on_missing %q is not one of keep, skip, fire%s", s, didYouMean(s, onMissing))
+				p.errorf(e.val, rctx, "on_missing %q is not one of keep, skip, fire%s", s, yamlnode.DidYouMean(s, onMissing))
 				ok = false
 			}
 		} else {

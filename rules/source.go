@@ -7,11 +7,14 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 var sourceNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
@@ -49,9 +52,9 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 		set := map[string]pair{}
 		for _, kv := range p.entries(e.val, ctx, "key") {
 			switch k := kv.key.Value; {
-			case contains(sourceKeys, k):
+			case slices.Contains(sourceKeys, k):
 				set[k] = kv
-			case contains(httpKeys, k):
+			case slices.Contains(httpKeys, k):
 				httpPairs = append(httpPairs, kv)
 			default:
 				p.unknownKey(kv.key, ctx, all)
@@ -185,7 +188,7 @@ func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) 
 				if parent != "" {
 					where = " in " + parent
 				}
-				if sug := suggest(k.Value, known); sug != "" {
+				if sug := yamlnode.Suggest(k.Value, known); sug != "" {
 					p.errorf(k, ctx, "unknown key %q%s; did you mean %q?", k.Value, where, sug)
 				} else {
 					p.errorf(k, ctx, "unknown key %q%s", k.Value, where)

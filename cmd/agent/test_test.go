@@ -80,7 +80,7 @@ func TestTestBadFiles(t *testing.T) {
 ` + d + `broken.yaml:6:11: rule "uses an undeclared metric": when: unknown name z; did you mean "x"?
 `},
 		{"unknown_key.test.yaml", d + `unknown_key.test.yaml:2:1: unknown key "evaluation_intervall"; did you mean "evaluation_interval"?
-` + d + `unknown_key.test.yaml:5:5: unknown key "input" (want one of name, interval, input_series, expect)
+` + d + `unknown_key.test.yaml:5:5: unknown key "input"; did you mean "input_series"?
 ` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, op, admin, weight, maxconn, firing, pending)
 `},
 	}

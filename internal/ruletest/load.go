@@ -7,12 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -166,7 +168,7 @@ func (s *Suite) bindExpectation(w *walker, rf *rules.File, t *Test, x *Expectati
 	}
 	check := func(field string, list []string, pos []rules.Pos) {
 		for i, n := range list {
-			if !contains(names, n) {
+			if !slices.Contains(names, n) {
 				w.errAt(pos[i], "%s: service %s has no rule %q%s", field, svc.Name, n, hint(n, names, "its rules"))
 			}
 		}
@@ -178,8 +180,8 @@ func (s *Suite) bindExpectation(w *walker, rf *rules.File, t *Test, x *Expectati
 // hint ends a message about an unknown name: the likely typo it is, or
 // the valid names (what says whose, e.g. "its metrics").
 func hint(word string, names []string, what string) string {
-	if s := suggest(word, names); s != "" {
-		return fmt.Sprintf("; did you mean %q?", s)
+	if s := yamlnode.DidYouMean(word, names); s != "" {
+		return s
 	}
 	if len(names) == 0 {
 		return " (" + what + ": none)"

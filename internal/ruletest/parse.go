@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/haproxy-agent/agent/internal/yamlnode"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -60,7 +61,7 @@ func Parse(data []byte, name string) (*Suite, error) {
 // and report all problems at once. The suite is nil when the file is not a
 // YAML mapping.
 func parse(data []byte, name string) (*Suite, *walker) {
-	w := &walker{file: name, lines: strings.Split(string(data), "\n")}
+	w := &walker{file: name, lines: yamlnode.Lines(data)}
 	if len(data) > MaxFileSize {
 		w.errAt(rules.Pos{Line: 1, Col: 1}, "test file too large: %d bytes, the limit is %d", len(data), MaxFileSize)
 		return nil, w
@@ -93,8 +94,6 @@ func (w *walker) sorted() rules.Errors {
 	return w.errs
 }
 
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // document decodes data into its top-level mapping, or reports why not.
 func (w *walker) document(data []byte) (root *yaml.Node) {
 	start := rules.Pos{Line: 1, Col: 1}
@@ -103,29 +102,20 @@ func (w *walker) document(data []byte) (root *yaml.Node) {
 		return nil
 	}
 	var doc yaml.Node
-	err := func() (err error) {
-		// No input may crash the command: turn a library panic into an error.
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("yaml: cannot parse: %v", r)
-			}
-		}()
-		return yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
-	}()
+	err := yamlnode.Decode(yaml.NewDecoder(bytes.NewReader(data)), &doc)
 	switch {
 	case errors.Is(err, io.EOF):
 		w.errAt(start, "empty test file: write rule_files and tests")
 		return nil
 	case err != nil:
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			w.errAt(w.yamlPos(line, m[2]), "yaml: %s", m[2])
+		if line, msg, ok := yamlnode.SyntaxLine(err); ok {
+			w.errAt(w.yamlPos(line, msg), "yaml: %s", msg)
 		} else {
 			w.errAt(start, "%v", err)
 		}
 		return nil
 	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	if len(doc.Content) == 0 || yamlnode.IsNull(doc.Content[0]) {
 		w.errAt(start, "empty test file: write rule_files and tests")
 		return nil
 	}
@@ -140,41 +130,22 @@ func (w *walker) document(data []byte) (root *yaml.Node) {
 // yamlPos places a YAML syntax error: the library gives a line only, and
 // for a tab in the indentation often the line before it.
 func (w *walker) yamlPos(line int, msg string) rules.Pos {
-	line = min(max(line, 1), len(w.lines))
+	line = yamlnode.ClampLine(w.lines, line)
 	if strings.Contains(msg, "tab") {
-		for _, l := range []int{line, line + 1} {
-			if l > len(w.lines) {
-				break
-			}
-			text := w.lines[l-1]
-			if i := strings.IndexByte(text, '\t'); i >= 0 && strings.TrimLeft(text[:i], " ") == "" {
-				return rules.Pos{Line: l, Col: i + 1}
-			}
+		if l, col, ok := yamlnode.IndentTab(w.lines, line); ok {
+			return rules.Pos{Line: l, Col: col}
 		}
 	}
 	return rules.Pos{Line: line, Col: 1}
 }
 
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
-}
-
-// kindName says what a node holds, for messages.
+// kindName says what a node holds, for messages: yamlnode.KindName, but
+// naming an alias, which this walk does not follow.
 func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
+	if n.Kind == yaml.AliasNode {
 		return "an alias"
-	case yaml.ScalarNode:
-		if isNull(n) {
-			return "nothing"
-		}
-		return strconv.Quote(n.Value)
 	}
-	return "something else"
+	return yamlnode.KindName(n)
 }
 
 // fields returns a mapping's entries by key, reporting keys that are unknown,
@@ -186,8 +157,8 @@ func (w *walker) fields(n *yaml.Node, known []string) map[string]entry {
 		switch {
 		case k.Kind != yaml.ScalarNode || k.Tag == "!!merge":
 			w.errorf(k, "keys must be plain strings, not %s", kindName(k))
-		case !contains(known, k.Value):
-			if s := suggest(k.Value, known); s != "" {
+		case !slices.Contains(known, k.Value):
+			if s := yamlnode.Suggest(k.Value, known); s != "" {
 				w.errorf(k, "unknown key %q; did you mean %q?", k.Value, s)
 			} else {
 				w.errorf(k, "unknown key %q (want one of %s)", k.Value, strings.Join(known, ", "))
@@ -206,7 +177,7 @@ func (w *walker) fields(n *yaml.Node, known []string) map[string]entry {
 // scalar returns the text of a key's single value.
 func (w *walker) scalar(e entry) (string, bool) {
 	switch {
-	case isNull(e.val):
+	case yamlnode.IsNull(e.val):
 		w.errorf(e.key, "%s: missing value", e.key.Value)
 		return "", false
 	case e.val.Kind != yaml.ScalarNode:
@@ -218,7 +189,7 @@ func (w *walker) scalar(e entry) (string, bool) {
 
 // list returns the items of a key's list value; null is an empty list.
 func (w *walker) list(e entry) ([]*yaml.Node, bool) {
-	if isNull(e.val) {
+	if yamlnode.IsNull(e.val) {
 		return nil, true
 	}
 	if e.val.Kind != yaml.SequenceNode {
@@ -254,7 +225,7 @@ func (w *walker) suite(s *Suite, root *yaml.Node) {
 		w.errAt(rules.Pos{Line: 1, Col: 1}, "missing rule_files: name the rule file under test, e.g. rule_files: [rules.yaml]")
 	} else if items, ok := w.list(e); ok {
 		for _, n := range items {
-			if n.Kind != yaml.ScalarNode || isNull(n) || strings.TrimSpace(n.Value) == "" {
+			if n.Kind != yaml.ScalarNode || yamlnode.IsNull(n) || strings.TrimSpace(n.Value) == "" {
 				w.errorf(n, "rule_files: want a file name, got %s", kindName(n))
 				continue
 			}
@@ -315,7 +286,7 @@ func (w *walker) test(n *yaml.Node) *Test {
 			t.Interval, t.intervalPos = d, posOf(e.val)
 		}
 	}
-	if e, ok := fs["input_series"]; ok && !isNull(e.val) {
+	if e, ok := fs["input_series"]; ok && !yamlnode.IsNull(e.val) {
 		if e.val.Kind != yaml.MappingNode {
 			w.errorf(e.val, "input_series: want a mapping of metric name to series, got %s", kindName(e.val))
 		} else {
@@ -357,7 +328,7 @@ func (w *walker) series(t *Test, n *yaml.Node) {
 			continue
 		}
 		seen[k.Value] = k
-		if v.Kind != yaml.ScalarNode || isNull(v) || strings.TrimSpace(v.Value) == "" {
+		if v.Kind != yaml.ScalarNode || yamlnode.IsNull(v) || strings.TrimSpace(v.Value) == "" {
 			w.errorf(v, "input_series: %s: want a series such as '1+1x10' or '0.5 _ 0.7', got %s", k.Value, kindName(v))
 			continue
 		}
@@ -461,7 +432,7 @@ func (w *walker) word(e entry, words []string) *string {
 	if !ok {
 		return nil
 	}
-	if !contains(words, s) {
+	if !slices.Contains(words, s) {
 		w.errorf(e.val, "%s: want one of %s, got %q", e.key.Value, strings.Join(words, ", "), s)
 		return nil
 	}
@@ -477,7 +448,7 @@ func (w *walker) names(e entry) ([]string, []rules.Pos) {
 		return out, pos
 	}
 	for _, n := range items {
-		if n.Kind != yaml.ScalarNode || isNull(n) {
+		if n.Kind != yaml.ScalarNode || yamlnode.IsNull(n) {
 			w.errorf(n, "%s: want a rule name, got %s", e.key.Value, kindName(n))
 			continue
 		}
@@ -491,31 +462,12 @@ func (w *walker) names(e entry) ([]string, []rules.Pos) {
 // position in the file, when the value is written verbatim there (plain or
 // quoted without escapes); ok is false when the column would be a guess.
 func (w *walker) innerPos(n *yaml.Node, off int) (rules.Pos, bool) {
-	if n.Line < 1 || n.Line > len(w.lines) || strings.ContainsAny(n.Value, "\r\n") || off > len(n.Value) {
+	if n.Line < 1 || n.Line > len(w.lines) {
 		return rules.Pos{}, false
 	}
-	skip := 0
-	switch n.Style {
-	case 0:
-	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		skip = 1
-	default:
+	col, ok := yamlnode.ValueCol(yamlnode.Line(w.lines, n.Line), n, off)
+	if !ok {
 		return rules.Pos{}, false
 	}
-	line := []rune(strings.TrimSuffix(w.lines[n.Line-1], "\r"))
-	start := n.Column - 1 + skip
-	val := []rune(n.Value)
-	if start+len(val) > len(line) || string(line[start:start+len(val)]) != n.Value {
-		return rules.Pos{}, false
-	}
-	return rules.Pos{Line: n.Line, Col: start + len([]rune(n.Value[:off])) + 1}, true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return rules.Pos{Line: n.Line, Col: col}, true
 }

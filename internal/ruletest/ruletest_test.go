@@ -77,7 +77,7 @@ func TestBadFiles(t *testing.T) {
 		{"invalid_rules.test.yaml", d + `invalid_rules.test.yaml:1:14: rule_files: rule file "broken.yaml" does not load: 1 error
 ` + d + `broken.yaml:6:11: rule "uses an undeclared metric": when: unknown name z; did you mean "x"?`},
 		{"unknown_key.test.yaml", d + `unknown_key.test.yaml:2:1: unknown key "evaluation_intervall"; did you mean "evaluation_interval"?
-` + d + `unknown_key.test.yaml:5:5: unknown key "input" (want one of name, interval, input_series, expect)
+` + d + `unknown_key.test.yaml:5:5: unknown key "input"; did you mean "input_series"?
 ` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, op, admin, weight, maxconn, firing, pending)`},
 		{"times.test.yaml", d + `times.test.yaml:9:13: at 1s500ms is not a multiple of the evaluation interval 1s
 ` + d + `times.test.yaml:11:13: at 8s is beyond the input series, which end at 6s (4 samples × interval 2s)`},

@@ -1,13 +1,15 @@
-package rules
+package yamlnode
 
 import (
 	"fmt"
 	"strings"
 )
 
-// suggest returns the candidate nearest to word when it is close enough to
-// be a likely typo, or "".
-func suggest(word string, candidates []string) string {
+// Suggest returns the candidate nearest to word, ignoring case, when it is
+// close enough to be a likely typo, or else the first candidate that word
+// cuts short (keep_firing for keep_firing_for; words of 4 bytes or more), or
+// "". Of equally near candidates the first wins.
+func Suggest(word string, candidates []string) string {
 	best, bestDist := "", -1
 	w := strings.ToLower(word)
 	for _, c := range candidates {
@@ -19,13 +21,21 @@ func suggest(word string, candidates []string) string {
 	if best != "" && bestDist <= maxTypo(word) {
 		return best
 	}
-	// A word cut short (keep_firing for keep_firing_for) is also a likely slip.
 	if len(w) >= 4 {
 		for _, c := range candidates {
 			if strings.HasPrefix(strings.ToLower(c), w) {
 				return c
 			}
 		}
+	}
+	return ""
+}
+
+// DidYouMean renders Suggest's answer as a message suffix,
+// `; did you mean "x"?`, or "" when there is none.
+func DidYouMean(word string, candidates []string) string {
+	if s := Suggest(word, candidates); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
 	}
 	return ""
 }
@@ -40,14 +50,6 @@ func maxTypo(word string) int {
 	default:
 		return 3
 	}
-}
-
-// didYouMean renders a suggestion as a message suffix, or "".
-func didYouMean(word string, candidates []string) string {
-	if s := suggest(word, candidates); s != "" {
-		return fmt.Sprintf("; did you mean %q?", s)
-	}
-	return ""
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.
