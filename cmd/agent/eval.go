@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -141,14 +140,12 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 			rm.Value = &v
 			snap[m.Name] = evaluator.Sample{Value: v}
 		} else if live != nil {
-			for _, lm := range live.Metrics {
-				if lm.Name == m.Name {
-					rm.AgeSeconds = lm.Age.Seconds()
-					rm.Missing = lm.Missing
-					if lm.Missing == "" && !math.IsNaN(lm.Value) {
-						v := lm.Value
-						rm.Value = &v
-					}
+			if lm := live.Metric(m.Name); lm != nil {
+				rm.AgeSeconds = lm.Age.Seconds()
+				rm.Missing = lm.Missing
+				if lm.Missing == "" {
+					v := lm.Value
+					rm.Value = &v
 				}
 			}
 		}

@@ -79,9 +79,6 @@ func New(file *rules.File, newReader NewReaderFunc) (*Collector, error) {
 	return c, nil
 }
 
-// File is the rule file the collector reads for.
-func (c *Collector) File() *rules.File { return c.file }
-
 // Collect reads every source once, concurrently, each within its timeout,
 // and returns every metric's value as of now. Sources are read with real
 // time; now is only used for the ages of values and for staleness.

@@ -111,9 +111,6 @@ func New(path string, opts Options) (*Watcher, error) {
 	return w, nil
 }
 
-// Path returns the absolute path of the watched file.
-func (w *Watcher) Path() string { return w.path }
-
 // Events delivers one Event per detected content change. The channel holds at
 // most one pending event: if the consumer has not taken the previous one, it
 // is replaced by the newer one, so a slow consumer reloads once. The channel
