@@ -74,7 +74,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Registry.MustRegister(
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			versioncollector.NewCollector("agent"),
+			versioncollector.NewCollector("haproxy_agent"),
 		)
 	}
 	if o.Listen == "" {

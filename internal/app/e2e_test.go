@@ -203,16 +203,16 @@ backend be_app
 	// without a restart: the cpu threshold drops to 0.05.
 	writeAtomic(t, path, fmt.Sprintf(e2eRules, exp.srv.URL, "0.05"))
 	wait("web1", "weight 50 after the reload", is("UP", "50"))
-	if m := ag.get(t, "/metrics"); !strings.Contains(m, "agent_config_last_reload_successful 1") {
+	if m := ag.get(t, "/metrics"); !strings.Contains(m, "haproxy_agent_config_last_reload_successful 1") {
 		t.Errorf("reload metric after a good reload:\n%s", grep(m, "agent_config"))
 	}
 
 	// An invalid edit keeps the old behaviour and sets the reload metric to 0.
 	writeAtomic(t, path, "rules:\n  - cpu >>> 1 => drain\n")
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(ag.get(t, "/metrics"), "agent_config_last_reload_successful 0") {
+	for !strings.Contains(ag.get(t, "/metrics"), "haproxy_agent_config_last_reload_successful 0") {
 		if time.Now().After(deadline) {
-			t.Fatal("agent_config_last_reload_successful did not go to 0 after an invalid edit")
+			t.Fatal("haproxy_agent_config_last_reload_successful did not go to 0 after an invalid edit")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

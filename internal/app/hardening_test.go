@@ -306,7 +306,7 @@ func TestReloadStorm(t *testing.T) {
 	m := ag.get(t, "/metrics")
 	t.Logf("reload storm: %s, %d file writes (%d valid), %d polls, %d failed, %d torn or mixed, %d switches between sets seen by pollers",
 		storm, writes, (writes+1)/2, polls.Load(), failed.Load(), torn.Load(), switches.Load())
-	t.Logf("agent counters: polls ok %v, evaluations %v", metricSum(m, "agent_polls_total", `outcome="ok"`), metricSum(m, "agent_evaluations_total"))
+	t.Logf("agent counters: polls ok %v, evaluations %v", metricSum(m, "haproxy_agent_polls_total", `outcome="ok"`), metricSum(m, "haproxy_agent_evaluations_total"))
 	if p := firstBad.Load(); p != nil {
 		t.Errorf("first bad poll: %s", *p)
 	}
@@ -439,9 +439,9 @@ func TestSlowlorisThousand(t *testing.T) {
 	wg.Wait()
 	after := ag.get(t, "/metrics")
 
-	closed := metricSum(after, "agent_polls_total") - metricSum(before, "agent_polls_total")
-	ok := metricSum(after, "agent_polls_total", `outcome="ok"`) - metricSum(before, "agent_polls_total", `outcome="ok"`)
-	rejected := metricSum(after, "agent_poll_connections_rejected_total") - metricSum(before, "agent_poll_connections_rejected_total")
+	closed := metricSum(after, "haproxy_agent_polls_total") - metricSum(before, "haproxy_agent_polls_total")
+	ok := metricSum(after, "haproxy_agent_polls_total", `outcome="ok"`) - metricSum(before, "haproxy_agent_polls_total", `outcome="ok"`)
+	rejected := metricSum(after, "haproxy_agent_poll_connections_rejected_total") - metricSum(before, "haproxy_agent_poll_connections_rejected_total")
 	t.Logf("slowloris: %d slow connections held at once, %d opened in %s (%d dial errors); normal polls: %d, %d failed, %d over 500ms, slowest %s; agent counted %v polls (%v ok), %v rejected",
 		slow, slowConns.Load(), hold, slowDialErr.Load(), polls.Load(), failed.Load(), late.Load(), time.Duration(maxPoll.Load()), closed, ok, rejected)
 	if failed.Load() != 0 {
@@ -457,7 +457,7 @@ func TestSlowlorisThousand(t *testing.T) {
 	// their read deadline (a partial name: the default reply), silent
 	// ones likewise.
 	if closed < float64(slowConns.Load())*0.9 {
-		t.Errorf("agent_polls_total grew by %v for %d slow connections", closed, slowConns.Load())
+		t.Errorf("haproxy_agent_polls_total grew by %v for %d slow connections", closed, slowConns.Load())
 	}
 }
 
@@ -514,17 +514,17 @@ func TestHostilePolls(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := metricSum(ag.get(t, "/metrics"), "agent_polls_total", tc.outcome)
+			before := metricSum(ag.get(t, "/metrics"), "haproxy_agent_polls_total", tc.outcome)
 			got := closedWithin(t, tc.data, tc.halfClose)
 			if got != tc.reply {
 				t.Errorf("got %q; want %q", got, tc.reply)
 			}
-			waitMetric(t, ag, "agent_polls_total", before+1, tc.outcome)
+			waitMetric(t, ag, "haproxy_agent_polls_total", before+1, tc.outcome)
 		})
 	}
 
 	t.Run("reset by the client", func(t *testing.T) {
-		before := metricSum(ag.get(t, "/metrics"), "agent_polls_total")
+		before := metricSum(ag.get(t, "/metrics"), "haproxy_agent_polls_total")
 		c, err := net.Dial("tcp", ag.poll)
 		if err != nil {
 			t.Fatal(err)
@@ -532,7 +532,7 @@ func TestHostilePolls(t *testing.T) {
 		_, _ = c.Write([]byte("work"))
 		_ = c.(*net.TCPConn).SetLinger(0)
 		c.Close()
-		waitMetric(t, ag, "agent_polls_total", before+1)
+		waitMetric(t, ag, "haproxy_agent_polls_total", before+1)
 	})
 }
 
@@ -603,8 +603,8 @@ func TestConnectionCap(t *testing.T) {
 	}
 	wg.Wait()
 	after := ag.get(t, "/metrics")
-	rejected := metricSum(after, "agent_poll_connections_rejected_total", `reason="limit"`) -
-		metricSum(before, "agent_poll_connections_rejected_total", `reason="limit"`)
+	rejected := metricSum(after, "haproxy_agent_poll_connections_rejected_total", `reason="limit"`) -
+		metricSum(before, "haproxy_agent_poll_connections_rejected_total", `reason="limit"`)
 	t.Logf("cap %d, %d opened: %d closed at once, %d answered at the read deadline, %v counted as rejected",
 		capConns, open, closedAtOnce.Load(), answered.Load(), rejected)
 	if answered.Load() != capConns || closedAtOnce.Load() != open-capConns || rejected != open-capConns {
@@ -632,10 +632,10 @@ func TestAllowListAtAppLevel(t *testing.T) {
 		}
 	}
 	m := ag.get(t, "/metrics")
-	if got := metricSum(m, "agent_poll_connections_rejected_total", `reason="not_allowed"`); got != n {
+	if got := metricSum(m, "haproxy_agent_poll_connections_rejected_total", `reason="not_allowed"`); got != n {
 		t.Errorf("rejected not_allowed = %v; want %d", got, n)
 	}
-	if got := metricSum(m, "agent_polls_total", `outcome="ok"`); got != 0 {
+	if got := metricSum(m, "haproxy_agent_polls_total", `outcome="ok"`); got != 0 {
 		t.Errorf("%v polls answered", got)
 	}
 }
@@ -770,7 +770,7 @@ func TestFailingSources(t *testing.T) {
 		return st
 	}
 
-	evals0 := metricSum(ag.get(t, "/metrics"), "agent_evaluations_total")
+	evals0 := metricSum(ag.get(t, "/metrics"), "haproxy_agent_evaluations_total")
 	start := time.Now()
 	for _, v := range []float64{42, 43, 44, 45} {
 		exp.set("queue_depth", v)
@@ -784,7 +784,7 @@ func TestFailingSources(t *testing.T) {
 		})
 	}
 	elapsed := time.Since(start)
-	evals := metricSum(ag.get(t, "/metrics"), "agent_evaluations_total") - evals0
+	evals := metricSum(ag.get(t, "/metrics"), "haproxy_agent_evaluations_total") - evals0
 
 	st := status()
 	for _, s := range st.Sources {

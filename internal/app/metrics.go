@@ -21,31 +21,31 @@ type metrics struct {
 }
 
 var (
-	descReloadOK = prometheus.NewDesc("agent_config_last_reload_successful",
+	descReloadOK = prometheus.NewDesc("haproxy_agent_config_last_reload_successful",
 		"Whether the last load of the rule file succeeded (1) or failed (0).", nil, nil)
-	descReloadTime = prometheus.NewDesc("agent_config_last_reload_success_timestamp_seconds",
+	descReloadTime = prometheus.NewDesc("haproxy_agent_config_last_reload_success_timestamp_seconds",
 		"When the rule file was last loaded successfully.", nil, nil)
-	descHash = prometheus.NewDesc("agent_config_hash",
+	descHash = prometheus.NewDesc("haproxy_agent_config_hash",
 		"The first 6 bytes of the SHA-256 of the serving rule file, as a number.", nil, nil)
-	descWeight = prometheus.NewDesc("agent_reply_weight_percent",
+	descWeight = prometheus.NewDesc("haproxy_agent_reply_weight_percent",
 		"The weight percent the agent replies with, per service.", []string{"service"}, nil)
-	descMaxconn = prometheus.NewDesc("agent_reply_maxconn",
+	descMaxconn = prometheus.NewDesc("haproxy_agent_reply_maxconn",
 		"The maxconn the agent replies with, per service (absent when the reply carries none; 0 is unlimited).", []string{"service"}, nil)
-	descOp = prometheus.NewDesc("agent_reply_operational_state",
+	descOp = prometheus.NewDesc("haproxy_agent_reply_operational_state",
 		"1 for the operational word the agent replies with, per service.", []string{"service", "state"}, nil)
-	descAdmin = prometheus.NewDesc("agent_reply_admin_state",
+	descAdmin = prometheus.NewDesc("haproxy_agent_reply_admin_state",
 		"1 for the administrative word the agent replies with, per service.", []string{"service", "state"}, nil)
-	descFiring = prometheus.NewDesc("agent_rules_firing",
+	descFiring = prometheus.NewDesc("haproxy_agent_rules_firing",
 		"Rules firing in the last evaluation, per service.", []string{"service"}, nil)
-	descRules = prometheus.NewDesc("agent_rules",
+	descRules = prometheus.NewDesc("haproxy_agent_rules",
 		"Rules loaded, per service.", []string{"service"}, nil)
-	descOverrides = prometheus.NewDesc("agent_overrides_active",
+	descOverrides = prometheus.NewDesc("haproxy_agent_overrides_active",
 		"Operator overrides in force, per service.", []string{"service"}, nil)
-	descSourceUp = prometheus.NewDesc("agent_source_up",
+	descSourceUp = prometheus.NewDesc("haproxy_agent_source_up",
 		"Whether the last read of the source succeeded.", []string{"source", "kind"}, nil)
-	descSourceDuration = prometheus.NewDesc("agent_source_read_duration_seconds",
+	descSourceDuration = prometheus.NewDesc("haproxy_agent_source_read_duration_seconds",
 		"How long the last read of the source took.", []string{"source"}, nil)
-	descMetricMissing = prometheus.NewDesc("agent_metrics_missing",
+	descMetricMissing = prometheus.NewDesc("haproxy_agent_metrics_missing",
 		"Metrics missing in the last evaluation.", nil, nil)
 
 	opWords    = []string{"up", "down", "fail", "stopped"}
@@ -56,21 +56,21 @@ func newMetrics(a *agent, reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		a: a,
 		evaluations: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "agent_evaluations_total",
+			Name: "haproxy_agent_evaluations_total",
 			Help: "Evaluation cycles run.",
 		}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "agent_evaluations_skipped_total",
+			Name: "haproxy_agent_evaluations_skipped_total",
 			Help: "Evaluation cycles skipped because the previous one overran the interval.",
 		}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "agent_evaluation_duration_seconds",
+			Name:    "haproxy_agent_evaluation_duration_seconds",
 			Help:    "Time to read the sources and evaluate the rules, per cycle.",
 			Buckets: []float64{.0005, .001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
 	}
 	m.readErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "agent_source_read_errors_total",
+		Name: "haproxy_agent_source_read_errors_total",
 		Help: "Failed reads of a source.",
 	}, []string{"source"})
 	reg.MustRegister(m.evaluations, m.skipped, m.duration, m.readErrors, m)

@@ -37,7 +37,7 @@ services:
 	// be just after the client read the reply.
 	var body string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if body = ag.get(t, "/metrics"); strings.Contains(body, `agent_polls_total{outcome="ok",service="default"} 1`) {
+		if body = ag.get(t, "/metrics"); strings.Contains(body, `haproxy_agent_polls_total{outcome="ok",service="default"} 1`) {
 			break
 		}
 	}
@@ -52,29 +52,29 @@ services:
 		}
 	}
 	for _, want := range []string{
-		`agent_polls_total{outcome="ok",service="default"} 1`,
-		`agent_reply_weight_percent{service="default"} 100`,
-		`agent_reply_weight_percent{service="worker"} 100`,
-		`agent_reply_admin_state{service="default",state="ready"} 1`,
-		`agent_reply_operational_state{service="default",state="up"} 1`,
-		`agent_reply_maxconn{service="default"} 0`,
-		`agent_rules{service="default"} 1`,
-		`agent_rules_firing{service="worker"} 0`,
-		`agent_source_up{kind="scrape",source="app"} 1`,
-		`agent_source_up{kind="host",source="host"} 1`,
-		`agent_source_read_duration_seconds{source="app"}`,
-		`agent_config_last_reload_successful 1`,
-		`agent_config_last_reload_success_timestamp_seconds`,
-		`agent_config_hash`,
-		`agent_evaluations_total`,
-		`agent_evaluations_skipped_total 0`,
-		`agent_evaluation_duration_seconds_count`,
-		`agent_metrics_missing 0`,
-		`agent_poll_connections_open`,
-		`agent_poll_duration_seconds_count`,
+		`haproxy_agent_polls_total{outcome="ok",service="default"} 1`,
+		`haproxy_agent_reply_weight_percent{service="default"} 100`,
+		`haproxy_agent_reply_weight_percent{service="worker"} 100`,
+		`haproxy_agent_reply_admin_state{service="default",state="ready"} 1`,
+		`haproxy_agent_reply_operational_state{service="default",state="up"} 1`,
+		`haproxy_agent_reply_maxconn{service="default"} 0`,
+		`haproxy_agent_rules{service="default"} 1`,
+		`haproxy_agent_rules_firing{service="worker"} 0`,
+		`haproxy_agent_source_up{kind="scrape",source="app"} 1`,
+		`haproxy_agent_source_up{kind="host",source="host"} 1`,
+		`haproxy_agent_source_read_duration_seconds{source="app"}`,
+		`haproxy_agent_config_last_reload_successful 1`,
+		`haproxy_agent_config_last_reload_success_timestamp_seconds`,
+		`haproxy_agent_config_hash`,
+		`haproxy_agent_evaluations_total`,
+		`haproxy_agent_evaluations_skipped_total 0`,
+		`haproxy_agent_evaluation_duration_seconds_count`,
+		`haproxy_agent_metrics_missing 0`,
+		`haproxy_agent_poll_connections_open`,
+		`haproxy_agent_poll_duration_seconds_count`,
 		`go_goroutines`,
 		`process_resident_memory_bytes`,
-		`agent_build_info`,
+		`haproxy_agent_build_info`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -118,12 +118,12 @@ func TestSecretsNeverShown(t *testing.T) {
 	writeAtomic(t, path, bad)
 	reloadNow(ag)
 	waitFor(t, "the failed reload", func() bool {
-		return strings.Contains(ag.get(t, "/metrics"), "agent_config_last_reload_successful 0")
+		return strings.Contains(ag.get(t, "/metrics"), "haproxy_agent_config_last_reload_successful 0")
 	})
 	writeAtomic(t, path, good)
 	reloadNow(ag)
 	waitFor(t, "the good reload", func() bool {
-		return strings.Contains(ag.get(t, "/metrics"), "agent_config_last_reload_successful 1")
+		return strings.Contains(ag.get(t, "/metrics"), "haproxy_agent_config_last_reload_successful 1")
 	})
 
 	shown := map[string]string{

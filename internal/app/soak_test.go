@@ -211,7 +211,7 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak %s at 2000/s: %d polls answered, %d failed %v; %d rule file writes, %d exporter flaps; agent: %v evaluations, %v source read errors, reload ok now %v",
 		duration, ok, polls-ok, errs, writes.Load(), flaps.Load(),
-		metricSum(m, "agent_evaluations_total"), metricSum(m, "agent_source_read_errors_total"), metricSum(m, "agent_config_last_reload_successful"))
+		metricSum(m, "haproxy_agent_evaluations_total"), metricSum(m, "haproxy_agent_source_read_errors_total"), metricSum(m, "haproxy_agent_config_last_reload_successful"))
 	if polls-ok != 0 {
 		t.Errorf("%d of %d polls failed or got a reply of no whole rule set: %v", polls-ok, polls, errs)
 	}

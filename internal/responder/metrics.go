@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Poll outcomes, the values of agent_polls_total's outcome label.
+// Poll outcomes, the values of haproxy_agent_polls_total's outcome label.
 const (
 	outcomeOK             = "ok"              // the service's reply was written
 	outcomeUnknownService = "unknown_service" // an empty line was written
@@ -16,7 +16,7 @@ const (
 	outcomeNotReady       = "not_ready"       // nothing published yet: closed without reply
 )
 
-// Reasons of agent_poll_connections_rejected_total.
+// Reasons of haproxy_agent_poll_connections_rejected_total.
 const (
 	reasonLimit      = "limit"
 	reasonNotAllowed = "not_allowed"
@@ -44,19 +44,19 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "agent_polls_total",
+			Name: "haproxy_agent_polls_total",
 			Help: "Agent-check polls handled, by service and outcome (ok, unknown_service, bad_request, read_error, write_error, not_ready).",
 		}, []string{"service", "outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "agent_poll_connections_rejected_total",
+			Name: "haproxy_agent_poll_connections_rejected_total",
 			Help: "Poll connections closed at once, by reason (limit: past the connection cap; not_allowed: client outside the allow list).",
 		}, []string{"reason"}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "agent_poll_connections_open",
+			Name: "haproxy_agent_poll_connections_open",
 			Help: "Poll connections being handled.",
 		}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "agent_poll_duration_seconds",
+			Name:    "haproxy_agent_poll_duration_seconds",
 			Help:    "Time from accepting a poll connection to writing its reply, for replied polls.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),

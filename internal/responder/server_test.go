@@ -370,10 +370,10 @@ func TestMetricsLint(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{
-		"agent_polls_total":                     false,
-		"agent_poll_connections_rejected_total": false,
-		"agent_poll_connections_open":           false,
-		"agent_poll_duration_seconds":           false,
+		"haproxy_agent_polls_total":                     false,
+		"haproxy_agent_poll_connections_rejected_total": false,
+		"haproxy_agent_poll_connections_open":           false,
+		"haproxy_agent_poll_duration_seconds":           false,
 	}
 	for _, mf := range mfs {
 		want[mf.GetName()] = true
