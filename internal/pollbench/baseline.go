@@ -86,7 +86,7 @@ func ServeBaselineChild(stdin io.Reader, stdout io.Writer, line string) error {
 		_, _ = io.Copy(io.Discard, stdin)
 		_ = ln.Close()
 	}()
-	if err := Serve(ln, line); err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := Serve(ln, line); !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil
