@@ -79,8 +79,8 @@ func ParseAction(s string) (Action, error) {
 				text = words[i]
 			}
 			n, err := strconv.Atoi(text)
-			if err != nil || n < 0 {
-				return a, fmt.Errorf("maxconn %q: want an integer ≥ 0 (0 means unlimited)", text)
+			if err != nil || n < 0 || n > MaxMaxconn {
+				return a, fmt.Errorf("maxconn %q: want an integer from 0 (unlimited) to %d", text, MaxMaxconn)
 			}
 			if a.Maxconn != Unset {
 				return a, fmt.Errorf("two maxconn values (%d and %d) in one action", a.Maxconn, n)

@@ -56,8 +56,9 @@ func TestParseAction(t *testing.T) {
 		{"weight 50", `weight "50" needs a percent sign, e.g. weight 50%`},
 		{"weight", "weight needs a percent, e.g. weight 50%"},
 		{"maxconn", "maxconn needs a number, e.g. maxconn 100"},
-		{"maxconn -1", `maxconn "-1": want an integer ≥ 0 (0 means unlimited)`},
-		{"maxconn:x", `maxconn "x": want an integer ≥ 0 (0 means unlimited)`},
+		{"maxconn -1", `maxconn "-1": want an integer from 0 (unlimited) to 2147483647`},
+		{"maxconn 4294967297", `maxconn "4294967297": want an integer from 0 (unlimited) to 2147483647`},
+		{"maxconn:x", `maxconn "x": want an integer from 0 (unlimited) to 2147483647`},
 		{"failed", `unknown action "failed": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "fail"?`},
 		{"#why", `unknown action "#why": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N`},
 	}

@@ -217,7 +217,7 @@ func (p *parser) top(f *File, root *yaml.Node) {
 		p.services(c, f, e.val)
 	}
 
-	f.Reply = Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1}
+	f.Reply = Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
 	if e, ok := fs["reply"]; ok && p.mappingOf(e, "", true) {
 		p.reply(&f.Reply, e.val)
 	}

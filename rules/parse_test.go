@@ -122,7 +122,8 @@ func checkInvariants(t testing.TB, f *File) {
 	if d.Op == "" || d.Admin == "" || d.Weight == Unset || d.Maxconn != Unset {
 		t.Errorf("Reply.Default incomplete: %+v", d)
 	}
-	if f.Reply.MinWeight < 0 || f.Reply.MinWeight > MaxWeight || f.Reply.Maxconn < 0 {
+	if f.Reply.MinWeight < 0 || f.Reply.MinWeight > MaxWeight || f.Reply.Maxconn < 0 || f.Reply.Maxconn > MaxMaxconn ||
+		(f.Reply.RestoreFor > 0) == f.Reply.RestoreAlways || f.Reply.RestoreFor > MaxReplyDuration || f.Reply.Ramp < 0 || f.Reply.Ramp > MaxReplyDuration {
 		t.Errorf("Reply out of range: %+v", f.Reply)
 	}
 }
@@ -174,7 +175,7 @@ func TestParseFull(t *testing.T) {
 	if s := f.Service("api.v1"); s == nil || len(s.Rules) != 0 {
 		t.Errorf("api.v1 = %+v", s)
 	}
-	want := Reply{Default: Action{Op: "up", Admin: "drain", Weight: 100, Maxconn: Unset}, MinWeight: 5, Maxconn: 100}
+	want := Reply{Default: Action{Op: "up", Admin: "drain", Weight: 100, Maxconn: Unset}, MinWeight: 5, Maxconn: 100, RestoreFor: DefaultRestoreFor}
 	if f.Reply != want {
 		t.Errorf("Reply = %+v, want %+v", f.Reply, want)
 	}
@@ -195,7 +196,7 @@ func TestParseDefaults(t *testing.T) {
 	if len(f.Services) != 1 || f.Services[0].Name != DefaultService || len(f.Services[0].Rules) != 0 {
 		t.Errorf("Services = %+v", f.Services)
 	}
-	want := Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1}
+	want := Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
 	if f.Reply != want {
 		t.Errorf("Reply = %+v, want %+v", f.Reply, want)
 	}
@@ -218,6 +219,16 @@ func TestParseDefaults(t *testing.T) {
 // badCases maps each testdata/NAME.bad.yaml to every error it must give,
 // in order, exactly.
 var badCases = map[string][]string{
+	"reply_durations": {
+		`reply_durations.bad.yaml:4:5: rule "cpu > 0.9": maxconn "4294967297": want an integer from 0 (unlimited) to 2147483647`,
+		`reply_durations.bad.yaml:6:12: reply: maxconn "2147483648": want an integer from 0 (unlimited) to 2147483647`,
+		`reply_durations.bad.yaml:7:16: reply: restore_for: bad duration "-5s": want a number and a unit, such as 30s or 2m, or always`,
+		`reply_durations.bad.yaml:8:9: reply: ramp 1d1h is longer than a day`,
+	},
+	"restore_zero": {
+		`restore_zero.bad.yaml:3:16: reply: restore_for must be greater than 0: the agent needs it to undo its own drain, maint and weight (or write always)`,
+		`restore_zero.bad.yaml:4:9: reply: ramp: bad duration "0x": want a number and a unit, such as 30s or 2m, or 0s to turn it off`,
+	},
 	"yaml_syntax": {
 		`yaml_syntax.bad.yaml:2:1: yaml: did not find expected key`,
 	},
@@ -250,7 +261,7 @@ var badCases = map[string][]string{
 		`weight_300.bad.yaml:4:5: rule "cpu > 0.9": weight "300%": want an integer percent from 0% to 256%`,
 	},
 	"maxconn_negative": {
-		`maxconn_negative.bad.yaml:4:5: rule "cpu > 0.9": maxconn "-1": want an integer ≥ 0 (0 means unlimited)`,
+		`maxconn_negative.bad.yaml:4:5: rule "cpu > 0.9": maxconn "-1": want an integer from 0 (unlimited) to 2147483647`,
 	},
 	"unknown_action": {
 		`unknown_action.bad.yaml:4:5: rule "cpu > 0.9": unknown action "dran": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "drain"?`,
@@ -343,7 +354,7 @@ var badCases = map[string][]string{
 	},
 	"min_weight": {
 		`min_weight.bad.yaml:2:15: reply: min_weight "500%": want an integer percent from 0% to 256%, such as 1%`,
-		`min_weight.bad.yaml:3:12: reply: maxconn "-3": want an integer ≥ 0 (0 means unlimited)`,
+		`min_weight.bad.yaml:3:12: reply: maxconn "-3": want an integer from 0 (unlimited) to 2147483647`,
 	},
 	"multiple": {
 		`multiple.bad.yaml:5:14: source "app": timeout 1m is longer than interval 5s`,

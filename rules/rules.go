@@ -232,6 +232,10 @@ const Unset = -1
 // MaxWeight is the largest weight percent HAProxy accepts.
 const MaxWeight = 256
 
+// MaxMaxconn is the largest maxconn sent: HAProxy keeps it in a signed
+// 32-bit integer and wraps larger values (maxconn:4294967297 gives 1).
+const MaxMaxconn = 2147483647
+
 // Action is the part of an agent reply one rule asks for. Empty words and
 // Unset numbers leave that part to other rules or the default.
 type Action struct {
@@ -273,9 +277,25 @@ type Reply struct {
 	Default Action
 	// MinWeight is the floor, in percent, for weights set or computed by rules.
 	MinWeight int
-	// Maxconn is sent when no firing rule limits maxconn (0: unlimited).
+	// Maxconn is sent for RestoreFor after the last rule or override that
+	// limited maxconn stops applying (0: unlimited).
 	Maxconn int
+	// RestoreFor is how long the reply keeps carrying the admin word and
+	// the weight after the agent last wanted something else, and after it
+	// starts (default 30s). Zero when RestoreAlways.
+	RestoreFor time.Duration
+	// RestoreAlways makes every reply carry the full state.
+	RestoreAlways bool
+	// Ramp is how long the weight takes to climb back after a drain,
+	// maint or down ends, or after the weight rises; zero is off.
+	Ramp time.Duration
 }
+
+// DefaultRestoreFor is reply.restore_for when the file does not set it.
+const DefaultRestoreFor = 30 * time.Second
+
+// MaxReplyDuration bounds reply.restore_for and reply.ramp.
+const MaxReplyDuration = 24 * time.Hour
 
 // Pos is a position in a rule file.
 type Pos struct {
