@@ -22,6 +22,8 @@ type Evaluator struct {
 	file *rules.File
 	// states[s][r] is the state of rule r of service s.
 	states [][]ruleState
+	// replies[s] is the reply state of service s.
+	replies []replyState
 	// env is the expression environment: every declared metric by name.
 	env map[string]any
 	// last holds the values currently boxed in env, to skip re-boxing.
@@ -50,12 +52,14 @@ func New(f *rules.File) *Evaluator {
 	e := &Evaluator{
 		file:    f,
 		states:  make([][]ruleState, len(f.Services)),
+		replies: make([]replyState, len(f.Services)),
 		actions: make([][]string, len(f.Services)),
 		env:     make(map[string]any, len(f.Metrics)),
 		last:    make([]float64, len(f.Metrics)),
 		missing: make([]string, len(f.Metrics)),
 	}
 	for i, s := range f.Services {
+		e.replies[i] = newReplyState()
 		e.states[i] = make([]ruleState, len(s.Rules))
 		e.actions[i] = make([]string, len(s.Rules))
 		for j, r := range s.Rules {
@@ -78,10 +82,19 @@ func New(f *rules.File) *Evaluator {
 func (e *Evaluator) File() *rules.File { return e.file }
 
 // Reload returns an Evaluator for f that keeps the state of every rule whose
-// service, name and expressions are unchanged; other rules start inactive.
-// e itself is left as it was, so a caller can still discard the result.
+// service, name and expressions are unchanged (other rules start inactive)
+// and the reply state (phase, restore windows, ramp) of every service that
+// is still there. e itself is left as it was, so a caller can still discard
+// the result.
 func (e *Evaluator) Reload(f *rules.File) *Evaluator {
 	n := New(f)
+	for i, s := range f.Services {
+		for j, old := range e.file.Services {
+			if old.Name == s.Name {
+				n.replies[i] = e.replies[j]
+			}
+		}
+	}
 	type key struct{ service, name, when, weight string }
 	old := make(map[key]ruleState)
 	for i, s := range e.file.Services {
@@ -97,6 +110,19 @@ func (e *Evaluator) Reload(f *rules.File) *Evaluator {
 		}
 	}
 	return n
+}
+
+// Resume tells a new Evaluator what the agent last told HAProxy for each
+// service (the reply lines, by service name) before it restarted. A
+// service whose last reply was the operational word alone gets no
+// start-up restore: HAProxy holds nothing of the agent's, and what an
+// operator set since stays. Call it before the first Evaluate.
+func (e *Evaluator) Resume(told map[string]string) {
+	for i, s := range e.file.Services {
+		if line, ok := told[s.Name]; ok {
+			e.replies[i].resume(line)
+		}
+	}
 }
 
 // Evaluate runs every rule of every service once at time now over snap, with
@@ -116,7 +142,7 @@ func (e *Evaluator) Evaluate(now time.Time, snap Snapshot, overrides []Override)
 			d.Rules[j] = e.evalRule(now, r, &e.states[i][j], values[start:len(values):len(values)])
 			d.Rules[j].Action = e.actions[i][j]
 		}
-		e.decide(now, svc, d, overrides)
+		e.decide(now, svc, d, overrides, &e.replies[i])
 		res.Services[i] = d
 	}
 	return res

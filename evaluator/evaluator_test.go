@@ -25,8 +25,9 @@ func newBuilder(t testing.TB, metrics ...string) *builder {
 		Interval: time.Second, StaleAfter: 3 * time.Second,
 		Services: []*rules.Service{{Name: rules.DefaultService}},
 		Reply: rules.Reply{
-			Default:   rules.Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: rules.Unset},
-			MinWeight: 1,
+			Default:    rules.Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: rules.Unset},
+			MinWeight:  1,
+			RestoreFor: 30 * time.Second,
 		},
 	}}
 	for i, m := range metrics {
@@ -277,10 +278,13 @@ func TestOverrides(t *testing.T) {
 		{ID: "2", Service: "worker", Action: act("up", "ready", 100, rules.Unset), Reason: "trust me"},
 	}
 	r := e.Evaluate(t0, snap("q", 600), ovs)
-	if got := r.Service("").Reply; got != "up maint 100% #override: disk swap; q > 500\n" {
+	// The rule's drain is overridden: only the override is named.
+	if got := r.Service("").Reply; got != "up maint 100% #override: disk swap\n" {
 		t.Errorf("default: %q", got)
 	}
-	if got := r.Service("worker").Reply; got != "up ready 100% #override: disk swap; override: trust me; q > 100\n" {
+	// ready loses to another override's admin word: not in force, not
+	// named, and the rules' weight stays.
+	if got := r.Service("worker").Reply; got != "up maint 25% #override: disk swap; q > 100\n" {
 		t.Errorf("worker: %q", got)
 	}
 	r = e.Evaluate(t0.Add(time.Minute), snap("q", 600), ovs)

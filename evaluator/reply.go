@@ -32,20 +32,20 @@ var noneFiring = []string{}
 func isDown(op string) bool { return op == "down" || op == "fail" || op == "stopped" }
 
 // decide combines the firing rules of one service and the overrides in
-// force into d's reply. Combining does not depend on rule order, except that
-// the first down-type rule in file order names the operational word.
-func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override) {
+// force into what the agent wants, then lets the service's reply state
+// decide what d's reply says. Combining does not depend on rule order,
+// except that the first down-type rule in file order names the
+// operational word.
+func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState) {
 	def := e.file.Reply.Default
 	op, admin, weight, maxconn := "", "", rules.Unset, rules.Unset
 	d.Firing = noneFiring
-	var labels []string
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
 		if rr.State != Firing {
 			continue
 		}
 		d.Firing = append(d.Firing, r.Name)
-		labels = append(labels, r.Label())
 		a := r.Action
 		if isDown(a.Op) && op == "" {
 			op = a.Op
@@ -53,19 +53,10 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 		if adminRank(a.Admin) > adminRank(admin) {
 			admin = a.Admin
 		}
-		w := a.Weight
-		if r.Weight != nil {
-			w = rr.Weight
+		if w := e.ruleWeight(r, rr); w != rules.Unset && (weight == rules.Unset || w < weight) {
+			weight = w
 		}
-		if w != rules.Unset {
-			w = max(w, e.file.Reply.MinWeight)
-			if weight == rules.Unset || w < weight {
-				weight = w
-			}
-		}
-		if a.Maxconn != rules.Unset && (maxconn == rules.Unset || a.Maxconn < maxconn) {
-			maxconn = a.Maxconn
-		}
+		maxconn = minMaxconn(maxconn, a.Maxconn)
 	}
 	if op == "" {
 		op = def.Op
@@ -76,39 +67,115 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	if weight == rules.Unset {
 		weight = def.Weight
 	}
-	weight = min(weight, rules.MaxWeight)
-	if svc.UsesMaxconn && maxconn == rules.Unset {
-		maxconn = e.file.Reply.Maxconn
-	}
 
-	// Overrides win over the rules, a later one over an earlier one.
-	var reasons []string
+	// Overrides win over the rules, part by part, and combine among
+	// themselves as rules do; ready only counts when no other override
+	// names an admin word.
+	var ov want
+	ov.weight, ov.maxconn = rules.Unset, rules.Unset
+	ready := false
 	for _, o := range overrides {
-		if o.Service != "" && o.Service != svc.Name {
-			continue
-		}
-		if !o.Expires.IsZero() && !now.Before(o.Expires) {
+		if o.Service != "" && o.Service != svc.Name || !o.Expires.IsZero() && !now.Before(o.Expires) {
 			continue
 		}
 		d.Overrides = append(d.Overrides, o)
-		if o.Action.Op != "" {
-			op = o.Action.Op
+		if o.Action.Admin == "ready" {
+			ready = true
+		} else if adminRank(o.Action.Admin) > adminRank(ov.admin) {
+			ov.admin = o.Action.Admin
 		}
-		if o.Action.Admin != "" {
-			admin = o.Action.Admin
+	}
+	ready = ready && ov.admin == ""
+	for _, o := range d.Overrides {
+		a := o.Action
+		if a.Admin == "ready" && !ready {
+			continue
 		}
-		if o.Action.Weight != rules.Unset {
-			weight = o.Action.Weight
+		switch {
+		case isDown(a.Op) && !isDown(ov.op):
+			ov.op = a.Op
+		case a.Op != "" && ov.op == "":
+			ov.op = a.Op
 		}
-		if o.Action.Maxconn != rules.Unset {
-			maxconn = o.Action.Maxconn
+		if a.Weight != rules.Unset && (ov.weight == rules.Unset || a.Weight < ov.weight) {
+			ov.weight = a.Weight
 		}
-		reasons = append(reasons, "override: "+o.Reason)
+		ov.maxconn = minMaxconn(ov.maxconn, a.Maxconn)
+	}
+	if ready {
+		ov.admin = "ready"
+		if ov.weight == rules.Unset {
+			ov.weight = def.Weight
+		}
+	}
+	if ov.op != "" {
+		op = ov.op
+	}
+	if ov.admin != "" {
+		admin = ov.admin
+	}
+	if ov.weight != rules.Unset {
+		weight = ov.weight
+	}
+	if ov.maxconn != rules.Unset {
+		maxconn = ov.maxconn
 	}
 
-	d.Op, d.Admin, d.Weight, d.Maxconn = op, admin, weight, maxconn
-	d.Description = description(append(reasons, labels...))
+	// The description names what is in force: the overrides that set a
+	// part of the reply, then the firing rules not wholly overridden.
+	var parts []string
+	for _, o := range d.Overrides {
+		a := o.Action
+		if a.Admin == "ready" && !ready {
+			continue
+		}
+		if a.Op != "" && a.Op == ov.op || a.Admin != "" && a.Admin == ov.admin ||
+			a.Weight != rules.Unset && a.Weight == ov.weight || a.Maxconn != rules.Unset && a.Maxconn == ov.maxconn {
+			parts = append(parts, "override: "+o.Reason)
+		}
+	}
+	for j, r := range svc.Rules {
+		if d.Rules[j].State != Firing {
+			continue
+		}
+		a := r.Action
+		if a.Op != "" && ov.op == "" || a.Admin != "" && ov.admin == "" ||
+			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.weight == rules.Unset || a.Maxconn != rules.Unset && ov.maxconn == rules.Unset {
+			parts = append(parts, r.Label())
+		}
+	}
+	d.Description = description(parts)
+
+	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, want{
+		op: op, admin: admin, weight: min(weight, rules.MaxWeight), maxconn: maxconn,
+		pinned: ov.admin != "" || ov.weight != rules.Unset,
+	}, d)
 	d.Reply = formatReply(d)
+}
+
+// ruleWeight is the weight a firing rule asks for, floored at min_weight,
+// or rules.Unset.
+func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
+	w := r.Action.Weight
+	if r.Weight != nil {
+		w = rr.Weight
+	}
+	if w == rules.Unset {
+		return w
+	}
+	return max(w, e.file.Reply.MinWeight)
+}
+
+// minMaxconn combines two maxconn limits: the lower wins, except that 0
+// (unlimited) is no limit and loses to any real one.
+func minMaxconn(a, b int) int {
+	switch {
+	case a == rules.Unset || a == 0 && b != rules.Unset:
+		return b
+	case b == rules.Unset || b == 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // description joins the parts into one line HAProxy shows as-is: printable
@@ -130,15 +197,18 @@ func description(parts []string) string {
 }
 
 // formatReply renders the decision as the agent-check reply line:
-// OP ADMIN WEIGHT%[ maxconn:N][ #DESCRIPTION]\n.
+// OP[ ADMIN WEIGHT%][ maxconn:N][ #DESCRIPTION]\n, the admin word and
+// the weight only while acting or restoring.
 func formatReply(d *Decision) string {
 	b := make([]byte, 0, 32+len(d.Description))
 	b = append(b, d.Op...)
-	b = append(b, ' ')
-	b = append(b, d.Admin...)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(d.Weight), 10)
-	b = append(b, '%')
+	if d.full {
+		b = append(b, ' ')
+		b = append(b, d.Admin...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(d.Weight), 10)
+		b = append(b, '%')
+	}
 	if d.Maxconn != rules.Unset {
 		b = append(b, " maxconn:"...)
 		b = strconv.AppendInt(b, int64(d.Maxconn), 10)

@@ -103,13 +103,27 @@ type RuleResult struct {
 type Decision struct {
 	Service string `json:"service"`
 	Op      string `json:"op"`
-	Admin   string `json:"admin"`
-	Weight  int    `json:"weight"`
+	// Admin is the administrative word the agent wants; the reply carries
+	// it (and Weight) only in the acting and restoring phases.
+	Admin string `json:"admin"`
+	// Weight is the weight percent the agent applies now: the target, or
+	// the ramp's current step.
+	Weight int `json:"weight"`
 	// Maxconn is the maxconn sent, or rules.Unset when the reply carries none.
-	Maxconn     int    `json:"maxconn"`
+	Maxconn int `json:"maxconn"`
+	// Phase says what the reply carries: everything (acting, restoring)
+	// or the operational word alone (quiet).
+	Phase Phase `json:"phase"`
+	// QuietAt is when a restoring reply becomes plain "up" if nothing
+	// changes; zero in the other phases and with restore_for: always.
+	QuietAt time.Time `json:"quiet_at,omitzero"`
+	// Ramp is the weight ramp in progress, or nil.
+	Ramp        *Ramp  `json:"ramp,omitempty"`
 	Description string `json:"description,omitempty"`
 	// Reply is the exact line sent to HAProxy, ending in "\n".
 	Reply string `json:"reply"`
+	// full is whether Reply carries the admin word and the weight.
+	full bool
 	// Firing names the firing rules, in file order.
 	Firing    []string     `json:"firing"`
 	Rules     []RuleResult `json:"rules"`

@@ -1,0 +1,207 @@
+package evaluator
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// Phase says what the agent has to say to HAProxy, and so what its reply
+// carries beyond the operational word.
+type Phase string
+
+// The phases of a service's reply.
+const (
+	// Acting: the agent wants something other than ready at 100% (a
+	// drain, maint, down, another weight, a ramp), or holds a maxconn, or
+	// an override pins the admin word or the weight. The reply carries
+	// what it wants on every poll.
+	Acting Phase = "acting"
+	// Restoring: the agent stopped acting (or just started) less than
+	// reply.restore_for ago, or let go of a maxconn: the reply carries
+	// ready and the weight (and reply.maxconn) to undo its own action.
+	Restoring Phase = "restoring"
+	// Quiet: the reply is the operational word alone, so that what an
+	// operator set through HAProxy's Runtime API stays in force.
+	Quiet Phase = "quiet"
+)
+
+// Ramp is a weight climbing back linearly after a drain, maint or down
+// ended or the weight rose: From at Since, the target To at Until.
+type Ramp struct {
+	From  int       `json:"from"`
+	To    int       `json:"to"`
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
+}
+
+// want is what the rules and overrides of a service ask for in one
+// evaluation, before the reply state decides what is said.
+type want struct {
+	op, admin string
+	weight    int
+	// maxconn is the limit held, or rules.Unset.
+	maxconn int
+	// pinned is set when an override in force sets the admin word or the
+	// weight: the operator asked the agent to say it.
+	pinned bool
+}
+
+// replyState is what one service's reply remembers from one evaluation to
+// the next: whether it was acting, when its restore windows opened, and
+// the ramp. Fleet mode keeps one per server.
+type replyState struct {
+	started bool
+	// acting is the last evaluation's stance; calmSince is when acting
+	// last ended (or the agent started), zero when no restore window is
+	// open.
+	acting    bool
+	calmSince time.Time
+	// holding is whether the last evaluation held a maxconn; releasedAt
+	// is when the last hold ended (or the agent started), zero when none.
+	holding    bool
+	releasedAt time.Time
+	// out is whether the last evaluation wanted drain, maint or down;
+	// weight is the last weight the agent applied, rules.Unset before any.
+	out    bool
+	weight int
+	// The ramp in progress, if ramping.
+	ramping          bool
+	rampFrom, rampTo int
+	rampSince        time.Time
+
+	// What the agent last told HAProxy before a restart (see resume).
+	resumed, toldFull, toldMaxconn bool
+}
+
+func newReplyState() replyState { return replyState{weight: rules.Unset} }
+
+// resume seeds a fresh state with the reply the agent last sent before it
+// restarted: a plain "up" means HAProxy holds nothing of the agent's, so no
+// start-up restore is needed.
+func (rs *replyState) resume(line string) {
+	if rs.started {
+		return
+	}
+	rs.resumed = true
+	line, _, _ = strings.Cut(line, "#")
+	for _, w := range strings.Fields(line) {
+		switch {
+		case isDown(w):
+			rs.out, rs.toldFull = true, true
+		case w == "drain" || w == "maint":
+			rs.out, rs.toldFull = true, true
+		case w == "ready":
+			rs.toldFull = true
+		case strings.HasPrefix(w, "maxconn:"):
+			rs.toldMaxconn = true
+		case strings.HasSuffix(w, "%"):
+			if n, err := strconv.Atoi(strings.TrimSuffix(w, "%")); err == nil {
+				rs.weight, rs.toldFull = n, true
+			}
+		}
+	}
+}
+
+func (rs *replyState) startRamp(now time.Time, from, to int) {
+	rs.ramping, rs.rampFrom, rs.rampTo, rs.rampSince = true, from, to, now
+}
+
+// isNeutral reports whether w asks for nothing HAProxy would not do on its
+// own: up (or the default), ready, 100%.
+func (w *want) isNeutral() bool {
+	return !isDown(w.op) && w.admin == "ready" && w.weight == 100 && !w.pinned
+}
+
+// apply turns what is wanted into d's reply at now, advancing the state:
+// the ramp, the phase, and which parts the reply carries.
+func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w want, d *Decision) {
+	if !rs.started {
+		rs.started = true
+		if !rs.resumed || rs.toldFull {
+			rs.calmSince = now
+		}
+		if !rs.resumed && usesMaxconn || rs.toldMaxconn {
+			rs.releasedAt = now
+		}
+	}
+
+	// The ramp: only the weight it sends differs from the target.
+	out := isDown(w.op) || w.admin == "drain" || w.admin == "maint"
+	target := w.weight
+	weight := target
+	d.Ramp = nil
+	switch {
+	case cfg.Ramp <= 0 || out:
+		rs.ramping = false
+	case rs.out:
+		rs.startRamp(now, cfg.MinWeight, target)
+	case rs.ramping:
+		rs.rampTo = max(rs.rampTo, target)
+	case rs.weight != rules.Unset && target > rs.weight:
+		rs.startRamp(now, rs.weight, target)
+	}
+	if rs.ramping {
+		// The climb toward the highest target seen; a target under the
+		// step reached ends the ramp at once (lowering never waits).
+		el := now.Sub(rs.rampSince)
+		step := rs.rampFrom + int(int64(rs.rampTo-rs.rampFrom)*int64(el)/int64(cfg.Ramp))
+		if el >= cfg.Ramp || step >= target {
+			rs.ramping = false
+		} else {
+			weight = step
+			d.Ramp = &Ramp{From: rs.rampFrom, To: target, Since: rs.rampSince, Until: rs.rampSince.Add(cfg.Ramp)}
+		}
+	}
+	rs.out, rs.weight = out, weight
+
+	w.weight = weight
+	acting := !w.isNeutral()
+	switch {
+	case acting:
+		rs.calmSince = time.Time{}
+	case rs.acting:
+		rs.calmSince = now
+	}
+	rs.acting = acting
+	restoring := !acting && (cfg.RestoreAlways || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
+
+	held := w.maxconn != rules.Unset
+	switch {
+	case held:
+		rs.releasedAt = time.Time{}
+	case rs.holding:
+		rs.releasedAt = now
+	}
+	rs.holding = held
+	maxconn := w.maxconn
+	releasing := !held && (cfg.RestoreAlways && (usesMaxconn || !rs.releasedAt.IsZero()) ||
+		!rs.releasedAt.IsZero() && now.Sub(rs.releasedAt) < cfg.RestoreFor)
+	if releasing {
+		maxconn = cfg.Maxconn
+	}
+
+	d.Op, d.Admin, d.Weight, d.Maxconn = w.op, w.admin, weight, maxconn
+	d.QuietAt = time.Time{}
+	switch {
+	case acting || held:
+		d.Phase = Acting
+	case restoring || releasing:
+		d.Phase = Restoring
+		if !cfg.RestoreAlways {
+			if restoring {
+				d.QuietAt = rs.calmSince.Add(cfg.RestoreFor)
+			}
+			if releasing {
+				if t := rs.releasedAt.Add(cfg.RestoreFor); t.After(d.QuietAt) {
+					d.QuietAt = t
+				}
+			}
+		}
+	default:
+		d.Phase = Quiet
+	}
+	d.full = acting || restoring
+}
