@@ -28,7 +28,7 @@ const overrideHelp = `Put, list or remove operator overrides on a running agent:
   agent override list
   agent override clear [ID]   (no ID: clear all)
 
-ready forces the server back into rotation (up ready) whatever the rules say. Actions combine as in rule files ("drain maxconn 10"). The agent must run with --web.enable-lifecycle.`
+ready forces the server back into rotation (up ready) whatever the rules say, unless another override drains, maints or downs it. Overrides combine as rules do: down wins, maint over drain, the lowest weight and maxconn. Actions combine as in rule files ("drain maxconn 10"). Without --ttl an override lasts 1h; --ttl 0 (or forever) keeps it until cleared. The agent must run with --web.enable-lifecycle.`
 
 // overrideFlags are the parsed arguments of `agent override`.
 type overrideFlags struct {
@@ -45,7 +45,7 @@ func registerOverride(app *kingpin.Application, stdout, stderr io.Writer) (strin
 	c.Arg("what", "drain, maint, down, ready, weight N%; or list; or clear [ID].").Required().StringsVar(&f.args)
 	c.Flag("service", "Apply to this service only (default: all services).").PlaceHolder("NAME").StringVar(&f.service)
 	c.Flag("reason", "Why: required when adding; HAProxy shows it as \"override: REASON\".").PlaceHolder("TEXT").StringVar(&f.reason)
-	c.Flag("ttl", "Remove the override after this long (e.g. 30m, 4h, 1d); 0 keeps it until cleared.").Default("0").StringVar(&f.ttl)
+	c.Flag("ttl", "Remove the override after this long (e.g. 30m, 4h, 1d; default 1h); 0 or forever keeps it until cleared.").StringVar(&f.ttl)
 	c.Flag("web.url", "Base URL of the running agent's web server (its --web.listen-address).").Default("http://127.0.0.1:9898").Envar("AGENT_WEB_URL").StringVar(&f.url)
 	return c.FullCommand(), func(ctx context.Context, _ *slog.Logger) int {
 		return runOverride(ctx, f, stdout, stderr)
@@ -64,7 +64,7 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 
 	verb := strings.ToLower(f.args[0])
 	if verb == "list" || verb == "clear" {
-		if f.service != "" || f.reason != "" || (f.ttl != "" && f.ttl != "0") {
+		if f.service != "" || f.reason != "" || f.ttl != "" {
 			return usage("--service, --reason and --ttl are for adding an override, not for %s", verb)
 		}
 	}

@@ -78,7 +78,7 @@ func TestOverrideCommands(t *testing.T) {
 		t.Errorf("drain output:\n%s\nwant:\n%s", out, want)
 	}
 
-	code, out, errOut = overrideCLI(t, url, "weight", "25%", "--service", "worker", "--reason", "canary")
+	code, out, errOut = overrideCLI(t, url, "weight", "25%", "--service", "worker", "--reason", "canary", "--ttl", "forever")
 	if code != exitOK || !strings.Contains(out, `: weight 25% for service worker, reason "canary"`) ||
 		!strings.Contains(out, "It stays until removed: agent override clear ") {
 		t.Fatalf("weight: exit %d\n%s%s", code, out, errOut)
@@ -90,8 +90,9 @@ func TestOverrideCommands(t *testing.T) {
 	if code, _, errOut = overrideCLI(t, url, "down", "--reason", "bad disk", "--ttl", "90m"); code != exitOK {
 		t.Fatalf("down: exit %d\n%s", code, errOut)
 	}
-	if code, _, errOut = overrideCLI(t, url, "maint", "--reason", "kernel"); code != exitOK {
-		t.Fatalf("maint: exit %d\n%s", code, errOut)
+	// Without --ttl: one hour, as amtool silences.
+	if code, out, errOut = overrideCLI(t, url, "maint", "--reason", "kernel"); code != exitOK || !strings.Contains(out, "(in 1h)") {
+		t.Fatalf("maint: exit %d\n%s%s", code, out, errOut)
 	}
 
 	ovs := store.List(overrideT0)
@@ -110,7 +111,7 @@ func TestOverrideCommands(t *testing.T) {
 		ovs[1].ID + "  worker   weight 25%  canary     never\n" +
 		ovs[2].ID + "  (all)    up, ready   trust me   2026-03-02T12:00:00Z (in 1d)\n" +
 		ovs[3].ID + "  (all)    down        bad disk   2026-03-01T13:30:00Z (in 1h30m)\n" +
-		ovs[4].ID + "  (all)    maint       kernel     never\n"
+		ovs[4].ID + "  (all)    maint       kernel     2026-03-01T13:00:00Z (in 1h)\n"
 	if code != exitOK || out != wantList {
 		t.Errorf("list: exit %d\n%s\nwant:\n%s", code, out, wantList)
 	}

@@ -46,7 +46,7 @@ func TestTestWrongExpectation(t *testing.T) {
   FAILED:
     test "off by one", at 2s, service default: reply: expected "up drain 100% #slow" got "up ready 100%"
     test "off by one", at 2s, service default: firing: expected ["slow"] got []
-      firing: [], pending: ["slow"]
+      firing: [], pending: ["slow"], phase: restoring
       metrics: x=2 y=0
 
 `
@@ -81,7 +81,7 @@ func TestTestBadFiles(t *testing.T) {
 `},
 		{"unknown_key.test.yaml", d + `unknown_key.test.yaml:2:1: unknown key "evaluation_intervall"; did you mean "evaluation_interval"?
 ` + d + `unknown_key.test.yaml:5:5: unknown key "input"; did you mean "input_series"?
-` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, op, admin, weight, maxconn, firing, pending)
+` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, phase, op, admin, weight, maxconn, firing, pending)
 `},
 	}
 	for _, tt := range tests {

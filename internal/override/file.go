@@ -8,19 +8,31 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
 )
 
 // stateVersion is the version of the state file's format this agent
-// writes and reads.
-const stateVersion = 1
+// writes; it reads it and every earlier one. Version 2 added replies.
+const stateVersion = 2
 
 // stateFile is the state file's content.
 type stateFile struct {
 	Version   int      `json:"version"`
 	Overrides []Record `json:"overrides"`
+	// Replies holds, per service, the last reply line the agent sent to
+	// HAProxy (without its newline), so that a restarted agent knows
+	// whether HAProxy holds anything of its own to restore.
+	Replies map[string]string `json:"replies,omitempty"`
+}
+
+// State is what a state file holds.
+type State struct {
+	Overrides []evaluator.Override
+	// Replies are the last reply lines sent, by service.
+	Replies map[string]string
 }
 
 // CorruptError reports a state file that could not be read back: it was
@@ -44,27 +56,34 @@ var errNewer = errors.New("written by a newer agent")
 // decodeState parses a state file's bytes. Any problem, down to one
 // override's action, makes the whole file corrupt: an override that is
 // silently dropped is a server silently back in rotation.
-func decodeState(data []byte) ([]evaluator.Override, error) {
+func decodeState(data []byte) (State, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var st stateFile
 	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+		return State{}, fmt.Errorf("decode: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("decode: data after the JSON object")
+		return State{}, errors.New("decode: data after the JSON object")
 	}
 	switch {
 	case st.Version > stateVersion:
-		return nil, fmt.Errorf("format version %d: %w (this one reads version %d)", st.Version, errNewer, stateVersion)
-	case st.Version != stateVersion:
-		return nil, fmt.Errorf("format version %d: want %d", st.Version, stateVersion)
+		return State{}, fmt.Errorf("format version %d: %w (this one reads up to version %d)", st.Version, errNewer, stateVersion)
+	case st.Version < 1:
+		return State{}, fmt.Errorf("format version %d: want 1 to %d", st.Version, stateVersion)
+	case st.Version == 1 && st.Replies != nil:
+		return State{}, errors.New("format version 1 has no replies")
+	}
+	for svc, line := range st.Replies {
+		if strings.ContainsAny(line, "\r\n") {
+			return State{}, fmt.Errorf("reply of service %q holds a line break", svc)
+		}
 	}
 	ovs := make([]evaluator.Override, 0, len(st.Overrides))
 	seen := make(map[string]bool, len(st.Overrides))
 	for i, r := range st.Overrides {
 		if r.ID == "" || seen[r.ID] {
-			return nil, fmt.Errorf("override %d: missing or duplicate id %q", i, r.ID)
+			return State{}, fmt.Errorf("override %d: missing or duplicate id %q", i, r.ID)
 		}
 		seen[r.ID] = true
 		o, err := r.Override()
@@ -75,16 +94,16 @@ func decodeState(data []byte) ([]evaluator.Override, error) {
 			err = checkReason(o.Reason)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("override %d (%s): %w", i, r.ID, err)
+			return State{}, fmt.Errorf("override %d (%s): %w", i, r.ID, err)
 		}
 		ovs = append(ovs, o)
 	}
-	return ovs, nil
+	return State{Overrides: ovs, Replies: st.Replies}, nil
 }
 
-// encodeState renders the overrides as the state file's bytes.
-func encodeState(ovs []evaluator.Override) ([]byte, error) {
-	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Overrides: Records(ovs)}, "", "  ")
+// encodeState renders the overrides and replies as the state file's bytes.
+func encodeState(ovs []evaluator.Override, replies map[string]string) ([]byte, error) {
+	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Overrides: Records(ovs), Replies: replies}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -152,16 +171,22 @@ func syncDir(dir string) error {
 // missing file has none, a corrupt one is an error (left where it is). It
 // is for readers that must change nothing, such as `agent eval --dry-run`.
 func ReadFile(path string) ([]evaluator.Override, error) {
+	st, err := ReadState(path)
+	return st.Overrides, err
+}
+
+// ReadState is ReadFile with the replies recorded as well.
+func ReadState(path string) (State, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return State{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read override state: %w", err)
+		return State{}, fmt.Errorf("read override state: %w", err)
 	}
-	ovs, err := decodeState(data)
+	st, err := decodeState(data)
 	if err != nil {
-		return nil, fmt.Errorf("override state file %s: %w", path, err)
+		return State{}, fmt.Errorf("override state file %s: %w", path, err)
 	}
-	return ovs, nil
+	return st, nil
 }

@@ -74,8 +74,8 @@ type AddRequest struct {
 	Service string `json:"service,omitempty"`
 	// Reason is required: it is shown in HAProxy as "override: REASON".
 	Reason string `json:"reason"`
-	// TTL is a duration such as "90m", "1h30m" or "2d"; empty or "0"
-	// means the override never expires.
+	// TTL is a duration such as "90m", "1h30m" or "2d"; empty means
+	// DefaultTTL (1h), "0" or "forever" that the override never expires.
 	TTL string `json:"ttl,omitempty"`
 }
 

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +59,9 @@ type Store struct {
 	// timer fires at the next expiry so that the agent re-evaluates then.
 	timer   *time.Timer
 	closed  bool
+	// replies are the last replies sent, by service, as in the file;
+	// guarded by mu.
+	replies map[string]string
 	changed chan struct{}
 	loadErr error
 }
@@ -83,10 +88,11 @@ func Open(path string, logger *slog.Logger, opts Options) (*Store, error) {
 	}
 	var ovs []evaluator.Override
 	if path != "" {
-		var err error
-		if ovs, err = s.load(); err != nil {
+		st, err := s.load()
+		if err != nil {
 			return nil, err
 		}
+		ovs, s.replies = st.Overrides, st.Replies
 	}
 	now := s.now()
 	ovs = slices.DeleteFunc(ovs, func(o evaluator.Override) bool { return expired(o, now) })
@@ -104,29 +110,68 @@ func Open(path string, logger *slog.Logger, opts Options) (*Store, error) {
 }
 
 // load reads the state file, moving it aside when it is corrupt.
-func (s *Store) load() ([]evaluator.Override, error) {
+func (s *Store) load() (State, error) {
 	data, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return State{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read override state: %w", err)
+		return State{}, fmt.Errorf("read override state: %w", err)
 	}
-	ovs, err := decodeState(data)
+	st, err := decodeState(data)
 	if err == nil {
-		return ovs, nil
+		return st, nil
 	}
 	if errors.Is(err, errNewer) {
-		return nil, fmt.Errorf("override state file %s: %w", s.path, err)
+		return State{}, fmt.Errorf("override state file %s: %w", s.path, err)
 	}
 	to, merr := moveAside(s.path, s.now())
 	if merr != nil {
-		return nil, fmt.Errorf("override state file %s is corrupt (%v) and could not be moved aside: %w", s.path, err, merr)
+		return State{}, fmt.Errorf("override state file %s is corrupt (%v) and could not be moved aside: %w", s.path, err, merr)
 	}
 	s.loadErr = &CorruptError{Path: s.path, MovedTo: to, Err: err}
 	s.logger.Error("Override state file is corrupt: moved aside, starting with no overrides; re-add the overrides you need",
 		"file", s.path, "moved_to", to, "err", err)
-	return nil, nil
+	return State{}, nil
+}
+
+// Replies returns a copy of the last replies recorded, by service: those
+// read from the state file at Open until SaveReplies records others.
+func (s *Store) Replies() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.replies)
+}
+
+// SaveReplies records the replies the agent now sends, by service (lines
+// with or without their newline), in the state file. It writes only when
+// they differ from those recorded, and without a state file it does
+// nothing.
+func (s *Store) SaveReplies(replies map[string]string) error {
+	if s.path == "" {
+		return nil
+	}
+	next := make(map[string]string, len(replies))
+	for svc, line := range replies {
+		next[svc] = strings.TrimRight(line, "\r\n")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if maps.Equal(next, s.replies) {
+		return nil
+	}
+	if s.closed {
+		return errors.New("override store is closed")
+	}
+	data, err := encodeState(live(*s.all.Load(), s.now(), nil), next)
+	if err == nil {
+		err = writeAtomic(s.path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("save replies to %s: %w", s.path, err)
+	}
+	s.replies = next
+	return nil
 }
 
 // LoadError returns the *CorruptError of a state file Open moved aside,
@@ -278,7 +323,7 @@ func (s *Store) commit(next []evaluator.Override, now time.Time) error {
 		next = []evaluator.Override{}
 	}
 	if s.path != "" {
-		data, err := encodeState(next)
+		data, err := encodeState(next, s.replies)
 		if err == nil {
 			err = writeAtomic(s.path, data)
 		}

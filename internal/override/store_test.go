@@ -78,11 +78,11 @@ func readState(t *testing.T, path string) []evaluator.Override {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ovs, err := decodeState(data)
+	st, err := decodeState(data)
 	if err != nil {
 		t.Fatalf("state file: %v\n%s", err, data)
 	}
-	return ovs
+	return st.Overrides
 }
 
 func ids(ovs []evaluator.Override) string {
@@ -141,7 +141,7 @@ func TestStateFileFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf(`{
-  "version": 1,
+  "version": 2,
   "overrides": [
     {
       "id": %q,
@@ -328,7 +328,7 @@ func TestCorruptTwiceKeepsBoth(t *testing.T) {
 
 func TestNewerStateFileIsLeftAlone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "overrides.json")
-	content := `{"version":2,"overrides":[]}`
+	content := `{"version":3,"overrides":[]}`
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +556,7 @@ func TestClosedStoreRefusesChanges(t *testing.T) {
 
 func TestParseTTL(t *testing.T) {
 	for in, want := range map[string]time.Duration{
-		"": 0, "0": 0, "30m": 30 * time.Minute, "1h30m": 90 * time.Minute, "0.5h": 30 * time.Minute,
+		"": time.Hour, "0": 0, "forever": 0, "30m": 30 * time.Minute, "1h30m": 90 * time.Minute, "0.5h": 30 * time.Minute,
 		"2d": 48 * time.Hour, "1w": 7 * 24 * time.Hour, " 15s ": 15 * time.Second,
 	} {
 		if got, err := ParseTTL(in); err != nil || got != want {

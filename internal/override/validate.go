@@ -33,24 +33,32 @@ func IsValidation(err error) bool {
 	return errors.As(err, &v)
 }
 
+// DefaultTTL is how long an override lasts when no TTL is given: a
+// forgotten override expires, as a forgotten Alertmanager silence does.
+const DefaultTTL = time.Hour
+
 // ParseTTL parses a time-to-live: Go durations ("90m", "1h30m", "0.5h") and
-// Prometheus ones ("2d", "1w") are both accepted; "" means 0, which is
-// "never expires". Negative values are refused.
+// Prometheus ones ("2d", "1w") are both accepted; "" means DefaultTTL, and
+// "0" or "forever" an override that never expires. Negative values are
+// refused.
 func ParseTTL(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if s == "" {
+	switch s {
+	case "":
+		return DefaultTTL, nil
+	case "forever":
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		md, merr := model.ParseDuration(s)
 		if merr != nil {
-			return 0, invalid("ttl %q: want a duration such as 30m, 2h or 1d", s)
+			return 0, invalid("ttl %q: want a duration such as 30m, 2h or 1d, or forever", s)
 		}
 		d = time.Duration(md)
 	}
 	if d < 0 {
-		return 0, invalid("ttl %q: must not be negative (0 means never expires)", s)
+		return 0, invalid("ttl %q: must not be negative (0 or forever: never expires)", s)
 	}
 	return d, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -25,13 +26,14 @@ const MaxFileSize = 4 << 20
 var (
 	suiteKeys  = []string{"rule_files", "evaluation_interval", "tests"}
 	testKeys   = []string{"name", "interval", "input_series", "expect"}
-	expectKeys = []string{"at", "service", "reply", "op", "admin", "weight", "maxconn", "firing", "pending"}
+	expectKeys = []string{"at", "service", "reply", "phase", "op", "admin", "weight", "maxconn", "firing", "pending"}
 )
 
 // The words an expectation may name, as the evaluator writes them.
 var (
 	opWords    = []string{"up", "down", "fail", "stopped"}
 	adminWords = []string{"ready", "drain", "maint"}
+	phaseWords = []string{string(evaluator.Acting), string(evaluator.Restoring), string(evaluator.Quiet)}
 )
 
 // walker collects every problem of one test file while walking its nodes.
@@ -375,6 +377,10 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 			x.Reply = &s
 		}
 	}
+	if e, has := fs["phase"]; has {
+		checks++
+		x.Phase = w.word(e, phaseWords)
+	}
 	if e, has := fs["op"]; has {
 		checks++
 		x.Op = w.word(e, opWords)
@@ -418,7 +424,7 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 		x.Pending, x.pendingPos = w.names(e)
 	}
 	if checks == 0 {
-		w.errorf(n, "expect: the check compares nothing: give reply, op, admin, weight, maxconn, firing or pending")
+		w.errorf(n, "expect: the check compares nothing: give reply, phase, op, admin, weight, maxconn, firing or pending")
 	}
 	if !ok {
 		return nil

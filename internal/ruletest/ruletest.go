@@ -75,6 +75,8 @@ type Expectation struct {
 	Service string
 	// Reply is the whole reply line, ending in "\n".
 	Reply *string
+	// Phase is acting, restoring or quiet.
+	Phase *string
 	Op    *string
 	Admin *string
 	// Weight is the weight percent.

@@ -31,11 +31,15 @@ type Failure struct {
 	Test    string
 	At      time.Duration
 	Service string
-	// Diffs are the parts that differ, in the order reply, op, admin,
-	// weight, maxconn, firing, pending.
+	// Diffs are the parts that differ, in the order reply, phase, op,
+	// admin, weight, maxconn, firing, pending.
 	Diffs []Diff
 	// Firing and Pending are the rules of the service in those states then.
 	Firing, Pending []string
+	// Phase and Ramp are the reply's phase and the weight ramp in
+	// progress (nil when none) then.
+	Phase evaluator.Phase
+	Ramp  *evaluator.Ramp
 	// Metrics are every metric of the rule file as the rules saw it then,
 	// after last-good-value holding, in file order.
 	Metrics []evaluator.Value
@@ -57,7 +61,11 @@ func (f *Failure) String() string {
 	for _, d := range f.Diffs {
 		fmt.Fprintf(&b, "%s%s: expected %s got %s\n", head, d.Field, d.Expected, d.Got)
 	}
-	fmt.Fprintf(&b, "  firing: %s, pending: %s\n", fmtNames(f.Firing), fmtNames(f.Pending))
+	fmt.Fprintf(&b, "  firing: %s, pending: %s, phase: %s", fmtNames(f.Firing), fmtNames(f.Pending), f.Phase)
+	if r := f.Ramp; r != nil {
+		fmt.Fprintf(&b, ", ramp: %d%% to %d%% from %s to %s", r.From, r.To, fmtDur(r.Since.Sub(Start)), fmtDur(r.Until.Sub(Start)))
+	}
+	b.WriteString("\n")
 	b.WriteString("  metrics:")
 	for _, v := range f.Metrics {
 		b.WriteString(" " + v.Name + "=")
@@ -161,6 +169,9 @@ func compare(t *Test, x *Expectation, res *evaluator.Result, snap evaluator.Snap
 	if x.Reply != nil {
 		add("reply", quoteLine(*x.Reply), quoteLine(d.Reply))
 	}
+	if x.Phase != nil {
+		add("phase", *x.Phase, string(d.Phase))
+	}
 	if x.Op != nil {
 		add("op", *x.Op, d.Op)
 	}
@@ -182,7 +193,7 @@ func compare(t *Test, x *Expectation, res *evaluator.Result, snap evaluator.Snap
 	if len(diffs) == 0 {
 		return nil
 	}
-	f := &Failure{Test: t.Name, At: x.At, Service: d.Service, Diffs: diffs, Firing: d.Firing, Pending: pending}
+	f := &Failure{Test: t.Name, At: x.At, Service: d.Service, Diffs: diffs, Firing: d.Firing, Pending: pending, Phase: d.Phase, Ramp: d.Ramp}
 	for _, m := range rf.Metrics {
 		sm := snap[m.Name]
 		f.Metrics = append(f.Metrics, evaluator.Value{Name: m.Name, Value: sm.Value, Missing: sm.Missing})

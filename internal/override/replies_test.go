@@ -1,0 +1,81 @@
+package override
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+func TestRepliesSurviveARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	clk := &clock{now: t0}
+	s := open(t, path, Options{Now: clk.Now})
+	if err := s.SaveReplies(map[string]string{"default": "up ready 100%\n", "worker": "up drain 100% #q\n"}); err != nil {
+		t.Fatal(err)
+	}
+	first := inode(t, path)
+	// The same replies again: nothing is written.
+	if err := s.SaveReplies(map[string]string{"default": "up ready 100%", "worker": "up drain 100% #q"}); err != nil {
+		t.Fatal(err)
+	}
+	if inode(t, path) != first {
+		t.Error("unchanged replies rewrote the state file")
+	}
+	if err := s.SaveReplies(map[string]string{"default": "up", "worker": "up drain 100% #q"}); err != nil {
+		t.Fatal(err)
+	}
+	if inode(t, path) == first {
+		t.Error("changed replies were not written")
+	}
+	// An override written afterwards keeps the replies.
+	add(t, s, "", "drain", "deploy", time.Hour)
+	s.Close()
+
+	s2 := open(t, path, Options{Now: clk.Now})
+	got := s2.Replies()
+	if got["default"] != "up" || got["worker"] != "up drain 100% #q" || len(got) != 2 {
+		t.Errorf("replies after reopen: %q", got)
+	}
+	if n := len(s2.List(clk.Now())); n != 1 {
+		t.Errorf("overrides after reopen: %d, want 1", n)
+	}
+	st, err := ReadState(path)
+	if err != nil || st.Replies["default"] != "up" || len(st.Overrides) != 1 {
+		t.Errorf("ReadState = %+v, %v", st, err)
+	}
+}
+
+func TestStateFileVersions(t *testing.T) {
+	for name, tc := range map[string]struct {
+		content string
+		ok      bool
+	}{
+		"version 1, before replies": {`{"version":1,"overrides":[]}`, true},
+		"version 2 with replies":    {`{"version":2,"overrides":[],"replies":{"default":"up"}}`, true},
+		"version 1 with replies":    {`{"version":1,"overrides":[],"replies":{"default":"up"}}`, false},
+		"a reply with a line break": {`{"version":2,"overrides":[],"replies":{"default":"up\ndrain"}}`, false},
+	} {
+		_, err := decodeState([]byte(tc.content))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", name, err, tc.ok)
+		}
+	}
+}
+
+func TestSaveRepliesWithoutStateFile(t *testing.T) {
+	s := open(t, "", Options{})
+	if err := s.SaveReplies(map[string]string{"default": "up"}); err != nil || s.Replies() != nil {
+		t.Errorf("in memory: err %v, replies %q", err, s.Replies())
+	}
+}
