@@ -57,8 +57,8 @@ type Store struct {
 	// a new one, so readers need no lock.
 	all atomic.Pointer[[]evaluator.Override]
 	// timer fires at the next expiry so that the agent re-evaluates then.
-	timer   *time.Timer
-	closed  bool
+	timer  *time.Timer
+	closed bool
 	// replies are the last replies sent, by service, as in the file;
 	// guarded by mu.
 	replies map[string]string
