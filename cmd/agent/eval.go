@@ -48,14 +48,14 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 			fmt.Fprintf(stderr, "agent: %v\n", err)
 			return exitUsage
 		}
-		var overrides []evaluator.Override
+		var state override.State
 		if *stateFile != "" {
-			if overrides, err = override.ReadFile(*stateFile); err != nil {
+			if state, err = override.ReadState(*stateFile); err != nil {
 				fmt.Fprintf(stderr, "agent: %v\n", err)
 				return exitFailure
 			}
 		}
-		rep, err := evaluateOnce(ctx, f, fixed, overrides, logger)
+		rep, err := evaluateOnce(ctx, f, fixed, state, logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "agent: %v\n", err)
 			return exitFailure
@@ -118,8 +118,9 @@ type reportMetric struct {
 }
 
 // evaluateOnce reads the sources the --set flags do not cover, once, and
-// evaluates the rules from a fresh state.
-func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, overrides []evaluator.Override, logger *slog.Logger) (*report, error) {
+// evaluates the rules from a fresh state: what `agent serve` would reply
+// right after starting with that state file.
+func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, state override.State, logger *slog.Logger) (*report, error) {
 	now := time.Now()
 	rep := &report{RulesFile: f.Path, Time: now}
 	snap := evaluator.Snapshot{}
@@ -151,7 +152,9 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 		}
 		rep.Metrics = append(rep.Metrics, rm)
 	}
-	rep.result = evaluator.New(f).Evaluate(now, snap, overrides)
+	ev := evaluator.New(f)
+	ev.Resume(state.Replies)
+	rep.result = ev.Evaluate(now, snap, state.Overrides)
 	rep.Services = rep.result.Services
 	return rep, nil
 }
@@ -204,5 +207,27 @@ func printReport(w io.Writer, rep *report) {
 			fmt.Fprintf(w, "  override %s: %s (%s)\n", o.ID, o.Action, o.Reason)
 		}
 		fmt.Fprintf(w, "  reply: %s", d.Reply)
+		fmt.Fprintf(w, "  phase: %s\n", describePhase(d, rep.Time))
 	}
+}
+
+// describePhase says what the phase means for the replies that follow.
+func describePhase(d *evaluator.Decision, now time.Time) string {
+	var s string
+	switch d.Phase {
+	case evaluator.Acting:
+		s = "acting: this reply is sent on every poll while the rules or overrides ask for it"
+	case evaluator.Restoring:
+		if d.QuietAt.IsZero() {
+			s = "restoring: restore_for is always, the full state is sent on every poll"
+		} else {
+			s = fmt.Sprintf("restoring: plain %q from %s (in %s) if nothing changes", d.Op, d.QuietAt.Format(time.RFC3339), d.QuietAt.Sub(now).Round(time.Millisecond))
+		}
+	default:
+		s = "quiet: only the operational word, so what an operator set on HAProxy stays"
+	}
+	if r := d.Ramp; r != nil {
+		s += fmt.Sprintf("; weight ramp from %d%% to %d%% until %s", r.From, r.To, r.Until.Format(time.RFC3339))
+	}
+	return s
 }

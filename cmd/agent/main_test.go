@@ -67,10 +67,12 @@ func TestEvalDryRun(t *testing.T) {
 	for _, tc := range []struct {
 		sets  []string
 		reply string
+		phase string
 	}{
-		{[]string{"queue_depth=600", "cpu=0.5"}, "up drain 100% #queue_depth > 500\n"},
-		{[]string{"cpu=0.95", "queue_depth=1"}, "up ready 50% #cpu > 0.9\n"},
-		{[]string{"cpu=0.1", "queue_depth=1"}, "up ready 100%\n"},
+		{[]string{"queue_depth=600", "cpu=0.5"}, "up drain 100% #queue_depth > 500\n", "acting: "},
+		{[]string{"cpu=0.95", "queue_depth=1"}, "up ready 50% #cpu > 0.9\n", "acting: "},
+		// A fresh start restores ready 100% for restore_for, then goes quiet.
+		{[]string{"cpu=0.1", "queue_depth=1"}, "up ready 100%\n", `restoring: plain "up" from `},
 	} {
 		args := []string{"eval", "--dry-run", "--rules", "../../examples/rules.yaml"}
 		for _, s := range tc.sets {
@@ -80,8 +82,8 @@ func TestEvalDryRun(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("%v: exit %d: %s", tc.sets, code, errOut)
 		}
-		if !strings.HasSuffix(out, "  reply: "+tc.reply) {
-			t.Errorf("%v: want reply %q, got:\n%s", tc.sets, tc.reply, out)
+		if !strings.Contains(out, "  reply: "+tc.reply+"  phase: "+tc.phase) {
+			t.Errorf("%v: want reply %q in phase %q, got:\n%s", tc.sets, tc.reply, tc.phase, out)
 		}
 		for _, want := range []string{"queue_depth  --set", "queue_depth > 500", "cpu > 0.9", "weight 50%"} {
 			if !strings.Contains(out, want) {

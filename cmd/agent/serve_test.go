@@ -96,7 +96,7 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	// eval --dry-run shows what the agent serves, override included,
 	// reading the state file without changing it.
 	code, out, errOut = agent(t, "eval", "--dry-run", "--rules", rulesPath, "--state.file", state)
-	if code != exitOK || !strings.HasSuffix(out, "  reply: "+want) || !strings.Contains(out, "override ") {
+	if code != exitOK || !strings.Contains(out, "  reply: "+want+"  phase: acting") || !strings.Contains(out, "override ") {
 		t.Fatalf("eval with the state file: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = agent(t, "override", "list")

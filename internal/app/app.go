@@ -100,6 +100,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer store.Close()
 	a.overrides = store
+	// What the agent last told HAProxy before this start: a plain "up"
+	// needs no start-up restore.
+	if told := store.Replies(); len(told) > 0 {
+		a.eval.Resume(told)
+	}
 
 	// Evaluate once before listening, so that the first poll already gets
 	// a real answer.

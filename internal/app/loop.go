@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/reload"
 	"github.com/haproxy-agent/agent/internal/responder"
 )
@@ -110,15 +111,33 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	}
 	a.resp.Publish(responder.NewTable(def, byService))
 
+	changed := false
 	for _, d := range res.Services {
 		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {
-			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", d.Firing)
+			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", d.Firing, "phase", d.Phase)
 			a.replies[d.Service] = d.Reply
+			changed = true
 		}
+	}
+	if changed {
+		a.saveReplies(res)
 	}
 
 	a.status.Store(newStatus(rs.file, res, a.lastSnap, took, collectTook))
 	a.metrics.evaluated(took + collectTook)
+}
+
+// saveReplies records in the state file what HAProxy is now told, so that
+// a restarted agent knows whether a start-up restore is needed. A failed
+// write is logged: the agent keeps serving.
+func (a *agent) saveReplies(res *evaluator.Result) {
+	told := make(map[string]string, len(res.Services))
+	for _, d := range res.Services {
+		told[d.Service] = trimNL(d.Reply)
+	}
+	if err := a.overrides.SaveReplies(told); err != nil {
+		a.log.Error("cannot record the replies in the state file; a restart may restore more than needed", "err", err)
+	}
 }
 
 func trimNL(s string) string {
