@@ -92,6 +92,7 @@ type runningAgent struct {
 	poll, web string
 	cancel    context.CancelFunc
 	done      chan error
+	stopOnce  sync.Once
 }
 
 func startAgent(t *testing.T, o Options) *runningAgent {
@@ -124,13 +125,16 @@ func startAgent(t *testing.T, o Options) *runningAgent {
 	return ra
 }
 
+// stop stops the agent and waits for it; calling it again does nothing.
 func (ra *runningAgent) stop() {
-	ra.cancel()
-	select {
-	case <-ra.done:
-	case <-time.After(10 * time.Second):
-		panic("agent did not stop within 10s")
-	}
+	ra.stopOnce.Do(func() {
+		ra.cancel()
+		select {
+		case <-ra.done:
+		case <-time.After(10 * time.Second):
+			panic("agent did not stop within 10s")
+		}
+	})
 }
 
 func (ra *runningAgent) get(t *testing.T, path string) string {

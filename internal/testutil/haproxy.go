@@ -68,6 +68,42 @@ func HAProxyBinary() (string, bool) {
 	return "", false
 }
 
+// HAProxy32Env names the environment variable pointing at an HAProxy 3.2
+// binary (scripts/test builds one and exports it).
+const HAProxy32Env = "AGENT_HAPROXY32"
+
+// DefaultHAProxy32 is where scripts/test's build of HAProxy 3.2 lands when
+// $AGENT_HAPROXY32 is not set.
+const DefaultHAProxy32 = "/var/cache/haproxy-agent-tests/haproxy-3.2.0/haproxy"
+
+// HAProxyVersion is one haproxy binary the end-to-end tests run against.
+type HAProxyVersion struct {
+	// Name names the subtest: "2.6", "3.2".
+	Name string
+	// Bin is the binary's path; "" is HAProxyBinary's.
+	Bin string
+}
+
+// HAProxyVersions are the binaries end-to-end tests run against: the
+// system's haproxy (Debian's 2.6) and HAProxy 3.2 ($AGENT_HAPROXY32, else
+// DefaultHAProxy32).
+func HAProxyVersions() []HAProxyVersion {
+	bin32 := os.Getenv(HAProxy32Env)
+	if bin32 == "" {
+		bin32 = DefaultHAProxy32
+	}
+	return []HAProxyVersion{{Name: "2.6", Bin: ""}, {Name: "3.2", Bin: bin32}}
+}
+
+// ForEachHAProxy runs f as one subtest per HAProxyVersions entry, one
+// after the other; f starts its haproxy with StartHAProxyBin(t, bin, ...).
+func ForEachHAProxy(t *testing.T, f func(t *testing.T, bin string)) {
+	t.Helper()
+	for _, v := range HAProxyVersions() {
+		t.Run("haproxy-"+v.Name, func(t *testing.T) { f(t, v.Bin) })
+	}
+}
+
 // HAProxyTCPDefaults is a defaults section for the configurations tests
 // pass to StartHAProxy: TCP mode, and timeouts short enough that a check
 // or a connection to a dead server fails within a test's patience. A test
@@ -100,12 +136,27 @@ defaults
 // environment variable AGENT_REQUIRE_SERVERS is set.
 func StartHAProxy(t testing.TB, cfg string) *HAProxy {
 	t.Helper()
-	bin, ok := HAProxyBinary()
-	if !ok {
-		if os.Getenv(HAProxyRequireEnv) != "" {
-			t.Fatalf("haproxy not found (PATH, /usr/sbin, $%s) and $%s is set", HAProxyBinEnv, HAProxyRequireEnv)
+	return StartHAProxyBin(t, "", cfg)
+}
+
+// StartHAProxyBin is StartHAProxy with the haproxy binary at bin; "" is
+// HAProxyBinary's. A bin that does not exist skips the test, or fails it
+// when AGENT_REQUIRE_SERVERS is set.
+func StartHAProxyBin(t testing.TB, bin, cfg string) *HAProxy {
+	t.Helper()
+	if bin == "" {
+		var ok bool
+		if bin, ok = HAProxyBinary(); !ok {
+			if os.Getenv(HAProxyRequireEnv) != "" {
+				t.Fatalf("haproxy not found (PATH, /usr/sbin, $%s) and $%s is set", HAProxyBinEnv, HAProxyRequireEnv)
+			}
+			t.Skipf("haproxy not found (PATH, /usr/sbin, $%s); set $%s to make this a failure", HAProxyBinEnv, HAProxyRequireEnv)
 		}
-		t.Skipf("haproxy not found (PATH, /usr/sbin, $%s); set $%s to make this a failure", HAProxyBinEnv, HAProxyRequireEnv)
+	} else if _, err := os.Stat(bin); err != nil {
+		if os.Getenv(HAProxyRequireEnv) != "" {
+			t.Fatalf("haproxy %s: %v, and $%s is set", bin, err, HAProxyRequireEnv)
+		}
+		t.Skipf("haproxy %s: %v; set $%s to make this a failure", bin, err, HAProxyRequireEnv)
 	}
 
 	// A short directory of its own: unix socket paths are limited to 107
