@@ -156,6 +156,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func TestHAProxyFollowsRules(t *testing.T) {
+	testutil.ForEachHAProxy(t, testHAProxyFollowsRules)
+}
+
+func testHAProxyFollowsRules(t *testing.T, bin string) {
 	exp := newExporter(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
@@ -164,7 +168,7 @@ func TestHAProxyFollowsRules(t *testing.T) {
 	port := testutil.FreePort(t)
 	ag := startAgent(t, Options{RulesPath: path, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
 	backend := testutil.ClosingServer(t)
-	hap := testutil.StartHAProxy(t, testutil.HAProxyTCPDefaults+fmt.Sprintf(`
+	hap := testutil.StartHAProxyBin(t, bin, testutil.HAProxyTCPDefaults+fmt.Sprintf(`
 backend be_app
     default-server check inter 200ms fall 1 rise 1 agent-check agent-addr 127.0.0.1 agent-port %d agent-inter 200ms
     server web1 %s weight 100

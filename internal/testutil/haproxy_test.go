@@ -13,6 +13,10 @@ import (
 // checks what the harness reports for each reply. It also documents how
 // HAProxy 2.6 shows agent-set state; see the comments on each step.
 func TestHAProxyAgentCheck(t *testing.T) {
+	ForEachHAProxy(t, testHAProxyAgentCheck)
+}
+
+func testHAProxyAgentCheck(t *testing.T, bin string) {
 	var reply atomic.Pointer[string]
 	setReply := func(s string) { reply.Store(&s) }
 	setReply("up drain 50%\n")
@@ -39,7 +43,7 @@ backend be_app
     # web2: agent check only, no regular check.
     server web2 %[1]s weight 100 agent-check agent-port %[2]s agent-inter 200ms
 `, srvAddr, agentPort)
-	h := StartHAProxy(t, cfg)
+	h := StartHAProxyBin(t, bin, cfg)
 
 	servers := []string{"web1", "web2"}
 	wait := func(step string, ready func(map[string]string) bool) {
