@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haproxy-agent/agent/evaluator"
 )
 
 // metrics are the agent's own metrics outside the responder's. Those that
@@ -28,13 +30,15 @@ var (
 	descHash = prometheus.NewDesc("haproxy_agent_config_hash",
 		"The first 6 bytes of the SHA-256 of the serving rule file, as a number.", nil, nil)
 	descWeight = prometheus.NewDesc("haproxy_agent_reply_weight_percent",
-		"The weight percent the agent replies with, per service.", []string{"service"}, nil)
+		"The weight percent the agent applies (the ramp's step while one climbs), per service; sent while acting or restoring.", []string{"service"}, nil)
 	descMaxconn = prometheus.NewDesc("haproxy_agent_reply_maxconn",
 		"The maxconn the agent replies with, per service (absent when the reply carries none; 0 is unlimited).", []string{"service"}, nil)
 	descOp = prometheus.NewDesc("haproxy_agent_reply_operational_state",
 		"1 for the operational word the agent replies with, per service.", []string{"service", "state"}, nil)
 	descAdmin = prometheus.NewDesc("haproxy_agent_reply_admin_state",
-		"1 for the administrative word the agent replies with, per service.", []string{"service", "state"}, nil)
+		"1 for the administrative word the agent wants, per service; sent while acting or restoring.", []string{"service", "state"}, nil)
+	descPhase = prometheus.NewDesc("haproxy_agent_reply_phase",
+		"1 for the reply's phase, per service: acting (full state every poll), restoring (undoing the agent's own action), quiet (the operational word alone).", []string{"service", "phase"}, nil)
 	descFiring = prometheus.NewDesc("haproxy_agent_rules_firing",
 		"Rules firing in the last evaluation, per service.", []string{"service"}, nil)
 	descRules = prometheus.NewDesc("haproxy_agent_rules",
@@ -50,6 +54,7 @@ var (
 
 	opWords    = []string{"up", "down", "fail", "stopped"}
 	adminWords = []string{"ready", "drain", "maint"}
+	phases     = []evaluator.Phase{evaluator.Acting, evaluator.Restoring, evaluator.Quiet}
 )
 
 func newMetrics(a *agent, reg prometheus.Registerer) *metrics {
@@ -85,7 +90,7 @@ func (m *metrics) evaluated(took time.Duration) {
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReloadOK, descReloadTime, descHash, descWeight, descMaxconn,
-		descOp, descAdmin, descFiring, descRules, descOverrides, descSourceUp, descSourceDuration,
+		descOp, descAdmin, descPhase, descFiring, descRules, descOverrides, descSourceUp, descSourceDuration,
 		descMetricMissing} {
 		ch <- d
 	}
@@ -119,6 +124,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, w := range adminWords {
 			gauge(descAdmin, b2f(d.Admin == w), d.Service, w)
+		}
+		for _, p := range phases {
+			gauge(descPhase, b2f(d.Phase == p), d.Service, string(p))
 		}
 		gauge(descFiring, float64(len(d.Firing)), d.Service)
 		gauge(descRules, float64(len(st.file.Services[i].Rules)), d.Service)

@@ -56,6 +56,8 @@ services:
 		`haproxy_agent_reply_weight_percent{service="default"} 100`,
 		`haproxy_agent_reply_weight_percent{service="worker"} 100`,
 		`haproxy_agent_reply_admin_state{service="default",state="ready"} 1`,
+		`haproxy_agent_reply_phase{phase="restoring",service="default"} 1`,
+		`haproxy_agent_reply_phase{phase="quiet",service="default"} 0`,
 		`haproxy_agent_reply_operational_state{service="default",state="up"} 1`,
 		`haproxy_agent_reply_maxconn{service="default"} 0`,
 		`haproxy_agent_rules{service="default"} 1`,
