@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -99,8 +100,10 @@ func TestEvalDryRun(t *testing.T) {
 				Value  *float64 `json:"value"`
 			} `json:"metrics"`
 			Services []struct {
-				Service string `json:"service"`
-				Reply   string `json:"reply"`
+				Service string    `json:"service"`
+				Reply   string    `json:"reply"`
+				Phase   string    `json:"phase"`
+				QuietAt time.Time `json:"quiet_at"`
 				Rules   []struct {
 					Name   string `json:"name"`
 					Result string `json:"result"`
@@ -111,7 +114,8 @@ func TestEvalDryRun(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK {
 			t.Fatalf("json output (exit %d): %v\n%s", code, err, out)
 		}
-		if len(rep.Services) != 1 || rep.Services[0].Reply != tc.reply || len(rep.Services[0].Rules) != 2 {
+		if len(rep.Services) != 1 || rep.Services[0].Reply != tc.reply || len(rep.Services[0].Rules) != 2 ||
+			!strings.HasPrefix(tc.phase, rep.Services[0].Phase+": ") || (rep.Services[0].Phase == "restoring") == rep.Services[0].QuietAt.IsZero() {
 			t.Errorf("json: %+v", rep.Services)
 		}
 		if len(rep.Metrics) != 2 || rep.Metrics[0].Source != "--set" || rep.Metrics[0].Value == nil {
