@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // TestGood runs every test file of testdata that must pass: for, keep_firing_for,
@@ -164,5 +166,38 @@ func TestParseAlone(t *testing.T) {
 	}
 	if RulePath("a/b/t.yaml", "r.yaml") != filepath.Join("a", "b", "r.yaml") || RulePath("t.yaml", "/x/r.yaml") != "/x/r.yaml" {
 		t.Error("RulePath")
+	}
+}
+
+// A failure during a ramp says where the ramp stands.
+func TestFailureShowsRamp(t *testing.T) {
+	s, err := Parse([]byte(`rule_files: [ramp.yaml]
+tests:
+  - name: wrong weight mid-ramp
+    interval: 10s
+    input_series:
+      queue: '20x1 0x30'
+    expect:
+      - at: 70s
+        weight: 60%
+`), "testdata/ramp_fail.test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := rules.ParseFile("testdata/ramp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Bind(rf); err != nil {
+		t.Fatal(err)
+	}
+	failures, _ := s.Run(nil)
+	if len(failures) != 1 {
+		t.Fatalf("%d failures, want 1", len(failures))
+	}
+	got := failures[0].String()
+	want := "weight: expected 60% got 50%\n  firing: [], pending: [], phase: acting, ramp: 1% to 100% from 20s to 2m\n"
+	if !strings.Contains(got, want) {
+		t.Errorf("failure:\n%s\nwant it to hold:\n%s", got, want)
 	}
 }
