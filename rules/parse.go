@@ -2,12 +2,9 @@ package rules
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/haproxy-agent/agent/internal/fileio"
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
@@ -56,21 +54,9 @@ const emptyHint = `write at least "rules:" with a list such as "- cpu > 0.9 => w
 // in HTTP settings (password_file, ca_file...) are taken from the rule
 // file's directory. Problems with the content are returned as Errors.
 func ParseFile(path string) (*File, error) {
-	f, err := os.Open(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read rule file: %w", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d (4 MiB)", path, ErrFileTooLarge, fi.Size(), MaxFileSize)
-	}
-	// The size may change between Stat and read: never read past the limit.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read rule file: %w", err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: %w: over %d bytes (4 MiB)", path, ErrFileTooLarge, MaxFileSize)
+		return nil, err
 	}
 	rf, err := Parse(data, path)
 	if err != nil {
@@ -81,6 +67,23 @@ func ParseFile(path string) (*File, error) {
 		s.HTTP.SetDirectory(dir)
 	}
 	return rf, nil
+}
+
+// ReadFile reads a rule file the way every command does (check, eval,
+// test, serve and its reloads): a regular file of at most MaxFileSize
+// bytes, refusing anything else without blocking (see fileio.ReadFile).
+// The error for a file that is too large wraps ErrFileTooLarge and gives
+// the file's real size.
+func ReadFile(path string) ([]byte, error) {
+	data, err := fileio.ReadFile(path, MaxFileSize)
+	var tl *fileio.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		return data, fmt.Errorf("%s: %w: %d bytes, the limit is %s", path, ErrFileTooLarge, tl.Size, fileio.FormatSize(MaxFileSize))
+	case err != nil:
+		return nil, fmt.Errorf("read rule file: %w", err)
+	}
+	return data, nil
 }
 
 // Parse parses and compiles a rule file held in data; name is used in
@@ -96,10 +99,9 @@ func Parse(data []byte, name string) (*File, error) {
 	if !ok {
 		return nil, p.sorted()
 	}
-	sum := sha256.Sum256(data)
 	f := &File{
 		Path:     name,
-		Hash:     hex.EncodeToString(sum[:]),
+		Hash:     fileio.Hash(data),
 		Interval: DefaultInterval,
 	}
 	p.top(f, root)

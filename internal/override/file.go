@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/fileio"
 )
 
 // stateVersion is the version of the state file's format this agent
@@ -110,9 +111,57 @@ func encodeState(ovs []evaluator.Override, replies map[string]string) ([]byte, e
 	return append(data, '\n'), nil
 }
 
+// MaxStateFileSize bounds the state file read back: MaxOverrides overrides
+// take well under 1 MiB.
+const MaxStateFileSize = 4 << 20
+
+// readState reads the state file with the bounded, non-blocking reader the
+// rule file uses: a FIFO or a device at the path is refused, never read.
+func readStateFile(path string) ([]byte, error) {
+	return fileio.ReadFile(path, MaxStateFileSize)
+}
+
+// maxLinks bounds the symlinks resolve follows, as the kernel does (40).
+const maxLinks = 40
+
+// resolve returns the file that path names once every symlink is followed,
+// so that the state file is replaced where it really is and a symlinked
+// --state.file stays a symlink. Unlike filepath.EvalSymlinks it accepts a
+// final target that does not exist yet (a dangling link is where the first
+// write goes). Only the last element is followed: the directories on the
+// way are left to the kernel, and renaming within them is the same.
+func resolve(path string) (string, error) {
+	for range maxLinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+}
+
 // moveAside renames a corrupt file out of the way, keeping it for a human
-// to look at, and returns its new name.
+// to look at, and returns its new name. A symlinked path has its target
+// moved, so that the link is kept for the next write.
 func moveAside(path string, now time.Time) (string, error) {
+	path, err := resolve(path)
+	if err != nil {
+		return "", err
+	}
 	to := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
 	if _, err := os.Lstat(to); err == nil {
 		to += fmt.Sprintf("-%d", now.UnixNano())
@@ -126,8 +175,14 @@ func moveAside(path string, now time.Time) (string, error) {
 // writeAtomic replaces path with data so that a crash at any point leaves
 // either the old or the new content: a temporary file in the same
 // directory is written and fsynced, renamed over path, and the directory
-// is fsynced so that the rename itself is durable.
+// is fsynced so that the rename itself is durable. When path is a symlink,
+// its final target is replaced, next to it: the link stays a link, and
+// there is never a second copy of the state to diverge from the first.
 func writeAtomic(path string, data []byte) (err error) {
+	path, err = resolve(path)
+	if err != nil {
+		return err
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -177,7 +232,7 @@ func ReadFile(path string) ([]evaluator.Override, error) {
 
 // ReadState is ReadFile with the replies recorded as well.
 func ReadState(path string) (State, error) {
-	data, err := os.ReadFile(path)
+	data, err := readStateFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{}, nil
 	}

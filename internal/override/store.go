@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/fileio"
 )
 
 // MaxOverrides bounds the number of overrides in force at once, so that a
@@ -111,14 +111,18 @@ func Open(path string, logger *slog.Logger, opts Options) (*Store, error) {
 
 // load reads the state file, moving it aside when it is corrupt.
 func (s *Store) load() (State, error) {
-	data, err := os.ReadFile(s.path)
+	data, err := readStateFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{}, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fileio.ErrTooLarge) {
 		return State{}, fmt.Errorf("read override state: %w", err)
 	}
-	st, err := decodeState(data)
+	// A file too large to be ours is as corrupt as one that does not parse.
+	var st State
+	if err == nil {
+		st, err = decodeState(data)
+	}
 	if err == nil {
 		return st, nil
 	}

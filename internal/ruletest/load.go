@@ -3,9 +3,7 @@ package ruletest
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/haproxy-agent/agent/internal/fileio"
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -50,15 +49,16 @@ func LoadFile(path string) (*Suite, error) {
 	return s, nil
 }
 
-// readFile reads a test file, refusing one over MaxFileSize.
+// readFile reads a test file as rules.ReadFile reads a rule file: a
+// regular file of at most MaxFileSize bytes, refusing anything else
+// without blocking.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read test file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
+	data, err := fileio.ReadFile(path, MaxFileSize)
+	var tl *fileio.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		return nil, fmt.Errorf("%s: test file too large: %d bytes, the limit is %s", path, tl.Size, fileio.FormatSize(MaxFileSize))
+	case err != nil:
 		return nil, fmt.Errorf("read test file: %w", err)
 	}
 	return data, nil
