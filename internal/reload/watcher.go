@@ -1,25 +1,34 @@
 // Package reload watches a rule file and tells its consumer when the file's
 // content has changed, so that the consumer can load it again.
 //
-// The watcher observes the file's directory rather than the file, because the
-// common ways of updating a file replace it: editors and `sed -i` write a
-// temporary file and rename it over the old one, and Kubernetes ConfigMap
-// volumes swap a `..data` symlink to a new directory. Bursts of events are
-// debounced into one check, and a check only signals when the SHA-256 of the
-// content differs from the content the consumer last loaded, so touching the
-// file or writing unrelated files in the directory does nothing.
+// The watcher observes directories rather than the file, because the common
+// ways of updating a file replace it: editors and `sed -i` write a temporary
+// file and rename it over the old one, Kubernetes ConfigMap volumes swap a
+// `..data` symlink to a new directory, and deploy tools swap a `current`
+// symlink to a new release directory. It watches every directory that holds
+// a symlink on the way from the configured path to the file, and the file's
+// own directory. Bursts of events (attribute changes included: a file made
+// readable again) are debounced into one check, and a check only signals
+// when the SHA-256 of the content differs from the content the consumer last
+// loaded, so touching the file or writing unrelated files in the directory
+// does nothing.
 package reload
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/haproxy-agent/agent/internal/fileio"
 )
 
 // Defaults applied by New to zero-valued Options fields.
@@ -29,6 +38,8 @@ const (
 	// DefaultRetry is how often the watcher tries again to watch a directory
 	// that could not be watched (removed, not yet created, no permission).
 	DefaultRetry = time.Second
+	// DefaultLimit is the size limit of the default Options.Read.
+	DefaultLimit = 4 << 20
 )
 
 // maxDelayFactor bounds how long a continuous stream of events can postpone
@@ -49,17 +60,21 @@ type Options struct {
 	// Retry is how often a directory that cannot be watched is tried again.
 	// Zero means DefaultRetry.
 	Retry time.Duration
+	// Read reads the file; it must be the consumer's own reader, so that
+	// the watcher hashes what the consumer would load. Bytes returned with
+	// an error are content the consumer refuses but can name (the bounded
+	// prefix of a file over the size limit): their hash is compared like
+	// any other, so that a refused file is signalled once, not at every
+	// recheck. Nil means fileio.ReadFile with DefaultLimit.
+	Read func(path string) ([]byte, error)
 	// Logger receives warnings about unreadable files and unwatchable
 	// directories. Nil discards them.
 	Logger *slog.Logger
 }
 
-// Event tells the consumer that the watched file's content changed.
-type Event struct {
-	// Hash is the hex SHA-256 of the content the watcher read. The consumer
-	// reads the file itself, which may by then hold newer content.
-	Hash string
-}
+// Event tells the consumer that the watched file's content changed. The
+// consumer reads the file itself, which may by then hold newer content.
+type Event struct{}
 
 // Watcher decides when the rule file must be reloaded. Its Run method is the
 // single goroutine that owns the fsnotify watcher; Events and Loaded may be
@@ -72,6 +87,10 @@ type Watcher struct {
 
 	mu    sync.Mutex
 	known string // hash of the content the consumer has (or has been told about)
+
+	// watching is closed once Run has added its first watches, so that
+	// tests can change the file without sleeping first.
+	watching chan struct{}
 }
 
 // New returns a watcher for the file at path. It records the file's current
@@ -95,6 +114,9 @@ func New(path string, opts Options) (*Watcher, error) {
 	if opts.Retry <= 0 {
 		opts.Retry = DefaultRetry
 	}
+	if opts.Read == nil {
+		opts.Read = func(path string) ([]byte, error) { return fileio.ReadFile(path, DefaultLimit) }
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -104,8 +126,10 @@ func New(path string, opts Options) (*Watcher, error) {
 		opts:   opts,
 		logger: logger.With("component", "reload", "file", abs),
 		events: make(chan Event, 1),
+
+		watching: make(chan struct{}),
 	}
-	if h, err := HashFile(abs); err == nil {
+	if h, err := w.hash(); err == nil {
 		w.known = h
 	}
 	return w, nil
@@ -118,10 +142,11 @@ func New(path string, opts Options) (*Watcher, error) {
 func (w *Watcher) Events() <-chan Event { return w.events }
 
 // Loaded tells the watcher which content the consumer now has: the hex
-// SHA-256 (see Hash) of the bytes it read, whether or not they parsed. The
-// watcher signals only for content that differs from it, so a reload by
-// another route (SIGHUP, HTTP) does not cause a second one, and a broken file
-// is not signalled again until it changes.
+// SHA-256 (fileio.Hash) of the bytes it read, whether or not they parsed,
+// or "" when it could read nothing. The watcher signals only for content
+// that differs from it, so a reload by another route (SIGHUP, HTTP) does
+// not cause a second one, and a broken file is not signalled again until it
+// changes.
 func (w *Watcher) Loaded(hash string) {
 	w.mu.Lock()
 	w.known = hash
@@ -178,18 +203,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 
 	resync()
+	close(w.watching)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-fw.Events:
+		case _, ok := <-fw.Events:
 			if !ok {
 				return errors.New("reload: fsnotify events channel closed")
 			}
-			// A bare attribute change (touch, chmod) cannot change content.
-			if ev.Op == fsnotify.Chmod {
-				continue
-			}
+			// Attribute changes count too: a file made readable again
+			// (chmod) has content to load. A touch costs one hash.
 			arm()
 		case err, ok := <-fw.Errors:
 			if !ok {
@@ -222,16 +246,65 @@ type run struct {
 	readErr  string          // last read failure logged, to log each once
 }
 
-// dirs returns the directories whose events can signal a change of the file:
-// the one holding the configured path, and the one holding the file it
-// finally resolves to, when that differs (a symlink to elsewhere).
-func (r *run) dirs() []string {
-	dirs := []string{filepath.Dir(r.w.path)}
-	if real, err := filepath.EvalSymlinks(r.w.path); err == nil {
-		if d := filepath.Dir(real); d != dirs[0] {
+// dirs returns the directories whose events can signal a change of the file.
+func (r *run) dirs() []string { return watchDirs(r.w.path) }
+
+// maxLinks bounds the symlinks followed while resolving, as the kernel does.
+const maxLinks = 40
+
+// watchDirs resolves the absolute path one element at a time and returns,
+// without symlinks in them, every directory that holds a symlink met on the
+// way (replacing that link redirects the path: a ConfigMap's ..data, a
+// deploy's current -> releases/v2) and the directory holding the file it
+// finally names. When an element is missing, the directory it would be in
+// is the last one returned, so that adding a watch on it fails and is
+// retried until it exists.
+func watchDirs(path string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	add := func(d string) {
+		if !seen[d] {
+			seen[d] = true
 			dirs = append(dirs, d)
 		}
 	}
+	todo := strings.Split(strings.TrimPrefix(filepath.Clean(path), "/"), "/")
+	resolved := "/"
+	links := 0
+	for len(todo) > 0 {
+		elem := todo[0]
+		todo = todo[1:]
+		if elem == "" || elem == "." {
+			continue
+		}
+		if elem == ".." {
+			resolved = filepath.Dir(resolved)
+			continue
+		}
+		next := filepath.Join(resolved, elem)
+		fi, err := os.Lstat(next)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 || links >= maxLinks {
+			if err != nil || len(todo) == 0 {
+				// Missing, or the file itself: its directory is the last.
+				add(filepath.Dir(filepath.Join(append([]string{next}, todo...)...)))
+				return dirs
+			}
+			resolved = next
+			continue
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			add(resolved)
+			return dirs
+		}
+		links++
+		add(resolved)
+		if filepath.IsAbs(target) {
+			resolved = "/"
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	add(filepath.Dir(resolved))
 	return dirs
 }
 
@@ -274,10 +347,21 @@ func (r *run) resync() bool {
 	return true
 }
 
+// hash reads the file with the consumer's reader and returns the hash of
+// what it read. With an error, a non-empty hash names content the consumer
+// will refuse (see Options.Read); an empty one means nothing was read.
+func (w *Watcher) hash() (string, error) {
+	data, err := w.opts.Read(w.path)
+	if data == nil && err != nil {
+		return "", err
+	}
+	return fileio.Hash(data), err
+}
+
 // check hashes the file and signals if its content differs from the known one.
 func (r *run) check() {
-	h, err := HashFile(r.w.path)
-	if err != nil {
+	h, err := r.w.hash()
+	if h == "" {
 		// Keep the last known hash: the consumer keeps serving the old rules,
 		// and the file coming back unchanged should not cause a reload.
 		if msg := err.Error(); msg != r.readErr {
@@ -286,6 +370,8 @@ func (r *run) check() {
 		}
 		return
 	}
+	// With an error, h names content the consumer will refuse: it is
+	// signalled once, like any change, and the consumer reports why.
 	r.readErr = ""
 
 	r.w.mu.Lock()
@@ -297,7 +383,7 @@ func (r *run) check() {
 	r.w.mu.Unlock()
 
 	r.w.logger.Debug("rule file changed", "sha256", h)
-	r.w.send(Event{Hash: h})
+	r.w.send(Event{})
 }
 
 // send delivers ev without blocking, replacing an event not yet taken. Only

@@ -2,14 +2,18 @@ package reload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/haproxy-agent/agent/internal/fileio"
 )
 
 const testDebounce = 50 * time.Millisecond
@@ -36,7 +40,11 @@ func startWatcher(t *testing.T, path string, opts Options) (*Watcher, func()) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	// Let Run add its watches before the test changes anything.
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-w.watching:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not start watching")
+	}
 	return w, func() {
 		cancel()
 		select {
@@ -57,13 +65,17 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// expectEvent waits for one event and checks that it carries content's hash.
+// expectEvent waits for one event and checks that the watcher signalled it
+// for content.
 func expectEvent(t *testing.T, w *Watcher, content string) {
 	t.Helper()
 	select {
-	case ev := <-w.Events():
-		if want := Hash([]byte(content)); ev.Hash != want {
-			t.Fatalf("event hash %s, want hash of %q (%s)", ev.Hash, content, want)
+	case <-w.Events():
+		w.mu.Lock()
+		known := w.known
+		w.mu.Unlock()
+		if want := fileio.Hash([]byte(content)); known != want {
+			t.Fatalf("event for hash %s, want hash of %q (%s)", known, content, want)
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatalf("no event for content %q", content)
@@ -293,7 +305,10 @@ collect:
 	if len(got) < 1 || len(got) > 2 {
 		t.Fatalf("got %d events for a burst of 50 writes, want 1 or 2", len(got))
 	}
-	if want := Hash([]byte(last)); got[len(got)-1].Hash != want {
+	w.mu.Lock()
+	known := w.known
+	w.mu.Unlock()
+	if want := fileio.Hash([]byte(last)); known != want {
 		t.Fatalf("last event does not carry the final content %q", last)
 	}
 }
@@ -309,7 +324,7 @@ func TestLoadedAndRecheck(t *testing.T) {
 
 	// The consumer reloaded on SIGHUP before the debounce fired.
 	writeFile(t, path, "v2\n")
-	w.Loaded(Hash([]byte("v2\n")))
+	w.Loaded(fileio.Hash([]byte("v2\n")))
 	select {
 	case ev := <-w.Events():
 		t.Fatalf("event %+v after the consumer loaded the same content", ev)
@@ -352,8 +367,8 @@ func TestDirectoryRemovedAndRecreated(t *testing.T) {
 	writeFile(t, path, "v2\n")
 	expectEvent(t, w, "v2\n")
 
-	// The directory is watched again: an ordinary edit is seen.
-	time.Sleep(300 * time.Millisecond) // a retry period or two
+	// The directory is watched again (the check that signalled v2 came
+	// right after the watch was added back): an ordinary edit is seen.
 	writeFile(t, path, "v3\n")
 	expectEvent(t, w, "v3\n")
 	expectNone(t, w)
@@ -401,5 +416,152 @@ func TestCancelStopsRun(t *testing.T) {
 func TestNewRejectsEmptyPath(t *testing.T) {
 	if _, err := New("", Options{}); err == nil {
 		t.Fatal("New(\"\") succeeded")
+	}
+}
+
+// TestParentSymlinkSwap is issue 14 item 7: deploy tools (Capistrano and
+// many others) point a `current` symlink at a new release directory; the
+// rule file's path goes through it. The swap happens in a directory that
+// holds neither the configured file nor its target, and used to wait for
+// the 10 s recheck. Recheck is off here: only events can signal.
+func TestParentSymlinkSwap(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	app := t.TempDir()
+	release := func(name, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(app, "releases", name, "config"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(app, "releases", name, "config", "rules.yaml"), content)
+	}
+	// ln -sfn: a new link renamed over the old one.
+	point := func(name string) {
+		t.Helper()
+		tmp := filepath.Join(app, "current.tmp")
+		if err := os.Symlink(filepath.Join("releases", name), tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(app, "current")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release("v1", "v1\n")
+	point("v1")
+	path := filepath.Join(app, "current", "config", "rules.yaml")
+	w, stop := startWatcher(t, path, Options{Recheck: -1})
+	defer stop()
+
+	release("v2", "v2\n")
+	expectNone(t, w) // a new release alone changes nothing
+	start := time.Now()
+	point("v2")
+	expectEvent(t, w, "v2\n")
+	t.Logf("swap to v2 seen after %v (debounce %v)", time.Since(start), testDebounce)
+
+	// The old release is removed and the next swap is seen too: the
+	// watcher follows the link to its new target.
+	if err := os.RemoveAll(filepath.Join(app, "releases", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	release("v3", "v3\n")
+	point("v3")
+	expectEvent(t, w, "v3\n")
+	// An edit inside the release now current is seen.
+	writeFile(t, filepath.Join(app, "releases", "v3", "config", "rules.yaml"), "v3b\n")
+	expectEvent(t, w, "v3b\n")
+	expectNone(t, w)
+}
+
+// TestChmodIsACheck: a file made readable again is checked at once. The
+// consumer that failed to read it told the watcher it has nothing (""),
+// so the content, unchanged or not, is signalled on the chmod alone.
+func TestChmodIsACheck(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	_, path := newRuleFile(t, "v1\n")
+	w, stop := startWatcher(t, path, Options{Recheck: -1})
+	defer stop()
+
+	if err := os.Chmod(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		// Unreadable: no event, the old rules keep serving.
+		expectNone(t, w)
+	}
+	w.Loaded("") // a reload by SIGHUP could not read it
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, w, "v1\n")
+	expectNone(t, w)
+}
+
+// TestRefusedFileSignalledOnce is issue 14 item 2's third case: a file the
+// consumer refuses for its size is signalled once, and the consumer's
+// hash of it matches the watcher's, so the recheck does not signal (and
+// the consumer does not log a failed reload) again and again.
+func TestRefusedFileSignalledOnce(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	_, path := newRuleFile(t, "v1\n")
+	const limit = 1 << 10
+	read := func(p string) ([]byte, error) { return fileio.ReadFile(p, limit) }
+	w, stop := startWatcher(t, path, Options{Recheck: 20 * time.Millisecond, Read: read})
+	defer stop()
+
+	big := strings.Repeat("x", 10*limit)
+	writeFile(t, path, big)
+	select {
+	case <-w.Events():
+	case <-time.After(3 * time.Second):
+		t.Fatal("no event for the oversized file")
+	}
+	data, err := read(path)
+	if !errors.Is(err, fileio.ErrTooLarge) {
+		t.Fatalf("read: %v", err)
+	}
+	w.Loaded(fileio.Hash(data)) // what the consumer does after failing
+	select {
+	case <-w.Events():
+		t.Fatal("the oversized file was signalled again")
+	case <-time.After(20 * 20 * time.Millisecond): // twenty rechecks
+	}
+}
+
+func TestWatchDirs(t *testing.T) {
+	root := t.TempDir()
+	mk := func(p string) {
+		if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln := func(target, link string) {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("releases/v1/config")
+	mk("etc")
+	ln("releases/v1", "current")
+	ln("../current/config/rules.yaml", "etc/rules.yaml")
+	ln(filepath.Join(root, "loop2"), "loop1")
+	ln(filepath.Join(root, "loop1"), "loop2")
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"etc/rules.yaml", []string{"etc", ".", "releases/v1/config"}},
+		{"current/config/rules.yaml", []string{".", "releases/v1/config"}},
+		{"releases/v1/config/rules.yaml", []string{"releases/v1/config"}},
+		{"missing/config/rules.yaml", []string{"missing/config"}},
+		{"loop1/rules.yaml", []string{".", "loop1"}}, // the watch on loop1 fails and is retried
+	} {
+		got := watchDirs(filepath.Join(root, tc.path))
+		var want []string
+		for _, w := range tc.want {
+			want = append(want, filepath.Join(root, w))
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("watchDirs(%s) = %v, want %v", tc.path, got, want)
+		}
 	}
 }
