@@ -2,19 +2,15 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/fileio"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/rules"
@@ -28,8 +24,10 @@ type agent struct {
 	overrides *override.Store
 	metrics   *metrics
 
-	// reloadMu serializes loads, whatever asked for them.
-	reloadMu sync.Mutex
+	// reloading serializes loads, whatever asked for them: a one-slot
+	// semaphore rather than a mutex, so that a reload waiting for another
+	// gives up when its context ends (shutdown, a client gone).
+	reloading chan struct{}
 	// loaded is the rule set serving now; the loop reads it, reload
 	// replaces it after the loop has taken it over.
 	loaded atomic.Pointer[ruleSet]
@@ -67,7 +65,8 @@ func newAgent(o Options) (*agent, error) {
 	a := &agent{
 		o:        o,
 		log:      o.Logger,
-		swaps:    make(chan swap),
+		swaps:     make(chan swap),
+		reloading: make(chan struct{}, 1),
 		kicks:    make(chan chan struct{}),
 		replies:  map[string]string{},
 		sourceUp: map[string]bool{},
@@ -97,23 +96,16 @@ func (a *agent) knownService(name string) bool {
 	return a.current().file.Service(name) != nil
 }
 
-// read returns the rule file's bytes and the name to show in messages.
+// read returns the rule file's bytes and the name to show in messages,
+// read as every command reads a rule file (rules.ReadFile: bounded, a
+// regular file only, never blocking). Bytes returned with an error are
+// the refused prefix of an oversized file, for hashing.
 func (a *agent) read() ([]byte, string, error) {
 	if a.o.RulesPath == "" {
 		return a.o.DefaultRules, a.o.DefaultName, nil
 	}
-	f, err := os.Open(a.o.RulesPath)
-	if err != nil {
-		return nil, a.o.RulesPath, fmt.Errorf("read rule file: %w", err)
-	}
-	defer f.Close()
-	// Read one byte past the limit, so that Parse rejects a file pointed
-	// at a huge log without the agent holding all of it in memory.
-	data, err := io.ReadAll(io.LimitReader(f, rules.MaxFileSize+1))
-	if err != nil {
-		return nil, a.o.RulesPath, fmt.Errorf("read rule file: %w", err)
-	}
-	return data, a.o.RulesPath, nil
+	data, err := rules.ReadFile(a.o.RulesPath)
+	return data, a.o.RulesPath, err
 }
 
 // build does all the fallible work of a load: parse, compile, readers.
@@ -132,17 +124,24 @@ func (a *agent) build(data []byte, name string) (*ruleSet, error) {
 // reload loads the rule file again and, if it loads, hands it to the loop
 // and waits until it serves. A file that fails to load leaves the old rules
 // serving; every error is logged with its position and returned. The hash
-// is that of the bytes read, loaded or not.
+// is that of the bytes read, loaded or not (fileio.Hash, as the watcher
+// computes it), and "" when nothing could be read. Every wait ends with
+// ctx, so that a reload never holds up shutdown.
 func (a *agent) reload(ctx context.Context, why string) (hash string, err error) {
-	a.reloadMu.Lock()
-	defer a.reloadMu.Unlock()
+	select {
+	case a.reloading <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-a.reloading }()
 	data, name, err := a.read()
+	if data != nil {
+		hash = fileio.Hash(data)
+	}
 	if err != nil {
 		a.failReload(why, err)
-		return "", err
+		return hash, err
 	}
-	sum := sha256.Sum256(data)
-	hash = hex.EncodeToString(sum[:])
 	if hash == a.current().file.Hash {
 		a.log.Debug("rule file unchanged, not reloading", "trigger", why)
 		a.setReloaded(a.current().file, nil)

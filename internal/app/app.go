@@ -49,6 +49,10 @@ type Options struct {
 
 	// ReloadDebounce is how long a burst of file events is collapsed.
 	ReloadDebounce time.Duration
+	// ReloadRecheck is the period of the watcher's fallback check of the
+	// rule file (reload.Options.Recheck): zero is the default, negative
+	// turns it off.
+	ReloadRecheck time.Duration
 
 	// NewReader builds the reader of each source.
 	NewReader collect.NewReaderFunc

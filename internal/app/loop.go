@@ -8,6 +8,7 @@ import (
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/reload"
 	"github.com/haproxy-agent/agent/internal/responder"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // loop is the one goroutine that owns the evaluator: it evaluates every
@@ -161,6 +162,8 @@ func (a *agent) watch(ctx context.Context) error {
 	}
 	w, err := reload.New(a.o.RulesPath, reload.Options{
 		Debounce: a.o.ReloadDebounce,
+		Recheck:  a.o.ReloadRecheck,
+		Read:     rules.ReadFile,
 		Logger:   a.log,
 	})
 	if err != nil {
@@ -184,8 +187,12 @@ func (a *agent) watch(ctx context.Context) error {
 		case <-a.o.Reload:
 			why = "SIGHUP"
 		}
-		if hash, _ := a.reload(ctx, why); hash != "" {
-			w.Loaded(hash)
+		hash, _ := a.reload(ctx, why)
+		if ctx.Err() != nil {
+			return nil
 		}
+		// Even "" (nothing could be read): the file coming back, unchanged
+		// or not, must then be loaded, and its failure cleared.
+		w.Loaded(hash)
 	}
 }

@@ -43,7 +43,12 @@ func (a *agent) webHandler(ctx context.Context) http.Handler {
 	})
 	if a.o.EnableLifecycle {
 		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-			if _, err := a.reload(r.Context(), "HTTP"); err != nil {
+			// The reload ends with the request or with the agent, so
+			// that shutdown never waits for it.
+			rctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(ctx, cancel)()
+			if _, err := a.reload(rctx, "HTTP"); err != nil {
 				http.Error(w, "reload failed, the previous rules keep serving:\n"+errors.Join(err).Error(), http.StatusInternalServerError)
 				return
 			}

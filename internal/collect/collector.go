@@ -8,7 +8,6 @@ import (
 	"math"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/haproxy-agent/agent/rules"
@@ -28,19 +27,63 @@ type Collector struct {
 	hold   *Holder
 	holdMu sync.Mutex
 
-	mu       sync.Mutex
-	inflight sync.WaitGroup
+	mu sync.Mutex
 }
 
 type sourceState struct {
 	src     *rules.Source
 	reader  Reader
 	metrics []*rules.Metric
+	// use tracks the reader's Read in flight; it goes with the reader
+	// when the reader is carried to the next collector.
+	use         *readerUse
+	lastSuccess time.Time
+}
+
+// readerUse is the in-flight accounting of one reader, shared by every
+// collector the reader is carried to.
+type readerUse struct {
+	mu sync.Mutex
 	// busy is set while a Read runs; a Read that outlives its timeout
 	// keeps it set, and the source is not read again until it returns.
-	// Shared with the collector the reader is carried to.
-	busy        *atomic.Bool
-	lastSuccess time.Time
+	busy bool
+	// closeWhenDone asks the Read in flight to close the reader when it
+	// returns: its collector was closed meanwhile.
+	closeWhenDone bool
+}
+
+// start marks a Read as started; false if one is already running.
+func (u *readerUse) start() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.busy {
+		return false
+	}
+	u.busy = true
+	return true
+}
+
+// done marks the Read as finished and closes r if its collector was
+// closed while it ran.
+func (u *readerUse) done(r Reader) {
+	u.mu.Lock()
+	u.busy = false
+	closing := u.closeWhenDone
+	u.mu.Unlock()
+	if closing {
+		closeReader(r)
+	}
+}
+
+// close closes r now if no Read runs, else leaves it to that Read.
+func (u *readerUse) close(r Reader) {
+	u.mu.Lock()
+	busy := u.busy
+	u.closeWhenDone = busy
+	u.mu.Unlock()
+	if !busy {
+		closeReader(r)
+	}
 }
 
 // New builds a collector for file, building the reader of every source that
@@ -51,7 +94,7 @@ func New(file *rules.File, newReader NewReaderFunc) (*Collector, error) {
 	c.hold = NewHolder(c.staleAfter())
 	byName := map[string]*sourceState{}
 	for _, src := range file.Sources {
-		s := &sourceState{src: src, busy: new(atomic.Bool)}
+		s := &sourceState{src: src, use: new(readerUse)}
 		byName[src.Name] = s
 	}
 	used := map[string]bool{}
@@ -136,7 +179,7 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error)
 	if timeout <= 0 {
 		timeout = rules.DefaultTimeout
 	}
-	if !s.busy.CompareAndSwap(false, true) {
+	if !s.use.start() {
 		return nil, errors.New("previous read still running")
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
@@ -146,14 +189,13 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error)
 		err error
 	}
 	done := make(chan result, 1)
-	c.inflight.Add(1)
+	reader, use := s.reader, s.use
 	go func() {
-		defer c.inflight.Done()
-		rs, err := s.reader.Read(rctx, s.metrics)
+		rs, err := reader.Read(rctx, s.metrics)
 		// Free the source before handing the result over, so that the
 		// next cycle, which may start as soon as this one returns, finds
 		// it free.
-		s.busy.Store(false)
+		use.done(reader)
 		done <- result{rs, err}
 	}()
 	var r result
@@ -221,7 +263,7 @@ func (c *Collector) Carry(old *Collector) {
 				continue
 			}
 			closeReader(s.reader)
-			s.reader, s.busy, s.lastSuccess = o.reader, o.busy, o.lastSuccess
+			s.reader, s.use, s.lastSuccess = o.reader, o.use, o.lastSuccess
 			o.reader = nil
 			kept[s.src.Name] = true
 		}
@@ -237,13 +279,21 @@ func (c *Collector) Carry(old *Collector) {
 	}
 }
 
-// Close waits for reads still running and closes the readers that
-// implement io.Closer (idle HTTP connections, for instance).
+// Close closes the readers the collector still owns (those not carried to
+// a newer collector) that implement io.Closer: idle HTTP connections, for
+// instance. It never waits for a Read: a reader whose Read is still
+// running, stuck past its timeout, is closed by that Read when it returns.
+// So the evaluation loop can close a collector at every reload and at
+// shutdown without a stuck source holding it up.
 func (c *Collector) Close() error {
-	c.inflight.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closeReaders()
+	for _, s := range c.sources {
+		if s.reader != nil {
+			s.use.close(s.reader)
+			s.reader = nil
+		}
+	}
 	return nil
 }
 

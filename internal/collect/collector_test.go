@@ -234,3 +234,79 @@ func TestTimeoutText(t *testing.T) {
 		t.Errorf("%+v", m)
 	}
 }
+
+// closingStubborn is a stubborn reader that records its Close.
+type closingStubborn struct {
+	stubborn
+	closed chan struct{}
+}
+
+func (c *closingStubborn) Close() error {
+	close(c.closed)
+	return nil
+}
+
+// TestCloseDoesNotWaitForAStuckRead is issue 15 item 4: Close used to
+// wait for reads in flight, and the evaluation loop calls it at every
+// reload, so one stuck source stopped every evaluation. Close now returns
+// at once, and the stuck reader is closed when its Read returns.
+func TestCloseDoesNotWaitForAStuckRead(t *testing.T) {
+	r := &closingStubborn{stubborn: stubborn{release: make(chan struct{})}, closed: make(chan struct{})}
+	c, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return r, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Collect(context.Background(), time.Now()) // times out; the Read goes on
+
+	closed := make(chan struct{})
+	go func() {
+		_ = c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		close(r.release)
+		t.Fatal("Close waited for a stuck Read")
+	}
+	select {
+	case <-r.closed:
+		t.Fatal("reader closed while its Read was still running")
+	default:
+	}
+	close(r.release)
+	select {
+	case <-r.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("reader not closed once its Read returned")
+	}
+}
+
+// TestCarriedReaderKeepsItsReadInFlight: a reader carried to a new
+// collector, with a Read stuck in flight, belongs to the new collector:
+// closing the old one neither closes it nor waits, and the new one sees
+// the read as still running.
+func TestCarriedReaderKeepsItsReadInFlight(t *testing.T) {
+	r := &closingStubborn{stubborn: stubborn{release: make(chan struct{})}, closed: make(chan struct{})}
+	old, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return r, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Collect(context.Background(), time.Now())
+	c, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return &fake{}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Carry(old)
+	_ = old.Close()
+	if res := c.Collect(context.Background(), time.Now()); res.Sources[0].Err != "previous read still running" {
+		t.Errorf("new collector: %+v", res.Sources[0])
+	}
+	close(r.release)
+	_ = c.Close()
+	select {
+	case <-r.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("carried reader not closed by the collector that owns it")
+	}
+}
