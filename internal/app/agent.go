@@ -63,13 +63,13 @@ type swap struct {
 
 func newAgent(o Options) (*agent, error) {
 	a := &agent{
-		o:        o,
-		log:      o.Logger,
+		o:         o,
+		log:       o.Logger,
 		swaps:     make(chan swap),
 		reloading: make(chan struct{}, 1),
-		kicks:    make(chan chan struct{}),
-		replies:  map[string]string{},
-		sourceUp: map[string]bool{},
+		kicks:     make(chan chan struct{}),
+		replies:   map[string]string{},
+		sourceUp:  map[string]bool{},
 	}
 	a.resp = newResponder(o)
 	a.metrics = newMetrics(a, o.Registry)
