@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/source"
 	"github.com/haproxy-agent/agent/rules"
@@ -64,9 +64,10 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 			rep.Services = []*evaluator.Decision{rep.result.Service(*service)}
 		}
 		if *output == "json" {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(rep)
+			if err := jsonout.Write(stdout, rep); err != nil {
+				fmt.Fprintf(stderr, "agent: %v\n", err)
+				return exitFailure
+			}
 			return exitOK
 		}
 		printReport(stdout, rep)
@@ -111,7 +112,10 @@ type report struct {
 type reportMetric struct {
 	Name   string   `json:"name"`
 	Source string   `json:"source"`
-	Value  *float64 `json:"value"`
+	// Value is null when the metric is missing or not a finite number;
+	// NonFinite then names it ("+Inf", "-Inf").
+	Value     *float64 `json:"value"`
+	NonFinite string   `json:"non_finite,omitempty"`
 	// AgeSeconds is how old the value is (0 for a fresh read or --set).
 	AgeSeconds float64 `json:"age_seconds"`
 	Missing    string  `json:"missing,omitempty"`
@@ -138,15 +142,14 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 		rm := reportMetric{Name: m.Name, Source: m.Source}
 		if v, ok := fixed[m.Name]; ok {
 			rm.Source = "--set"
-			rm.Value = &v
+			rm.Value, rm.NonFinite = jsonout.Number(v)
 			snap[m.Name] = evaluator.Sample{Value: v}
 		} else if live != nil {
 			if lm := live.Metric(m.Name); lm != nil {
 				rm.AgeSeconds = lm.Age.Seconds()
 				rm.Missing = lm.Missing
 				if lm.Missing == "" {
-					v := lm.Value
-					rm.Value = &v
+					rm.Value, rm.NonFinite = jsonout.Number(lm.Value)
 				}
 			}
 		}
@@ -165,11 +168,14 @@ func printReport(w io.Writer, rep *report) {
 	fmt.Fprintln(tw, "  NAME\tSOURCE\tVALUE\tAGE")
 	for _, m := range rep.Metrics {
 		val := "missing: " + m.Missing
-		if m.Value != nil {
+		switch {
+		case m.Value != nil:
 			val = strconv.FormatFloat(*m.Value, 'g', -1, 64)
+		case m.NonFinite != "":
+			val = m.NonFinite
 		}
 		age := "-"
-		if m.Value != nil && m.Source != "--set" {
+		if m.Missing == "" && m.Source != "--set" {
 			age = (time.Duration(m.AgeSeconds * float64(time.Second))).Round(time.Millisecond).String()
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.Name, m.Source, val, age)

@@ -104,7 +104,9 @@ func startAgent(t *testing.T, o Options) *runningAgent {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	o.NewReader = source.New
+	if o.NewReader == nil {
+		o.NewReader = source.New
+	}
 	o.ReloadDebounce = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	ra := &runningAgent{cancel: cancel, done: make(chan error, 1)}

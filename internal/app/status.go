@@ -1,13 +1,12 @@
 package app
 
 import (
-	"encoding/json"
-	"math"
 	"net/http"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -47,8 +46,10 @@ type ReloadStatus struct {
 type MetricStatus struct {
 	Name   string `json:"name"`
 	Source string `json:"source"`
-	// Value is null when the metric is missing.
+	// Value is null when the metric is missing or not a finite number;
+	// NonFinite then names it ("+Inf", "-Inf"), which rules do compare.
 	Value      *float64 `json:"value"`
+	NonFinite  string   `json:"non_finite,omitempty"`
 	AgeSeconds float64  `json:"age_seconds"`
 	Missing    string   `json:"missing,omitempty"`
 }
@@ -76,9 +77,8 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 	}
 	for _, m := range snap.Metrics {
 		ms := MetricStatus{Name: m.Name, Source: m.Source, AgeSeconds: m.Age.Seconds(), Missing: m.Missing}
-		if m.Missing == "" && !math.IsNaN(m.Value) {
-			v := m.Value
-			ms.Value = &v
+		if m.Missing == "" {
+			ms.Value, ms.NonFinite = jsonout.Number(m.Value)
 		}
 		st.Metrics = append(st.Metrics, ms)
 	}
@@ -91,15 +91,15 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 	return st
 }
 
-// handleStatus serves the latest Status as JSON.
+// handleStatus serves the latest Status as JSON; a Status that cannot be
+// encoded is a 500 with the reason, never an empty 200.
 func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := *a.status.Load()
 	st.Reload = a.reloadState.Load()
 	if err := a.overrides.LoadError(); err != nil {
 		st.OverrideStateError = err.Error()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(st)
+	if err := jsonout.Serve(w, http.StatusOK, st); err != nil {
+		a.log.Error("cannot encode /status", "err", err)
+	}
 }

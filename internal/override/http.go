@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/jsonout"
 )
 
 // APIPath is where Handler serves the collection of overrides; one
@@ -183,11 +184,9 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, errorResponse{Error: msg})
 }
 
+// writeJSON answers with v, whole, or with a 500 naming why v could not be
+// encoded (jsonout.Serve).
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the status is sent; a failed write is the client gone
+	_ = jsonout.Serve(w, code, v)
 }

@@ -1,0 +1,83 @@
+// Package jsonout writes the agent's JSON documents (/status, `agent eval
+// --output json`, the overrides API) so that they are whole or not at all:
+// a document is encoded into memory first, and a failed encode is an error
+// for the caller to report (HTTP 500, exit 1), never an empty success.
+//
+// JSON has no NaN or infinities, and encoding/json fails a whole document
+// over one of them. Number turns a float into what the documents carry
+// instead: null, and the name of the value beside it.
+package jsonout
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+)
+
+// Number returns v as the documents carry a metric value: a pointer to v
+// when it is a finite number, and otherwise nil (written as null) with the
+// value's name, "+Inf", "-Inf" or "NaN", for a field beside it (by
+// convention "non_finite"). A scraped `m +Inf` or a PromQL `vector(1) / 0`
+// is a real value that rules compare; it must not empty the document.
+func Number(v float64) (*float64, string) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, NonFinite(v)
+	}
+	return &v, ""
+}
+
+// NonFinite names a non-finite value as Prometheus writes it: "+Inf",
+// "-Inf" or "NaN"; "" for a finite one.
+func NonFinite(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return ""
+}
+
+// Marshal encodes v indented by two spaces, ending in a newline.
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Write encodes v with Marshal and writes it to w only if it encoded whole.
+func Write(w io.Writer, v any) error {
+	data, err := Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// Serve answers an HTTP request with v as JSON and status code. When v
+// cannot be encoded it answers 500 with the error instead, as JSON
+// ({"error": "..."}), and returns the error for the caller to log.
+func Serve(w http.ResponseWriter, code int, v any) error {
+	data, err := Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		msg, _ := json.Marshal(err.Error()) // a string always encodes
+		data = []byte(`{"error": ` + string(msg) + "}\n")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(code)
+	_, _ = w.Write(data) // the status is sent; a failed write is the client gone
+	return err
+}
