@@ -110,8 +110,8 @@ type report struct {
 }
 
 type reportMetric struct {
-	Name   string   `json:"name"`
-	Source string   `json:"source"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
 	// Value is null when the metric is missing or not a finite number;
 	// NonFinite then names it ("+Inf", "-Inf").
 	Value     *float64 `json:"value"`
