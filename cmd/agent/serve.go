@@ -37,6 +37,11 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		Default("100ms").DurationVar(&o.PollReadTimeout)
 	c.Flag("poll.max-connections", "Polls handled at once; connections past it are closed at once and counted.").
 		Default("1024").IntVar(&o.MaxConnections)
+	// Hidden: the period of the watcher's fallback check of the rule file,
+	// for tests that must tell a change seen by its file event from one
+	// found by the check.
+	c.Flag("reload.recheck", "Period of the fallback check of the rule file (0: 10s; negative: off).").
+		Hidden().DurationVar(&o.ReloadRecheck)
 	allow := c.Flag("poll.allow", "Client network allowed to poll (CIDR; repeatable). Others are closed at once. Default: everyone.").
 		PlaceHolder("CIDR").Strings()
 
