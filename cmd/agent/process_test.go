@@ -27,6 +27,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the binary agentBinary built, if any.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // agentBinary builds cmd/agent once per test run.
 func agentBinary(t *testing.T) string {
 	t.Helper()
@@ -61,6 +70,13 @@ type process struct {
 // port answers.
 func startServe(t *testing.T, rulesPath string, extra ...string) *process {
 	t.Helper()
+	return startServeAs(t, nil, rulesPath, extra...)
+}
+
+// startServeAs is startServe run with the given credentials (nil: the
+// test's own).
+func startServeAs(t *testing.T, cred *syscall.Credential, rulesPath string, extra ...string) *process {
+	t.Helper()
 	bin := agentBinary(t)
 	p := &process{t: t, log: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	p.poll = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
@@ -69,6 +85,9 @@ func startServe(t *testing.T, rulesPath string, extra ...string) *process {
 		"--web.enable-lifecycle", "--log.level", "debug"}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if cred != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -367,17 +386,25 @@ func TestServeParentSymlinkSwap(t *testing.T) {
 
 // TestServeChmod is issue 14 item 7: a rule file made readable again
 // after chmod 000 used to wait for the recheck (7.6 s measured): chmod
-// events were ignored. Root reads a mode-000 file, so the test needs
-// another user.
+// events were ignored. Root reads a mode-000 file, so a test run as root
+// runs the agent as nobody.
 func TestServeChmod(t *testing.T) {
+	dir := t.TempDir()
+	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
-		t.Skip("root reads files of mode 000; the watcher-level TestChmodIsACheck covers the mechanism")
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+		// nobody must reach the binary and the rule file.
+		for _, d := range []string{filepath.Dir(agentBinary(t)), dir, filepath.Dir(dir)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	path := filepath.Join(t.TempDir(), "rules.yaml")
+	path := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(path, []byte(goodRules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startServe(t, path, "--reload.recheck", "1h")
+	p := startServeAs(t, cred, path, "--reload.recheck", "1h")
 	p.waitReply(reply50, 10*time.Second)
 	if err := os.Chmod(path, 0); err != nil {
 		t.Fatal(err)
