@@ -80,7 +80,7 @@ func TestReadFileRefusesNonRegular(t *testing.T) {
 		}()
 		select {
 		case err := <-done:
-			want := "read " + tc.path + ": not a regular file (" + tc.kind + ")"
+			want := tc.path + ": not a regular file (" + tc.kind + ")"
 			if err == nil || err.Error() != want || !errors.Is(err, ErrNotRegular) {
 				t.Errorf("%s: err = %v, want %q", tc.path, err, want)
 			}
