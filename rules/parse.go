@@ -73,7 +73,9 @@ func ParseFile(path string) (*File, error) {
 // test, serve and its reloads): a regular file of at most MaxFileSize
 // bytes, refusing anything else without blocking (see fileio.ReadFile).
 // The error for a file that is too large wraps ErrFileTooLarge and gives
-// the file's real size.
+// the file's real size; it comes with the file's first MaxFileSize+1
+// bytes, so that a watcher can tell the refused content by its hash
+// without reading it whole.
 func ReadFile(path string) ([]byte, error) {
 	data, err := fileio.ReadFile(path, MaxFileSize)
 	var tl *fileio.TooLargeError
