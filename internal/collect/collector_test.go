@@ -2,7 +2,9 @@ package collect_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -308,5 +310,22 @@ func TestCarriedReaderKeepsItsReadInFlight(t *testing.T) {
 	case <-r.closed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("carried reader not closed by the collector that owns it")
+	}
+}
+
+// TestMetricValueJSON: an infinite value does not fail the document
+// (issue 14 item 1); a finite one is a number.
+func TestMetricValueJSON(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{math.Inf(1), `{"name":"m","source":"app","age":0,"value":null,"non_finite":"+Inf"}`},
+		{2.5, `{"name":"m","source":"app","age":0,"value":2.5}`},
+	} {
+		b, err := json.Marshal(collect.MetricValue{Name: "m", Source: "app", Value: tc.v})
+		if err != nil || string(b) != tc.want {
+			t.Errorf("Marshal(%v) = %s, %v; want %s", tc.v, b, err, tc.want)
+		}
 	}
 }

@@ -1,9 +1,11 @@
 package collect
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/jsonout"
 )
 
 // Result is what one collection cycle saw: every metric of the rule file,
@@ -29,6 +31,20 @@ type MetricValue struct {
 	// Err is why this cycle's read gave no value, also when a held value
 	// is used; empty when the read succeeded.
 	Err string `json:"error,omitempty"`
+}
+
+// MarshalJSON writes a Value that is not a finite number (a scraped
+// +Inf) as null with "non_finite" naming it, as every JSON document of the
+// agent does: encoding/json would fail the whole document over it.
+func (m MetricValue) MarshalJSON() ([]byte, error) {
+	type plain MetricValue
+	out := struct {
+		plain
+		Value     *float64 `json:"value"`
+		NonFinite string   `json:"non_finite,omitempty"`
+	}{plain: plain(m)}
+	out.Value, out.NonFinite = jsonout.Number(m.Value)
+	return json.Marshal(out)
 }
 
 // SourceHealth is how one source's read went in a cycle.
