@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/app"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/internal/override"
@@ -136,7 +137,7 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 		}
 		live = coll.Collect(ctx, now)
 		coll.Close()
-		snap = live.Snapshot()
+		snap = app.Snapshot(live)
 	}
 	for _, m := range f.Metrics {
 		rm := reportMetric{Name: m.Name, Source: m.Source}

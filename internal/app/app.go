@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
-	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/responder"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -55,7 +55,7 @@ type Options struct {
 	ReloadRecheck time.Duration
 
 	// NewReader builds the reader of each source.
-	NewReader collect.NewReaderFunc
+	NewReader sample.NewReaderFunc
 	// Reload delivers reload requests (SIGHUP).
 	Reload <-chan struct{}
 	Logger *slog.Logger

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/internal/source"
 	"github.com/haproxy-agent/agent/internal/testutil"
 	"github.com/haproxy-agent/agent/rules"
@@ -106,7 +106,7 @@ type hanging struct {
 	started chan struct{}
 }
 
-func (h *hanging) Read(ctx context.Context, ms []*rules.Metric) ([]collect.Reading, error) {
+func (h *hanging) Read(ctx context.Context, ms []*rules.Metric) ([]sample.Reading, error) {
 	c, err := net.Dial("tcp", h.addr)
 	if err != nil {
 		return nil, err
@@ -131,7 +131,7 @@ func TestStuckSourceDoesNotBlockTheLoop(t *testing.T) {
 	hole := strings.TrimPrefix(testutil.BlackHole(t), "http://")
 	exp := newExporter(t)
 	stuck := &hanging{addr: hole, started: make(chan struct{}, 1)}
-	newReader := func(src *rules.Source) (collect.Reader, error) {
+	newReader := func(src *rules.Source) (sample.Reader, error) {
 		if src.Name == "stuck" {
 			return stuck, nil
 		}

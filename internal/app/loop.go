@@ -98,7 +98,7 @@ func (a *agent) cycle(ctx context.Context) {
 func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	rs := a.current()
 	start := time.Now()
-	res := a.eval.Evaluate(now, a.lastSnap.Snapshot(), a.overrides.Active(now))
+	res := a.eval.Evaluate(now, Snapshot(a.lastSnap), a.overrides.Active(now))
 	took := time.Since(start)
 
 	byService := make(map[string][]byte, len(res.Services))

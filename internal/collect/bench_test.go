@@ -54,8 +54,8 @@ func BenchmarkCycle10k(b *testing.B) {
 		if !res.Sources[0].Up {
 			b.Fatal(res.Sources[0].Err)
 		}
-		if snap := res.Snapshot(); snap["m3"].Value != 603 {
-			b.Fatalf("m3 = %+v", snap["m3"])
+		if m := res.Metric("m3"); m.Value != 603 {
+			b.Fatalf("m3 = %+v", m)
 		}
 	}
 }

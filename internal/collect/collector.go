@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"reflect"
 	"sync"
 	"time"
 
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -32,7 +32,7 @@ type Collector struct {
 
 type sourceState struct {
 	src     *rules.Source
-	reader  Reader
+	reader  sample.Reader
 	metrics []*rules.Metric
 	// use tracks the reader's Read in flight; it goes with the reader
 	// when the reader is carried to the next collector.
@@ -65,7 +65,7 @@ func (u *readerUse) start() bool {
 
 // done marks the Read as finished and closes r if its collector was
 // closed while it ran.
-func (u *readerUse) done(r Reader) {
+func (u *readerUse) done(r sample.Reader) {
 	u.mu.Lock()
 	u.busy = false
 	closing := u.closeWhenDone
@@ -76,7 +76,7 @@ func (u *readerUse) done(r Reader) {
 }
 
 // close closes r now if no Read runs, else leaves it to that Read.
-func (u *readerUse) close(r Reader) {
+func (u *readerUse) close(r sample.Reader) {
 	u.mu.Lock()
 	busy := u.busy
 	u.closeWhenDone = busy
@@ -89,11 +89,16 @@ func (u *readerUse) close(r Reader) {
 // New builds a collector for file, building the reader of every source that
 // a metric reads. Any error leaves nothing behind, so that a reload can
 // fail before anything changes.
-func New(file *rules.File, newReader NewReaderFunc) (*Collector, error) {
-	c := &Collector{file: file}
-	c.hold = NewHolder(c.staleAfter())
+func New(file *rules.File, newReader sample.NewReaderFunc) (*Collector, error) {
+	if file.StaleAfter <= 0 {
+		return nil, fmt.Errorf("stale_after %s: must be greater than 0", file.StaleAfter)
+	}
+	c := &Collector{file: file, hold: NewHolder(file.StaleAfter)}
 	byName := map[string]*sourceState{}
 	for _, src := range file.Sources {
+		if src.Timeout <= 0 {
+			return nil, fmt.Errorf("source %q: timeout %s: must be greater than 0", src.Name, src.Timeout)
+		}
 		s := &sourceState{src: src, use: new(readerUse)}
 		byName[src.Name] = s
 	}
@@ -159,39 +164,34 @@ func (c *Collector) collectSource(ctx context.Context, s *sourceState, now time.
 	}
 	h.LastSuccess = s.lastSuccess
 	for i, m := range s.metrics {
-		rerr := err
-		var v float64
-		if rerr == nil {
-			v, rerr = readings[i].Value, readings[i].Err
-			if rerr == nil && math.IsNaN(v) {
-				rerr = errors.New("value is NaN")
-			}
+		r := sample.Reading{Err: err}
+		if err == nil {
+			r = readings[i]
 		}
-		out[m.Index] = c.update(m, v, rerr, now)
+		out[m.Index] = c.update(m, r, now)
 	}
 	return h
 }
 
 // read runs the source's Read within its timeout. A reader that ignores
 // its context does not hold up the cycle: its result is dropped.
-func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error) {
+func (c *Collector) read(ctx context.Context, s *sourceState) ([]sample.Reading, error) {
 	timeout := s.src.Timeout
-	if timeout <= 0 {
-		timeout = rules.DefaultTimeout
-	}
 	if !s.use.start() {
 		return nil, errors.New("previous read still running")
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type result struct {
-		rs  []Reading
+		rs  []sample.Reading
 		err error
 	}
 	done := make(chan result, 1)
-	reader, use := s.reader, s.use
+	// The goroutine may outlive this cycle, and Carry may then hand the
+	// reader to the next collector: it must not look at s again.
+	reader, use, metrics := s.reader, s.use, s.metrics
 	go func() {
-		rs, err := reader.Read(rctx, s.metrics)
+		rs, err := reader.Read(rctx, metrics)
 		// Free the source before handing the result over, so that the
 		// next cycle, which may start as soon as this one returns, finds
 		// it free.
@@ -208,9 +208,9 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("collect: %w", ctx.Err())
 		}
-		var te *TimeoutError
+		var te *sample.TimeoutError
 		if !errors.As(r.err, &te) {
-			r.err = &TimeoutError{After: timeout}
+			r.err = &sample.TimeoutError{After: timeout}
 		}
 	}
 	return r.rs, r.err
@@ -219,28 +219,18 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]Reading, error)
 // update applies one read of a metric through the Holder: a good value
 // replaces the held one; a failure keeps the held value until it is older
 // than stale_after.
-func (c *Collector) update(m *rules.Metric, v float64, err error, now time.Time) MetricValue {
+func (c *Collector) update(m *rules.Metric, r sample.Reading, now time.Time) MetricValue {
 	c.holdMu.Lock()
-	value, age, missing := c.hold.Observe(m.Name, now, v, err)
+	value, age, missing := c.hold.ObserveAged(m.Name, now, r.Value, r.Age, r.Err)
 	c.holdMu.Unlock()
 	mv := MetricValue{Name: m.Name, Source: m.Source, Value: value, Age: age, Missing: missing}
-	if err != nil {
-		mv.Err = err.Error()
+	if r.Err != nil {
+		mv.Err = r.Err.Error()
 	}
 	if missing != "" {
 		mv.Value, mv.Age = 0, 0
 	}
 	return mv
-}
-
-func (c *Collector) staleAfter() time.Duration {
-	if c.file.StaleAfter > 0 {
-		return c.file.StaleAfter
-	}
-	if c.file.Interval > 0 {
-		return 3 * c.file.Interval
-	}
-	return 15 * time.Second
 }
 
 // Carry takes over from old, the collector of the previous rule file, what
@@ -304,7 +294,7 @@ func (c *Collector) closeReaders() {
 	}
 }
 
-func closeReader(r Reader) {
+func closeReader(r sample.Reader) {
 	if cl, ok := r.(io.Closer); ok {
 		_ = cl.Close()
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -34,7 +35,7 @@ func (f *fake) set(v float64, err error) {
 	f.value, f.err = v, err
 }
 
-func (f *fake) Read(ctx context.Context, ms []*rules.Metric) ([]collect.Reading, error) {
+func (f *fake) Read(ctx context.Context, ms []*rules.Metric) ([]sample.Reading, error) {
 	f.mu.Lock()
 	v, err, delay := f.value, f.err, f.delay
 	f.reads++
@@ -49,14 +50,17 @@ func (f *fake) Read(ctx context.Context, ms []*rules.Metric) ([]collect.Reading,
 	if err != nil {
 		return nil, err
 	}
-	out := make([]collect.Reading, len(ms))
+	out := make([]sample.Reading, len(ms))
 	for i := range ms {
-		out[i] = collect.Reading{Value: v}
+		out[i] = sample.Reading{Value: v}
 	}
 	return out, nil
 }
 
 func file(staleAfter time.Duration, sources ...string) *rules.File {
+	if staleAfter == 0 {
+		staleAfter = 3 * time.Second
+	}
 	f := &rules.File{Interval: time.Second, StaleAfter: staleAfter}
 	for _, s := range sources {
 		f.Sources = append(f.Sources, &rules.Source{Name: s, Kind: rules.KindScrape, URL: "http://" + s, Timeout: 200 * time.Millisecond})
@@ -67,7 +71,7 @@ func file(staleAfter time.Duration, sources ...string) *rules.File {
 
 func newCollector(t *testing.T, f *rules.File, readers map[string]*fake) *collect.Collector {
 	t.Helper()
-	c, err := collect.New(f, func(src *rules.Source) (collect.Reader, error) {
+	c, err := collect.New(f, func(src *rules.Source) (sample.Reader, error) {
 		return readers[src.Name], nil
 	})
 	if err != nil {
@@ -103,17 +107,10 @@ func TestStaleAfter(t *testing.T) {
 	if m := res.Metrics[0]; m.Missing != "stale: last good value 31s ago (connection refused)" || m.Value != 0 {
 		t.Errorf("stale: %+v", m)
 	}
-	snap := res.Snapshot()
-	if s := snap["app_m"]; s.Missing == "" {
-		t.Errorf("snapshot: %+v", s)
-	}
 	r.set(9, nil)
 	res = c.Collect(ctx, t0.Add(32*time.Second))
 	if m := res.Metrics[0]; m.Value != 9 || m.Missing != "" || m.Age != 0 {
 		t.Errorf("recovered: %+v", m)
-	}
-	if s := res.Snapshot()["app_m"]; s.Value != 9 || s.Missing != "" {
-		t.Errorf("snapshot: %+v", s)
 	}
 }
 
@@ -159,14 +156,14 @@ func TestSlowSourceDoesNotDelayOthers(t *testing.T) {
 // stubborn ignores its context; the collector must not wait for it.
 type stubborn struct{ release chan struct{} }
 
-func (s *stubborn) Read(context.Context, []*rules.Metric) ([]collect.Reading, error) {
+func (s *stubborn) Read(context.Context, []*rules.Metric) ([]sample.Reading, error) {
 	<-s.release
-	return []collect.Reading{{Value: 1}}, nil
+	return []sample.Reading{{Value: 1}}, nil
 }
 
 func TestReaderIgnoringContext(t *testing.T) {
 	st := &stubborn{release: make(chan struct{})}
-	c, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return st, nil })
+	c, err := collect.New(file(0, "app"), func(*rules.Source) (sample.Reader, error) { return st, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,16 +180,47 @@ func TestReaderIgnoringContext(t *testing.T) {
 	_ = c.Close()
 }
 
+// closer is a Reader that records being closed.
+type closer struct {
+	fake
+	closed int
+}
+
+func (c *closer) Close() error { c.closed++; return nil }
+
 func TestNewFailsBeforeAnything(t *testing.T) {
-	built := 0
-	_, err := collect.New(file(0, "a", "b"), func(src *rules.Source) (collect.Reader, error) {
-		built++
+	var built []string
+	a := &closer{}
+	_, err := collect.New(file(0, "a", "b", "c"), func(src *rules.Source) (sample.Reader, error) {
+		built = append(built, src.Name)
 		if src.Name == "b" {
 			return nil, errors.New("bad tls config")
 		}
-		return &fake{}, nil
+		return a, nil
 	})
 	if err == nil || err.Error() != `source "b": bad tls config` {
+		t.Errorf("err = %v", err)
+	}
+	// Readers are built in file order and the first failure stops the
+	// build: "c" is never built, and "a", built already, is closed.
+	if len(built) != 2 || built[0] != "a" || built[1] != "b" {
+		t.Errorf("built %v; want [a b]", built)
+	}
+	if a.closed != 1 {
+		t.Errorf("reader a closed %d times; want 1", a.closed)
+	}
+}
+
+func TestNewRefusesUnsetLimits(t *testing.T) {
+	f := file(0, "a")
+	f.Sources[0].Timeout = 0
+	newFake := func(*rules.Source) (sample.Reader, error) { return &fake{}, nil }
+	if _, err := collect.New(f, newFake); err == nil || err.Error() != `source "a": timeout 0s: must be greater than 0` {
+		t.Errorf("err = %v", err)
+	}
+	f = file(0, "a")
+	f.StaleAfter = 0
+	if _, err := collect.New(f, newFake); err == nil || err.Error() != `stale_after 0s: must be greater than 0` {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -254,7 +282,7 @@ func (c *closingStubborn) Close() error {
 // at once, and the stuck reader is closed when its Read returns.
 func TestCloseDoesNotWaitForAStuckRead(t *testing.T) {
 	r := &closingStubborn{stubborn: stubborn{release: make(chan struct{})}, closed: make(chan struct{})}
-	c, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return r, nil })
+	c, err := collect.New(file(0, "app"), func(*rules.Source) (sample.Reader, error) { return r, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,12 +318,12 @@ func TestCloseDoesNotWaitForAStuckRead(t *testing.T) {
 // the read as still running.
 func TestCarriedReaderKeepsItsReadInFlight(t *testing.T) {
 	r := &closingStubborn{stubborn: stubborn{release: make(chan struct{})}, closed: make(chan struct{})}
-	old, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return r, nil })
+	old, err := collect.New(file(0, "app"), func(*rules.Source) (sample.Reader, error) { return r, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	old.Collect(context.Background(), time.Now())
-	c, err := collect.New(file(0, "app"), func(*rules.Source) (collect.Reader, error) { return &fake{}, nil })
+	c, err := collect.New(file(0, "app"), func(*rules.Source) (sample.Reader, error) { return &fake{}, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

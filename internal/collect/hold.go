@@ -29,15 +29,32 @@ func NewHolder(staleAfter time.Duration) *Holder {
 // Observe records one read of the named metric at now, either a value or
 // the error that prevented one, and returns what the evaluator should see:
 // the new value (age 0), the last good value until it is older than
-// staleAfter (with its age), or a missing reason.
+// staleAfter (with its age), or a missing reason. A NaN value is no value:
+// this is the one place that says so.
 func (h *Holder) Observe(name string, now time.Time, v float64, err error) (value float64, age time.Duration, missing string) {
-	if err == nil && !math.IsNaN(v) {
-		h.last[name] = held{value: v, at: now}
-		return v, 0, ""
-	}
-	reason := "value is NaN"
-	if err != nil {
+	return h.ObserveAged(name, now, v, 0, err)
+}
+
+// ObserveAged is Observe for a value that was already sampleAge old when
+// it was read (from the timestamp its source gave it). A value older than
+// staleAfter is stale as soon as it is read.
+func (h *Holder) ObserveAged(name string, now time.Time, v float64, sampleAge time.Duration, err error) (value float64, age time.Duration, missing string) {
+	reason := ""
+	switch {
+	case err != nil:
 		reason = err.Error()
+	case math.IsNaN(v):
+		reason = "value is NaN"
+	case sampleAge > h.staleAfter:
+		reason = fmt.Sprintf("stale: sample timestamp %s old", sampleAge.Round(time.Millisecond))
+	default:
+		at := now.Add(-max(sampleAge, 0))
+		// A sample that is older than the one held does not replace it.
+		if last, ok := h.last[name]; !ok || !at.Before(last.at) {
+			h.last[name] = held{value: v, at: at}
+			return v, now.Sub(at), ""
+		}
+		reason = "sample older than the last one read"
 	}
 	last, ok := h.last[name]
 	if !ok {

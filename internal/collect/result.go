@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 )
 
@@ -61,16 +60,6 @@ type SourceHealth struct {
 	// LastSuccess is the cycle time of the last successful read; zero when
 	// there was none.
 	LastSuccess time.Time `json:"last_success,omitzero"`
-}
-
-// Snapshot is the evaluator's view of the cycle: each metric's value or why
-// it is missing.
-func (r *Result) Snapshot() evaluator.Snapshot {
-	s := make(evaluator.Snapshot, len(r.Metrics))
-	for _, m := range r.Metrics {
-		s[m.Name] = evaluator.Sample{Value: m.Value, Missing: m.Missing}
-	}
-	return s
 }
 
 // Metric returns the value of the named metric, or nil.

@@ -1,14 +1,11 @@
 package source
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
 	"github.com/haproxy-agent/agent/rules"
 )
-
-var errNaN = errors.New("value is NaN")
 
 // reduce turns the values of the matched series into the metric's value.
 // what names the things counted in the several-without-aggregate error
@@ -47,8 +44,6 @@ func reduce(vals []float64, agg rules.Aggregation, what string) (float64, error)
 	default:
 		return 0, fmt.Errorf("unknown aggregate %q", agg)
 	}
-	if math.IsNaN(v) {
-		return 0, errNaN
-	}
+	// A NaN result is returned as such: the collector makes it missing.
 	return v, nil
 }

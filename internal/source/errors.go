@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 )
 
 // shortError prints a short message while keeping the full error chain for
@@ -25,7 +25,7 @@ func (e *shortError) Unwrap() error { return e.err }
 // /status and in stale reasons: "timeout after 1s", "connection refused".
 func describe(ctx context.Context, timeout time.Duration, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &collect.TimeoutError{After: timeout}
+		return &sample.TimeoutError{After: timeout}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/procfs"
 
-	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -50,13 +50,13 @@ type hostReads struct {
 
 // Read reads the files the metrics need. cpu is the busy fraction of all
 // CPUs between the previous read and this one.
-func (h *host) Read(ctx context.Context, metrics []*rules.Metric) ([]collect.Reading, error) {
+func (h *host) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Reading, error) {
 	var r hostReads
-	out := make([]collect.Reading, len(metrics))
+	out := make([]sample.Reading, len(metrics))
 	failed := 0
 	for i, m := range metrics {
 		v, err := h.metric(ctx, &r, m.Selector)
-		out[i] = collect.Reading{Value: v, Err: err}
+		out[i] = sample.Reading{Value: v, Err: err}
 		if err != nil {
 			failed++
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/common/config"
 
-	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/internal/testutil"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -134,9 +134,9 @@ func TestScrapeHostileServers(t *testing.T) {
 				return err
 			})
 			if tc.name == "hang" || tc.name == "stall-body" {
-				var te *collect.TimeoutError
+				var te *sample.TimeoutError
 				if _, err := s.Read(context.Background(), nil); err == nil || !errors.As(err, &te) {
-					t.Errorf("%v is not a *collect.TimeoutError", err)
+					t.Errorf("%v is not a *sample.TimeoutError", err)
 				}
 			}
 			// The socket buffers hold a few MiB; the reader must not

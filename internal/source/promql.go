@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,7 +16,7 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
-	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -59,17 +58,17 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 // Read runs one instant query per metric. When every query failed because
 // the server could not be reached or answered with an HTTP error, the
 // whole source failed and that is the error returned.
-func (p *promql) Read(ctx context.Context, metrics []*rules.Metric) ([]collect.Reading, error) {
+func (p *promql) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Reading, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	now := time.Now()
-	out := make([]collect.Reading, len(metrics))
+	out := make([]sample.Reading, len(metrics))
 	down := make([]bool, len(metrics))
 	var wg sync.WaitGroup
 	for i, m := range metrics {
 		wg.Go(func() {
 			v, err, serverDown := p.query(ctx, m, now)
-			out[i] = collect.Reading{Value: v, Err: err}
+			out[i] = sample.Reading{Value: v, Err: err}
 			down[i] = serverDown
 		})
 	}
@@ -112,9 +111,6 @@ func (p *promql) query(ctx context.Context, m *rules.Metric, now time.Time) (v f
 func value(val model.Value, agg rules.Aggregation) (float64, error) {
 	switch v := val.(type) {
 	case *model.Scalar:
-		if math.IsNaN(float64(v.Value)) {
-			return 0, errNaN
-		}
 		return float64(v.Value), nil
 	case model.Vector:
 		if len(v) == 0 {

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -64,7 +64,7 @@ func newScrape(src *rules.Source) (*scrape, error) {
 }
 
 // Read fetches the page once and selects every metric from it.
-func (s *scrape) Read(ctx context.Context, metrics []*rules.Metric) ([]collect.Reading, error) {
+func (s *scrape) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Reading, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	openMetrics, err := s.fetch(ctx)
@@ -130,12 +130,12 @@ func (s *scrape) fetch(ctx context.Context) (openMetrics bool, err error) {
 }
 
 // selectAll turns the parsed page into one Reading per metric.
-func (s *scrape) selectAll(fams map[string]*dto.MetricFamily, metrics []*rules.Metric, t time.Time) []collect.Reading {
+func (s *scrape) selectAll(fams map[string]*dto.MetricFamily, metrics []*rules.Metric, t time.Time) []sample.Reading {
 	s.rates.begin()
-	out := make([]collect.Reading, len(metrics))
+	out := make([]sample.Reading, len(metrics))
 	for i, m := range metrics {
 		v, err := s.selectOne(fams, m, t)
-		out[i] = collect.Reading{Value: v, Err: err}
+		out[i] = sample.Reading{Value: v, Err: err}
 	}
 	return out
 }

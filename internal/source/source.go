@@ -1,6 +1,6 @@
 // Package source reads metric values from the places a rule file names: a
 // scraped /metrics page, a Prometheus-compatible query API, or the host's
-// own counters. Each kind is a collect.Reader; New picks one by the
+// own counters. Each kind is a sample.Reader; New picks one by the
 // source's kind.
 package source
 
@@ -9,24 +9,24 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
 )
 
 // New builds the Reader of src, discarding log output. It has the
-// signature of collect.NewReaderFunc.
-func New(src *rules.Source) (collect.Reader, error) {
+// signature of sample.NewReaderFunc.
+func New(src *rules.Source) (sample.Reader, error) {
 	return NewWithLogger(nil)(src)
 }
 
-// NewWithLogger returns a collect.NewReaderFunc whose readers log through
+// NewWithLogger returns a sample.NewReaderFunc whose readers log through
 // logger (query warnings from Prometheus, for instance). A nil logger
 // discards.
-func NewWithLogger(logger *slog.Logger) collect.NewReaderFunc {
+func NewWithLogger(logger *slog.Logger) sample.NewReaderFunc {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return func(src *rules.Source) (collect.Reader, error) {
+	return func(src *rules.Source) (sample.Reader, error) {
 		l := logger.With("source", src.Name)
 		switch src.Kind {
 		case rules.KindScrape:
