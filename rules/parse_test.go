@@ -140,7 +140,7 @@ func TestParseFull(t *testing.T) {
 	if app.Kind != KindScrape || app.BodyLimit != 1<<20 || app.Timeout != time.Second {
 		t.Errorf("app = %+v", app)
 	}
-	if prom.Kind != KindPrometheus || prom.Timeout != 2*time.Second || prom.HTTP.FollowRedirects || prom.HTTP.Authorization == nil {
+	if prom.Kind != KindPrometheus || prom.Timeout != 2*time.Second || prom.MaxConcurrency != 4 || app.MaxConcurrency != 0 || prom.HTTP.FollowRedirects || prom.HTTP.Authorization == nil {
 		t.Errorf("prom = %+v", prom)
 	}
 	if want, _ := filepath.Abs("testdata/token"); prom.HTTP.Authorization.CredentialsFile != filepath.Join("testdata", "token") && prom.HTTP.Authorization.CredentialsFile != want {
@@ -399,6 +399,11 @@ var badCases = map[string][]string{
 	"body_limit": {
 		`body_limit.bad.yaml:4:17: source "app": body_limit: bad size "lots": want a positive size such as 16MiB or 512KiB`,
 		`body_limit.bad.yaml:7:5: source "prom": body_limit applies to scrape sources only`,
+	},
+	"max_concurrency": {
+		`max_concurrency.bad.yaml:4:22: source "prom": max_concurrency: want a whole number from 1 to 64, got "0"`,
+		`max_concurrency.bad.yaml:7:5: source "app": max_concurrency applies to prometheus sources only`,
+		`max_concurrency.bad.yaml:10:22: source "many": max_concurrency: want a whole number from 1 to 64, got "lots"`,
 	},
 	"source_kind": {
 		`source_kind.bad.yaml:2:3: source "app": needs scrape: URL (a /metrics page) or prometheus: URL (a Prometheus API)`,

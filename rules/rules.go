@@ -106,6 +106,12 @@ const (
 const (
 	DefaultTimeout   = time.Second
 	DefaultBodyLimit = 16 << 20
+	// DefaultMaxConcurrency bounds the queries a prometheus source has in
+	// flight at once.
+	DefaultMaxConcurrency = 8
+	// MaxMaxConcurrency caps max_concurrency, far below the connection
+	// limit of a Prometheus server (512 by default).
+	MaxMaxConcurrency = 64
 )
 
 // Source is one place metric values are read from.
@@ -118,6 +124,9 @@ type Source struct {
 	Timeout time.Duration
 	// BodyLimit caps a scraped page's size in bytes.
 	BodyLimit int64
+	// MaxConcurrency bounds the queries of a prometheus source in flight
+	// at once (each on its own kept-alive connection); 0 for other kinds.
+	MaxConcurrency int
 	// HTTP holds the HTTP client settings (auth, TLS, proxy), validated.
 	HTTP config.HTTPClientConfig
 	Pos  Pos
@@ -155,7 +164,11 @@ type Metric struct {
 	Aggregate Aggregation
 	// Rate asks for the per-second rate between the last two reads of a counter.
 	Rate bool
-	Pos  Pos
+	// ByLabel, when set, asks a prometheus source for the query's whole
+	// vector keyed by this label's values (one value per server in fleet
+	// mode) rather than one value.
+	ByLabel string
+	Pos     Pos
 }
 
 // Service is one set of rules, picked by the agent-send line a poll carries.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/units"
@@ -20,7 +21,7 @@ import (
 var sourceNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
 
 // sourceKeys are the keys of a source besides Prometheus' http_config.
-var sourceKeys = []string{"scrape", "prometheus", "timeout", "body_limit"}
+var sourceKeys = []string{"scrape", "prometheus", "timeout", "body_limit", "max_concurrency"}
 
 // httpKeys are the keys of Prometheus' http_config, read from its type.
 var httpKeys = yamlKeys(reflect.TypeFor[config.HTTPClientConfig]())
@@ -129,6 +130,24 @@ func (p *parser) sourceLimits(f *File, s *Source, set map[string]pair, ctx strin
 	}
 	if s.Kind == KindScrape {
 		s.BodyLimit = DefaultBodyLimit
+	}
+	if s.Kind == KindPrometheus {
+		s.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if e, ok := set["max_concurrency"]; ok {
+		text, ok := p.scalar(e, ctx)
+		switch {
+		case !ok:
+		case s.Kind != KindPrometheus:
+			p.errorf(e.key, ctx, "max_concurrency applies to prometheus sources only")
+		default:
+			n, err := strconv.Atoi(strings.TrimSpace(text))
+			if err != nil || n < 1 || n > MaxMaxConcurrency {
+				p.errorf(e.val, ctx, "max_concurrency: want a whole number from 1 to %d, got %q", MaxMaxConcurrency, text)
+			} else {
+				s.MaxConcurrency = n
+			}
+		}
 	}
 	if e, ok := set["body_limit"]; ok {
 		text, ok := p.scalar(e, ctx)
