@@ -44,11 +44,15 @@ type Reading struct {
 	ByLabel map[string]Labeled
 }
 
-// Labeled is one sample of a result read by label.
+// Labeled is the value of one label value in a result read by label: its
+// sample, or its samples reduced with the metric's aggregate.
 type Labeled struct {
 	Value float64
-	// Age is as Reading.Age, for this sample.
+	// Age is as Reading.Age, for this value.
 	Age time.Duration
+	// Err is why this label value has no value (several samples without
+	// aggregate, a native histogram); nil when Value is valid.
+	Err error
 }
 
 // NewReaderFunc builds the Reader of a source. It is called at load time,

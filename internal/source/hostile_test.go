@@ -157,7 +157,7 @@ func TestPromQLHostileServers(t *testing.T) {
 		{"1GB", "response larger than 16MiB"},
 		{"loop", "stopped after 10 redirects"},
 		{"json", "bad_response|unexpected end|EOF"},
-		{"html", "bad_response|invalid character"},
+		{"html", "not a Prometheus API response: got text/html (HTTP 200) from http://127.0.0.1:"},
 		{"protobuf", "bad_response|invalid character"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -20,20 +22,33 @@ import (
 	"github.com/haproxy-agent/agent/rules"
 )
 
-// promql runs each metric's query against a Prometheus-compatible HTTP API
-// as an instant query, all of a source's queries concurrently.
+// promql runs the metrics' queries against a Prometheus-compatible HTTP API
+// as instant queries. It keeps one HTTP client across reads, so that
+// connections are kept alive from cycle to cycle, and has at most
+// MaxConcurrency queries in flight: at most that many connections to the
+// server, however many metrics. Metrics with the same query share one
+// request per read.
 type promql struct {
 	src     *rules.Source
 	timeout time.Duration
+	workers int
 	api     v1.API
 	rt      http.RoundTripper
 	logger  *slog.Logger
 
 	mu     sync.Mutex
-	warned map[string]string // metric name → last warnings logged
+	warned map[string]string // query → last warnings logged
 }
 
 func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
+	if src.MaxConcurrency < 1 {
+		return nil, fmt.Errorf("max_concurrency %d: must be at least 1", src.MaxConcurrency)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// prometheus/common's transport keeps up to 1,000 idle connections per
+	// host, more than MaxConcurrency can open: every connection is reused.
 	rt, err := config.NewRoundTripperFromConfig(src.HTTP, "agent", config.WithUserAgent(userAgent))
 	if err != nil {
 		return nil, fmt.Errorf("http client: %w", err)
@@ -41,13 +56,14 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 	// The API client reads a whole response into memory before parsing
 	// it: without a cap, a broken or hostile server streaming without end
 	// makes the agent allocate as much as arrives within the timeout.
-	c, err := api.NewClient(api.Config{Address: src.URL, RoundTripper: limitRoundTripper{rt, rules.DefaultBodyLimit}})
+	c, err := api.NewClient(api.Config{Address: src.URL, RoundTripper: apiRoundTripper{rt, rules.DefaultBodyLimit}})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
 	return &promql{
 		src:     src,
-		timeout: timeoutOf(src),
+		timeout: src.Timeout,
+		workers: src.MaxConcurrency,
 		api:     v1.NewAPI(c),
 		rt:      rt,
 		logger:  logger,
@@ -55,30 +71,68 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 	}, nil
 }
 
-// Read runs one instant query per metric. When every query failed because
-// the server could not be reached or answered with an HTTP error, the
-// whole source failed and that is the error returned.
+// answer is what one query returned.
+type answer struct {
+	val        model.Value
+	err        error
+	serverDown bool // an error of the server or transport, not of the query
+}
+
+// Read runs each distinct query once, at most MaxConcurrency at a time,
+// all within the source's timeout: a query that could not start in time
+// fails with the timeout. When every query failed because the server could
+// not be reached or answered with an HTTP error, the whole source failed
+// and that is the error returned.
 func (p *promql) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Reading, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	now := time.Now()
-	out := make([]sample.Reading, len(metrics))
-	down := make([]bool, len(metrics))
+
+	queries := make([]string, 0, len(metrics))
+	index := make(map[string]int, len(metrics))
+	for _, m := range metrics {
+		if m.Rate {
+			continue
+		}
+		if _, ok := index[m.Query]; !ok {
+			index[m.Query] = len(queries)
+			queries = append(queries, m.Query)
+		}
+	}
+	answers := make([]answer, len(queries))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, m := range metrics {
+	for range min(p.workers, len(queries)) {
 		wg.Go(func() {
-			v, err, serverDown := p.query(ctx, m, now)
-			out[i] = sample.Reading{Value: v, Err: err}
-			down[i] = serverDown
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(queries) {
+					return
+				}
+				answers[i] = p.query(ctx, queries[i], now)
+			}
 		})
 	}
 	wg.Wait()
-	for _, d := range down {
-		if !d {
-			return out, nil
+
+	out := make([]sample.Reading, len(metrics))
+	down := true
+	for i, m := range metrics {
+		if m.Rate {
+			out[i].Err = errors.New("rate: true needs a scrape source; use rate() in the query")
+			down = false
+			continue
 		}
+		a := answers[index[m.Query]]
+		if a.err != nil {
+			out[i].Err = a.err
+			down = down && a.serverDown
+			continue
+		}
+		down = false
+		out[i] = reading(a.val, m, now)
 	}
-	if len(out) > 0 {
+	if down && len(out) > 0 {
 		return nil, out[0].Err
 	}
 	return out, nil
@@ -92,53 +146,115 @@ func (p *promql) Close() error {
 	return nil
 }
 
-// query runs one metric's query. serverDown reports an error of the
-// server or the transport rather than of the query.
-func (p *promql) query(ctx context.Context, m *rules.Metric, now time.Time) (v float64, err error, serverDown bool) {
-	if m.Rate {
-		return 0, errors.New("rate: true needs a scrape source; use rate() in the query"), false
+// query runs one instant query at now, with what is left of the read's
+// time as the server-side timeout.
+func (p *promql) query(ctx context.Context, q string, now time.Time) answer {
+	if ctx.Err() != nil {
+		return answer{err: describe(ctx, p.timeout, ctx.Err()), serverDown: true}
 	}
-	val, warnings, infos, err := p.api.Query(ctx, m.Query, now, v1.WithTimeout(p.timeout))
-	p.logNotes(m, warnings, infos)
+	var opts []v1.Option
+	if dl, ok := ctx.Deadline(); ok {
+		opts = append(opts, v1.WithTimeout(serverTimeout(time.Until(dl))))
+	}
+	val, warnings, infos, err := p.api.Query(ctx, q, now, opts...)
+	p.logNotes(q, warnings, infos)
 	if err != nil {
-		return 0, describeAPI(ctx, p.timeout, err), sourceLevel(err)
+		return answer{err: describeAPI(ctx, p.timeout, err), serverDown: sourceLevel(err)}
 	}
-	v, err = value(val, m.Aggregate)
-	return v, err, false
+	return answer{val: val}
 }
 
-// value turns a query result into one number.
-func value(val model.Value, agg rules.Aggregation) (float64, error) {
+// serverTimeout rounds d down to a duration that the client prints in a
+// form Prometheus parses: whole seconds, or whole milliseconds below one
+// second ("4.5s" is refused).
+func serverTimeout(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Truncate(time.Second)
+	}
+	return max(d.Truncate(time.Millisecond), time.Millisecond)
+}
+
+// reading turns a query result into the metric's reading: one number, and
+// for a metric read by label, the number of each label value too.
+func reading(val model.Value, m *rules.Metric, now time.Time) sample.Reading {
 	switch v := val.(type) {
 	case *model.Scalar:
-		return float64(v.Value), nil
+		return sample.Reading{Value: float64(v.Value), Age: ageAt(now, v.Timestamp)}
 	case model.Vector:
-		if len(v) == 0 {
-			return 0, errors.New("query returned no samples")
+		r := sample.Reading{}
+		r.Value, r.Age, r.Err = reduceVector(v, m.Aggregate, now)
+		if m.ByLabel != "" {
+			r.ByLabel = byLabel(v, m.ByLabel, m.Aggregate, now)
 		}
-		vals := make([]float64, len(v))
-		for i, s := range v {
-			vals[i] = float64(s.Value)
-		}
-		return reduce(vals, agg, "samples returned")
+		return r
 	case nil:
-		return 0, errors.New("query returned nothing")
+		return sample.Reading{Err: errors.New("query returned nothing")}
 	}
-	return 0, fmt.Errorf("query returned a %s; want a scalar or an instant vector", val.Type())
+	return sample.Reading{Err: fmt.Errorf("query returned a %s; want a scalar or an instant vector", val.Type())}
+}
+
+// reduceVector reduces the samples of a vector to one value, as old as its
+// oldest sample.
+func reduceVector(v model.Vector, agg rules.Aggregation, now time.Time) (float64, time.Duration, error) {
+	if len(v) == 0 {
+		return 0, 0, errors.New("query returned no samples")
+	}
+	vals := make([]float64, len(v))
+	var age time.Duration
+	for i, s := range v {
+		if s.Histogram != nil {
+			return 0, 0, histogramError(s)
+		}
+		vals[i] = float64(s.Value)
+		age = max(age, ageAt(now, s.Timestamp))
+	}
+	x, err := reduce(vals, agg, "samples returned")
+	return x, age, err
+}
+
+// byLabel groups the samples of a vector by the value of label, reducing
+// the samples that share a value with agg. Samples without the label are
+// left out.
+func byLabel(v model.Vector, label string, agg rules.Aggregation, now time.Time) map[string]sample.Labeled {
+	groups := map[string]model.Vector{}
+	for _, s := range v {
+		lv, ok := s.Metric[model.LabelName(label)]
+		if !ok {
+			continue
+		}
+		groups[string(lv)] = append(groups[string(lv)], s)
+	}
+	out := make(map[string]sample.Labeled, len(groups))
+	for lv, g := range groups {
+		x, age, err := reduceVector(g, agg, now)
+		out[lv] = sample.Labeled{Value: x, Age: age, Err: err}
+	}
+	return out
+}
+
+// histogramError says why a native histogram sample has no single value.
+func histogramError(s *model.Sample) error {
+	return fmt.Errorf("%s is a native histogram, not a number: use histogram_quantile(), histogram_count() or histogram_sum() in the query", s.Metric)
+}
+
+// ageAt is how old a sample stamped t is at now; 0 for a sample from the
+// future (clock skew says nothing about staleness).
+func ageAt(now time.Time, t model.Time) time.Duration {
+	return max(now.Sub(t.Time()), 0)
 }
 
 // logNotes logs a query's warnings when they change, not every cycle.
-func (p *promql) logNotes(m *rules.Metric, warnings v1.Warnings, infos v1.Infos) {
+func (p *promql) logNotes(q string, warnings v1.Warnings, infos v1.Infos) {
 	text := strings.Join(warnings, "; ")
 	p.mu.Lock()
-	changed := p.warned[m.Name] != text
-	p.warned[m.Name] = text
+	changed := p.warned[q] != text
+	p.warned[q] = text
 	p.mu.Unlock()
 	if changed && text != "" {
-		p.logger.Warn("query returned warnings", "metric", m.Name, "query", m.Query, "warnings", text)
+		p.logger.Warn("query returned warnings", "query", q, "warnings", text)
 	}
 	if len(infos) > 0 {
-		p.logger.Debug("query returned infos", "metric", m.Name, "infos", strings.Join(infos, "; "))
+		p.logger.Debug("query returned infos", "query", q, "infos", strings.Join(infos, "; "))
 	}
 }
 
@@ -170,23 +286,35 @@ func sourceLevel(err error) bool {
 	return false
 }
 
-// limitRoundTripper fails the read of a response body past limit bytes.
-type limitRoundTripper struct {
+// apiRoundTripper refuses what cannot be an API response (an HTML page,
+// from a proxy's login or error page or a URL pointing at a web UI) and
+// fails the read of a response body past limit bytes.
+type apiRoundTripper struct {
 	rt    http.RoundTripper
 	limit int64
 }
 
-func (l limitRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+func (l apiRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := l.rt.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	redirect := resp.StatusCode >= 300 && resp.StatusCode < 400
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" && !redirect {
+		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+		_ = resp.Body.Close()
+		u := *req.URL
+		u.RawQuery, u.Fragment = "", ""
+		return nil, &shortError{fmt.Sprintf("not a Prometheus API response: got text/html (HTTP %d) from %s", resp.StatusCode, u.Redacted()), errNotAPI}
 	}
 	resp.Body = &limitBody{ReadCloser: resp.Body, left: l.limit, limit: l.limit}
 	return resp, nil
 }
 
+var errNotAPI = errors.New("not a Prometheus API response")
+
 // CloseIdleConnections passes through to the wrapped RoundTripper.
-func (l limitRoundTripper) CloseIdleConnections() {
+func (l apiRoundTripper) CloseIdleConnections() {
 	if ci, ok := l.rt.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
