@@ -26,6 +26,7 @@ type fake struct {
 	value float64
 	err   error
 	delay time.Duration
+	age   time.Duration
 	reads int
 }
 
@@ -37,7 +38,7 @@ func (f *fake) set(v float64, err error) {
 
 func (f *fake) Read(ctx context.Context, ms []*rules.Metric) ([]sample.Reading, error) {
 	f.mu.Lock()
-	v, err, delay := f.value, f.err, f.delay
+	v, err, delay, age := f.value, f.err, f.delay, f.age
 	f.reads++
 	f.mu.Unlock()
 	if delay > 0 {
@@ -52,7 +53,7 @@ func (f *fake) Read(ctx context.Context, ms []*rules.Metric) ([]sample.Reading, 
 	}
 	out := make([]sample.Reading, len(ms))
 	for i := range ms {
-		out[i] = sample.Reading{Value: v}
+		out[i] = sample.Reading{Value: v, Age: age}
 	}
 	return out, nil
 }
@@ -355,5 +356,38 @@ func TestMetricValueJSON(t *testing.T) {
 		if err != nil || string(b) != tc.want {
 			t.Errorf("Marshal(%v) = %s, %v; want %s", tc.v, b, err, tc.want)
 		}
+	}
+}
+
+// TestSampleTimestamps: a value whose source stamped it longer ago than
+// stale_after is stale when read, not a fresh value; a younger one counts
+// with its age; a newer read does not bring an older sample back.
+func TestSampleTimestamps(t *testing.T) {
+	r := &fake{value: 7, age: 40 * time.Second}
+	c := newCollector(t, file(10*time.Second, "app"), map[string]*fake{"app": r})
+	t0 := time.Unix(1_700_000_000, 0)
+	ctx := context.Background()
+	if m := c.Collect(ctx, t0).Metrics[0]; m.Missing != "stale: sample timestamp 40s old" || m.Value != 0 {
+		t.Errorf("40s old: %+v", m)
+	}
+	r.mu.Lock()
+	r.value, r.age = 8, 4*time.Second
+	r.mu.Unlock()
+	if m := c.Collect(ctx, t0.Add(time.Second)).Metrics[0]; m.Missing != "" || m.Value != 8 || m.Age != 4*time.Second {
+		t.Errorf("4s old: %+v", m)
+	}
+	// The next read returns a sample stamped before the one held: the held
+	// one stays, ageing, until it is stale.
+	r.mu.Lock()
+	r.value, r.age = 9, 9*time.Second
+	r.mu.Unlock()
+	if m := c.Collect(ctx, t0.Add(2*time.Second)).Metrics[0]; m.Missing != "" || m.Value != 8 || m.Age != 5*time.Second {
+		t.Errorf("older sample: %+v", m)
+	}
+	r.mu.Lock()
+	r.age = 15 * time.Second
+	r.mu.Unlock()
+	if m := c.Collect(ctx, t0.Add(8*time.Second)).Metrics[0]; m.Missing != "stale: last good value 11s ago (stale: sample timestamp 15s old)" {
+		t.Errorf("held past stale_after: %+v", m)
 	}
 }
