@@ -86,7 +86,9 @@ type answer struct {
 func (p *promql) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Reading, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	now := time.Now()
+	// The API takes times in milliseconds and stamps instant results with
+	// the time asked: a fresh sample then has age 0.
+	now := time.Now().Truncate(time.Millisecond)
 
 	queries := make([]string, 0, len(metrics))
 	index := make(map[string]int, len(metrics))

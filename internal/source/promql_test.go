@@ -30,10 +30,9 @@ func newPromQLT(t testing.TB, url string, timeout time.Duration) *promql {
 	return p
 }
 
-// TestPromQLRealPrometheus runs queries through a real prometheus that
-// scrapes an exporter with known values: a gauge, a counter growing 10/s,
-// and a histogram whose buckets grow at fixed ratios.
-func TestPromQLRealPrometheus(t *testing.T) {
+// testExporter serves known values: a gauge, a counter growing 10/s, and a
+// histogram whose buckets grow at fixed ratios.
+func testExporter(t *testing.T) string {
 	start := time.Now()
 	exp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s := time.Since(start).Seconds()
@@ -49,13 +48,34 @@ func TestPromQLRealPrometheus(t *testing.T) {
 		}
 		fmt.Fprintf(w, "test_latency_seconds_sum %g\ntest_latency_seconds_count %g\n", 40*s, 100*s)
 	}))
-	defer exp.Close()
-	prom := testutil.StartPrometheus(t, exp.URL+"/metrics")
-	prom.WaitQuery(t, `histogram_quantile(0.5, rate(test_latency_seconds_bucket[5s]))`, 30*time.Second)
-	// rate() extrapolates less until the window is full of samples.
-	prom.WaitQuery(t, `count_over_time(test_requests_total[5s]) >= 5`, 30*time.Second)
+	t.Cleanup(exp.Close)
+	return exp.URL + "/metrics"
+}
 
-	p := newPromQLT(t, prom.URL, 5*time.Second)
+// backend is a Prometheus-compatible server under test.
+type backend interface {
+	WaitQuery(t testing.TB, query string, timeout time.Duration) float64
+}
+
+// TestPromQLRealPrometheus runs queries through a real Prometheus that
+// scrapes the test exporter.
+func TestPromQLRealPrometheus(t *testing.T) {
+	prom := testutil.StartPrometheus(t, testExporter(t))
+	testPromQLBackend(t, prom, prom.URL, false)
+}
+
+// TestPromQLVictoriaMetrics runs the same queries through VictoriaMetrics.
+func TestPromQLVictoriaMetrics(t *testing.T) {
+	vm := testutil.StartVictoriaMetrics(t, testExporter(t))
+	testPromQLBackend(t, vm, vm.URL, true)
+}
+
+func testPromQLBackend(t *testing.T, b backend, url string, victoria bool) {
+	b.WaitQuery(t, `histogram_quantile(0.5, rate(test_latency_seconds_bucket[5s]))`, 30*time.Second)
+	// rate() extrapolates less until the window is full of samples.
+	b.WaitQuery(t, `count_over_time(test_requests_total[5s]) >= 5`, 30*time.Second)
+
+	p := newPromQLT(t, url, 5*time.Second)
 	ms := []*rules.Metric{
 		promMetric("gauge", `test_gauge{instance_name="a"}`, ""),
 		promMetric("rate", `rate(test_requests_total[5s])`, ""),
@@ -65,7 +85,7 @@ func TestPromQLRealPrometheus(t *testing.T) {
 		promMetric("summed", `test_gauge`, rules.AggSum),
 		promMetric("none", `test_gauge{instance_name="zzz"}`, ""),
 		promMetric("nan", `test_gauge / 0 - test_gauge / 0`, rules.AggMax),
-		promMetric("bad", `rate(test_gauge)`, ""),
+		promMetric("bad", `sum(test_gauge`, ""),
 	}
 	rs, err := p.Read(context.Background(), ms)
 	if err != nil {
@@ -75,6 +95,10 @@ func TestPromQLRealPrometheus(t *testing.T) {
 		t.Helper()
 		if rs[i].Err != nil || math.Abs(rs[i].Value-want) > tol {
 			t.Errorf("%s = %v, %v; want %v ± %v", ms[i].Name, rs[i].Value, rs[i].Err, want, tol)
+		}
+		// The server stamps an instant query's samples with the time asked.
+		if rs[i].Age != 0 {
+			t.Errorf("%s: age %s; want 0", ms[i].Name, rs[i].Age)
 		}
 	}
 	checkErr := func(i int, want string) {
@@ -91,10 +115,18 @@ func TestPromQLRealPrometheus(t *testing.T) {
 	checkErr(4, "2 samples returned; set aggregate")
 	check(5, 50, 0)
 	checkErr(6, "query returned no samples")
-	if rs[7].Err != nil || !math.IsNaN(rs[7].Value) {
+	if victoria {
+		// VictoriaMetrics drops NaN samples from results.
+		checkErr(7, "query returned no samples")
+	} else if rs[7].Err != nil || !math.IsNaN(rs[7].Value) {
 		t.Errorf("nan = %v, %v; want NaN, passed on for the collector to refuse", rs[7].Value, rs[7].Err)
 	}
-	checkErr(8, "bad_data")
+	if victoria {
+		// VictoriaMetrics answers a bad query with HTTP 422 and that type.
+		checkErr(8, "422: error when executing query")
+	} else {
+		checkErr(8, "bad_data")
+	}
 }
 
 func TestPromQLServerDown(t *testing.T) {
