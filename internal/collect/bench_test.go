@@ -3,6 +3,7 @@ package collect_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,34 @@ func BenchmarkCycle10k(b *testing.B) {
 		if m := res.Metric("m3"); m.Value != 603 {
 			b.Fatalf("m3 = %+v", m)
 		}
+	}
+}
+
+// TestScrapedTimestampStale: through a real scrape reader, a sample whose
+// page timestamp is older than stale_after is missing as stale; the fresh
+// one beside it is read.
+func TestScrapedTimestampStale(t *testing.T) {
+	page := fmt.Sprintf("fresh_gauge 1\nold_gauge 2 %d\n", time.Now().Add(-time.Minute).UnixMilli())
+	f := file50(t, testutil.ServePage(t, []byte(page)))
+	p := parser.NewParser(parser.Options{})
+	f.Metrics = nil
+	for _, name := range []string{"fresh_gauge", "old_gauge"} {
+		ms, err := p.ParseMetricSelector(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Metrics = append(f.Metrics, &rules.Metric{Name: name, Index: len(f.Metrics), Source: "app", Selector: name, Matchers: ms})
+	}
+	c, err := collect.New(f, source.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res := c.Collect(context.Background(), time.Now())
+	if m := res.Metric("fresh_gauge"); m.Value != 1 || m.Missing != "" {
+		t.Errorf("fresh: %+v", m)
+	}
+	if m := res.Metric("old_gauge"); !strings.HasPrefix(m.Missing, "stale: sample timestamp 1m0") {
+		t.Errorf("old: %+v; want stale", m)
 	}
 }

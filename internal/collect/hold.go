@@ -46,7 +46,7 @@ func (h *Holder) ObserveAged(name string, now time.Time, v float64, sampleAge ti
 	case math.IsNaN(v):
 		reason = "value is NaN"
 	case sampleAge > h.staleAfter:
-		reason = fmt.Sprintf("stale: sample timestamp %s old", sampleAge.Round(time.Millisecond))
+		reason = fmt.Sprintf("stale: sample timestamp %s old", sampleAge.Round(time.Second))
 	default:
 		at := now.Add(-max(sampleAge, 0))
 		// A sample that is older than the one held does not replace it.

@@ -4,159 +4,136 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
+	"io"
 	"strings"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
 
 	"github.com/haproxy-agent/agent/rules"
 )
 
-// page parses a scraped /metrics page, Prometheus text or OpenMetrics.
+// page parses a scraped /metrics page, Prometheus text or OpenMetrics,
+// with Prometheus' own scrape parser (textparse): the same syntax, sample
+// timestamps and exemplars Prometheus accepts. A page usually holds many
+// more series than a rule file reads, so the labels of a series are built
+// only when its name (and the label values its selectors require) could
+// match; the other series cost one pass of the lexer.
 //
-// expfmt builds a protobuf message per series, which costs ~15 ms for a
-// 10,000-series page (and its OpenMetrics parser is far slower), while a
-// rule file reads a few dozen series. So page first scans the bytes once:
-// comment lines go, sample lines whose series name no metric can select go
-// (after a cheap syntax check, so that a garbage page still fails), and
-// only the remaining lines, cut after their value, are handed to expfmt's
-// text parser. Without TYPE lines every series parses as untyped under the
-// name it has on the page, which is exactly how Prometheus stores it:
-// x_bucket{le="0.5"}, x_sum, x_count, x{quantile="0.99"}, x_total.
+// Lines may end in CRLF: they are read as if they ended in LF.
 //
-// A page is used by one goroutine at a time; its buffers are reused.
+// A page is used by one goroutine at a time.
 type page struct {
-	parser expfmt.TextParser
-	rd     bytes.Reader
-	kept   []byte
-	lines  []int // lines[i] is the page line number of kept line i+1
 	filter nameFilter
+	series map[string][]series
+	lf     []byte
+}
+
+// series is one sample of the page.
+type series struct {
+	lset labels.Labels
+	v    float64
+	// ts is the sample's timestamp in milliseconds since the epoch, when
+	// hasTS.
+	ts    int64
+	hasTS bool
 }
 
 func newPage() *page {
-	return &page{parser: expfmt.NewTextParser(model.UTF8Validation)}
+	return &page{series: map[string][]series{}}
 }
 
-// parse returns the page's series that metrics may select, by name.
-func (p *page) parse(body []byte, openMetrics bool, metrics []*rules.Metric) (map[string]*dto.MetricFamily, error) {
+// parse returns the page's series that metrics may select, by name. The
+// map is reused by the next parse.
+func (p *page) parse(body []byte, openMetrics bool, metrics []*rules.Metric) (map[string][]series, error) {
 	p.filter.prepare(metrics)
-	p.kept, p.lines = p.kept[:0], p.lines[:0]
-	sawEOF := false
-	for n := 1; len(body) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			line, body = body, nil // no trailing newline: fine
-		}
-		line = bytes.TrimLeft(line, " \t")
-		if len(line) == 0 {
-			continue
-		}
-		if line[0] == '#' {
-			if openMetrics && isEOF(line) {
-				sawEOF = true
-				break
-			}
-			continue
-		}
-		name, end, ok := splitSample(line)
-		if ok {
-			if name != nil && !p.filter.wants(name, line) {
-				continue
-			}
-			// Timestamps and exemplars are not needed, and OpenMetrics
-			// writes them in a syntax the text parser rejects.
-			line = line[:end]
-		}
-		// A line that did not split is kept so that expfmt reports it.
-		p.kept = append(p.kept, line...)
-		p.kept = append(p.kept, '\n')
-		p.lines = append(p.lines, n)
+	clear(p.series)
+	if bytes.Contains(body, []byte("\r\n")) {
+		p.lf = append(p.lf[:0], body...)
+		p.lf = bytes.ReplaceAll(p.lf, []byte("\r\n"), []byte("\n"))
+		body = p.lf
 	}
-	if openMetrics && !sawEOF {
-		return nil, errors.New("openmetrics page does not end with # EOF")
-	}
-	p.rd.Reset(p.kept)
-	fams, err := p.parser.TextToMetricFamilies(&p.rd)
-	if err != nil {
-		var pe expfmt.ParseError
-		if errors.As(err, &pe) {
-			line := pe.Line
-			if line >= 1 && line <= len(p.lines) {
-				line = p.lines[line-1]
-			}
-			return nil, fmt.Errorf("parse error at line %d: %s", line, pe.Msg)
+	contentType := "text/plain"
+	if openMetrics {
+		contentType = "application/openmetrics-text"
+		if !bytes.HasSuffix(bytes.TrimRight(body, " \t\n"), []byte("# EOF")) {
+			return nil, errors.New("openmetrics page does not end with # EOF")
 		}
+	}
+	tp, err := textparse.New(body, contentType, labels.NewSymbolTable(), textparse.ParserOptions{})
+	if tp == nil {
 		return nil, fmt.Errorf("parse error: %w", err)
 	}
-	return fams, nil
+	for entries := 0; ; entries++ {
+		e, err := tp.Next()
+		if errors.Is(err, io.EOF) {
+			return p.series, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse error at line %d: %s", nonBlankLine(body, entries+1), shorten(err.Error(), 160))
+		}
+		if e != textparse.EntrySeries {
+			continue
+		}
+		raw, ts, v := tp.Series()
+		raw = bytes.TrimLeft(raw, " \t")
+		var lset labels.Labels
+		name := raw
+		switch i := bytes.IndexByte(raw, '{'); {
+		case i == 0:
+			// The quoted {"name", ...} form: the labels say the name.
+			tp.Labels(&lset)
+			name = []byte(lset.Get(model.MetricNameLabel))
+		case i > 0:
+			name = raw[:i]
+		}
+		if !p.filter.wants(name, raw) {
+			continue
+		}
+		if lset.IsEmpty() {
+			tp.Labels(&lset)
+		}
+		if n := lset.Get(model.MetricNameLabel); n != string(name) && strings.TrimLeft(n, " \t") == string(name) {
+			// textparse keeps the blanks that indent a line in the name.
+			lset = labels.NewBuilder(lset).Set(model.MetricNameLabel, string(name)).Labels()
+		}
+		s := series{lset: lset, v: v}
+		if ts != nil {
+			s.ts, s.hasTS = *ts, true
+		}
+		p.series[string(name)] = append(p.series[string(name)], s)
+	}
 }
 
-func isEOF(line []byte) bool {
-	return bytes.Equal(bytes.TrimRight(line, " \t\r"), []byte("# EOF"))
+// nonBlankLine returns the number of the page line that is its nth line
+// holding more than blanks: the parser skips blank lines and reads one
+// line per entry, so this is where the entry after n-1 good ones lies.
+func nonBlankLine(body []byte, n int) int {
+	line := 0
+	for len(body) > 0 {
+		line++
+		l := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			l, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(bytes.Trim(l, " \t")) > 0 {
+			if n--; n == 0 {
+				return line
+			}
+		}
+	}
+	return line + 1
 }
 
-// splitSample finds a sample line's series name and the end of its value.
-// The name is nil when the line uses the quoted {"name",...} form. ok is
-// false when the line does not look like a sample.
-func splitSample(line []byte) (name []byte, end int, ok bool) {
-	i := 0
-	if line[0] != '{' {
-		for i < len(line) && isNameByte(line[i], i == 0) {
-			i++
-		}
-		if i == 0 {
-			return nil, 0, false
-		}
-		name = line[:i]
+// shorten cuts s to at most n bytes, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	if i < len(line) && line[i] == '{' {
-		j := labelsEnd(line, i)
-		if j < 0 {
-			return nil, 0, false
-		}
-		i = j
-	}
-	k := i
-	for k < len(line) && (line[k] == ' ' || line[k] == '\t') {
-		k++
-	}
-	if k == i || k == len(line) {
-		return nil, 0, false
-	}
-	v := k
-	for k < len(line) && line[k] != ' ' && line[k] != '\t' {
-		k++
-	}
-	if _, err := strconv.ParseFloat(string(line[v:k]), 64); err != nil {
-		return nil, 0, false
-	}
-	return name, k, true
-}
-
-func isNameByte(b byte, first bool) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == ':' || !first && b >= '0' && b <= '9'
-}
-
-// labelsEnd returns the index just past the '}' closing the label set that
-// opens at line[open], or -1.
-func labelsEnd(line []byte, open int) int {
-	quoted := false
-	for i := open + 1; i < len(line); i++ {
-		switch c := line[i]; {
-		case quoted && c == '\\':
-			i++
-		case c == '"':
-			quoted = !quoted
-		case !quoted && c == '}':
-			return i + 1
-		}
-	}
-	return -1
+	return s[:n] + "..."
 }
 
 // nameFilter says which series names the metrics of a read may select.

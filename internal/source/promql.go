@@ -41,7 +41,10 @@ type promql struct {
 }
 
 func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
-	if src.MaxConcurrency < 1 {
+	switch {
+	case src.Timeout <= 0:
+		return nil, fmt.Errorf("timeout %s: must be greater than 0", src.Timeout)
+	case src.MaxConcurrency < 1:
 		return nil, fmt.Errorf("max_concurrency %d: must be at least 1", src.MaxConcurrency)
 	}
 	if logger == nil {

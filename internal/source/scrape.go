@@ -5,13 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -39,7 +37,6 @@ type scrape struct {
 	page    *page
 	rates   rates
 	vals    []float64
-	seed    maphash.Seed
 	now     func() time.Time
 }
 
@@ -48,17 +45,18 @@ func newScrape(src *rules.Source) (*scrape, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http client: %w", err)
 	}
-	limit := src.BodyLimit
-	if limit <= 0 {
-		limit = rules.DefaultBodyLimit
+	switch {
+	case src.Timeout <= 0:
+		return nil, fmt.Errorf("timeout %s: must be greater than 0", src.Timeout)
+	case src.BodyLimit <= 0:
+		return nil, fmt.Errorf("body_limit %d: must be greater than 0", src.BodyLimit)
 	}
 	return &scrape{
 		src:     src,
-		timeout: timeoutOf(src),
-		limit:   limit,
+		timeout: src.Timeout,
+		limit:   src.BodyLimit,
 		client:  client,
 		page:    newPage(),
-		seed:    maphash.MakeSeed(),
 		now:     time.Now,
 	}, nil
 }
@@ -129,32 +127,37 @@ func (s *scrape) fetch(ctx context.Context) (openMetrics bool, err error) {
 	return expfmt.ResponseFormat(resp.Header).FormatType() == expfmt.TypeOpenMetrics, nil
 }
 
-// selectAll turns the parsed page into one Reading per metric.
-func (s *scrape) selectAll(fams map[string]*dto.MetricFamily, metrics []*rules.Metric, t time.Time) []sample.Reading {
+// selectAll turns the parsed page into one Reading per metric; t is the
+// time of the read.
+func (s *scrape) selectAll(fams map[string][]series, metrics []*rules.Metric, t time.Time) []sample.Reading {
 	s.rates.begin()
 	out := make([]sample.Reading, len(metrics))
 	for i, m := range metrics {
-		v, err := s.selectOne(fams, m, t)
-		out[i] = sample.Reading{Value: v, Err: err}
+		out[i] = s.selectOne(fams, m, t)
 	}
 	return out
 }
 
-func (s *scrape) selectOne(fams map[string]*dto.MetricFamily, m *rules.Metric, t time.Time) (float64, error) {
+func (s *scrape) selectOne(fams map[string][]series, m *rules.Metric, t time.Time) sample.Reading {
 	var st *rateState
 	if m.Rate {
 		st = s.rates.state(m.Selector)
 	}
 	s.vals = s.vals[:0]
 	matched, fresh := 0, 0
-	add := func(name string, series *dto.Metric) {
-		if !matches(m, name, series) {
+	var age time.Duration
+	add := func(sr *series) {
+		if !matches(m, sr.lset) {
 			return
 		}
 		matched++
-		v := valueOf(series)
+		v, at := sr.v, t
+		if sr.hasTS {
+			at = time.UnixMilli(sr.ts)
+			age = max(age, t.Sub(at))
+		}
 		if st != nil {
-			r, ok := st.rate(s.hash(name, series), v, t)
+			r, ok := st.rate(sr.lset.Hash(), v, at)
 			if !ok {
 				fresh++
 				return
@@ -164,27 +167,30 @@ func (s *scrape) selectOne(fams map[string]*dto.MetricFamily, m *rules.Metric, t
 		s.vals = append(s.vals, v)
 	}
 	if name, ok := equalName(m); ok {
-		if f := fams[name]; f != nil {
-			for _, series := range f.Metric {
-				add(name, series)
-			}
+		for i := range fams[name] {
+			add(&fams[name][i])
 		}
 	} else {
-		for name, f := range fams {
-			for _, series := range f.Metric {
-				add(name, series)
+		for _, f := range fams {
+			for i := range f {
+				add(&f[i])
 			}
 		}
 	}
+	var err error
 	switch {
 	case matched == 0:
-		return 0, fmt.Errorf("no series matched %s", m.Selector)
+		err = fmt.Errorf("no series matched %s", m.Selector)
 	case matched > 1 && m.Aggregate == rules.AggNone:
-		return 0, fmt.Errorf("%d series matched; set aggregate", matched)
+		err = fmt.Errorf("%d series matched; set aggregate", matched)
 	case len(s.vals) == 0:
-		return 0, errFirstScrape
+		err = errFirstScrape
 	}
-	return reduce(s.vals, m.Aggregate, "series matched")
+	if err != nil {
+		return sample.Reading{Err: err}
+	}
+	v, err := reduce(s.vals, m.Aggregate, "series matched")
+	return sample.Reading{Value: v, Err: err, Age: age}
 }
 
 // equalName is the name a metric selects by equality, if it does.
@@ -199,49 +205,13 @@ func equalName(m *rules.Metric) (string, bool) {
 
 // matches applies every matcher of m to a series; a label the series lacks
 // has the empty value, as in PromQL.
-func matches(m *rules.Metric, name string, series *dto.Metric) bool {
+func matches(m *rules.Metric, lset labels.Labels) bool {
 	for _, l := range m.Matchers {
-		v := name
-		if l.Name != model.MetricNameLabel {
-			v = ""
-			for _, p := range series.Label {
-				if p.GetName() == l.Name {
-					v = p.GetValue()
-					break
-				}
-			}
-		}
-		if !l.Matches(v) {
+		if !l.Matches(lset.Get(l.Name)) {
 			return false
 		}
 	}
 	return true
-}
-
-func valueOf(series *dto.Metric) float64 {
-	switch {
-	case series.Untyped != nil:
-		return series.Untyped.GetValue()
-	case series.Gauge != nil:
-		return series.Gauge.GetValue()
-	case series.Counter != nil:
-		return series.Counter.GetValue()
-	}
-	return 0
-}
-
-// hash identifies a series independently of its labels' order.
-func (s *scrape) hash(name string, series *dto.Metric) uint64 {
-	h := maphash.String(s.seed, name)
-	for _, p := range series.Label {
-		var mh maphash.Hash
-		mh.SetSeed(s.seed)
-		mh.WriteString(p.GetName())
-		mh.WriteByte(0xff)
-		mh.WriteString(p.GetValue())
-		h += mh.Sum64()
-	}
-	return h
 }
 
 // sizeString prints a byte count the way limits are usually written.

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -240,10 +241,10 @@ func TestScrapeErrors(t *testing.T) {
 		{name: "20MB", url: huge.URL, bigTimeout: true, want: "body larger than 16MiB"},
 		{name: "small limit", url: huge.URL, limit: 1000, want: "body larger than 1000 bytes"},
 		{name: "HTTP 500", url: failing.URL, want: "HTTP 500 Internal Server Error"},
-		{name: "garbage", url: garbage.URL, want: `parse error at line 1: invalid metric name`},
+		{name: "garbage", url: garbage.URL, want: `parse error at line 1: expected a valid start token, got "<"`},
 		{name: "garbage after good lines", url: garbageLate.URL, want: `parse error at line 23: `},
 		{name: "openmetrics without EOF", url: omNoEOF.URL, want: "openmetrics page does not end with # EOF"},
-		{name: "bad value", url: badValue.URL, want: `parse error at line 1: expected float as value`},
+		{name: "bad value", url: badValue.URL, want: `parse error at line 1: strconv.ParseFloat: parsing "forty-two": invalid syntax`},
 		{name: "connection refused", url: refused, want: "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,5 +393,43 @@ func TestSizeString(t *testing.T) {
 		if got := sizeString(n); got != want {
 			t.Errorf("sizeString(%d) = %q; want %q", n, got, want)
 		}
+	}
+}
+
+// TestScrapeCRLFAndTimestamps: a page whose lines end in CRLF reads like
+// one with LF; sample timestamps (milliseconds in text, seconds in
+// OpenMetrics) give the reading its age.
+func TestScrapeCRLFAndTimestamps(t *testing.T) {
+	old := time.Now().Add(-time.Minute)
+	text := "# HELP jobs_queue_depth Jobs waiting.\r\n# TYPE jobs_queue_depth gauge\r\n" +
+		"jobs_queue_depth{queue=\"default\"} 9\r\n" +
+		fmt.Sprintf("jobs_queue_depth{queue=\"old\"} 5 %d\r\n", old.UnixMilli())
+	om := "# TYPE jobs_queue_depth gauge\r\n" +
+		"jobs_queue_depth{queue=\"default\"} 9\r\n" +
+		fmt.Sprintf("jobs_queue_depth{queue=\"old\"} 5 %.3f\r\n", float64(old.UnixMilli())/1000) +
+		"# EOF\r\n"
+	for _, tc := range []struct{ name, ct, body string }{{"text", textCT, text}, {"openmetrics", omCT, om}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScrapeT(t, scrapeSource(exporter(t, tc.ct, tc.body).URL))
+			ms := []*rules.Metric{
+				metric(t, "fresh", `jobs_queue_depth{queue="default"}`),
+				metric(t, "old", `jobs_queue_depth{queue="old"}`),
+				withAgg(metric(t, "both", `jobs_queue_depth`), rules.AggSum),
+			}
+			rs, err := s.Read(context.Background(), ms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := rs[0]; r.Err != nil || r.Value != 9 || r.Age != 0 {
+				t.Errorf("fresh = %+v; want 9 with no age", r)
+			}
+			near := func(d time.Duration) bool { return d >= time.Minute && d < time.Minute+5*time.Second }
+			if r := rs[1]; r.Err != nil || r.Value != 5 || !near(r.Age) {
+				t.Errorf("old = %+v; want 5, a minute old", r)
+			}
+			if r := rs[2]; r.Err != nil || r.Value != 14 || !near(r.Age) {
+				t.Errorf("both = %+v; want 14, as old as its oldest sample", r)
+			}
+		})
 	}
 }

@@ -7,7 +7,6 @@ package source
 import (
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
@@ -38,12 +37,4 @@ func NewWithLogger(logger *slog.Logger) sample.NewReaderFunc {
 		}
 		return nil, fmt.Errorf("source %q: unknown kind %q", src.Name, src.Kind)
 	}
-}
-
-// timeoutOf is the source's timeout, or the default when unset.
-func timeoutOf(src *rules.Source) time.Duration {
-	if src.Timeout > 0 {
-		return src.Timeout
-	}
-	return rules.DefaultTimeout
 }
