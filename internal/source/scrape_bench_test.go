@@ -42,9 +42,11 @@ rules:
 }
 
 // BenchmarkScrape measures reading ten metrics from a page of 10,000
-// series. "expfmt" is the reference: Prometheus' own text parser building
-// every series. "parse" is this package's filtering parser alone; "read"
-// is a whole Read from an httptest exporter: GET, parse and select.
+// series. "expfmt" is a reference: prometheus/common's text parser
+// building every series. "parse" is this package's parser alone
+// (Prometheus' textparse, labels built only for the series a metric may
+// select); "read" is a whole Read from an httptest exporter: GET, parse and
+// select.
 func BenchmarkScrape(b *testing.B) {
 	// 10,000 request counters by path and code plus a queue gauge without
 	// HELP or TYPE.
