@@ -54,6 +54,11 @@ func (p *page) parse(body []byte, openMetrics bool, metrics []*rules.Metric) (ma
 		p.lf = bytes.ReplaceAll(p.lf, []byte("\r\n"), []byte("\n"))
 		body = p.lf
 	}
+	// textparse takes a NUL byte for the end of the page, and would read a
+	// binary body as an empty page.
+	if i := bytes.IndexByte(body, 0); i >= 0 {
+		return nil, fmt.Errorf("parse error at line %d: NUL byte: not a text page", bytes.Count(body[:i], []byte("\n"))+1)
+	}
 	contentType := "text/plain"
 	if openMetrics {
 		contentType = "application/openmetrics-text"

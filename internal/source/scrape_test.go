@@ -221,6 +221,7 @@ func TestScrapeErrors(t *testing.T) {
 	garbageLate := exporter(t, textCT, textPage+"this is not a metric line at all\n")
 	omNoEOF := exporter(t, omCT, strings.TrimSuffix(omPage, "# EOF\n"))
 	badValue := exporter(t, textCT, "jobs_queue_depth{queue=\"default\"} forty-two\n")
+	nul := exporter(t, textCT, "jobs_queue_depth 1\n\x00\x01 binary\n")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +246,7 @@ func TestScrapeErrors(t *testing.T) {
 		{name: "garbage after good lines", url: garbageLate.URL, want: `parse error at line 23: `},
 		{name: "openmetrics without EOF", url: omNoEOF.URL, want: "openmetrics page does not end with # EOF"},
 		{name: "bad value", url: badValue.URL, want: `parse error at line 1: strconv.ParseFloat: parsing "forty-two": invalid syntax`},
+		{name: "NUL byte", url: nul.URL, want: "parse error at line 2: NUL byte: not a text page"},
 		{name: "connection refused", url: refused, want: "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
