@@ -25,9 +25,10 @@ import (
 // promql runs the metrics' queries against a Prometheus-compatible HTTP API
 // as instant queries. It keeps one HTTP client across reads, so that
 // connections are kept alive from cycle to cycle, and has at most
-// MaxConcurrency queries in flight: at most that many connections to the
-// server, however many metrics. Metrics with the same query share one
-// request per read.
+// MaxConcurrency queries in flight: that many connections in use at once,
+// however many metrics (Go's transport may dial for a waiting query and
+// then hand it a connection freed meanwhile, so up to twice as many may
+// be open). Metrics with the same query share one request per read.
 type promql struct {
 	src     *rules.Source
 	timeout time.Duration
