@@ -203,9 +203,12 @@ func TestParseDefaults(t *testing.T) {
 	if f.Service("") != f.Services[0] || len(f.Sources) != 1 {
 		t.Errorf("Service(\"\") or Sources wrong")
 	}
-	g, err := Parse([]byte("interval: 4s\nsources:\n  a:\n    scrape: http://x/m\n"), "y.yaml")
+	g, err := Parse([]byte("interval: 4s\nsources:\n  a:\n    scrape: http://x/m\n  p:\n    prometheus: http://x\n"), "y.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p := g.Source("p"); p.MaxConcurrency != DefaultMaxConcurrency || p.Timeout != DefaultTimeout || p.BodyLimit != 0 {
+		t.Errorf("prometheus defaults: %+v", p)
 	}
 	if g.StaleAfter != 12*time.Second || g.Sources[1].Timeout != DefaultTimeout || g.Sources[1].BodyLimit != DefaultBodyLimit ||
 		!g.Sources[1].HTTP.FollowRedirects || !g.Sources[1].HTTP.EnableHTTP2 {
