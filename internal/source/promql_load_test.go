@@ -14,25 +14,46 @@ import (
 	"github.com/haproxy-agent/agent/rules"
 )
 
+// serverCounters name, on a server's own /metrics, the counters of its
+// instant queries and of the connections it accepted.
+type serverCounters struct {
+	queries, conns           string
+	queryLabels, connsLabels map[string]string
+}
+
 // TestPromQLLoadRealPrometheus reads 2,000 metrics from one source of a
 // real Prometheus, twice, while another client queries the same server.
 // Every value arrives; Prometheus counts exactly one request per metric
-// and a bounded number of connections over both reads; the
-// other client's queries all succeed, their median latency within a
-// generous ratio of its baseline measured before the load.
+// and a bounded number of connections over both reads; the other client's
+// queries all succeed, their median latency within a generous ratio (50×)
+// of its baseline measured before the load.
 func TestPromQLLoadRealPrometheus(t *testing.T) {
-	const metrics, reads = 2000, 2
 	prom := testutil.StartPrometheus(t)
+	testPromQLLoad(t, prom.URL, serverCounters{
+		queries: "prometheus_http_requests_total", queryLabels: map[string]string{"handler": "/api/v1/query"},
+		conns: "net_conntrack_listener_conn_accepted_total", connsLabels: map[string]string{"listener_name": "http"},
+	})
+}
+
+// TestPromQLLoadVictoriaMetrics is the same load on VictoriaMetrics.
+func TestPromQLLoadVictoriaMetrics(t *testing.T) {
+	vm := testutil.StartVictoriaMetrics(t)
+	testPromQLLoad(t, vm.URL, serverCounters{
+		queries: "vm_http_requests_total", queryLabels: map[string]string{"path": "/api/v1/query"},
+		conns: "vm_tcplistener_accepts_total", connsLabels: map[string]string{"name": "http"},
+	})
+}
+
+func testPromQLLoad(t *testing.T, serverURL string, sc serverCounters) {
+	const metrics, reads = 2000, 2
 	count := func(name string, match map[string]string) float64 {
 		t.Helper()
-		v, err := testutil.SumMetric(prom.URL, name, match)
+		v, err := testutil.SumMetric(serverURL, name, match)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	queryCounter := map[string]string{"handler": "/api/v1/query"}
-	connCounter := map[string]string{"listener_name": "http"}
 
 	// The other client opens a connection per query, as the clients that
 	// timed out did when the agent's connections filled the server.
@@ -40,7 +61,7 @@ func TestPromQLLoadRealPrometheus(t *testing.T) {
 	defer other.CloseIdleConnections()
 	otherQuery := func() (time.Duration, error) {
 		start := time.Now()
-		resp, err := other.Get(prom.URL + "/api/v1/query?query=" + url.QueryEscape("vector(1)"))
+		resp, err := other.Get(serverURL + "/api/v1/query?query=" + url.QueryEscape("vector(1)"))
 		if err != nil {
 			return 0, err
 		}
@@ -63,12 +84,12 @@ func TestPromQLLoadRealPrometheus(t *testing.T) {
 		baseline = append(baseline, d)
 	}
 
-	p := newPromQLN(t, prom.URL, 30*time.Second, rules.DefaultMaxConcurrency)
+	p := newPromQLN(t, serverURL, 30*time.Second, rules.DefaultMaxConcurrency)
 	var ms []*rules.Metric
 	for i := range metrics {
 		ms = append(ms, promMetric(fmt.Sprintf("m%d", i), fmt.Sprintf("vector(%d)", i), ""))
 	}
-	queriesBefore, connsBefore := count("prometheus_http_requests_total", queryCounter), count("net_conntrack_listener_conn_accepted_total", connCounter)
+	queriesBefore, connsBefore := count(sc.queries, sc.queryLabels), count(sc.conns, sc.connsLabels)
 
 	done := make(chan struct{})
 	var (
@@ -117,8 +138,8 @@ func TestPromQLLoadRealPrometheus(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
-	connsAfter := count("net_conntrack_listener_conn_accepted_total", connCounter)
-	queries := count("prometheus_http_requests_total", queryCounter) - queriesBefore
+	connsAfter := count(sc.conns, sc.connsLabels)
+	queries := count(sc.queries, sc.queryLabels) - queriesBefore
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -129,7 +150,7 @@ func TestPromQLLoadRealPrometheus(t *testing.T) {
 		t.Fatal("the other client ran no query during the load")
 	}
 	if want := float64(reads*metrics + len(loaded) + len(otherErr)); queries != want {
-		t.Errorf("prometheus counted %v queries; want %v (one per metric per read, plus the other client's)", queries, want)
+		t.Errorf("the server counted %v queries; want %v (one per metric per read, plus the other client's)", queries, want)
 	}
 	// Connections: the other client's (one per query), the counting
 	// fetches (a few), and the agent's: at most twice its bound (Go's
@@ -141,7 +162,10 @@ func TestPromQLLoadRealPrometheus(t *testing.T) {
 	base, load := median(baseline), median(loaded)
 	t.Logf("reads took %v; agent connections ≈ %v; other client: median %v before, %v during (%d queries)",
 		readTook, agentConns, base, load, len(loaded))
-	if load > 20*base {
-		t.Errorf("the other client's median query took %v during the load, %.0f× its %v baseline; want at most 20×", load, float64(load)/float64(base), base)
+	// The agent's queries share two cores with the server and the other
+	// client, so some slowdown is expected; starved of connections, as
+	// before the bound, the other client waited seconds or timed out.
+	if load > 50*base {
+		t.Errorf("the other client's median query took %v during the load, %.0f× its %v baseline; want at most 50×", load, float64(load)/float64(base), base)
 	}
 }
