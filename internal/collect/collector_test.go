@@ -391,3 +391,34 @@ func TestSampleTimestamps(t *testing.T) {
 		t.Errorf("held past stale_after: %+v", m)
 	}
 }
+
+// TestCarryWhileReadRuns: a read that outlived its cycle still runs when
+// the next rule file's collector carries its reader over. The read must
+// not look at the source state that Carry rewrites (under -race the old
+// code reported the race; without it, it could call Read on nil).
+func TestCarryWhileReadRuns(t *testing.T) {
+	st := &stubborn{release: make(chan struct{})}
+	old, err := collect.New(file(0, "app"), func(*rules.Source) (sample.Reader, error) { return st, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := old.Collect(context.Background(), time.Now()).Metrics[0]; m.Missing != "timeout after 200ms" {
+		t.Fatalf("%+v", m)
+	}
+	c := newCollector(t, file(0, "app"), map[string]*fake{"app": {value: 1}})
+	c.Carry(old)
+	close(st.release)
+	_ = old.Close()
+	// The carried reader is free again once the stuck read returned.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res := c.Collect(context.Background(), time.Now())
+		if m := res.Metrics[0]; m.Missing == "" && m.Value == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("carried reader never read: %+v", res.Sources[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
