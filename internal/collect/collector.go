@@ -308,5 +308,5 @@ func sameSource(a, b *rules.Source) bool {
 
 func sameMetric(a, b *rules.Metric) bool {
 	return a.Source == b.Source && a.Selector == b.Selector && a.Query == b.Query &&
-		a.Aggregate == b.Aggregate && a.Rate == b.Rate
+		a.Aggregate == b.Aggregate && a.Rate == b.Rate && a.ByLabel == b.ByLabel
 }
