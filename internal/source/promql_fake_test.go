@@ -99,9 +99,11 @@ func newPromQLN(t *testing.T, url string, timeout time.Duration, n int) *promql 
 
 // TestPromQLBoundedAndShared: 200 metrics with 100 distinct queries on a
 // source bounded to 4: 100 requests per read, never more than 4 at once,
-// on a few connections that the next read reuses. (Go's transport may dial
-// for a waiting request and then hand it a connection freed meanwhile, so
-// up to twice the bound may be opened; never more.)
+// and 300 requests over three reads on at most 8 connections, kept alive
+// from read to read. (Go's transport may dial for a waiting request and
+// then hand it a connection freed meanwhile: each worker holds one
+// connection, so the pool settles at a little over the bound, never over
+// twice it.)
 func TestPromQLBoundedAndShared(t *testing.T) {
 	api := newFakeAPI(t, 2*time.Millisecond, vectorOf)
 	p := newPromQLN(t, api.url, 5*time.Second, 4)
@@ -109,7 +111,6 @@ func TestPromQLBoundedAndShared(t *testing.T) {
 	for i := range 200 {
 		ms = append(ms, promMetric(fmt.Sprintf("m%d", i), fmt.Sprintf("q%d", i%100), ""))
 	}
-	var conns int64
 	for read := 1; read <= 3; read++ {
 		rs, err := p.Read(context.Background(), ms)
 		if err != nil {
@@ -127,14 +128,9 @@ func TestPromQLBoundedAndShared(t *testing.T) {
 		if maxIn > 4 {
 			t.Errorf("read %d: %d requests in flight at once; want at most 4", read, maxIn)
 		}
-		c := api.conns.Load()
-		if c > 8 {
-			t.Errorf("read %d: %d connections; want at most 8", read, c)
+		if c := api.conns.Load(); c > 8 {
+			t.Errorf("after read %d: %d connections for %d requests; want at most 8, kept alive", read, c, 100*read)
 		}
-		if read > 1 && c != conns {
-			t.Errorf("read %d opened %d new connections; want those of the first read kept alive", read, c-conns)
-		}
-		conns = c
 	}
 }
 
@@ -173,7 +169,7 @@ func TestPromQLReadWithinTimeout(t *testing.T) {
 	if total, _, _ := api.stats(); total > ok+1 {
 		t.Errorf("%d requests sent for %d values: queries started after the timeout", total, ok)
 	}
-	if took > timeout+200*time.Millisecond {
+	if took > timeout+500*time.Millisecond {
 		t.Errorf("read took %s with a timeout of %s", took, timeout)
 	}
 }
