@@ -23,7 +23,9 @@ func fakeSources(t *testing.T) (page, prom string) {
 	t.Cleanup(pageSrv.Close)
 	promSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"+Inf"]}]}}`)
+		// Stamped with the time asked, as Prometheus does: an older sample
+		// would be stale.
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%s,"+Inf"]}]}}`, r.FormValue("time"))
 	}))
 	t.Cleanup(promSrv.Close)
 	return pageSrv.URL + "/metrics", promSrv.URL

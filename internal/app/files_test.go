@@ -31,7 +31,9 @@ func TestStatusNonFinite(t *testing.T) {
 	defer page.Close()
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"-Inf"]}]}}`)
+		// Stamped with the time asked, as Prometheus does: an older sample
+		// would be stale.
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%s,"-Inf"]}]}}`, r.FormValue("time"))
 	}))
 	defer prom.Close()
 	path := filepath.Join(t.TempDir(), "rules.yaml")
