@@ -110,21 +110,15 @@ func Run(ctx context.Context, o Options) error {
 		a.eval.Resume(told)
 	}
 
-	// Evaluate once before listening, so that the first poll already gets
-	// a real answer.
+	// Bind both ports first, so that a port in use is the first thing
+	// reported, before any evaluation or reply is logged; then evaluate
+	// once before answering, so that the first poll (queued in the
+	// listen backlog until then) already gets a real answer.
+	pollLn, webLn, err := listen(ctx, o)
+	if err != nil {
+		return err
+	}
 	a.cycle(ctx)
-
-	// No TCP keep-alive on the agent port: a poll lasts a round trip, and
-	// enabling it costs system calls on every accept.
-	pollLn, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", o.Listen)
-	if err != nil {
-		return fmt.Errorf("agent port: %w", err)
-	}
-	webLn, err := net.Listen("tcp", o.WebListen)
-	if err != nil {
-		pollLn.Close()
-		return fmt.Errorf("web port: %w", err)
-	}
 	o.Logger.Info("serving", "agent_port", pollLn.Addr().String(), "web", webLn.Addr().String(),
 		"rules", a.current().file.Path, "lifecycle", o.EnableLifecycle)
 	if o.Started != nil {
@@ -142,6 +136,18 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.Logger.Info("stopped")
 	return err
+}
+
+// listen binds the agent port and the web port.
+func listen(ctx context.Context, o Options) (poll, web net.Listener, err error) {
+	if poll, err = responder.Listen(ctx, o.Listen); err != nil {
+		return nil, nil, fmt.Errorf("agent port: %w", err)
+	}
+	if web, err = (&net.ListenConfig{}).Listen(ctx, "tcp", o.WebListen); err != nil {
+		poll.Close()
+		return nil, nil, fmt.Errorf("web port: %w", err)
+	}
+	return poll, web, nil
 }
 
 // newResponder builds the agent-port server from the options.

@@ -74,7 +74,7 @@ func BenchmarkCycle(b *testing.B) {
 		for b.Loop() {
 			a.cycle(ctx)
 		}
-		if got := string(a.resp.Current().Default()); got != "up ready 90% #always\n" {
+		if got := a.status.Load().Services[0].Reply; got != "up ready 90% #always\n" {
 			b.Fatalf("reply %q", got)
 		}
 	})

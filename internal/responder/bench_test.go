@@ -51,8 +51,7 @@ func BenchmarkPoll(b *testing.B) {
 func benchServer(b *testing.B, t *Table) (addr string, stop func()) {
 	s := New(Options{})
 	s.Publish(t)
-	lc := net.ListenConfig{KeepAlive: -1} // as ListenAndServe
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ln, err := Listen(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}

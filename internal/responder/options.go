@@ -24,8 +24,6 @@ const (
 	// DefaultShutdownTimeout bounds how long Serve waits, once cancelled,
 	// for in-flight polls before closing them.
 	DefaultShutdownTimeout = 5 * time.Second
-	// DefaultAddr is the address ListenAndServe uses when given "".
-	DefaultAddr = ":9999"
 )
 
 // maxRequestLine is the longest agent-send line read, newline included.

@@ -90,30 +90,13 @@ func (s *Server) newReply(service string, line []byte) *reply {
 	}
 }
 
-// Current returns the table polls answer from, or nil before the first
-// Publish.
-func (s *Server) Current() *Table {
-	if p := s.current.Load(); p != nil {
-		return p.table
-	}
-	return nil
-}
-
-// ListenAndServe listens on the TCP address addr (DefaultAddr if empty) and
-// serves polls until ctx is cancelled, as Serve. A host-less address such as
-// ":9999" accepts IPv4 and IPv6 clients. TCP keep-alive is off: a poll
-// lasts milliseconds and every option set on accept costs a system call.
-func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	if addr == "" {
-		addr = DefaultAddr
-	}
+// Listen opens the agent port on the TCP address addr. A host-less
+// address such as ":9999" accepts IPv4 and IPv6 clients. TCP keep-alive is
+// off: a poll lasts milliseconds and every option set on accept costs a
+// system call.
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen for polls: %w", err)
-	}
-	s.log.Info("Listening for agent-check polls", "addr", ln.Addr().String())
-	return s.Serve(ctx, ln)
+	return lc.Listen(ctx, "tcp", addr)
 }
 
 // Serve accepts poll connections on ln, one goroutine each, until ctx is

@@ -1,7 +1,6 @@
 package responder
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -317,47 +316,6 @@ func TestShutdownTimeoutClosesStuckPolls(t *testing.T) {
 	}
 	if got := value(h.srv.m.open); got != 0 {
 		t.Errorf("open connections after Serve returned: %v", got)
-	}
-}
-
-func TestListenAndServe(t *testing.T) {
-	h := start(t, Options{}) // for the leak check; the Server also serves a second listener
-	s := h.srv
-	s.Publish(NewTable([]byte(defaultLine), nil))
-	if err := s.ListenAndServe(context.Background(), "127.0.0.1:-1"); err == nil {
-		t.Error("ListenAndServe on a bad address returned nil")
-	}
-
-	// Find a free port; ListenAndServe does not say which one it took.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx, addr) }()
-	var c net.Conn
-	for range 200 {
-		if c, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err != nil {
-		cancel()
-		<-done
-		t.Fatal(err)
-	}
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if got := readAll(t, c); got != defaultLine {
-		t.Errorf("reply %q, want %q", got, defaultLine)
-	}
-	c.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("ListenAndServe returned %v, want nil", err)
 	}
 }
 

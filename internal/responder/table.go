@@ -46,21 +46,3 @@ func line(b []byte) []byte {
 	out[len(b)] = '\n'
 	return out
 }
-
-// Default returns the default reply line. The caller must not modify it.
-func (t *Table) Default() []byte { return t.def }
-
-// Reply returns the reply line of the named service, and whether the table
-// knows the name. Names match exactly: case matters. DefaultService and ""
-// give the default reply. The caller must not modify the result.
-func (t *Table) Reply(service string) ([]byte, bool) {
-	if service == "" || service == DefaultService {
-		return t.def, true
-	}
-	r, ok := t.byService[service]
-	return r, ok
-}
-
-// HasServices reports whether the table has services besides the default,
-// which decides whether polls read an agent-send line.
-func (t *Table) HasServices() bool { return len(t.byService) > 0 }

@@ -1,39 +1,45 @@
 package responder
 
 import (
-	"bytes"
 	"testing"
+	"time"
 )
 
+// TestNewTable checks a table through what polls get from it: lines copied
+// and newline-terminated, "" and DefaultService selecting the default, a
+// service named DefaultService dropped.
 func TestNewTable(t *testing.T) {
+	h := start(t, Options{})
 	def := []byte("up ready 100%")
 	svc := map[string][]byte{
 		"worker":       []byte("up drain 50%\r\n"),
 		DefaultService: []byte("down\n"),
 	}
-	tb := NewTable(def, svc)
+	h.srv.Publish(NewTable(def, svc))
 	def[0] = 'X'
 	svc["worker"][0] = 'X'
 	svc["late"] = []byte("x")
 
-	if got := string(tb.Default()); got != "up ready 100%\n" {
-		t.Errorf("Default() = %q", got)
-	}
-	if got, ok := tb.Reply("worker"); !ok || string(got) != "up drain 50%\n" {
-		t.Errorf("Reply(worker) = %q, %v", got, ok)
-	}
-	for _, name := range []string{"", DefaultService} {
-		if got, ok := tb.Reply(name); !ok || !bytes.Equal(got, tb.Default()) {
-			t.Errorf("Reply(%q) = %q, %v; want the default", name, got, ok)
+	for send, want := range map[string]string{
+		"\n":                   "up ready 100%\n",
+		DefaultService + "\n":  "up ready 100%\n",
+		"worker\n":             "up drain 50%\n",
+		"late\n":               "\n", // unknown: the map was copied
+		"worker\r\n":           "up drain 50%\n",
+		"not-a-service-here\n": "\n",
+	} {
+		if got := h.poll(send, false); got != want {
+			t.Errorf("poll %q: got %q, want %q", send, got, want)
 		}
 	}
-	if _, ok := tb.Reply("late"); ok {
-		t.Error("the table changed with its argument map")
-	}
-	if !tb.HasServices() {
-		t.Error("HasServices() = false")
-	}
-	if NewTable(def, map[string][]byte{DefaultService: []byte("x")}).HasServices() {
-		t.Error(`a table whose only service is "default" must read no agent-send line`)
+}
+
+// TestTableWithoutServicesReadsNothing: a table whose only service is
+// DefaultService is answered at once, without waiting for a line.
+func TestTableWithoutServicesReadsNothing(t *testing.T) {
+	h := start(t, Options{ReadTimeout: time.Minute})
+	h.srv.Publish(NewTable([]byte(defaultLine), map[string][]byte{DefaultService: []byte("x")}))
+	if got := h.poll("", false); got != defaultLine {
+		t.Errorf("poll: got %q, want %q", got, defaultLine)
 	}
 }
