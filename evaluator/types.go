@@ -94,7 +94,8 @@ type RuleResult struct {
 	// Action is the rule's action as written; a computed weight shows as
 	// "weight EXPR" here and its value in Weight.
 	Action string `json:"action"`
-	// Weight is the computed weight percent of a `weight:` rule, or rules.Unset.
+	// Weight is the computed weight percent of a `weight:` rule, or
+	// rules.Unset (left out of JSON).
 	Weight int `json:"weight"`
 	// Values are the metrics the rule's expressions read.
 	Values []Value `json:"values"`
@@ -112,7 +113,8 @@ type Decision struct {
 	// Weight is the weight percent the agent applies now: the target, or
 	// the ramp's current step.
 	Weight int `json:"weight"`
-	// Maxconn is the maxconn sent, or rules.Unset when the reply carries none.
+	// Maxconn is the maxconn sent, or rules.Unset when the reply carries
+	// none (left out of JSON).
 	Maxconn int `json:"maxconn"`
 	// Phase says what the reply carries: everything (acting, restoring)
 	// or the operational word alone (quiet).

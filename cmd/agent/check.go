@@ -14,7 +14,9 @@ import (
 
 func registerCheck(app *kingpin.Application, stdout, _ io.Writer) (string, command) {
 	c := app.Command("check", "Check rule files: syntax, metric names, every expression compiled. Exit 0 when all are valid, 1 otherwise.")
-	files := c.Arg("file", "Rule files to check.").Required().ExistingFiles()
+	// Not ExistingFiles: a missing file is a failed check like any other,
+	// reported after the files that exist are checked.
+	files := c.Arg("file", "Rule files to check.").Required().Strings()
 	return c.FullCommand(), func(context.Context, *slog.Logger) int {
 		code := exitOK
 		for _, f := range *files {
@@ -26,13 +28,16 @@ func registerCheck(app *kingpin.Application, stdout, _ io.Writer) (string, comma
 	}
 }
 
+// failedIndent indents the errors under "  FAILED:", as promtool does.
+const failedIndent = "    "
+
 // checkFile prints the promtool-style verdict for one file.
 func checkFile(w io.Writer, path string) bool {
 	fmt.Fprintf(w, "Checking %s\n", path)
 	f, err := rules.ParseFile(path)
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
-		printLoadErrors(w, err)
+		printLoadErrors(w, failedIndent, err)
 		fmt.Fprintln(w)
 		return false
 	}
@@ -40,14 +45,15 @@ func checkFile(w io.Writer, path string) bool {
 	return true
 }
 
-// printLoadErrors prints a load error one FILE:LINE:COL: message a line.
-func printLoadErrors(w io.Writer, err error) {
+// printLoadErrors prints a load error one FILE:LINE:COL: message a line,
+// each line indented by indent.
+func printLoadErrors(w io.Writer, indent string, err error) {
 	var errs rules.Errors
 	if errors.As(err, &errs) {
 		for _, e := range errs {
-			fmt.Fprintln(w, e)
+			fmt.Fprintln(w, indent+e.Error())
 		}
 		return
 	}
-	fmt.Fprintln(w, err)
+	fmt.Fprintln(w, indent+err.Error())
 }

@@ -23,21 +23,32 @@ import (
 
 func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, command) {
 	c := ka.Command("eval", "Show what a rule file would reply right now: read the live sources once, evaluate, print every metric, every rule and the exact reply line. Sends nothing to HAProxy, changes nothing.")
-	path := c.Flag("rules", "Rule file to evaluate.").Required().PlaceHolder("FILE").String()
+	path := c.Flag("rules", "Rule file to evaluate (or give it as the argument).").PlaceHolder("FILE").String()
 	dryRun := c.Flag("dry-run", "Required: eval only ever dry-runs.").Bool()
 	service := c.Flag("service", "Show only this service (the top-level rules are \"default\").").String()
 	sets := c.Flag("set", "Use VALUE for metric NAME instead of reading it (what-if); repeatable.").PlaceHolder("NAME=VALUE").Strings()
 	output := c.Flag("output", "Output format.").Default("text").Enum("text", "json")
 	stateFile := c.Flag("state.file", "Apply the operator overrides kept in this state file (the serving agent's --state.file); it is only read.").PlaceHolder("FILE").String()
+	file := c.Arg("file", "Rule file to evaluate, as check and test take it (or --rules).").String()
 
 	return c.FullCommand(), func(ctx context.Context, logger *slog.Logger) int {
 		if !*dryRun {
 			fmt.Fprintln(stderr, "agent: eval needs --dry-run: it evaluates and prints, it never changes anything")
 			return exitUsage
 		}
+		switch {
+		case *path == "" && *file == "":
+			fmt.Fprintln(stderr, "agent: eval needs a rule file: agent eval --dry-run FILE (or --rules FILE)")
+			return exitUsage
+		case *path != "" && *file != "" && *path != *file:
+			fmt.Fprintf(stderr, "agent: eval takes one rule file; got --rules %s and %s\n", *path, *file)
+			return exitUsage
+		case *path == "":
+			path = file
+		}
 		f, err := rules.ParseFile(*path)
 		if err != nil {
-			printLoadErrors(stderr, err)
+			printLoadErrors(stderr, "", err)
 			return exitFailure
 		}
 		if *service != "" && f.Service(*service) == nil {
@@ -103,11 +114,15 @@ func parseSets(f *rules.File, sets []string) (map[string]float64, error) {
 
 // report is what eval prints; its JSON field names are stable.
 type report struct {
-	RulesFile string                `json:"rules_file"`
-	Time      time.Time             `json:"time"`
-	Metrics   []reportMetric        `json:"metrics"`
-	Services  []*evaluator.Decision `json:"services"`
-	result    *evaluator.Result
+	RulesFile string    `json:"rules_file"`
+	Time      time.Time `json:"time"`
+	// ReadIntervalSeconds is, when a rate: true metric was read, how far
+	// apart the two reads its rate needs were; 0 when the sources were
+	// read once.
+	ReadIntervalSeconds float64               `json:"read_interval_seconds,omitempty"`
+	Metrics             []reportMetric        `json:"metrics"`
+	Services            []*evaluator.Decision `json:"services"`
+	result              *evaluator.Result
 }
 
 type reportMetric struct {
@@ -136,6 +151,24 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 			return nil, err
 		}
 		live = coll.Collect(ctx, now)
+		if rates := rateMetrics(f, fixed); len(rates) > 0 {
+			// A rate is the change between two reads: read again one
+			// interval later, as serve would.
+			logger.Info("rate metrics need two reads; reading the sources again after one interval",
+				"metrics", strings.Join(rates, ","), "interval", f.Interval)
+			t := time.NewTimer(f.Interval)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				coll.Close()
+				return nil, ctx.Err()
+			}
+			now = time.Now()
+			rep.Time = now
+			rep.ReadIntervalSeconds = f.Interval.Seconds()
+			live = coll.Collect(ctx, now)
+		}
 		coll.Close()
 		snap = app.Snapshot(live)
 	}
@@ -163,15 +196,36 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 	return rep, nil
 }
 
+// rateMetrics names the rate: true metrics that are read (not --set).
+func rateMetrics(f *rules.File, fixed map[string]float64) []string {
+	var names []string
+	for _, m := range f.Metrics {
+		if _, set := fixed[m.Name]; m.Rate && !set {
+			names = append(names, m.Name)
+		}
+	}
+	return names
+}
+
+// formatValue prints a metric value with up to 6 significant digits.
+func formatValue(v float64) string {
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
 func printReport(w io.Writer, rep *report) {
-	fmt.Fprintf(w, "Rule file %s, evaluated once at %s\n\nMETRICS\n", rep.RulesFile, rep.Time.Format(time.RFC3339))
+	fmt.Fprintf(w, "Rule file %s, evaluated once at %s\n", rep.RulesFile, rep.Time.Format(time.RFC3339))
+	if rep.ReadIntervalSeconds > 0 {
+		fmt.Fprintf(w, "Sources read twice, %s apart, for the rate: true metrics\n",
+			time.Duration(rep.ReadIntervalSeconds*float64(time.Second)))
+	}
+	fmt.Fprint(w, "\nMETRICS\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NAME\tSOURCE\tVALUE\tAGE")
 	for _, m := range rep.Metrics {
 		val := "missing: " + m.Missing
 		switch {
 		case m.Value != nil:
-			val = strconv.FormatFloat(*m.Value, 'g', -1, 64)
+			val = formatValue(*m.Value)
 		case m.NonFinite != "":
 			val = m.NonFinite
 		}

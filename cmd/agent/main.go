@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -43,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	app := kingpin.New("agent", "A rule-driven HAProxy agent: HAProxy polls it (agent-check) and it answers with the state its rules compute from live metrics.")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
+	setVersion()
 	app.Version(version.Print("agent"))
 	app.HelpFlag.Short('h')
 	app.Terminate(func(c int) { panic(terminated(c)) })
@@ -66,12 +68,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 			code = int(c)
 		}
 	}()
+	if noCommand(app, args) {
+		// Without a command there is nothing to do: that is a usage
+		// error, and the usage goes where errors go.
+		app.UsageWriter(stderr)
+		app.Usage(args)
+		fmt.Fprintln(stderr, "agent: no command given; see 'agent --help'")
+		return exitUsage
+	}
 	chosen, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "agent: %v; see 'agent --help'\n", err)
 		return exitUsage
 	}
 	return commands[chosen](ctx, promslog.New(logConfig))
+}
+
+// noCommand reports whether args name no command and ask for no help or
+// version, which kingpin would answer with the usage and exit 0.
+func noCommand(app *kingpin.Application, args []string) bool {
+	pc, err := app.ParseContext(args)
+	if err != nil || pc.SelectedCommand != nil {
+		return false
+	}
+	for _, e := range pc.Elements {
+		if f, ok := e.Clause.(*kingpin.FlagClause); ok {
+			if name := f.Model().Name; strings.HasPrefix(name, "help") || name == "version" || strings.HasPrefix(name, "completion") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func registerVersion(app *kingpin.Application, stdout, _ io.Writer) (string, command) {

@@ -54,9 +54,9 @@ func TestCheckBadFile(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Checking " + good + "\n  SUCCESS: 2 rules found\n",
-		"Checking " + bad + "\n  FAILED:\n" + bad + ":4:",
+		"Checking " + bad + "\n  FAILED:\n    " + bad + ":4:",
 		"did you mean \"cpu\"",
-		bad + ":5:",
+		"\n    " + bad + ":5:",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -169,7 +169,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := agent(t, "version")
-	if code != exitOK || !strings.HasPrefix(out, "agent, version") {
+	if code != exitOK || !strings.HasPrefix(out, "agent, version ") || strings.HasPrefix(out, "agent, version  ") {
 		t.Errorf("version: exit %d %q", code, out)
 	}
 }

@@ -44,7 +44,7 @@ func testFile(w io.Writer, path string, filter *regexp.Regexp) bool {
 	s, err := ruletest.LoadFile(path)
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
-		printLoadErrors(w, err)
+		printLoadErrors(w, failedIndent, err)
 		fmt.Fprintln(w)
 		return false
 	}
@@ -53,7 +53,7 @@ func testFile(w io.Writer, path string, filter *regexp.Regexp) bool {
 		fmt.Fprintln(w, "  FAILED:")
 		for _, f := range failures {
 			for _, line := range strings.SplitAfter(strings.TrimSuffix(f.String(), "\n"), "\n") {
-				fmt.Fprint(w, "    ", line)
+				fmt.Fprint(w, failedIndent, line)
 			}
 			fmt.Fprintln(w)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -86,7 +87,8 @@ func TestTestBadFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		code, out, _ := runTestCmd(t, d+tt.file)
-		want := "Unit Testing: " + d + tt.file + "\n  FAILED:\n" + tt.want + "\n"
+		indented := "    " + strings.ReplaceAll(strings.TrimSuffix(tt.want, "\n"), "\n", "\n    ") + "\n"
+		want := "Unit Testing: " + d + tt.file + "\n  FAILED:\n" + indented + "\n"
 		if code != exitFailure || out != want {
 			t.Errorf("%s: exit %d, stdout:\n%s\nwant exit 1, stdout:\n%s", tt.file, code, out, want)
 		}

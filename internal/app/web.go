@@ -16,7 +16,7 @@ import (
 // serveWeb serves the HTTP side until ctx is done.
 func (a *agent) serveWeb(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           a.webHandler(),
+		Handler:           a.webHandler(ctx),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          nil,
 	}
@@ -34,7 +34,7 @@ func (a *agent) serveWeb(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-func (a *agent) webHandler() http.Handler {
+func (a *agent) webHandler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.o.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", a.handleStatus)

@@ -228,7 +228,9 @@ func (c *Collector) update(m *rules.Metric, r sample.Reading, now time.Time) Met
 		mv.Err = r.Err.Error()
 	}
 	if missing != "" {
-		mv.Value, mv.Age = 0, 0
+		// A stale value keeps its real age, so that /status says how long
+		// ago the metric was last read.
+		mv.Value = 0
 	}
 	return mv
 }

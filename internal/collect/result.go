@@ -23,7 +23,8 @@ type MetricValue struct {
 	// Value is the value used; 0 when Missing is set (never NaN).
 	Value float64 `json:"value"`
 	// Age is how old Value is: 0 when this cycle read it, more while a
-	// last good value is held over failed reads.
+	// last good value is held over failed reads; for a metric gone stale,
+	// the age of its last good value (0 when it never had one).
 	Age time.Duration `json:"age"`
 	// Missing is why there is no usable value; empty when Value is valid.
 	Missing string `json:"missing,omitempty"`

@@ -44,11 +44,14 @@ func NonFinite(v float64) string {
 	return ""
 }
 
-// Marshal encodes v indented by two spaces, ending in a newline.
+// Marshal encodes v indented by two spaces, ending in a newline, with
+// "<", ">" and "&" as they are: these documents are read by people and
+// scripts, never embedded in HTML.
 func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // expressions: "cpu > 0.9", not "cpu \u003e 0.9"
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode JSON: %w", err)
 	}
