@@ -137,6 +137,8 @@ func overrideFailed(w io.Writer, url string, err error) int {
 	switch {
 	case errors.Is(err, override.ErrNotEnabled):
 		fmt.Fprintf(w, "agent override: %v\nThe agent at %s does not serve /api/v1/overrides: is the agent running with --web.enable-lifecycle?\n", err, url)
+	case errors.Is(err, override.ErrNotAgent):
+		fmt.Fprintf(w, "agent override: %v\nWhat answers at --web.url (%s) is not the agent's web port: give --web.url the agent's --web.listen-address (default http://127.0.0.1:9898), and run the agent with --web.enable-lifecycle.\n", err, url)
 	case errors.As(err, &unreachable):
 		fmt.Fprintf(w, "agent override: %v\nIs the agent running, and is --web.url (%s) its --web.listen-address?\n", err, url)
 	default:

@@ -188,13 +188,13 @@ func TestOverrideServerErrors(t *testing.T) {
 
 func TestOverrideAgentWithoutLifecycle(t *testing.T) {
 	checkLeaks(t)
-	mux := http.NewServeMux() // what the agent serves without --web.enable-lifecycle
+	mux := http.NewServeMux() // no route: not the agent (see TestOverrideNotAnAgent)
 	mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	for _, args := range [][]string{{"list"}, {"drain", "--reason", "x"}, {"clear"}, {"clear", "abc"}} {
 		code, _, errOut := overrideCLI(t, srv.URL, args...)
-		if code != exitFailure || !strings.Contains(errOut, "is the agent running with --web.enable-lifecycle?") {
+		if code != exitFailure || !strings.Contains(errOut, "--web.enable-lifecycle") {
 			t.Errorf("agent override %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
 		}
 	}

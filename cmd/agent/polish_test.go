@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,6 +142,52 @@ func TestBuildVersion(t *testing.T) {
 	} {
 		if got, _ := buildVersion(tc.bi); got != tc.want {
 			t.Errorf("buildVersion(%+v) = %q, want %q", tc.bi, got, tc.want)
+		}
+	}
+}
+
+// TestOverrideNotAnAgent: --web.url pointed at something else (the agent
+// port, a web page, another JSON API, a server without the route) fails
+// with a message that says so.
+func TestOverrideNotAnAgent(t *testing.T) {
+	agentPort, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agentPort.Close()
+	go func() {
+		for {
+			c, err := agentPort.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("up ready 100%\n"))
+			c.Close()
+		}
+	}()
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintln(w, "<html><body>Grafana</body></html>")
+	}))
+	defer page.Close()
+	otherJSON := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"success","data":[]}`)
+	}))
+	defer otherJSON.Close()
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+
+	for name, url := range map[string]string{
+		"agent port": "http://" + agentPort.Addr().String(),
+		"html page":  page.URL,
+		"other json": otherJSON.URL,
+		"not found":  notFound.URL,
+	} {
+		code, out, errOut := overrideCLI(t, url, "list")
+		if code != exitFailure || out != "" || !strings.Contains(errOut, "not the agent") || !strings.Contains(errOut, "--web.listen-address") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and a message that this is not the agent", name, code, out, errOut)
 		}
 	}
 }

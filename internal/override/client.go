@@ -7,15 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 )
 
-// ErrNotEnabled is returned by Client when the agent answers but does not
-// serve the overrides API (a 403, 404 or 405 that is not the API's JSON):
-// it runs without --web.enable-lifecycle, or is not an agent at all.
+// ErrNotEnabled is returned by Client when the agent refuses the overrides
+// API with a 403 that is not the API's JSON: it runs without
+// --web.enable-lifecycle.
 var ErrNotEnabled = errors.New("the agent does not serve the overrides API")
+
+// ErrNotAgent is returned by Client when what answers is not the agent's
+// overrides API: not HTTP at all (the agent port, for one), a page that is
+// not the API's JSON, or JSON of another shape.
+var ErrNotAgent = errors.New("this is not the agent's overrides API")
 
 // APIError is an error the agent's overrides API answered with.
 type APIError struct {
@@ -109,6 +116,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		if connected(ctx, err) {
+			// Something accepted the connection but did not answer in
+			// HTTP: most often the agent port (agent-check) given for
+			// the web port.
+			return fmt.Errorf("%s %s: no HTTP answer (%v); the agent port answers HAProxy, the overrides API is on the web port: %w", method, u, err, ErrNotAgent)
+		}
 		return &UnreachableError{URL: c.BaseURL, Err: err}
 	}
 	defer resp.Body.Close()
@@ -117,10 +130,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return &UnreachableError{URL: c.BaseURL, Err: fmt.Errorf("read answer: %w", err)}
 	}
 	if resp.StatusCode/100 == 2 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s %s: invalid answer from the agent: %w", method, u, err)
-		}
-		return nil
+		return decodeAnswer(method, u, resp, data, out)
 	}
 	var e errorResponse
 	if json.Unmarshal(data, &e) == nil && e.Error != "" {
@@ -133,11 +143,72 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if msg != "" {
 		msg = ": " + msg
 	}
-	// A 403, 404 or 405 that is not the API's JSON comes from the agent's
-	// own router: the API is not mounted.
+	// The agent without --web.enable-lifecycle refuses the API with a
+	// plain-text 403; it always routes the API's paths, so a 404 or 405
+	// that is not the API's JSON comes from something else.
 	switch resp.StatusCode {
-	case http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed:
+	case http.StatusForbidden:
 		return fmt.Errorf("%s %s: %s%s: %w", method, u, resp.Status, msg, ErrNotEnabled)
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return fmt.Errorf("%s %s: %s%s: %w", method, u, resp.Status, msg, ErrNotAgent)
 	}
 	return &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s%s", method, u, resp.Status, msg)}
+}
+
+// answer is a body the API sends on success; requiredKey names the key
+// every such body has, to tell the API from other JSON.
+type answer interface{ requiredKey() string }
+
+func (*listResponse) requiredKey() string { return "overrides" }
+func (*Record) requiredKey() string       { return "id" }
+
+// decodeAnswer decodes a 2xx answer into out, after checking that it is the
+// API's JSON and not some other server's page.
+func decodeAnswer(method, u string, resp *http.Response, data []byte, out any) error {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		ct := mt
+		if ct == "" {
+			ct = "no content type"
+		}
+		return fmt.Errorf("%s %s: answered %s with %s, not JSON: %w", method, u, resp.Status, ct, ErrNotAgent)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil {
+		return fmt.Errorf("%s %s: invalid JSON (%v): %w", method, u, err, ErrNotAgent)
+	}
+	if a, ok := out.(answer); ok {
+		if _, has := keys[a.requiredKey()]; !has {
+			return fmt.Errorf("%s %s: the JSON has no %q: %w", method, u, a.requiredKey(), ErrNotAgent)
+		}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: unexpected JSON (%v): %w", method, u, err, ErrNotAgent)
+	}
+	return nil
+}
+
+// connected reports whether a failed request got as far as a connection:
+// not a failed dial, DNS lookup or timeout.
+func connected(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil && strings.Contains(ue.Err.Error(), "unsupported protocol scheme") {
+		return false
+	}
+	return true
 }

@@ -193,14 +193,15 @@ func TestClientRoundTrip(t *testing.T) {
 
 func TestClientNotEnabledAndUnreachable(t *testing.T) {
 	defer http.DefaultClient.CloseIdleConnections()
-	// An agent without --web.enable-lifecycle: its own mux has no such route.
+	// A server without the route is not the agent, which always routes
+	// the API's paths (refusing them with 403 without lifecycle).
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	c := &Client{BaseURL: srv.URL}
-	if _, err := c.List(context.Background()); !errors.Is(err, ErrNotEnabled) {
-		t.Errorf("List from an agent without the API = %v, want ErrNotEnabled", err)
+	if _, err := c.List(context.Background()); !errors.Is(err, ErrNotAgent) {
+		t.Errorf("List from a server without the API = %v, want ErrNotAgent", err)
 	}
 	// An agent that says so in plain text.
 	mux.HandleFunc("/api/v1/overrides", func(w http.ResponseWriter, r *http.Request) {
