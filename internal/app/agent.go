@@ -46,6 +46,7 @@ type agent struct {
 	lastSnap *collect.Result
 	replies  map[string]string
 	sourceUp map[string]bool
+	stale    map[string]bool // metrics logged as stale
 }
 
 // ruleSet is everything built from one version of the rule file: all of it
@@ -70,6 +71,7 @@ func newAgent(o Options) (*agent, error) {
 		kicks:     make(chan chan struct{}),
 		replies:   map[string]string{},
 		sourceUp:  map[string]bool{},
+		stale:     map[string]bool{},
 	}
 	a.resp = newResponder(o)
 	a.metrics = newMetrics(a, o.Registry)
@@ -143,7 +145,7 @@ func (a *agent) reload(ctx context.Context, why string) (hash string, err error)
 		return hash, err
 	}
 	if hash == a.current().file.Hash {
-		a.log.Debug("rule file unchanged, not reloading", "trigger", why)
+		a.log.Info("rule file unchanged, not reloading", "trigger", why, "file", name, "hash", hash[:12])
 		a.setReloaded(a.current().file, nil)
 		return hash, nil
 	}

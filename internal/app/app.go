@@ -119,8 +119,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	a.cycle(ctx)
+	f := a.current().file
 	o.Logger.Info("serving", "agent_port", pollLn.Addr().String(), "web", webLn.Addr().String(),
-		"rules", a.current().file.Path, "lifecycle", o.EnableLifecycle)
+		"file", f.Path, "rules", f.RuleCount(), "hash", f.Hash[:12], "lifecycle", o.EnableLifecycle)
 	if o.Started != nil {
 		o.Started(pollLn.Addr(), webLn.Addr())
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,13 +79,14 @@ func (a *agent) cycle(ctx context.Context) {
 		// Log a source going down or coming back once, not every cycle.
 		if prev, seen := a.sourceUp[s.Name]; !seen && !s.Up || seen && prev != s.Up {
 			if s.Up {
-				a.log.Info("source is back", "source", s.Name)
+				a.log.Info("source is back", sourceKey, s.Name)
 			} else {
-				a.log.Warn("source read failed; its metrics keep their last good value until stale_after", "source", s.Name, "err", s.Err)
+				a.log.Warn("source read failed; its metrics keep their last good value until stale_after", sourceKey, s.Name, "err", s.Err)
 			}
 		}
 		a.sourceUp[s.Name] = s.Up
 	}
+	a.logStale()
 	took := time.Since(start)
 	a.evaluate(start, took)
 	if over := took / rs.file.Interval; over > 0 {
@@ -115,7 +117,7 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	changed := false
 	for _, d := range res.Services {
 		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {
-			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", d.Firing, "phase", d.Phase)
+			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", strings.Join(d.Firing, ", "), "phase", d.Phase)
 			a.replies[d.Service] = d.Reply
 			changed = true
 		}
@@ -141,6 +143,28 @@ func (a *agent) saveReplies(res *evaluator.Result) {
 	}
 }
 
+// sourceKey is the log key of a source's name: promslog's own "source" is
+// the code location, and a clash renames ours to "logged_source".
+const sourceKey = "source_name"
+
+// logStale logs a metric going stale (its last good value outlived
+// stale_after) once, and its return once, not every cycle.
+func (a *agent) logStale() {
+	for _, m := range a.lastSnap.Metrics {
+		// A missing metric with an age had a good value that expired.
+		stale := m.Missing != "" && m.Age > 0
+		switch {
+		case stale && !a.stale[m.Name]:
+			a.log.Warn("metric is stale: its last good value is older than stale_after", "metric", m.Name, sourceKey, m.Source, "age", m.Age.Round(time.Millisecond), "reason", m.Missing)
+		case !stale && a.stale[m.Name] && m.Missing == "":
+			a.log.Info("metric has a value again", "metric", m.Name, sourceKey, m.Source)
+		case !stale && m.Missing != "":
+			continue // still missing, now for another reason: keep the flag
+		}
+		a.stale[m.Name] = stale
+	}
+}
+
 func trimNL(s string) string {
 	if n := len(s); n > 0 && s[n-1] == '\n' {
 		return s[:n-1]
@@ -156,7 +180,7 @@ func (a *agent) watch(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			case <-a.o.Reload:
-				a.log.Info("SIGHUP ignored: the built-in rule file does not change")
+				a.log.Info("ignoring SIGHUP: the built-in rule file does not change")
 			}
 		}
 	}

@@ -168,7 +168,7 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	default:
-		h.logger.Error("Override request failed", "err", err)
+		h.logger.Error("override request failed", "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}
 }

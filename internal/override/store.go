@@ -98,7 +98,7 @@ func Open(path string, logger *slog.Logger, opts Options) (*Store, error) {
 	ovs = slices.DeleteFunc(ovs, func(o evaluator.Override) bool { return expired(o, now) })
 	s.all.Store(&ovs)
 	if len(ovs) > 0 {
-		logger.Info("Overrides loaded from the state file", "file", path, "count", len(ovs))
+		logger.Info("overrides loaded from the state file", "file", path, "count", len(ovs))
 		for _, o := range ovs {
 			logOverride(logger, "Override in force", o)
 		}
@@ -134,7 +134,7 @@ func (s *Store) load() (State, error) {
 		return State{}, fmt.Errorf("override state file %s is corrupt (%v) and could not be moved aside: %w", s.path, err, merr)
 	}
 	s.loadErr = &CorruptError{Path: s.path, MovedTo: to, Err: err}
-	s.logger.Error("Override state file is corrupt: moved aside, starting with no overrides; re-add the overrides you need",
+	s.logger.Error("override state file is corrupt: moved aside, starting with no overrides; re-add the overrides you need",
 		"file", s.path, "moved_to", to, "err", err)
 	return State{}, nil
 }
@@ -312,7 +312,7 @@ func (s *Store) Clear() ([]evaluator.Override, error) {
 		return nil, err
 	}
 	if len(removed) > 0 {
-		s.logger.Info("Overrides cleared", "count", len(removed))
+		s.logger.Info("overrides cleared", "count", len(removed))
 	}
 	return removed, nil
 }
@@ -332,7 +332,7 @@ func (s *Store) commit(next []evaluator.Override, now time.Time) error {
 			err = writeAtomic(s.path, data)
 		}
 		if err != nil {
-			s.logger.Error("Cannot write the override state file; the change is not applied", "file", s.path, "err", err)
+			s.logger.Error("cannot write the override state file; the change is not applied", "file", s.path, "err", err)
 			return fmt.Errorf("save overrides to %s: %w", s.path, err)
 		}
 	}

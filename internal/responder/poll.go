@@ -121,10 +121,10 @@ func printable(b []byte) bool {
 func (s *Server) logUnknown(c net.Conn, name []byte) {
 	switch s.unknownLog.add(name) {
 	case addedFirst:
-		s.log.Warn("Poll asked for an unknown service; replying with an empty line (no change)",
+		s.log.Warn("poll asked for an unknown service; replying with an empty line (no change)",
 			"service", string(name), "client", c.RemoteAddr().String())
 	case addedFull:
-		s.log.Warn("Too many distinct unknown service names; no longer logging new ones",
+		s.log.Warn("too many distinct unknown service names; no longer logging new ones",
 			"limit", maxLoggedNames)
 	}
 }

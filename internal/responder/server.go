@@ -131,7 +131,7 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *connSet
 			// does, rather than spin or give up.
 			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("Accepting a poll connection failed; retrying", "err", err, "delay", delay)
+				s.log.Warn("accepting a poll connection failed; retrying", "err", err, "delay", delay)
 				t := time.NewTimer(delay)
 				select {
 				case <-ctx.Done():
@@ -185,7 +185,7 @@ func (s *Server) shutdown(conns *connSet) {
 	case <-t.C:
 	}
 	n := conns.closeAll()
-	s.log.Warn("Shutdown timeout reached; closed polls still in flight", "count", n)
+	s.log.Warn("shutdown timeout reached; closed polls still in flight", "count", n)
 	<-done
 }
 

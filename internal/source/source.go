@@ -26,7 +26,7 @@ func NewWithLogger(logger *slog.Logger) sample.NewReaderFunc {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return func(src *rules.Source) (sample.Reader, error) {
-		l := logger.With("source", src.Name)
+		l := logger.With("source_name", src.Name) // not "source": promslog's key for the code location
 		switch src.Kind {
 		case rules.KindScrape:
 			return newScrape(src)

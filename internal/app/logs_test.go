@@ -1,0 +1,81 @@
+package app
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/promslog"
+)
+
+// TestLogs runs an agent with promslog, as the CLI does, and checks what
+// an operator reads: the source's name under its own key, firing rules as
+// one string, a metric going stale logged once, an unchanged file on
+// SIGHUP and a reload at info, every message lowercase.
+func TestLogs(t *testing.T) {
+	leakCheck(t)
+	exp := newExporter(t)
+	exp.set("queue_depth", 600)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	rules := fmt.Sprintf(`interval: 100ms
+stale_after: 300ms
+sources:
+  app:
+    scrape: %s
+    timeout: 100ms
+metrics:
+  queue_depth: app:queue_depth
+rules:
+  - queue_depth > 500 => drain
+  - queue_depth > 100 => weight 50%%
+`, exp.srv.URL)
+	writeAtomic(t, path, rules)
+	var logs lockedBuffer
+	sighup := make(chan struct{})
+	ag := startAgent(t, Options{
+		RulesPath: path, Reload: sighup, EnableLifecycle: true,
+		Logger: promslog.New(&promslog.Config{Writer: &logs}),
+	})
+	count := func(re string) int { return len(regexp.MustCompile(re).FindAllString(logs.String(), -1)) }
+
+	waitFor(t, "the reply change log", func() bool { return count(`msg="reply changed"`) > 0 })
+	if count(`firing="queue_depth > 500, queue_depth > 100"`) != 1 {
+		t.Errorf("firing rules not logged as one quoted, comma-joined string:\n%s", logs.String())
+	}
+
+	exp.fail.Store(true)
+	waitFor(t, "a source-down log", func() bool { return count(`msg="source read failed`) > 0 })
+	waitFor(t, "the stale log", func() bool { return count(`msg="metric is stale`) > 0 })
+	// Ten more cycles: still logged once.
+	evals := metricSum(ag.get(t, "/metrics"), "haproxy_agent_evaluations_total")
+	waitFor(t, "ten more evaluations", func() bool {
+		return metricSum(ag.get(t, "/metrics"), "haproxy_agent_evaluations_total") >= evals+10
+	})
+	if n := count(`msg="metric is stale`); n != 1 {
+		t.Errorf("stale metric logged %d times, want once:\n%s", n, logs.String())
+	}
+	if n := count(`msg="source read failed`); n != 1 {
+		t.Errorf("failed source logged %d times, want once", n)
+	}
+	if count(`source_name=app`) == 0 || strings.Contains(logs.String(), "logged_source") {
+		t.Errorf("the source's name is not under source_name, or clashes with promslog's source:\n%s", logs.String())
+	}
+
+	sighup <- struct{}{}
+	waitFor(t, "the unchanged-file log", func() bool {
+		return count(`level=INFO source=\S+ msg="rule file unchanged, not reloading" trigger=SIGHUP`) == 1
+	})
+	writeAtomic(t, path, strings.Replace(rules, "weight 50%", "weight 40%", 1))
+	reloadNow(ag)
+	waitFor(t, "the reload log", func() bool {
+		return count(`level=INFO source=\S+ msg="rule file reloaded" trigger=\S+ file=\S+ rules=2 hash=[0-9a-f]{12}`) >= 1
+	})
+
+	for _, m := range regexp.MustCompile(`msg="?(.)`).FindAllStringSubmatch(logs.String(), -1) {
+		if m[1] != strings.ToLower(m[1]) {
+			t.Errorf("log message not lowercase: %s", m[0])
+		}
+	}
+}
