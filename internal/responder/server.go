@@ -164,9 +164,11 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *connSet
 
 func (s *Server) run(conns *connSet, c net.Conn, accepted time.Time) {
 	s.handle(c, accepted)
-	conns.remove(c)
 	s.open.Add(-1)
 	s.m.open.Dec()
+	// Last: Serve returns once every connection is removed, and by then
+	// the counts must be down.
+	conns.remove(c)
 }
 
 // shutdown waits for the connections of one Serve call, closing them once
