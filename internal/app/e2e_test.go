@@ -56,13 +56,19 @@ func (e *exporter) set(name string, v float64) {
 // temporary file renamed over it.
 func writeAtomic(t *testing.T, path, content string) {
 	t.Helper()
+	if err := replaceFile(path, content); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceFile is writeAtomic for goroutines other than the test's, which
+// must not call t.Fatal.
+func replaceFile(path, content string) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	return os.Rename(tmp, path)
 }
 
 const e2eRules = `interval: 200ms

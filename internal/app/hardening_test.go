@@ -103,9 +103,17 @@ func setOf(service, reply string) int {
 // write, so that a reader may see it empty or half written.
 func writeInPlace(t *testing.T, path, content string) {
 	t.Helper()
+	if err := rewriteFile(path, content); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rewriteFile is writeInPlace for goroutines other than the test's, which
+// must not call t.Fatal.
+func rewriteFile(path, content string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	// Two writes, so that a reader can catch the file half written.
 	half := len(content) / 2
@@ -116,9 +124,7 @@ func writeInPlace(t *testing.T, path, content string) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	return err
 }
 
 // metricSum sums the samples of the named metric whose labels contain every
@@ -715,9 +721,12 @@ func TestFailingSources(t *testing.T) {
 	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 	})
-	mux.HandleFunc("/garbage", func(w http.ResponseWriter, r *http.Request) {
+	garbage := func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("\x00\x01 this is { not metrics\n"))
-	})
+	}
+	mux.HandleFunc("/garbage", garbage)
+	// The prometheus source's API paths under it: /garbage/api/v1/query.
+	mux.HandleFunc("/garbage/", garbage)
 	mux.HandleFunc("/truncated", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100000")
 		w.Write([]byte("x 1\n"))
@@ -758,7 +767,7 @@ func TestFailingSources(t *testing.T) {
 		"loop":         "redirects",
 		"html":         "parse error",
 		"prom_hang":    "timeout after 200ms",
-		"prom_garbage": "",
+		"prom_garbage": "invalid character",
 	}
 	status := func() Status {
 		t.Helper()

@@ -148,13 +148,19 @@ func TestSoak(t *testing.T) {
 				return
 			case <-tick.C:
 			}
+			// Not t.Fatal: this is not the test's goroutine.
+			var err error
 			switch n % 4 {
 			case 0:
-				writeInPlace(t, path, soakRules("B", exp.URL))
+				err = rewriteFile(path, soakRules("B", exp.URL))
 			case 2:
-				writeAtomic(t, path, soakRules("A", exp.URL))
+				err = replaceFile(path, soakRules("A", exp.URL))
 			default:
-				writeAtomic(t, path, badRuleFiles[(n/2)%len(badRuleFiles)])
+				err = replaceFile(path, badRuleFiles[(n/2)%len(badRuleFiles)])
+			}
+			if err != nil {
+				t.Errorf("rewriting the rule file: %v", err)
+				return
 			}
 			writes.Add(1)
 		}

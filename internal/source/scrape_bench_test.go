@@ -3,7 +3,6 @@ package source
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
@@ -12,34 +11,6 @@ import (
 	"github.com/haproxy-agent/agent/internal/testutil"
 	"github.com/haproxy-agent/agent/rules"
 )
-
-// benchRuleFile declares ten metrics on a scraped page: exact series,
-// regexp selectors summed over many series, and a counter rate.
-func benchRuleFile(url string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "sources:\n  app:\n    scrape: %s\n    timeout: 2s\nmetrics:\n", url)
-	b.WriteString("  queue: app:jobs_queue_depth{queue=\"default\"}\n")
-	for i := 0; i < 6; i++ {
-		fmt.Fprintf(&b, "  item%d: app:app_family_%d_total{path=\"/api/v1/item/%d\"}\n", i, i*16, i*7)
-	}
-	b.WriteString(`  errors:
-    source: app
-    select: app_family_3_total{code=~"5.."}
-    aggregate: sum
-  errors_rate:
-    source: app
-    select: app_family_4_total{code=~"5.."}
-    aggregate: sum
-    rate: true
-  requests:
-    source: app
-    select: app_family_99_total
-    aggregate: count
-rules:
-  - queue > 500 => drain
-`)
-	return b.Bytes()
-}
 
 // BenchmarkScrape measures reading ten metrics from a page of 10,000
 // series. "expfmt" is a reference: prometheus/common's text parser
@@ -52,11 +23,20 @@ func BenchmarkScrape(b *testing.B) {
 	// HELP or TYPE.
 	body := append(testutil.Page10k("app_family", "Requests handled, family %d."),
 		"jobs_queue_depth{queue=\"default\"} 42\n"...)
-	f, err := rules.Parse(benchRuleFile(testutil.ServePage(b, body)), "bench.yaml")
+	f, err := rules.Parse(testutil.RuleFile10k(testutil.ServePage(b, body), 1), "bench.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	metrics := f.Metrics
+	// The ten metrics of the page; the file's host metrics are not read here.
+	var metrics []*rules.Metric
+	for _, m := range f.Metrics {
+		if m.Source == "app" {
+			metrics = append(metrics, m)
+		}
+	}
+	if len(metrics) != 10 {
+		b.Fatalf("%d metrics on the page, want 10", len(metrics))
+	}
 
 	b.Run("series=10000/expfmt", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
