@@ -26,7 +26,8 @@ func (o *options) plan() []target {
 			if err != nil {
 				return nil, err
 			}
-			return pollbench.StartBaselineProcess(exe, o.line)
+			// With --send, the baseline reads the line as the agent must.
+			return pollbench.StartBaselineProcess(exe, o.line, o.send != "")
 		}})
 	}
 	for i, t := range o.targets {

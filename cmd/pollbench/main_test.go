@@ -64,7 +64,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestBaselineAndTargetJSON(t *testing.T) {
-	addr, stop, err := pollbench.StartBaseline("up ready 100%")
+	addr, stop, err := pollbench.StartBaseline("up ready 100%", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestBaselineAndTargetJSON(t *testing.T) {
 }
 
 func TestPollErrorsExitOne(t *testing.T) {
-	addr, stop, err := pollbench.StartBaseline("down")
+	addr, stop, err := pollbench.StartBaseline("down", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ type terminated int
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	if line, ok := os.LookupEnv(pollbench.BaselineChildEnv); ok {
-		if err := pollbench.ServeBaselineChild(os.Stdin, stdout, line); err != nil {
+		if err := pollbench.ServeBaselineChild(os.Stdin, stdout, line, os.Getenv(pollbench.BaselineReadEnv) == "1"); err != nil {
 			fmt.Fprintln(stderr, "pollbench: baseline:", err)
 			return exitFailure
 		}

@@ -26,7 +26,7 @@ func checkCounts(t *testing.T, r Report) {
 }
 
 func TestBaselineClosedLoop(t *testing.T) {
-	addr, stop, err := StartBaseline(DefaultLine)
+	addr, stop, err := StartBaseline(DefaultLine, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestBaselineClosedLoop(t *testing.T) {
 }
 
 func TestBaselineOpenLoop(t *testing.T) {
-	addr, stop, err := StartBaseline(DefaultLine)
+	addr, stop, err := StartBaseline(DefaultLine, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestBaselineOpenLoop(t *testing.T) {
 }
 
 func TestDurationBoundsRun(t *testing.T) {
-	addr, stop, err := StartBaseline(DefaultLine)
+	addr, stop, err := StartBaseline(DefaultLine, false)
 	if err != nil {
 		t.Fatal(err)
 	}
