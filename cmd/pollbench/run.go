@@ -34,7 +34,8 @@ then each --target in order, then --socat.
                              --target-pid PID to report its CPU per poll
                              and RSS under load, as for the started targets
   --baseline                 the least code that answers a constant line:
-                             accept, write, close (a pollbench child process)
+                             accept, write, close (a pollbench child
+                             process); with --send it reads the line first
   --socat                    socat fork-per-poll + shell script, the way many
                              agents run today
 
@@ -49,9 +50,9 @@ Modes:
 Reading ratios: on a small shared machine absolute figures are noise, so
 every other target is divided by the baseline of the same run:
   throughput = target ok/s / baseline ok/s   (higher is better; the agent's
-               goal is >= 0.9, closed loop)
+               goal is >= 0.95, closed loop)
   p99        = target p99 / baseline p99     (lower is better; the agent's
-               goal is <= 1.2, open loop)
+               goal is <= 1.1, open loop)
 Latency counts successful polls only; failed polls are listed by kind
 (refused, timeout, reset, incomplete, wrong_reply, other).
 

@@ -101,10 +101,10 @@ func (r *Report) ErrorCount() int64 { return r.Polls - r.OK }
 type Ratio struct {
 	Name string
 	// Throughput is target polls/s over baseline polls/s (higher is
-	// better; the agent's goal is >= 0.9 in the closed loop).
+	// better; the agent's goal is >= 0.95 in the closed loop).
 	Throughput float64
 	// P99 is target p99 over baseline p99 (lower is better; the agent's
-	// goal is <= 1.2 in the open loop).
+	// goal is <= 1.1 in the open loop).
 	P99 float64
 	// CPUPerPoll is target server CPU per poll over the baseline's, when
 	// both are known (0 otherwise).
