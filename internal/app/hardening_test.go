@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,15 +351,19 @@ func holdFD(t *testing.T, n uint64) {
 	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
 }
 
-// TestSlowlorisThousand holds 1,000 connections that send nothing or drip
-// a byte at a time, reopening each as soon as the agent closes it, while
-// normal polls must still be answered within HAProxy's usual `timeout
-// check` of 1 s. The agent closes each slow connection at its read
-// deadline and counts it.
+// TestSlowlorisThousand holds 1,000 connections to the agent that send
+// nothing or drip a byte at a time, reopening each as soon as it is closed,
+// while normal polls go on. The same load runs, at the same time, against a
+// baseline: the least code that resists it (a goroutine per connection, the
+// same read deadline). On a shared 2-core machine no wall-clock figure
+// holds, so the agent is judged against that baseline, poll for poll, and
+// by exact counts: every normal poll is answered, the agent closes slow
+// connections as soon as the baseline does, and counts every connection.
 func TestSlowlorisThousand(t *testing.T) {
 	leakCheck(t)
-	holdFD(t, 4096)
-	const slow = 1000
+	holdFD(t, 8192)
+	const slow = 1000 // per target
+	const readTimeout = 100 * time.Millisecond
 	hold := 3 * time.Second
 	if testing.Short() {
 		hold = time.Second
@@ -365,106 +371,216 @@ func TestSlowlorisThousand(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
 	writeAtomic(t, path, stormA)
-	ag := startAgent(t, Options{RulesPath: path, MaxConnections: 2 * slow, Logger: quietLogger()})
+	ag := startAgent(t, Options{RulesPath: path, MaxConnections: 2 * slow, PollReadTimeout: readTimeout, Logger: quietLogger()})
+	base := startSlowlorisBaseline(t, readTimeout)
 	before := ag.get(t, "/metrics")
 
 	ctx, cancel := context.WithTimeout(context.Background(), hold)
 	defer cancel()
-	var (
-		wg                  sync.WaitGroup
-		slowConns, overLong atomic.Int64
-		slowDialErr         atomic.Int64
-		polls, failed, late atomic.Int64
-		maxPoll             atomic.Int64
-		firstFail           atomic.Pointer[string]
-	)
-	for i := range slow {
-		wg.Go(func() {
-			drip := i%2 == 1
-			for ctx.Err() == nil {
-				c, err := net.DialTimeout("tcp", ag.poll, time.Second)
-				if err != nil {
-					slowDialErr.Add(1)
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				slowConns.Add(1)
-				opened := time.Now()
-				buf := make([]byte, 64)
-				for ctx.Err() == nil {
-					if drip {
-						// "w", "o", "r"...: a service name that never ends.
-						if _, err := c.Write([]byte{"worker"[int(time.Since(opened)/(20*time.Millisecond))%6]}); err != nil {
-							break
-						}
-					}
-					_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-					_, err := c.Read(buf)
-					if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-						break // closed by the agent
-					}
-				}
-				// The agent must close within its 100ms read deadline,
-				// plus the scheduling delay of a loaded 2-core machine.
-				if ctx.Err() == nil && time.Since(opened) > time.Second {
-					overLong.Add(1)
-				}
-				c.Close()
-			}
-		})
-	}
-	for i := range 2 {
-		send := "\n"
-		if i == 1 {
-			send = "worker\n"
+	targets := []*slowTarget{{name: "agent", addr: ag.poll}, {name: "baseline", addr: base}}
+	var wg sync.WaitGroup
+	for _, tg := range targets {
+		for i := range slow {
+			wg.Go(func() { tg.slowClient(ctx, i%2 == 1) })
 		}
+	}
+	// Normal polls, alternating between the agent and the baseline so
+	// that both see the same moment of the machine's load. They go on
+	// past the hold until each poller has made 50 pairs.
+	const pairs = 50
+	for _, send := range []string{"\n", "worker\n"} {
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				start := time.Now()
-				_, err := poll(ag.poll, send, time.Second)
-				d := time.Since(start)
-				polls.Add(1)
-				if err != nil {
-					failed.Add(1)
-					msg := err.Error()
-					firstFail.CompareAndSwap(nil, &msg)
+			for n := 0; ctx.Err() == nil || n < pairs; n++ {
+				for _, tg := range targets {
+					tg.normalPoll(send)
 				}
-				if d > 500*time.Millisecond {
-					late.Add(1)
-				}
-				for {
-					m := maxPoll.Load()
-					if int64(d) <= m || maxPoll.CompareAndSwap(m, int64(d)) {
-						break
-					}
-				}
-				time.Sleep(5 * time.Millisecond)
+				time.Sleep(2 * time.Millisecond)
 			}
 		})
 	}
 	wg.Wait()
-	after := ag.get(t, "/metrics")
 
-	closed := metricSum(after, "haproxy_agent_polls_total") - metricSum(before, "haproxy_agent_polls_total")
-	ok := metricSum(after, "haproxy_agent_polls_total", `outcome="ok"`) - metricSum(before, "haproxy_agent_polls_total", `outcome="ok"`)
-	rejected := metricSum(after, "haproxy_agent_poll_connections_rejected_total") - metricSum(before, "haproxy_agent_poll_connections_rejected_total")
-	t.Logf("slowloris: %d slow connections held at once, %d opened in %s (%d dial errors); normal polls: %d, %d failed, %d over 500ms, slowest %s; agent counted %v polls (%v ok), %v rejected",
-		slow, slowConns.Load(), hold, slowDialErr.Load(), polls.Load(), failed.Load(), late.Load(), time.Duration(maxPoll.Load()), closed, ok, rejected)
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d normal polls failed; first: %s", failed.Load(), polls.Load(), *firstFail.Load())
+	agent, baseline := targets[0], targets[1]
+	for _, tg := range targets {
+		t.Logf("%s: %d slow connections opened (%d dial errors), %d closed by the server, lifetime median %s p90 %s; "+
+			"normal polls: %d, %d failed, latency median %s p90 %s max %s",
+			tg.name, tg.slowConns.Load(), tg.dialErrors.Load(), len(tg.lifetimes), quantile(tg.lifetimes, 0.5), quantile(tg.lifetimes, 0.9),
+			len(tg.latencies), tg.failed.Load(), quantile(tg.latencies, 0.5), quantile(tg.latencies, 0.9), quantile(tg.latencies, 1))
 	}
-	if polls.Load() < 10 {
-		t.Errorf("only %d normal polls in %s", polls.Load(), hold)
+	if n := agent.failed.Load(); n != 0 {
+		t.Errorf("%d of %d normal polls to the agent failed; first: %s", n, len(agent.latencies), agent.firstFail)
 	}
-	if overLong.Load() != 0 {
-		t.Errorf("%d slow connections stayed open over 1s", overLong.Load())
+	if n := baseline.failed.Load(); n != 0 {
+		t.Logf("%d normal polls to the baseline failed; first: %s", n, baseline.firstFail)
 	}
-	// Every slow connection ends as a counted poll: dripping ones by
-	// their read deadline (a partial name: the default reply), silent
-	// ones likewise.
-	if closed < float64(slowConns.Load())*0.9 {
-		t.Errorf("haproxy_agent_polls_total grew by %v for %d slow connections", closed, slowConns.Load())
+	// Normal polls are not held up behind slow connections more than the
+	// baseline's are. The slack, a quarter of the read deadline, absorbs
+	// sub-millisecond noise; an agent that made polls wait for slow
+	// connections would be late by read deadlines. Not the tail: the whole
+	// test process stalls now and then on a loaded machine, and a stall
+	// lands on whichever target is being polled.
+	slack := readTimeout / 4
+	for _, q := range []float64{0.5, 0.75} {
+		a, b := quantile(agent.latencies, q), quantile(baseline.latencies, q)
+		if a > 3*b+slack {
+			t.Errorf("normal poll latency at q%.0f: agent %s, baseline %s in the same run; want at most 3x + %s", q*100, a, b, slack)
+		}
 	}
+	// Slow connections are closed by the read deadline, as the baseline
+	// closes them: not later, and as many.
+	if a, b := quantile(agent.lifetimes, 0.5), quantile(baseline.lifetimes, 0.5); a > 3*b+slack {
+		t.Errorf("median slow connection lifetime: agent %s, baseline %s; want at most 3x + %s", a, b, slack)
+	}
+	if a, b := len(agent.lifetimes), len(baseline.lifetimes); 3*a < b {
+		t.Errorf("slow connections closed by the server: agent %d, baseline %d", a, b)
+	}
+
+	// Every connection the agent was sent ends as one counted poll (slow
+	// ones by their read deadline: a partial name, or silence), or as a
+	// rejected one: wait until all are accounted for.
+	dialed := float64(agent.slowConns.Load()) + float64(len(agent.latencies)) + float64(agent.failed.Load())
+	counted := func() (float64, float64) {
+		after := ag.get(t, "/metrics")
+		polls := metricSum(after, "haproxy_agent_polls_total") - metricSum(before, "haproxy_agent_polls_total")
+		rejected := metricSum(after, "haproxy_agent_poll_connections_rejected_total") - metricSum(before, "haproxy_agent_poll_connections_rejected_total")
+		return polls, rejected
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	polls, rejected := counted()
+	for polls+rejected < dialed && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		polls, rejected = counted()
+	}
+	t.Logf("agent counted %v polls and %v rejected connections for %v dialed", polls, rejected, dialed)
+	if polls+rejected != dialed {
+		t.Errorf("the agent counted %v polls + %v rejected for %v connections", polls, rejected, dialed)
+	}
+}
+
+// slowTarget is one server of TestSlowlorisThousand and what its clients
+// saw.
+type slowTarget struct {
+	name, addr            string
+	slowConns, dialErrors atomic.Int64
+	failed                atomic.Int64
+
+	mu        sync.Mutex
+	lifetimes []time.Duration // of slow connections the server closed
+	latencies []time.Duration // of normal polls answered
+	firstFail string
+}
+
+// slowClient opens connections to tg that send nothing or drip a byte at a
+// time, never a newline, each until the server closes it, until ctx ends.
+func (tg *slowTarget) slowClient(ctx context.Context, drip bool) {
+	buf := make([]byte, 64)
+	for ctx.Err() == nil {
+		c, err := net.DialTimeout("tcp", tg.addr, 5*time.Second)
+		if err != nil {
+			tg.dialErrors.Add(1)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		tg.slowConns.Add(1)
+		opened := time.Now()
+		closed := false
+		if drip {
+			// "w", "o", "r"...: a service name that never ends, a
+			// byte every 40ms, well within the 100ms read deadline.
+			for i := 0; ctx.Err() == nil; i++ {
+				if _, err := c.Write([]byte{"worker"[i%6]}); err != nil {
+					closed = true
+					break
+				}
+				_ = c.SetReadDeadline(time.Now().Add(40 * time.Millisecond))
+				if _, err := c.Read(buf); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+					closed = true // a reply or a close
+					break
+				}
+			}
+		} else {
+			// Silence: wait for the server's reply or close, or the
+			// end of the hold.
+			stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
+			_, err := c.Read(buf)
+			stop()
+			closed = err == nil || !errors.Is(err, os.ErrDeadlineExceeded)
+		}
+		if closed {
+			d := time.Since(opened)
+			tg.mu.Lock()
+			tg.lifetimes = append(tg.lifetimes, d)
+			tg.mu.Unlock()
+		}
+		c.Close()
+	}
+}
+
+// normalPoll polls tg as HAProxy would, with a timeout that only catches
+// hangs, and records the latency.
+func (tg *slowTarget) normalPoll(send string) {
+	start := time.Now()
+	_, err := poll(tg.addr, send, 10*time.Second)
+	d := time.Since(start)
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if err != nil {
+		if tg.failed.Add(1) == 1 {
+			tg.firstFail = err.Error()
+		}
+		return
+	}
+	tg.latencies = append(tg.latencies, d)
+}
+
+// quantile returns the q-quantile of ds (0 for none), sorting ds.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+}
+
+// startSlowlorisBaseline serves polls the least way that resists slow
+// clients: a goroutine per connection, one read deadline from accept for
+// the agent-send line, then a constant reply. It stops, connections
+// included, when the test ends.
+func startSlowlorisBaseline(t *testing.T, readTimeout time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				_ = c.SetReadDeadline(time.Now().Add(readTimeout))
+				buf := make([]byte, 256)
+				n := 0
+				for n < len(buf) {
+					m, err := c.Read(buf[n:])
+					if bytes.IndexByte(buf[n:n+m], '\n') >= 0 || err != nil {
+						break
+					}
+					n += m
+				}
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = c.Write([]byte("up ready 100%\n"))
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
 }
 
 // TestHostilePolls sends what is not a poll: oversized agent-send lines,
