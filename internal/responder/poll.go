@@ -94,8 +94,19 @@ func readLine(c net.Conn, buf []byte, deadline time.Time) ([]byte, error) {
 			return buf[:n+i], nil
 		}
 		n += m
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The line may have come after the deadline fired but
+			// before this goroutine ran again: take what is there.
+			if m := readWaiting(c, buf[n:]); m > 0 {
+				if i := bytes.IndexByte(buf[n:n+m], '\n'); i >= 0 {
+					return buf[:n+i], nil
+				}
+				n += m
+			}
+			return buf[:n], nil
+		}
 		if err != nil {
-			if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) {
+			if err == io.EOF {
 				return buf[:n], nil
 			}
 			return nil, err
