@@ -79,3 +79,19 @@ rules:
 		}
 	}
 }
+
+// TestStatusJSONReadable: /status writes expressions as they are, without
+// \u003e, and no -1 placeholder for an unset maxconn or weight.
+func TestStatusJSONReadable(t *testing.T) {
+	leakCheck(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomic(t, path, stormA)
+	ag := startAgent(t, Options{RulesPath: path, Logger: quietLogger()})
+	st := ag.get(t, "/status")
+	if !strings.Contains(st, `"expr": "cpus >= 0"`) || strings.Contains(st, `\u003e`) {
+		t.Errorf("/status escapes '>':\n%s", st)
+	}
+	if strings.Contains(st, ": -1") {
+		t.Errorf("/status shows the -1 placeholder:\n%s", st)
+	}
+}

@@ -28,7 +28,8 @@ type Status struct {
 	Metrics            []MetricStatus        `json:"metrics"`
 	Sources            []SourceStatus        `json:"sources"`
 
-	file *rules.File
+	result *evaluator.Result
+	file   *rules.File
 }
 
 // ReloadStatus is the outcome of the last load of the rule file.
@@ -71,6 +72,7 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 		CollectSeconds:  collectTook.Seconds(),
 		EvaluateSeconds: evalTook.Seconds(),
 		Services:        res.Services,
+		result:          res,
 		file:            f,
 	}
 	for _, m := range snap.Metrics {
