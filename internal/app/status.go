@@ -28,8 +28,7 @@ type Status struct {
 	Metrics            []MetricStatus        `json:"metrics"`
 	Sources            []SourceStatus        `json:"sources"`
 
-	result *evaluator.Result
-	file   *rules.File
+	file *rules.File
 }
 
 // ReloadStatus is the outcome of the last load of the rule file.
@@ -72,7 +71,6 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 		CollectSeconds:  collectTook.Seconds(),
 		EvaluateSeconds: evalTook.Seconds(),
 		Services:        res.Services,
-		result:          res,
 		file:            f,
 	}
 	for _, m := range snap.Metrics {
