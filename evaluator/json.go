@@ -1,9 +1,7 @@
 package evaluator
 
 import (
-	"bytes"
-	"encoding/json"
-
+	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -18,7 +16,7 @@ func (r RuleResult) MarshalJSON() ([]byte, error) {
 	if r.Weight != rules.Unset {
 		out.Weight = &r.Weight
 	}
-	return marshal(out)
+	return jsonout.Compact(out)
 }
 
 // MarshalJSON leaves out maxconn when the reply carries none, rather than
@@ -32,18 +30,5 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 	if d.Maxconn != rules.Unset {
 		out.Maxconn = &d.Maxconn
 	}
-	return marshal(out)
-}
-
-// marshal encodes v without HTML escaping: a MarshalJSON result is used as
-// is, so an escaping json.Marshal here would turn every ">" of an
-// expression into \u003e whatever the caller's encoder says.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return jsonout.Compact(out)
 }

@@ -1,7 +1,6 @@
 package evaluator
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/haproxy-agent/agent/internal/jsonout"
@@ -78,7 +77,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	if v.Missing != "" {
 		out.Value, out.NonFinite = nil, ""
 	}
-	return json.Marshal(out)
+	return jsonout.Compact(out)
 }
 
 // RuleResult is what one rule did in one evaluation.

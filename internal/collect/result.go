@@ -1,7 +1,6 @@
 package collect
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/haproxy-agent/agent/internal/jsonout"
@@ -44,7 +43,7 @@ func (m MetricValue) MarshalJSON() ([]byte, error) {
 		NonFinite string   `json:"non_finite,omitempty"`
 	}{plain: plain(m)}
 	out.Value, out.NonFinite = jsonout.Number(m.Value)
-	return json.Marshal(out)
+	return jsonout.Compact(out)
 }
 
 // SourceHealth is how one source's read went in a cycle.

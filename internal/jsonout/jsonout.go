@@ -58,6 +58,20 @@ func Marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Compact encodes v on one line without HTML escaping, for MarshalJSON
+// methods: encoding/json uses their output as it is, so an escaping
+// json.Marshal there would write "\u003e" for every ">" of an expression
+// or error whatever the document's encoder says.
+func Compact(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // Write encodes v with Marshal and writes it to w only if it encoded whole.
 func Write(w io.Writer, v any) error {
 	data, err := Marshal(v)
