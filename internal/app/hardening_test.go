@@ -191,7 +191,11 @@ func TestReloadStorm(t *testing.T) {
 	path := filepath.Join(dir, "rules.yaml")
 	writeAtomic(t, path, stormA)
 	sighup := make(chan struct{})
-	ag := startAgent(t, Options{RulesPath: path, Reload: sighup, EnableLifecycle: true, Logger: quietLogger()})
+	// Every poll sends its line; the read deadline only has to outlast a
+	// poller descheduled between connect and write on a loaded machine,
+	// where 100 ms is not enough and the late line's poll would get the
+	// default service's reply.
+	ag := startAgent(t, Options{RulesPath: path, Reload: sighup, EnableLifecycle: true, PollReadTimeout: 5 * time.Second, Logger: quietLogger()})
 
 	if r, err := poll(ag.poll, "\n", time.Second); err != nil || setOf("", r) != 0 {
 		t.Fatalf("first poll: %q, %v; want %q", r, err, stormReplies[""][0])
