@@ -8,6 +8,7 @@ import (
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/reload"
 	"github.com/haproxy-agent/agent/internal/responder"
+	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -33,6 +34,7 @@ func (a *agent) loop(ctx context.Context) {
 			if iv := s.rs.file.Interval; iv != interval {
 				interval = iv
 				ticker.Reset(interval)
+				a.history.SetStep(interval)
 			}
 			a.cycle(ctx)
 			close(s.done)
@@ -112,19 +114,23 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	}
 	a.resp.Publish(responder.NewTable(def, byService))
 
-	changed := false
+	var changes []statuspage.Change
 	for _, d := range res.Services {
 		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {
 			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", d.Firing, "phase", d.Phase)
 			a.replies[d.Service] = d.Reply
-			changed = true
+			changes = append(changes, statuspage.Change{
+				Time: res.Time, Target: d.Service, From: trimNL(prev), To: trimNL(d.Reply), Why: why(d),
+			})
 		}
 	}
-	if changed {
+	if len(changes) > 0 {
 		a.saveReplies(res)
 	}
 
-	a.status.Store(newStatus(rs.file, res, a.lastSnap, took, collectTook))
+	st := newStatus(rs.file, res, a.lastSnap, took, collectTook)
+	a.record(st, changes)
+	a.status.Store(st)
 	a.metrics.evaluated(took + collectTook)
 }
 
