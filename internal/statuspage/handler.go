@@ -122,16 +122,17 @@ type flash struct {
 	Err  bool
 }
 
-// Spark returns the chart of a History key, or nil when it has none.
-func (v *view) Spark(key string) *Spark {
+// Spark returns the chart of a History key as inline SVG, or "" when it
+// has none.
+func (v *view) Spark(key string) template.HTML {
 	if key == "" {
-		return nil
+		return ""
 	}
 	sp, ok := v.history.Spark(key, v.Now)
 	if !ok {
-		return nil
+		return ""
 	}
-	return &sp
+	return sp.SVG()
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {

@@ -129,15 +129,21 @@ func (h *History) Changes() []Change {
 // with width points at most; ok is false when the series is unknown.
 func (h *History) Spark(key string, now time.Time) (Spark, bool) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	se := h.series[key]
 	if se == nil {
-		h.mu.Unlock()
 		return Spark{}, false
 	}
+	slot := now.UnixNano() / int64(h.step)
+	// Page loads within one step see the same chart: draw it once.
+	if se.drawn && se.drawnAt == slot && se.drawnVersion == se.version {
+		return se.spark, true
+	}
 	vals := make([]float32, h.points())
-	se.window(now.UnixNano()/int64(h.step), vals)
-	h.mu.Unlock()
-	return newSpark(vals), true
+	se.window(slot, vals)
+	se.spark = newSpark(vals)
+	se.drawn, se.drawnAt, se.drawnVersion = true, slot, se.version
+	return se.spark, true
 }
 
 // series is a ring of one value per step; NaN marks a step with none.
@@ -146,9 +152,22 @@ type series struct {
 	// last is the step number of the newest value.
 	last int64
 	seen bool
+	// version counts writes; spark is the chart drawn at step drawnAt
+	// after write drawnVersion.
+	version      uint64
+	drawn        bool
+	drawnAt      int64
+	drawnVersion uint64
+	spark        Spark
 }
 
-func newSeries(n int) *series { return &series{vals: make([]float32, n)} }
+func newSeries(n int) *series {
+	s := &series{vals: make([]float32, n)}
+	for i := range s.vals {
+		s.vals[i] = nan32
+	}
+	return s
+}
 
 func (s *series) add(slot int64, v float64) {
 	n := int64(len(s.vals))
@@ -162,19 +181,28 @@ func (s *series) add(slot int64, v float64) {
 	}
 	s.vals[slot%n] = float32(v)
 	s.last, s.seen = slot, true
+	s.version++
 }
 
 // window fills dst (len(s.vals) long) with the values of the steps ending
 // at step now, oldest first.
 func (s *series) window(now int64, dst []float32) {
 	n := int64(len(s.vals))
-	for i := range n {
-		k := now - n + 1 + i
-		if !s.seen || k > s.last || k <= s.last-n || k < 0 {
-			dst[i] = nan32
-			continue
+	first := now - n + 1
+	i := 0
+	for ; i < len(dst) && (!s.seen || first+int64(i) <= s.last-n || first+int64(i) < 0); i++ {
+		dst[i] = nan32
+	}
+	// From here on every step up to s.last is in the ring, in order.
+	j := (first + int64(i)) % n
+	for ; i < len(dst) && first+int64(i) <= s.last; i++ {
+		dst[i] = s.vals[j]
+		if j++; j == n {
+			j = 0
 		}
-		dst[i] = s.vals[k%n]
+	}
+	for ; i < len(dst); i++ {
+		dst[i] = nan32
 	}
 }
 
