@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -24,7 +25,8 @@ func (a *agent) serveWeb(ctx context.Context, ln net.Listener) error {
 		Handler:           a.webHandler(ctx),
 		ReadHeaderTimeout: a.o.WebReadHeaderTimeout,
 		IdleTimeout:       a.o.WebIdleTimeout,
-		ErrorLog:          nil,
+		// Failed handshakes and the like: the client's problem, not news.
+		ErrorLog: slog.NewLogLogger(a.log.With("component", "web").Handler(), slog.LevelDebug),
 	}
 	cfg := a.o.WebConfigFile
 	flags := &toolkitweb.FlagConfig{

@@ -17,6 +17,11 @@ import (
 // it runs without --web.enable-lifecycle, or is not an agent at all.
 var ErrNotEnabled = errors.New("the agent does not serve the overrides API")
 
+// ErrUnauthorized is returned by Client when the agent refuses the
+// request's credentials, or their absence (its --web.config.file asks for
+// basic auth).
+var ErrUnauthorized = errors.New("the agent refused the credentials")
+
 // APIError is an error the agent's overrides API answered with.
 type APIError struct {
 	// Status is the HTTP status code.
@@ -44,8 +49,12 @@ type Client struct {
 	// BaseURL is the agent's web address, e.g. http://127.0.0.1:9898; a
 	// path prefix (behind a proxy) is kept.
 	BaseURL string
-	// HTTP sends the requests; nil means http.DefaultClient.
+	// HTTP sends the requests; nil means http.DefaultClient. Its
+	// transport carries the TLS settings (CA, client certificate).
 	HTTP *http.Client
+	// Username and Password, when Username is set, are sent as basic auth.
+	Username string
+	Password string
 }
 
 // List returns the overrides in force, oldest first.
@@ -103,6 +112,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.Username != "" {
+		req.SetBasicAuth(c.Username, c.Password)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -136,6 +148,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	// A 403, 404 or 405 that is not the API's JSON comes from the agent's
 	// own router: the API is not mounted.
 	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%s %s: %s%s: %w", method, u, resp.Status, msg, ErrUnauthorized)
 	case http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed:
 		return fmt.Errorf("%s %s: %s%s: %w", method, u, resp.Status, msg, ErrNotEnabled)
 	}
