@@ -74,8 +74,11 @@ func (a *agent) cycle(ctx context.Context) {
 		return
 	}
 	for _, s := range a.lastSnap.Sources {
+		// Every source's counter exists from its first read, so that
+		// rate() over it works before the first error.
+		errs := a.metrics.readErrors.WithLabelValues(s.Name)
 		if !s.Up {
-			a.metrics.readErrors.WithLabelValues(s.Name).Inc()
+			errs.Inc()
 		}
 		// Log a source going down or coming back once, not every cycle.
 		if prev, seen := a.sourceUp[s.Name]; !seen && !s.Up || seen && prev != s.Up {
