@@ -106,9 +106,13 @@ func (v *view) ChangeRows() template.HTML {
 		b.WriteString(Ago(v.Now.Sub(c.Time)))
 		b.WriteString(` ago)</td><td>`)
 		esc(c.Target)
-		b.WriteString(`</td><td><code>`)
-		esc(c.From)
-		b.WriteString(`</code></td><td><code>`)
+		if c.From == "" {
+			b.WriteString(`</td><td class="none">(start)</td><td><code>`)
+		} else {
+			b.WriteString(`</td><td><code>`)
+			esc(c.From)
+			b.WriteString(`</code></td><td><code>`)
+		}
 		esc(c.To)
 		b.WriteString(`</code></td><td>`)
 		esc(c.Why)
