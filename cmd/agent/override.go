@@ -56,13 +56,13 @@ func registerOverride(app *kingpin.Application, stdout, stderr io.Writer) (strin
 	c.Flag("reason", "Why: required when adding; HAProxy shows it as \"override: REASON\".").PlaceHolder("TEXT").StringVar(&f.reason)
 	c.Flag("ttl", "Remove the override after this long (e.g. 30m, 4h, 1d; default 1h); 0 or forever keeps it until cleared.").StringVar(&f.ttl)
 	c.Flag("web.url", "Base URL of the running agent's web server (its --web.listen-address); https://... when its --web.config.file sets TLS.").Default("http://127.0.0.1:9898").Envar("AGENT_WEB_URL").StringVar(&f.url)
-	c.Flag("web.user", "Basic auth user, for an agent whose --web.config.file sets basic_auth_users.").Envar("AGENT_WEB_USER").StringVar(&f.user)
-	c.Flag("web.password", "Basic auth password (prefer the environment variable or --web.password-file: flags show in ps).").Envar("AGENT_WEB_PASSWORD").StringVar(&f.password)
+	c.Flag("web.user", "Basic auth user, for an agent whose --web.config.file sets basic_auth_users.").Envar("AGENT_WEB_USER").PlaceHolder("USER").StringVar(&f.user)
+	c.Flag("web.password", "Basic auth password (prefer the environment variable or --web.password-file: flags show in ps).").Envar("AGENT_WEB_PASSWORD").PlaceHolder("PASSWORD").StringVar(&f.password)
 	c.Flag("web.password-file", "File holding the basic auth password.").PlaceHolder("FILE").StringVar(&f.passwordFile)
 	c.Flag("web.ca-file", "CA certificate(s) to verify the agent's TLS certificate with (default: the system's).").PlaceHolder("FILE").StringVar(&f.caFile)
 	c.Flag("web.cert-file", "Client certificate, for an agent that asks for one (client_auth_type).").PlaceHolder("FILE").StringVar(&f.certFile)
 	c.Flag("web.key-file", "Key of --web.cert-file.").PlaceHolder("FILE").StringVar(&f.keyFile)
-	c.Flag("web.server-name", "Name to verify the agent's certificate against, when it differs from the URL's host.").StringVar(&f.serverName)
+	c.Flag("web.server-name", "Name to verify the agent's certificate against, when it differs from the URL's host.").PlaceHolder("NAME").StringVar(&f.serverName)
 	c.Flag("web.insecure-skip-verify", "Do not verify the agent's certificate (tests only).").BoolVar(&f.insecureSkipVerify)
 	return c.FullCommand(), func(ctx context.Context, _ *slog.Logger) int {
 		return runOverride(ctx, f, stdout, stderr)
@@ -264,6 +264,7 @@ func (f overrideFlags) client() (*override.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
+	tr.DisableKeepAlives = true // one request per run
 	c.HTTP = &http.Client{Transport: tr}
 	return c, nil
 }

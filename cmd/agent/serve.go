@@ -29,7 +29,7 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		Default(":9999").StringVar(&o.Listen)
 	c.Flag("web.listen-address", "Address of /metrics, /status and /healthz.").
 		Default(":9898").StringVar(&o.WebListen)
-	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload and /api/v1/overrides.").
+	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload, /api/v1/overrides and the status page's override forms.").
 		BoolVar(&o.EnableLifecycle)
 	c.Flag("web.config.file", "Web configuration file (TLS, basic auth) for every HTTP endpoint, in the format of Prometheus and its exporters (exporter-toolkit).").
 		PlaceHolder("FILE").StringVar(&o.WebConfigFile)
