@@ -242,3 +242,43 @@ func TestWebIdleFloodDoesNotStarvePolls(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleWebConfig runs the agent on examples/web-config.yml, with its
+// certificate paths pointed at a certificate the test made: the user and
+// password it documents get in, nobody else does.
+func TestExampleWebConfig(t *testing.T) {
+	leakCheck(t)
+	dir := t.TempDir()
+	cert, key, pool := testutil.SelfSignedCert(t, dir)
+	data, err := os.ReadFile("../../examples/web-config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer("/etc/agent/tls/agent.crt", cert, "/etc/agent/tls/agent.key", key).Replace(string(data))
+	if cfg == string(data) {
+		t.Fatal("examples/web-config.yml no longer names /etc/agent/tls/agent.crt and agent.key: update this test")
+	}
+	webCfg := filepath.Join(dir, "web-config.yml")
+	os.WriteFile(webCfg, []byte(cfg), 0o600)
+	ag := startAgent(t, Options{WebConfigFile: webCfg, DefaultRules: []byte("rules: []\n"), DefaultName: "empty", Logger: quietLogger()})
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	for _, c := range []struct {
+		user, pass string
+		want       int
+	}{{"ops", "change-me", 200}, {"ops", "change-it", 401}, {"", "", 401}} {
+		req, _ := http.NewRequest("GET", "https://"+ag.web+"/metrics", nil)
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET /metrics as %q/%q = %d, want %d", c.user, c.pass, resp.StatusCode, c.want)
+		}
+	}
+}
