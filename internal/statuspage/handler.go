@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -69,11 +70,20 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// cacheFor is how long a rendered page is served again: a page reloaded
+// in a loop costs one render a second, not one per request, so that it
+// cannot take CPU from the agent port. A form's change drops it at once.
+const cacheFor = time.Second
+
 // Handler serves the status page, its stylesheet and its forms.
 type Handler struct {
 	o      Options
 	static http.Handler
 	csrf   *http.CrossOriginProtection
+
+	mu       sync.Mutex
+	cached   []byte
+	cachedAt time.Time
 }
 
 // New returns a Handler.
@@ -139,10 +149,38 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, http.StatusOK, nil)
 }
 
+// page returns the rendered page, from the cache when it is fresh; a page
+// with a message is never cached.
+func (h *Handler) page(f *flash) ([]byte, error) {
+	if f == nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.cached != nil && time.Since(h.cachedAt) < cacheFor {
+			return h.cached, nil
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(h.cached))
+	if err := h.render(&buf, h.o.Page(), f); err != nil {
+		return nil, err
+	}
+	if f == nil {
+		h.cached, h.cachedAt = buf.Bytes(), time.Now()
+	}
+	return buf.Bytes(), nil
+}
+
+// forget drops the cached page, after a change the next load must show.
+func (h *Handler) forget() {
+	h.mu.Lock()
+	h.cached = nil
+	h.mu.Unlock()
+}
+
 // respond renders the page with an optional message.
 func (h *Handler) respond(w http.ResponseWriter, code int, f *flash) {
-	var buf bytes.Buffer
-	if err := h.render(&buf, h.o.Page(), f); err != nil {
+	body, err := h.page(f)
+	if err != nil {
 		h.o.Logger.Error("status page failed to render", "err", err)
 		http.Error(w, "status page failed to render: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -154,7 +192,7 @@ func (h *Handler) respond(w http.ResponseWriter, code int, f *flash) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 func (h *Handler) render(w io.Writer, p *Page, f *flash) error {
@@ -199,6 +237,7 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 		h.respond(w, http.StatusBadRequest, &flash{Text: "override not added: " + err.Error(), Err: true})
 		return
 	}
+	h.forget()
 	seeOther(w, "../#overrides")
 }
 
@@ -218,6 +257,7 @@ func (h *Handler) clear(w http.ResponseWriter, r *http.Request) {
 		h.respond(w, http.StatusBadRequest, &flash{Text: "override not cleared: " + err.Error(), Err: true})
 		return
 	}
+	h.forget()
 	seeOther(w, "../../#overrides")
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -274,5 +275,33 @@ func TestFormsRefuseCrossSiteRequests(t *testing.T) {
 	}
 	if len(ov.added) != 0 || ov.cleared != 0 || len(ov.removed) != 0 {
 		t.Errorf("a refused request changed overrides: %+v", ov)
+	}
+}
+
+// TestPageCache: a page loaded in a loop is rendered once a second, and a
+// form's change shows at the next load.
+func TestPageCache(t *testing.T) {
+	p := testPage(t0, 1)
+	var builds atomic.Int64
+	ov := &fakeOverrides{}
+	mux := http.NewServeMux()
+	New(Options{Page: func() *Page { builds.Add(1); return p }, History: fullHistory(p), Overrides: ov}).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for range 20 {
+		get(t, srv.URL+"/")
+	}
+	if n := builds.Load(); n != 1 {
+		t.Errorf("20 loads within a second built the page %d times, want 1", n)
+	}
+	post(t, srv.URL+"/ui/overrides/clear", nil, nil)
+	get(t, srv.URL+"/")
+	if n := builds.Load(); n != 2 {
+		t.Errorf("the load after a change was served from the cache (%d builds)", n)
+	}
+	time.Sleep(cacheFor + 50*time.Millisecond)
+	get(t, srv.URL+"/")
+	if n := builds.Load(); n != 3 {
+		t.Errorf("a load after %s was served from the cache (%d builds)", cacheFor, n)
 	}
 }
