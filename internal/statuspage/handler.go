@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"embed"
 	"fmt"
@@ -84,6 +85,8 @@ type Handler struct {
 	mu       sync.Mutex
 	cached   []byte
 	cachedAt time.Time
+	// gzipped is cached, compressed for browsers, once one asks.
+	gzipped []byte
 }
 
 // New returns a Handler.
@@ -146,28 +149,49 @@ func (v *view) Spark(key string) template.HTML {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
-	h.respond(w, http.StatusOK, nil)
+	h.respond(w, http.StatusOK, nil, acceptsGzip(r))
 }
 
-// page returns the rendered page, from the cache when it is fresh; a page
-// with a message is never cached.
-func (h *Handler) page(f *flash) ([]byte, error) {
-	if f == nil {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.cached != nil && time.Since(h.cachedAt) < cacheFor {
-			return h.cached, nil
+// acceptsGzip says whether the client takes a gzip-compressed answer.
+func acceptsGzip(r *http.Request) bool {
+	for _, enc := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		if name, _, _ := strings.Cut(strings.TrimSpace(enc), ";"); name == "gzip" {
+			return true
 		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(h.cached))
-	if err := h.render(&buf, h.o.Page(), f); err != nil {
-		return nil, err
+	return false
+}
+
+// page returns the rendered page, from the cache when it is fresh, and
+// compressed when gz is set (the compression is cached too); a page with a
+// message is never cached nor compressed.
+func (h *Handler) page(f *flash, gz bool) (body []byte, compressed bool, err error) {
+	if f != nil {
+		var buf bytes.Buffer
+		err := h.render(&buf, h.o.Page(), f)
+		return buf.Bytes(), false, err
 	}
-	if f == nil {
-		h.cached, h.cachedAt = buf.Bytes(), time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cached == nil || time.Since(h.cachedAt) >= cacheFor {
+		var buf bytes.Buffer
+		buf.Grow(len(h.cached))
+		if err := h.render(&buf, h.o.Page(), nil); err != nil {
+			return nil, false, err
+		}
+		h.cached, h.cachedAt, h.gzipped = buf.Bytes(), time.Now(), nil
 	}
-	return buf.Bytes(), nil
+	if !gz {
+		return h.cached, false, nil
+	}
+	if h.gzipped == nil {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		_, _ = zw.Write(h.cached)
+		_ = zw.Close()
+		h.gzipped = buf.Bytes()
+	}
+	return h.gzipped, true, nil
 }
 
 // forget drops the cached page, after a change the next load must show.
@@ -178,8 +202,8 @@ func (h *Handler) forget() {
 }
 
 // respond renders the page with an optional message.
-func (h *Handler) respond(w http.ResponseWriter, code int, f *flash) {
-	body, err := h.page(f)
+func (h *Handler) respond(w http.ResponseWriter, code int, f *flash, gz bool) {
+	body, compressed, err := h.page(f, gz)
 	if err != nil {
 		h.o.Logger.Error("status page failed to render", "err", err)
 		http.Error(w, "status page failed to render: "+err.Error(), http.StatusInternalServerError)
@@ -191,6 +215,10 @@ func (h *Handler) respond(w http.ResponseWriter, code int, f *flash) {
 	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Vary", "Accept-Encoding")
+	if compressed {
+		hd.Set("Content-Encoding", "gzip")
+	}
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 }
@@ -215,14 +243,14 @@ const maxForm = 16 << 10
 func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "invalid form: " + err.Error(), Err: true})
+		h.respond(w, http.StatusBadRequest, &flash{Text: "invalid form: " + err.Error(), Err: true}, false)
 		return
 	}
 	action := strings.TrimSpace(r.PostForm.Get("action"))
 	if action == "weight" {
 		n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("weight")))
 		if err != nil {
-			h.respond(w, http.StatusBadRequest, &flash{Text: "weight: give a whole percent, 0 to 256", Err: true})
+			h.respond(w, http.StatusBadRequest, &flash{Text: "weight: give a whole percent, 0 to 256", Err: true}, false)
 			return
 		}
 		action = fmt.Sprintf("weight %d%%", n)
@@ -234,7 +262,7 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 		TTL:     strings.TrimSpace(r.PostForm.Get("ttl")),
 	}
 	if err := h.o.Overrides.Add(r.Context(), req); err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "override not added: " + err.Error(), Err: true})
+		h.respond(w, http.StatusBadRequest, &flash{Text: "override not added: " + err.Error(), Err: true}, false)
 		return
 	}
 	h.forget()
@@ -244,7 +272,7 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) clear(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "invalid form: " + err.Error(), Err: true})
+		h.respond(w, http.StatusBadRequest, &flash{Text: "invalid form: " + err.Error(), Err: true}, false)
 		return
 	}
 	var err error
@@ -254,7 +282,7 @@ func (h *Handler) clear(w http.ResponseWriter, r *http.Request) {
 		err = h.o.Overrides.Clear(r.Context())
 	}
 	if err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "override not cleared: " + err.Error(), Err: true})
+		h.respond(w, http.StatusBadRequest, &flash{Text: "override not cleared: " + err.Error(), Err: true}, false)
 		return
 	}
 	h.forget()

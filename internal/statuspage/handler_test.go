@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -303,5 +304,34 @@ func TestPageCache(t *testing.T) {
 	get(t, srv.URL+"/")
 	if n := builds.Load(); n != 3 {
 		t.Errorf("a load after %s was served from the cache (%d builds)", cacheFor, n)
+	}
+}
+
+func TestPageGzip(t *testing.T) {
+	srv := serve(t, testPage(t0, 3), nil)
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	for _, gz := range []bool{true, false} {
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		if gz {
+			req.Header.Set("Accept-Encoding", "br, gzip;q=0.8")
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body io.Reader = resp.Body
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != gz {
+			t.Errorf("asked for gzip %v, got Content-Encoding %q", gz, resp.Header.Get("Content-Encoding"))
+		} else if gz {
+			if body, err = gzip.NewReader(resp.Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, _ := io.ReadAll(body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "rule-2 &lt;script&gt;") {
+			t.Errorf("gzip %v: the page is not there", gz)
+		}
 	}
 }
