@@ -30,6 +30,8 @@ type History struct {
 	next    int
 	// sourceErrs is the last failed read per source.
 	sourceErrs map[string]SourceError
+	// scratch holds a series' window while its chart is drawn.
+	scratch []float32
 }
 
 // Sample is one value of one series at one cycle. A NaN value (a missing
@@ -139,9 +141,12 @@ func (h *History) Spark(key string, now time.Time) (Spark, bool) {
 	if se.drawn && se.drawnAt == slot && se.drawnVersion == se.version {
 		return se.spark, true
 	}
-	vals := make([]float32, h.points())
-	se.window(slot, vals)
-	se.spark = newSpark(vals)
+	// Drawing happens under the lock, so one scratch window serves all.
+	if len(h.scratch) != h.points() {
+		h.scratch = make([]float32, h.points())
+	}
+	se.window(slot, h.scratch)
+	se.spark = newSpark(h.scratch)
 	se.drawn, se.drawnAt, se.drawnVersion = true, slot, se.version
 	return se.spark, true
 }

@@ -69,10 +69,16 @@ func (v *view) RuleRows(t Target) template.HTML {
 
 // MetricRows renders the rows of the metrics table.
 func (v *view) MetricRows() template.HTML {
+	sparks := make([]Spark, len(v.Metrics))
+	size := 0
+	for i, m := range v.Metrics {
+		sparks[i], _ = v.history.Spark(MetricKey(m.Name), v.Now)
+		size += 400 + len(m.Name) + len(m.Query) + len(m.Missing) + len(sparks[i].Path)
+	}
 	var b strings.Builder
-	b.Grow(len(v.Metrics) * 600)
+	b.Grow(size)
 	esc := func(s string) { template.HTMLEscape(&b, []byte(s)) }
-	for _, m := range v.Metrics {
+	for i, m := range v.Metrics {
 		b.WriteString(`<tr><td>`)
 		esc(m.Name)
 		b.WriteString(`</td><td>`)
@@ -84,7 +90,9 @@ func (v *view) MetricRows() template.HTML {
 			b.WriteString(formatNumber(m.Value))
 		}
 		b.WriteString(`</td><td>`)
-		b.WriteString(string(v.Spark(MetricKey(m.Name))))
+		if sparks[i].Path != "" || sparks[i].HasLast {
+			sparks[i].writeSVG(&b)
+		}
 		b.WriteString(`</td><td><code>`)
 		esc(m.Source)
 		b.WriteByte(':')

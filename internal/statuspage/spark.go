@@ -160,9 +160,14 @@ func (w *pathWriter) write(cmd byte, x, y int64) {
 // of them; nothing in it comes from outside: the path holds only commands
 // and whole numbers, and the rest are numbers formatted here.
 func (sp Spark) SVG() template.HTML {
-	lo, hi := formatNumber(sp.Min), formatNumber(sp.Max)
 	var b strings.Builder
 	b.Grow(len(sp.Path) + 220)
+	sp.writeSVG(&b)
+	return template.HTML(b.String())
+}
+
+func (sp Spark) writeSVG(b *strings.Builder) {
+	lo, hi := formatNumber(sp.Min), formatNumber(sp.Max)
 	b.WriteString(`<svg class="spark" viewBox="0 0 2400 360" preserveAspectRatio="none" role="img" aria-label="min `)
 	b.WriteString(lo)
 	b.WriteString(`, max `)
@@ -174,5 +179,4 @@ func (sp Spark) SVG() template.HTML {
 	b.WriteString("–")
 	b.WriteString(hi)
 	b.WriteString(`</span>`)
-	return template.HTML(b.String())
 }
