@@ -101,8 +101,8 @@ func TestPollsWhilePageLoadedInALoop(t *testing.T) {
 		t.Errorf("%d of %d loads failed", loadErrs.Load(), loads.Load())
 	}
 	// On two cores shared with other builds this ratio swings between
-	// about 0.6 and 1.1 from run to run: only a gross cost (a render per
-	// load of a large page) fails it. docs/benchmarks.md has the figures.
+	// about 0.6 and 1 from run to run: only a gross cost fails it.
+	// docs/benchmarks.md has the figures.
 	if ratio < 0.5 {
 		t.Errorf("the page costs the agent port %.0f%% of its polls beyond what any HTTP client costs", 100*(1-ratio))
 	}
