@@ -19,6 +19,7 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		Out:       out(d),
 		WeightKey: WeightKey(kind, d.Service),
 		Rules:     make([]Rule, len(d.Rules)),
+		Facts:     facts(d, now),
 	}
 	for i, r := range d.Rules {
 		vals := make([]Value, len(r.Values))
@@ -36,6 +37,27 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		}
 	}
 	return t
+}
+
+// facts says what the reply's phase and ramp mean for HAProxy.
+func facts(d *evaluator.Decision, now time.Time) []Fact {
+	var fs []Fact
+	switch d.Phase {
+	case evaluator.Acting:
+		fs = append(fs, Fact{"phase", "acting: the reply carries the admin word and the weight"})
+	case evaluator.Restoring:
+		v := "restoring: the reply repeats the admin word and the weight"
+		if !d.QuietAt.IsZero() {
+			v += ", then goes quiet in " + Ago(d.QuietAt.Sub(now))
+		}
+		fs = append(fs, Fact{"phase", v})
+	case evaluator.Quiet:
+		fs = append(fs, Fact{"phase", "quiet: the reply is the operational word alone, so what an operator sets in HAProxy stays"})
+	}
+	if r := d.Ramp; r != nil {
+		fs = append(fs, Fact{"ramp", fmt.Sprintf("weight climbing from %d%% to %d%%, done in %s", r.From, r.To, Ago(r.Until.Sub(now)))})
+	}
+	return fs
 }
 
 func out(d *evaluator.Decision) bool {

@@ -50,3 +50,20 @@ func TestReason(t *testing.T) {
 		})
 	}
 }
+
+func TestFacts(t *testing.T) {
+	d := &evaluator.Decision{Service: "web", Op: "up", Admin: "ready", Weight: 40, Reply: "up ready 40%\n",
+		Phase: evaluator.Restoring, QuietAt: t0.Add(25 * time.Second),
+		Ramp: &evaluator.Ramp{From: 1, To: 100, Since: t0.Add(-time.Minute), Until: t0.Add(90 * time.Second)}}
+	tg := FromDecision("service", d, t0)
+	want := []Fact{
+		{"phase", "restoring: the reply repeats the admin word and the weight, then goes quiet in 25s"},
+		{"ramp", "weight climbing from 1% to 100%, done in 1m"},
+	}
+	if len(tg.Facts) != len(want) || tg.Facts[0] != want[0] || tg.Facts[1] != want[1] {
+		t.Errorf("facts = %q, want %q", tg.Facts, want)
+	}
+	if tg.Reply != "up ready 40%" || tg.Out || tg.WeightKey != WeightKey("service", "web") {
+		t.Errorf("target = %+v", tg)
+	}
+}
