@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/config"
 
 	"github.com/haproxy-agent/agent/internal/override"
 )
@@ -37,6 +40,12 @@ type overrideFlags struct {
 	reason  string
 	ttl     string
 	url     string
+	// The web port's TLS and basic auth, for an agent run with
+	// --web.config.file.
+	user, password, passwordFile string
+	caFile, certFile, keyFile    string
+	serverName                   string
+	insecureSkipVerify           bool
 }
 
 func registerOverride(app *kingpin.Application, stdout, stderr io.Writer) (string, command) {
@@ -46,7 +55,15 @@ func registerOverride(app *kingpin.Application, stdout, stderr io.Writer) (strin
 	c.Flag("service", "Apply to this service only (default: all services).").PlaceHolder("NAME").StringVar(&f.service)
 	c.Flag("reason", "Why: required when adding; HAProxy shows it as \"override: REASON\".").PlaceHolder("TEXT").StringVar(&f.reason)
 	c.Flag("ttl", "Remove the override after this long (e.g. 30m, 4h, 1d; default 1h); 0 or forever keeps it until cleared.").StringVar(&f.ttl)
-	c.Flag("web.url", "Base URL of the running agent's web server (its --web.listen-address).").Default("http://127.0.0.1:9898").Envar("AGENT_WEB_URL").StringVar(&f.url)
+	c.Flag("web.url", "Base URL of the running agent's web server (its --web.listen-address); https://... when its --web.config.file sets TLS.").Default("http://127.0.0.1:9898").Envar("AGENT_WEB_URL").StringVar(&f.url)
+	c.Flag("web.user", "Basic auth user, for an agent whose --web.config.file sets basic_auth_users.").Envar("AGENT_WEB_USER").PlaceHolder("USER").StringVar(&f.user)
+	c.Flag("web.password", "Basic auth password (prefer the environment variable or --web.password-file: flags show in ps).").Envar("AGENT_WEB_PASSWORD").PlaceHolder("PASSWORD").StringVar(&f.password)
+	c.Flag("web.password-file", "File holding the basic auth password.").PlaceHolder("FILE").StringVar(&f.passwordFile)
+	c.Flag("web.ca-file", "CA certificate(s) to verify the agent's TLS certificate with (default: the system's).").PlaceHolder("FILE").StringVar(&f.caFile)
+	c.Flag("web.cert-file", "Client certificate, for an agent that asks for one (client_auth_type).").PlaceHolder("FILE").StringVar(&f.certFile)
+	c.Flag("web.key-file", "Key of --web.cert-file.").PlaceHolder("FILE").StringVar(&f.keyFile)
+	c.Flag("web.server-name", "Name to verify the agent's certificate against, when it differs from the URL's host.").PlaceHolder("NAME").StringVar(&f.serverName)
+	c.Flag("web.insecure-skip-verify", "Do not verify the agent's certificate (tests only).").BoolVar(&f.insecureSkipVerify)
 	return c.FullCommand(), func(ctx context.Context, _ *slog.Logger) int {
 		return runOverride(ctx, f, stdout, stderr)
 	}
@@ -60,7 +77,11 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 	}
 	ctx, cancel := context.WithTimeout(ctx, overrideTimeout)
 	defer cancel()
-	client := &override.Client{BaseURL: f.url}
+	client, err := f.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "agent override: %v\n", err)
+		return exitFailure
+	}
 
 	verb := strings.ToLower(f.args[0])
 	if verb == "list" || verb == "clear" {
@@ -135,6 +156,8 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 func overrideFailed(w io.Writer, url string, err error) int {
 	var unreachable *override.UnreachableError
 	switch {
+	case errors.Is(err, override.ErrUnauthorized):
+		fmt.Fprintf(w, "agent override: %v\nThe agent at %s asks for basic auth: give --web.user and --web.password-file (or AGENT_WEB_USER and AGENT_WEB_PASSWORD).\n", err, url)
 	case errors.Is(err, override.ErrNotEnabled):
 		fmt.Fprintf(w, "agent override: %v\nThe agent at %s does not serve /api/v1/overrides: is the agent running with --web.enable-lifecycle?\n", err, url)
 	case errors.Is(err, override.ErrNotAgent):
@@ -215,4 +238,35 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// client builds the API client from the web flags: TLS through Prometheus'
+// own TLS settings, basic auth on every request.
+func (f overrideFlags) client() (*override.Client, error) {
+	c := &override.Client{BaseURL: f.url, Username: f.user, Password: f.password}
+	if f.passwordFile != "" {
+		data, err := os.ReadFile(f.passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--web.password-file: %w", err)
+		}
+		c.Password = strings.TrimRight(string(data), "\r\n")
+	}
+	if c.Password != "" && c.Username == "" {
+		return nil, errors.New("a basic auth password needs --web.user (or AGENT_WEB_USER)")
+	}
+	if f.caFile == "" && f.certFile == "" && f.keyFile == "" && f.serverName == "" && !f.insecureSkipVerify {
+		return c, nil
+	}
+	tlsCfg, err := config.NewTLSConfig(&config.TLSConfig{
+		CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile,
+		ServerName: f.serverName, InsecureSkipVerify: f.insecureSkipVerify,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web TLS settings: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	tr.DisableKeepAlives = true // one request per run
+	c.HTTP = &http.Client{Transport: tr}
+	return c, nil
 }

@@ -3,16 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/goleak"
 
 	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
 var overrideT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -233,5 +240,66 @@ func TestShortDuration(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestOverrideOverTLSWithBasicAuth runs `agent override` against the
+// overrides API served as the agent serves it with --web.config.file: TLS
+// with a certificate the test made, and a bcrypt-hashed user.
+func TestOverrideOverTLSWithBasicAuth(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	cert, key, _ := testutil.SelfSignedCert(t, dir)
+	webCfg := testutil.WebConfig(t, dir, cert, key, "ops", "s3cret")
+	s, err := override.Open("", nil, override.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mux := http.NewServeMux()
+	h := override.Handler(s, override.HandlerOptions{})
+	mux.Handle(override.APIPath, h)
+	mux.Handle(override.APIPath+"/", h)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
+	served := make(chan error, 1)
+	go func() {
+		served <- toolkitweb.Serve(ln, srv, &toolkitweb.FlagConfig{WebConfigFile: &webCfg}, slog.New(slog.DiscardHandler))
+	}()
+	defer func() {
+		srv.Close()
+		<-served
+	}()
+	url := "https://" + ln.Addr().String()
+	pwFile := filepath.Join(dir, "password")
+	os.WriteFile(pwFile, []byte("s3cret\n"), 0o600)
+
+	for _, c := range []struct {
+		name    string
+		env     string
+		args    []string
+		code    int
+		wantOut string
+	}{
+		{"no CA", "", []string{"list"}, exitFailure, "certificate"},
+		{"no user", "", []string{"list", "--web.ca-file", cert}, exitFailure, "asks for basic auth"},
+		{"wrong password", "nope", []string{"list", "--web.ca-file", cert, "--web.user", "ops"}, exitFailure, "401 Unauthorized"},
+		{"password from the environment", "s3cret", []string{"drain", "--reason", "tls", "--web.ca-file", cert, "--web.user", "ops"}, exitOK, "Added override"},
+		{"password file", "", []string{"list", "--web.ca-file", cert, "--web.user", "ops", "--web.password-file", pwFile}, exitOK, "tls"},
+		{"password without user", "s3cret", []string{"list", "--web.ca-file", cert}, exitFailure, "needs --web.user"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("AGENT_WEB_PASSWORD", c.env)
+			code, out, errOut := overrideCLI(t, url, c.args...)
+			if code != c.code || !strings.Contains(out+errOut, c.wantOut) {
+				t.Errorf("agent override %s: exit %d, want %d with %q\nstdout: %s\nstderr: %s", strings.Join(c.args, " "), code, c.code, c.wantOut, out, errOut)
+			}
+		})
+	}
+	if n := len(s.List(time.Now())); n != 1 {
+		t.Errorf("%d overrides in force, want the one added", n)
 	}
 }

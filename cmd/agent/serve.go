@@ -29,8 +29,12 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		Default(":9999").StringVar(&o.Listen)
 	c.Flag("web.listen-address", "Address of /metrics, /status and /healthz.").
 		Default(":9898").StringVar(&o.WebListen)
-	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload and /api/v1/overrides.").
+	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload, /api/v1/overrides and the status page's override forms.").
 		BoolVar(&o.EnableLifecycle)
+	c.Flag("web.config.file", "Web configuration file (TLS, basic auth) for every HTTP endpoint, in the format of Prometheus and its exporters (exporter-toolkit).").
+		PlaceHolder("FILE").StringVar(&o.WebConfigFile)
+	c.Flag("web.max-connections", "HTTP connections served at once; more wait to be accepted, so that HTTP clients cannot starve the agent port.").
+		Default("64").IntVar(&o.WebMaxConnections)
 	c.Flag("state.file", "File that keeps operator overrides across restarts. Empty keeps them in memory only.").
 		PlaceHolder("FILE").StringVar(&o.StateFile)
 	c.Flag("poll.read-timeout", "With services: how long to wait for HAProxy's agent-send line before answering for the default service.").

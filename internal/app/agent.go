@@ -13,6 +13,7 @@ import (
 	"github.com/haproxy-agent/agent/internal/fileio"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/responder"
+	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -40,6 +41,8 @@ type agent struct {
 	status atomic.Pointer[Status]
 	// reloadState is the outcome of the last load.
 	reloadState atomic.Pointer[ReloadStatus]
+	// history keeps the status page's charts and reply changes.
+	history *statuspage.History
 
 	// Owned by the loop goroutine (and by Run before the loop starts).
 	eval     *evaluator.Evaluator
@@ -86,6 +89,7 @@ func newAgent(o Options) (*agent, error) {
 	}
 	a.loaded.Store(rs)
 	a.eval = evaluator.New(rs.file)
+	a.history = statuspage.NewHistory(rs.file.Interval)
 	a.setReloaded(rs.file, nil)
 	return a, nil
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
+
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/sample"
@@ -38,6 +40,19 @@ type Options struct {
 	// EnableLifecycle mounts the mutating endpoints: POST /-/reload and
 	// the overrides API.
 	EnableLifecycle bool
+	// WebConfigFile is an exporter-toolkit web configuration (TLS, basic
+	// auth) applied to every HTTP endpoint; empty serves plain HTTP.
+	WebConfigFile string
+	// WebMaxConnections caps the web port's open connections (default
+	// 64), so that idle or slow HTTP clients cannot use up the process's
+	// file descriptors and starve the agent port. Connections past it wait
+	// in the kernel's accept queue.
+	WebMaxConnections int
+	// WebIdleTimeout closes idle keep-alive connections (default 30s);
+	// WebReadHeaderTimeout bounds reading a request's headers, and a TLS
+	// handshake (default 5s).
+	WebIdleTimeout       time.Duration
+	WebReadHeaderTimeout time.Duration
 	// StateFile persists operator overrides; empty keeps them in memory.
 	StateFile string
 
@@ -86,6 +101,20 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.WebListen == "" {
 		o.WebListen = ":9898"
+	}
+	if o.WebMaxConnections <= 0 {
+		o.WebMaxConnections = 64
+	}
+	if o.WebIdleTimeout <= 0 {
+		o.WebIdleTimeout = 30 * time.Second
+	}
+	if o.WebReadHeaderTimeout <= 0 {
+		o.WebReadHeaderTimeout = 5 * time.Second
+	}
+	if o.WebConfigFile != "" {
+		if err := toolkitweb.Validate(o.WebConfigFile); err != nil {
+			return fmt.Errorf("web config file %s: %w", o.WebConfigFile, err)
+		}
 	}
 
 	a, err := newAgent(o)

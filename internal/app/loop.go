@@ -9,6 +9,7 @@ import (
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/reload"
 	"github.com/haproxy-agent/agent/internal/responder"
+	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -34,6 +35,7 @@ func (a *agent) loop(ctx context.Context) {
 			if iv := s.rs.file.Interval; iv != interval {
 				interval = iv
 				ticker.Reset(interval)
+				a.history.SetStep(interval)
 			}
 			a.cycle(ctx)
 			close(s.done)
@@ -73,8 +75,11 @@ func (a *agent) cycle(ctx context.Context) {
 		return
 	}
 	for _, s := range a.lastSnap.Sources {
+		// Every source's counter exists from its first read, so that
+		// rate() over it works before the first error.
+		errs := a.metrics.readErrors.WithLabelValues(s.Name)
 		if !s.Up {
-			a.metrics.readErrors.WithLabelValues(s.Name).Inc()
+			errs.Inc()
 		}
 		// Log a source going down or coming back once, not every cycle.
 		if prev, seen := a.sourceUp[s.Name]; !seen && !s.Up || seen && prev != s.Up {
@@ -114,19 +119,23 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	}
 	a.resp.Publish(responder.NewTable(def, byService))
 
-	changed := false
+	var changes []statuspage.Change
 	for _, d := range res.Services {
 		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {
 			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", strings.Join(d.Firing, ", "), "phase", d.Phase)
 			a.replies[d.Service] = d.Reply
-			changed = true
+			changes = append(changes, statuspage.Change{
+				Time: res.Time, Target: d.Service, From: trimNL(prev), To: trimNL(d.Reply), Why: why(d),
+			})
 		}
 	}
-	if changed {
+	if len(changes) > 0 {
 		a.saveReplies(res)
 	}
 
-	a.status.Store(newStatus(rs.file, res, a.lastSnap, took, collectTook))
+	st := newStatus(rs.file, res, a.lastSnap, took, collectTook)
+	a.record(st, changes)
+	a.status.Store(st)
 	a.metrics.evaluated(took + collectTook)
 }
 

@@ -46,9 +46,18 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every metric is linted: the agent's own, and the Go and process
+	// collectors' (the filter on the old "agent_" prefix matched nothing
+	// once the names became haproxy_agent_).
 	for _, p := range problems {
-		if strings.HasPrefix(p.Metric, "agent_") {
-			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name, _, _ = strings.Cut(name, " ")
+			if !strings.HasPrefix(name, "haproxy_agent_") && !strings.HasPrefix(name, "go_") && !strings.HasPrefix(name, "process_") {
+				t.Errorf("metric %s is not prefixed haproxy_agent_", name)
+			}
 		}
 	}
 	for _, want := range []string{

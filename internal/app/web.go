@@ -4,24 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/net/netutil"
 
 	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/statuspage"
 )
 
-// serveWeb serves the HTTP side until ctx is done.
+// serveWeb serves the HTTP side until ctx is done: through the
+// exporter-toolkit, so that --web.config.file's TLS and basic auth cover
+// every endpoint, on a listener capped at WebMaxConnections.
 func (a *agent) serveWeb(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.webHandler(ctx),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          nil,
+		ReadHeaderTimeout: a.o.WebReadHeaderTimeout,
+		IdleTimeout:       a.o.WebIdleTimeout,
+		// Failed handshakes and the like: the client's problem, not news.
+		ErrorLog: slog.NewLogLogger(a.log.With("component", "web").Handler(), slog.LevelDebug),
+	}
+	cfg := a.o.WebConfigFile
+	flags := &toolkitweb.FlagConfig{
+		WebListenAddresses: &[]string{ln.Addr().String()},
+		WebSystemdSocket:   new(bool),
+		WebConfigFile:      &cfg,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		errc <- toolkitweb.Serve(netutil.LimitListener(ln, a.o.WebMaxConnections), srv, flags, a.log.With("component", "web"))
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("web server: %w", err)
@@ -34,6 +50,10 @@ func (a *agent) serveWeb(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// webHandler routes the HTTP side. Every unsafe cross-origin browser
+// request is refused, so that no other site can make a visitor's browser
+// reload the rules or change overrides (basic auth included: browsers
+// resend it).
 func (a *agent) webHandler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.o.Registry, promhttp.HandlerOpts{}))
@@ -41,6 +61,7 @@ func (a *agent) webHandler(ctx context.Context) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "OK")
 	})
+	page := statuspage.Options{Page: a.page, History: a.history, Logger: a.log.With("component", "statuspage")}
 	if a.o.EnableLifecycle {
 		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 			// The reload ends with the request or with the agent, so
@@ -62,21 +83,14 @@ func (a *agent) webHandler(ctx context.Context) http.Handler {
 		})
 		mux.Handle("/api/v1/overrides", api)
 		mux.Handle("/api/v1/overrides/", api)
+		page.Overrides = pageOverrides{a}
 	} else {
 		mux.HandleFunc("/-/reload", lifecycleDisabled)
 		mux.HandleFunc("/api/v1/overrides", lifecycleDisabled)
 		mux.HandleFunc("/api/v1/overrides/", lifecycleDisabled)
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `agent: answers HAProxy agent-check polls on its agent port.
-  /metrics   the agent's own metrics
-  /status    JSON: per service the reply, the rules and the values they saw, the sources' health
-  /healthz   liveness
-  /-/reload  POST: reload the rule file (needs --web.enable-lifecycle)
-  /api/v1/overrides  operator overrides (needs --web.enable-lifecycle)
-`)
-	})
-	return mux
+	statuspage.New(page).Register(mux)
+	return http.NewCrossOriginProtection().Handler(mux)
 }
 
 func lifecycleDisabled(w http.ResponseWriter, r *http.Request) {

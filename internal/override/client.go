@@ -24,6 +24,11 @@ var ErrNotEnabled = errors.New("the agent does not serve the overrides API")
 // not the API's JSON, or JSON of another shape.
 var ErrNotAgent = errors.New("this is not the agent's overrides API")
 
+// ErrUnauthorized is returned by Client when the agent refuses the
+// request's credentials, or their absence (its --web.config.file asks for
+// basic auth).
+var ErrUnauthorized = errors.New("the agent refused the credentials")
+
 // APIError is an error the agent's overrides API answered with.
 type APIError struct {
 	// Status is the HTTP status code.
@@ -51,8 +56,12 @@ type Client struct {
 	// BaseURL is the agent's web address, e.g. http://127.0.0.1:9898; a
 	// path prefix (behind a proxy) is kept.
 	BaseURL string
-	// HTTP sends the requests; nil means http.DefaultClient.
+	// HTTP sends the requests; nil means http.DefaultClient. Its
+	// transport carries the TLS settings (CA, client certificate).
 	HTTP *http.Client
+	// Username and Password, when Username is set, are sent as basic auth.
+	Username string
+	Password string
 }
 
 // List returns the overrides in force, oldest first.
@@ -110,6 +119,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.Username != "" {
+		req.SetBasicAuth(c.Username, c.Password)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -147,6 +159,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	// plain-text 403; it always routes the API's paths, so a 404 or 405
 	// that is not the API's JSON comes from something else.
 	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%s %s: %s%s: %w", method, u, resp.Status, msg, ErrUnauthorized)
 	case http.StatusForbidden:
 		return fmt.Errorf("%s %s: %s%s: %w", method, u, resp.Status, msg, ErrNotEnabled)
 	case http.StatusNotFound, http.StatusMethodNotAllowed:

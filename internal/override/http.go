@@ -109,7 +109,7 @@ func (h *handler) add(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid JSON body: data after the object")
 		return
 	}
-	o, ttl, err := req.parse()
+	o, ttl, err := req.Parse()
 	if err == nil {
 		o, err = h.store.Add(o, ttl)
 	}
@@ -122,9 +122,9 @@ func (h *handler) add(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, NewRecord(o))
 }
 
-// parse turns the request into what Store.Add takes; its errors are the
-// client's.
-func (req AddRequest) parse() (evaluator.Override, time.Duration, error) {
+// Parse turns the request into what Store.Add takes; its errors are the
+// client's (*ValidationError).
+func (req AddRequest) Parse() (evaluator.Override, time.Duration, error) {
 	var o evaluator.Override
 	if req.Action == "" {
 		return o, 0, invalid("an action is required, e.g. \"drain\" or \"weight 50%%\"")

@@ -1,0 +1,238 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	promparser "github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
+)
+
+const monitoringDir = "../../examples/monitoring"
+
+// notYetExported are metric names the mixin may use before the agent
+// exports them. haproxy_agent_guardrail_held comes with fleet mode
+// (a parallel branch); once it has landed, TestMonitoringMixin finds it in
+// /metrics and this entry must go (the test says so).
+var notYetExported = []string{"haproxy_agent_guardrail_held"}
+
+// exportedNames starts an agent with services, a scrape source and a
+// maxconn rule, polls it, and returns the names of every series its
+// /metrics carries (histograms with their _bucket, _sum and _count).
+func exportedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	exp := newExporter(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomic(t, path, `interval: 200ms
+sources:
+  app:
+    scrape: `+exp.srv.URL+`
+metrics:
+  queue_depth: app:queue_depth
+  cpu: host:cpu
+rules:
+  - queue_depth > 500 => drain, maxconn 10
+services:
+  worker:
+    rules:
+      - cpu > 2 => weight 10%
+`)
+	ag := startAgent(t, Options{RulesPath: path, Logger: quietLogger()})
+	testutil.Poll(t, ag.poll, "")
+	if _, err := testutil.PollLine(ag.poll, "nosuch\n", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var page string
+	waitFor(t, "the polls to be counted", func() bool {
+		page = ag.get(t, "/metrics")
+		return strings.Contains(page, `outcome="unknown_service"`) && strings.Contains(page, `outcome="ok"`)
+	})
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{"up": true} // Prometheus' own, per target
+	for name, f := range fams {
+		names[name] = true
+		if f.GetType().String() == "HISTOGRAM" || f.GetType().String() == "SUMMARY" {
+			names[name+"_sum"], names[name+"_count"] = true, true
+			names[name+"_bucket"] = f.GetType().String() == "HISTOGRAM"
+		}
+	}
+	return names
+}
+
+// grafanaVars are the dashboard's variables, replaced by plausible values
+// so that each query parses as PromQL.
+var grafanaVars = strings.NewReplacer(
+	"$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h",
+	"${job}", "haproxy-agent", "$job", "haproxy-agent", "${instance}", "web1:9898", "$instance", "web1:9898",
+)
+
+// checkQuery parses a PromQL query and returns the metric names it reads.
+func checkQuery(t *testing.T, where, q string) []string {
+	t.Helper()
+	expr, err := promparser.NewParser(promparser.Options{}).ParseExpr(grafanaVars.Replace(q))
+	if err != nil {
+		t.Errorf("%s: query does not parse: %v\n  %s", where, err, q)
+		return nil
+	}
+	var names []string
+	promparser.Inspect(expr, func(n promparser.Node, _ []promparser.Node) error {
+		if vs, ok := n.(*promparser.VectorSelector); ok {
+			if vs.Name == "" {
+				t.Errorf("%s: a selector without a metric name: %s", where, vs)
+			}
+			names = append(names, vs.Name)
+		}
+		return nil
+	})
+	return names
+}
+
+// TestMonitoringMixin checks examples/monitoring: the alerting rules with
+// the real promtool (check rules, and their unit tests), and the Grafana
+// dashboard: it parses, every query parses as PromQL, and every metric the
+// rules and the dashboard name is one the agent exports.
+func TestMonitoringMixin(t *testing.T) {
+	leakCheck(t)
+	exported := exportedNames(t)
+	used := map[string][]string{} // metric name -> where
+	use := func(where string, names []string) {
+		for _, n := range names {
+			used[n] = append(used[n], where)
+		}
+	}
+
+	promtool := testutil.RequireBinary(t, "PROMTOOL_BIN", "promtool", "/usr/bin/promtool")
+	for _, args := range [][]string{
+		{"check", "rules", "alerts.yaml"},
+		{"test", "rules", "alerts.test.yaml"},
+	} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = monitoringDir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		} else if !strings.Contains(string(out), "SUCCESS") {
+			t.Errorf("promtool %s says no SUCCESS:\n%s", strings.Join(args, " "), out)
+		}
+	}
+
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	data, err := os.ReadFile(filepath.Join(monitoringDir, "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &rules); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []string
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			alerts = append(alerts, r.Alert)
+			use("alert "+r.Alert, checkQuery(t, "alert "+r.Alert, r.Expr))
+		}
+	}
+	for _, want := range []string{"HAProxyAgentReloadFailing", "HAProxyAgentSourceDown", "HAProxyAgentMetricsStale",
+		"HAProxyAgentOutOfRotation", "HAProxyAgentGuardrailHolding", "HAProxyAgentUnknownNames"} {
+		if !slices.Contains(alerts, want) {
+			t.Errorf("alerts.yaml lacks %s", want)
+		}
+	}
+
+	data, err = os.ReadFile(filepath.Join(monitoringDir, "dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Title      string
+		Panels     []panel
+		Templating struct {
+			List []struct {
+				Name       string
+				Definition string
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("dashboard.json: %v", err)
+	}
+	var titles []string
+	queries := 0
+	var walk func(ps []panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			titles = append(titles, p.Title)
+			if p.Type == "row" {
+				walk(p.Panels)
+				continue
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("panel %q has no query", p.Title)
+			}
+			for _, tg := range p.Targets {
+				queries++
+				where := fmt.Sprintf("panel %q %s", p.Title, tg.RefID)
+				use(where, checkQuery(t, where, tg.Expr))
+			}
+		}
+	}
+	walk(dash.Panels)
+	labelValues := regexp.MustCompile(`^label_values\((.*),\s*\w+\)$`)
+	for _, v := range dash.Templating.List {
+		if m := labelValues.FindStringSubmatch(v.Definition); m != nil {
+			use("variable "+v.Name, checkQuery(t, "variable "+v.Name, m[1]))
+		}
+	}
+	for _, want := range []string{"Weight sent, by service", "Rules firing, by service", "Source health", "Poll rate, by outcome"} {
+		if !slices.Contains(titles, want) {
+			t.Errorf("the dashboard lacks the panel %q", want)
+		}
+	}
+
+	for name, where := range used {
+		switch {
+		case exported[name]:
+			if slices.Contains(notYetExported, name) {
+				t.Errorf("%s is exported now: take it out of notYetExported", name)
+			}
+		case slices.Contains(notYetExported, name):
+			t.Logf("%s is not exported by this build yet (fleet mode): used by %s", name, strings.Join(where, ", "))
+		default:
+			t.Errorf("%s names %s, which the agent does not export", strings.Join(where, ", "), name)
+		}
+	}
+	t.Logf("%d alerts and %d dashboard queries checked; %d metric names used", len(alerts), queries, len(used))
+}
+
+// panel is the part of a Grafana panel the test reads.
+type panel struct {
+	Title   string
+	Type    string
+	Panels  []panel
+	Targets []struct {
+		RefID string `json:"refId"`
+		Expr  string `json:"expr"`
+	}
+}

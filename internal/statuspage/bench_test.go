@@ -1,0 +1,53 @@
+package statuspage
+
+import (
+	"io"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the process's user and system CPU time so far. The benchmarks
+// report it per op beside the wall time, which a loaded shared machine
+// inflates with the time spent waiting for a core.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRender renders the page of two services with 100 rules in all
+// but two, 100 metrics with an hour of history each, and 50 reply
+// changes, as page loads within one step do (the charts are drawn once).
+func BenchmarkRender(b *testing.B) {
+	p := testPage(t0, 100)
+	h := New(Options{Page: func() *Page { return p }, History: fullHistory(p), Overrides: &fakeOverrides{}})
+	b.ReportAllocs()
+	cpu := cpuTime(b)
+	for b.Loop() {
+		if err := h.render(io.Discard, p, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkRenderNewStep is BenchmarkRender with every chart drawn again,
+// as on the first load after a step.
+func BenchmarkRenderNewStep(b *testing.B) {
+	p := testPage(t0, 100)
+	h := New(Options{Page: func() *Page { return p }, History: fullHistory(p), Overrides: &fakeOverrides{}})
+	b.ReportAllocs()
+	i := 0
+	cpu := cpuTime(b)
+	for b.Loop() {
+		i++
+		p.Now = t0.Add(time.Duration(i%2) * MinStep)
+		if err := h.render(io.Discard, p, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+}

@@ -1,0 +1,123 @@
+package statuspage
+
+import "time"
+
+// Page is what the status page shows. The agent builds one per request
+// from its latest published state; the page only reads it.
+type Page struct {
+	Now         time.Time
+	RulesFile   string
+	RulesHash   string
+	EvaluatedAt time.Time
+	Reload      Reload
+	// Notes are warnings shown at the top, such as a state file that was
+	// moved aside.
+	Notes []string
+	// Targets are what the agent answers for, in the order to show: the
+	// services, or the servers of a fleet.
+	Targets   []Target
+	Sources   []Source
+	Metrics   []Metric
+	Overrides []Override
+	// ServiceNames are the names an override may be limited to, for the
+	// form; empty hides the choice.
+	ServiceNames []string
+}
+
+// Reload is the outcome of the last load of the rule file.
+type Reload struct {
+	OK          bool
+	Time        time.Time
+	SuccessTime time.Time
+	// Errors are the failed load's errors, FILE:LINE:COL: message.
+	Errors []string
+}
+
+// Target is one thing the agent answers for (a service, a fleet server):
+// its reply, why, and the rules behind it.
+type Target struct {
+	// Kind is what the target is ("service", "server"), shown before its name.
+	Kind string
+	Name string
+	// Reply is the line sent to HAProxy, without its newline.
+	Reply string
+	// Reason says in plain words what the reply does and why.
+	Reason string
+	// Out is true when the reply takes the server out of rotation.
+	Out bool
+	// Facts are further name/value lines about the target (a phase, a
+	// guardrail hold), shown under the reason in order.
+	Facts []Fact
+	Rules []Rule
+	// WeightKey is the History key of the weight it sent; empty for none.
+	WeightKey string
+}
+
+// Fact is one name/value line about a target.
+type Fact struct {
+	Name, Value string
+}
+
+// Rule is one rule as the last evaluation saw it.
+type Rule struct {
+	Name   string
+	Expr   string
+	Action string
+	// Result is true, false or unknown; State inactive, pending or firing.
+	Result string
+	State  string
+	// Since is when the rule became pending or firing; zero when inactive.
+	Since  time.Time
+	Values []Value
+	Error  string
+}
+
+// Value is one metric as a rule saw it.
+type Value struct {
+	Name    string
+	Value   float64
+	Missing string
+}
+
+// Source is the health of one metric source.
+type Source struct {
+	Name        string
+	Kind        string
+	Up          bool
+	Duration    time.Duration
+	LastSuccess time.Time
+	// LastError is the last failed read's error, kept after the source
+	// recovers; LastErrorTime is when it happened.
+	LastError     string
+	LastErrorTime time.Time
+}
+
+// Metric is one declared metric as the last cycle read it.
+type Metric struct {
+	Name   string
+	Source string
+	// Query is its selector or PromQL query, as written in the rule file.
+	Query string
+	Value float64
+	Age   time.Duration
+	// Missing says why there is no value; empty when Value is valid.
+	Missing string
+}
+
+// Override is an operator override in force.
+type Override struct {
+	ID string
+	// Service is the service it applies to; empty for all.
+	Service string
+	Action  string
+	Reason  string
+	Created time.Time
+	// Expires is when it ends; zero never.
+	Expires time.Time
+}
+
+// MetricKey is the History key of a metric's values.
+func MetricKey(name string) string { return "metric\x00" + name }
+
+// WeightKey is the History key of the weight sent for a target.
+func WeightKey(kind, name string) string { return "weight\x00" + kind + "\x00" + name }
