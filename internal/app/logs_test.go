@@ -73,9 +73,16 @@ rules:
 		return count(`level=INFO source=\S+ msg="rule file reloaded" trigger=\S+ file=\S+ rules=2 hash=[0-9a-f]{12}`) >= 1
 	})
 
-	for _, m := range regexp.MustCompile(`msg="?(.)`).FindAllStringSubmatch(logs.String(), -1) {
-		if m[1] != strings.ToLower(m[1]) {
-			t.Errorf("log message not lowercase: %s", m[0])
+	first := regexp.MustCompile(`msg="?(.)`)
+	for _, line := range strings.Split(logs.String(), "\n") {
+		// exporter-toolkit's own lines ("Listening on", "TLS is disabled.")
+		// come through the logger it is given, marked component=web; their
+		// wording is the library's.
+		if strings.Contains(line, "component=web") {
+			continue
+		}
+		if m := first.FindStringSubmatch(line); m != nil && m[1] != strings.ToLower(m[1]) {
+			t.Errorf("log message not lowercase: %s", line)
 		}
 	}
 }
