@@ -24,8 +24,10 @@ type Evaluator struct {
 	states [][]ruleState
 	// replies[s] is the reply state of service s.
 	replies []replyState
-	// env is the expression environment: every declared metric by name.
-	env map[string]any
+	// env is the expression environment in use: every declared metric by
+	// name. It is sharedEnv, or in fleet mode the server's being evaluated.
+	env       map[string]any
+	sharedEnv map[string]any
 	// last holds the values currently boxed in env, to skip re-boxing.
 	last    []float64
 	missing []string
@@ -33,6 +35,16 @@ type Evaluator struct {
 	actions  [][]string
 	machine  vm.VM
 	valueCap int
+
+	// fleet holds, in fleet mode, every known server's state by name.
+	fleet map[string]*fleetServer
+	gen   uint64
+	// told is, in fleet mode, the replies last sent before a restart, by
+	// server (see Resume).
+	told map[string]string
+	// noSample[i] is why metric i is missing for a server its vector
+	// result does not name.
+	noSample []string
 }
 
 // ruleState is where one rule stands in the pending → firing → resolved cycle.
@@ -75,6 +87,13 @@ func New(f *rules.File) *Evaluator {
 		e.env[m.Name] = math.NaN()
 		e.last[i] = math.NaN()
 	}
+	e.sharedEnv = e.env
+	if f.Fleet != nil {
+		e.noSample = make([]string, len(f.Metrics))
+		for i := range f.Metrics {
+			e.noSample[i] = "no sample with " + f.Fleet.Label + " set to this server"
+		}
+	}
 	return e
 }
 
@@ -109,6 +128,7 @@ func (e *Evaluator) Reload(f *rules.File) *Evaluator {
 			}
 		}
 	}
+	e.carryFleet(n)
 	return n
 }
 
@@ -117,7 +137,14 @@ func (e *Evaluator) Reload(f *rules.File) *Evaluator {
 // service whose last reply was the operational word alone gets no
 // start-up restore: HAProxy holds nothing of the agent's, and what an
 // operator set since stays. Call it before the first Evaluate.
+//
+// In fleet mode told is by server name, and each server takes its line
+// when it is first seen.
 func (e *Evaluator) Resume(told map[string]string) {
+	if e.file.Fleet != nil {
+		e.told = told
+		return
+	}
 	for i, s := range e.file.Services {
 		if line, ok := told[s.Name]; ok {
 			e.replies[i].resume(line)
@@ -128,24 +155,50 @@ func (e *Evaluator) Resume(told map[string]string) {
 // Evaluate runs every rule of every service once at time now over snap, with
 // the operator overrides in force, and returns the decisions. Rules whose
 // metrics are missing follow their on_missing policy.
+//
+// For a fleet file, Evaluate is EvaluateServers with the static servers.
 func (e *Evaluator) Evaluate(now time.Time, snap Snapshot, overrides []Override) *Result {
+	return e.EvaluateServers(now, nil, snap, overrides)
+}
+
+// EvaluateServers is Evaluate for a fleet file: the top-level rules run
+// once per server in servers (nil: the file's static servers), each server
+// with its own values and its own rule state, then the guardrail limits
+// how many the rules take out of rotation. A server no longer in servers
+// keeps its last decision until stale_after, then is forgotten. Outside
+// fleet mode servers is ignored.
+func (e *Evaluator) EvaluateServers(now time.Time, servers []string, snap Snapshot, overrides []Override) *Result {
 	e.load(snap)
+	if e.file.Fleet != nil {
+		if servers == nil {
+			servers = e.file.Fleet.Static
+		}
+		return e.evaluateFleet(now, servers, snap, overrides)
+	}
 	res := &Result{Time: now, Services: make([]*Decision, len(e.file.Services))}
 	values := make([]Value, 0, e.valueCap)
 	for i, svc := range e.file.Services {
 		d := &Decision{Service: svc.Name, Rules: make([]RuleResult, len(svc.Rules))}
-		for j, r := range svc.Rules {
-			start := len(values)
-			for _, idx := range r.Needs {
-				values = append(values, Value{Name: e.file.Metrics[idx].Name, Value: e.last[idx], Missing: e.missing[idx]})
-			}
-			d.Rules[j] = e.evalRule(now, r, &e.states[i][j], values[start:len(values):len(values)])
-			d.Rules[j].Action = e.actions[i][j]
-		}
-		e.decide(now, svc, d, overrides, &e.replies[i])
+		values = e.evalService(now, i, e.states[i], d, values, e.last, e.missing)
+		e.decide(now, svc, d, overrides, &e.replies[i], svc.Name, "")
 		res.Services[i] = d
 	}
 	return res
+}
+
+// evalService runs the rules of service i over the values last and
+// missing (by metric index) with the rule states states, filling d.Rules.
+// The values each rule read are appended to values, which is returned.
+func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Decision, values []Value, last []float64, missing []string) []Value {
+	for j, r := range e.file.Services[i].Rules {
+		start := len(values)
+		for _, idx := range r.Needs {
+			values = append(values, Value{Name: e.file.Metrics[idx].Name, Value: last[idx], Missing: missing[idx]})
+		}
+		d.Rules[j] = e.evalRule(now, r, &states[j], values[start:len(values):len(values)])
+		d.Rules[j].Action = e.actions[i][j]
+	}
+	return values
 }
 
 // load copies snap into the expression environment and the missing reasons.

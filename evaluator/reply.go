@@ -36,10 +36,17 @@ func isDown(op string) bool { return op == "down" || op == "fail" || op == "stop
 // decide what d's reply says. Combining does not depend on rule order,
 // except that the first down-type rule in file order names the
 // operational word.
-func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState) {
+//
+// target is the name overrides are matched against besides the service's:
+// in fleet mode the server's. hold, when set, is why the rules may not take
+// the server out of rotation (the guardrail): their op and admin words give
+// way to up and ready, and hold leads the description. It reports whether
+// an override in force takes the server out of rotation.
+func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState, target, hold string) (overrideOut bool) {
 	def := e.file.Reply.Default
 	op, admin, weight, maxconn := "", "", rules.Unset, rules.Unset
 	d.Firing = noneFiring
+	d.Overrides = nil
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
 		if rr.State != Firing {
@@ -67,6 +74,9 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	if weight == rules.Unset {
 		weight = def.Weight
 	}
+	if hold != "" {
+		op, admin = "up", "ready"
+	}
 
 	// Overrides win over the rules, part by part, and combine among
 	// themselves as rules do; ready only counts when no other override
@@ -75,7 +85,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	ov.weight, ov.maxconn = rules.Unset, rules.Unset
 	ready := false
 	for _, o := range overrides {
-		if o.Service != "" && o.Service != svc.Name || !o.Expires.IsZero() && !now.Before(o.Expires) {
+		if o.Service != "" && o.Service != svc.Name && o.Service != target || !o.Expires.IsZero() && !now.Before(o.Expires) {
 			continue
 		}
 		d.Overrides = append(d.Overrides, o)
@@ -108,6 +118,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 			ov.weight = def.Weight
 		}
 	}
+	overrideOut = isDown(ov.op) || ov.admin == "drain" || ov.admin == "maint"
 	if ov.op != "" {
 		op = ov.op
 	}
@@ -124,6 +135,9 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	// The description names what is in force: the overrides that set a
 	// part of the reply, then the firing rules not wholly overridden.
 	var parts []string
+	if hold != "" {
+		parts = append(parts, hold)
+	}
 	for _, o := range d.Overrides {
 		a := o.Action
 		if a.Admin == "ready" && !ready {
@@ -148,9 +162,16 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, want{
 		op: op, admin: admin, weight: min(weight, rules.MaxWeight), maxconn: maxconn,
-		pinned: ov.admin != "" || ov.weight != rules.Unset,
+		// A held server says up ready at its weight on every poll.
+		pinned: ov.admin != "" || ov.weight != rules.Unset || hold != "",
 	}, d)
-	d.Reply = formatReply(d)
+	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Maxconn == d.Maxconn && p.Description == d.Description {
+		// A fleet renders a thousand replies per cycle; most repeat.
+		d.Reply = p.Reply
+	} else {
+		d.Reply = formatReply(d)
+	}
+	return overrideOut
 }
 
 // ruleWeight is the weight a firing rule asks for, floored at min_weight,

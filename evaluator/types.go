@@ -1,6 +1,8 @@
 package evaluator
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/haproxy-agent/agent/internal/jsonout"
@@ -12,6 +14,13 @@ type Sample struct {
 	Value float64
 	// Missing is why there is no usable value; empty when Value is valid.
 	Missing string
+	// Servers, in fleet mode, holds each server's own value by server
+	// name (the query returned a vector keyed by the fleet's label); Value
+	// is then unused and a server not in it is missing. Nil: the sample is
+	// shared by every server.
+	Servers map[string]float64
+	// ServerMissing says why a server of the vector has no value.
+	ServerMissing map[string]string
 }
 
 // Snapshot maps metric names to their values for one evaluation. A metric
@@ -132,13 +141,63 @@ type Decision struct {
 	Firing    []string     `json:"firing"`
 	Rules     []RuleResult `json:"rules"`
 	Overrides []Override   `json:"overrides,omitempty"`
+	// Server names the fleet server the decision is for; empty outside
+	// fleet mode.
+	Server string `json:"server,omitempty"`
+	// Held is true when the rules would take the server out of rotation
+	// but the guardrail keeps it in.
+	Held bool `json:"held,omitempty"`
+	// Stale is true for a server discovery no longer lists: it keeps its
+	// last decision until stale_after, then it is forgotten.
+	Stale bool `json:"stale,omitempty"`
+
+	// prev is the same server's decision of the evaluation before, whose
+	// reply line is reused when it is the same; nil outside fleet mode.
+	prev *Decision
+}
+
+// Out reports whether the decision takes the server out of rotation:
+// down, drain or maint.
+func (d *Decision) Out() bool {
+	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint"
 }
 
 // Result is the outcome of one evaluation of a whole rule file.
 type Result struct {
 	Time time.Time `json:"time"`
-	// Services holds one decision per service, in File.Services order.
+	// Services holds one decision per service, in File.Services order;
+	// empty in fleet mode.
 	Services []*Decision `json:"services"`
+	// Servers, in fleet mode, holds one decision per known server, sorted
+	// by name.
+	Servers []*Decision `json:"servers,omitempty"`
+	// Guardrail is the fleet's max_unavailable at work; nil outside fleet
+	// mode.
+	Guardrail *Guardrail `json:"guardrail,omitempty"`
+}
+
+// Guardrail says how many servers are out of rotation and which ones the
+// guardrail holds in.
+type Guardrail struct {
+	// MaxUnavailable is the limit as the file writes it ("none" without one).
+	MaxUnavailable string `json:"max_unavailable"`
+	// Allowed is how many servers may be out at once.
+	Allowed int `json:"allowed"`
+	// Servers is how many servers are known (stale ones included).
+	Servers int `json:"servers"`
+	// Out is how many are out of rotation after the guardrail.
+	Out int `json:"out"`
+	// Held names the servers held in, sorted.
+	Held []string `json:"held"`
+}
+
+// Server returns the decision for the named fleet server, or nil.
+func (r *Result) Server(name string) *Decision {
+	i, ok := slices.BinarySearchFunc(r.Servers, name, func(d *Decision, n string) int { return strings.Compare(d.Server, n) })
+	if !ok {
+		return nil
+	}
+	return r.Servers[i]
 }
 
 // Service returns the decision for the named service ("" is the default),

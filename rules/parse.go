@@ -45,7 +45,7 @@ const (
 var ErrFileTooLarge = errors.New("rule file too large")
 
 // topKeys are the keys a rule file may have, in the order they are checked.
-var topKeys = []string{"interval", "stale_after", "sources", "metrics", "rules", "services", "reply"}
+var topKeys = []string{"interval", "stale_after", "sources", "metrics", "rules", "services", "reply", "fleet"}
 
 // emptyHint tells someone facing an empty file what to write.
 const emptyHint = `write at least "rules:" with a list such as "- cpu > 0.9 => weight 50%" and the metrics it reads`
@@ -219,6 +219,14 @@ func (p *parser) top(f *File, root *yaml.Node) {
 	}
 	if e, ok := fs["services"]; ok && p.mappingOf(e, "", true) {
 		p.services(c, f, e.val)
+	}
+
+	if e, ok := fs["fleet"]; ok {
+		var svcKey *yaml.Node
+		if s, ok := fs["services"]; ok {
+			svcKey = s.key
+		}
+		p.fleet(f, e, svcKey)
 	}
 
 	f.Reply = Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}

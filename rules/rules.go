@@ -47,6 +47,9 @@ type File struct {
 	Services []*Service
 	// Reply holds what is sent when no rule fires and the weight floor.
 	Reply Reply
+	// Fleet is set in fleet mode: the top-level rules are evaluated once
+	// per server, and Services holds only the default service.
+	Fleet *Fleet
 }
 
 // Service returns the service of that name, or nil. The empty name is the
@@ -165,8 +168,9 @@ type Metric struct {
 	// Rate asks for the per-second rate between the last two reads of a counter.
 	Rate bool
 	// ByLabel, when set, asks a prometheus source for the query's whole
-	// vector keyed by this label's values (one value per server in fleet
-	// mode) rather than one value.
+	// vector keyed by this label's values: in fleet mode, the label whose
+	// value names a server, so that each server has its own value. Empty
+	// outside fleet mode and for other sources.
 	ByLabel string
 	Pos     Pos
 }

@@ -26,6 +26,7 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 	path := c.Flag("rules", "Rule file to evaluate (or give it as the argument).").PlaceHolder("FILE").String()
 	dryRun := c.Flag("dry-run", "Required: eval only ever dry-runs.").Bool()
 	service := c.Flag("service", "Show only this service (the top-level rules are \"default\").").String()
+	server := c.Flag("server", "Fleet mode: show this server in full (its values, rules and reply) rather than the table of servers.").PlaceHolder("NAME").String()
 	sets := c.Flag("set", "Use VALUE for metric NAME instead of reading it (what-if); repeatable.").PlaceHolder("NAME=VALUE").Strings()
 	output := c.Flag("output", "Output format.").Default("text").Enum("text", "json")
 	stateFile := c.Flag("state.file", "Apply the operator overrides kept in this state file (the serving agent's --state.file); it is only read.").PlaceHolder("FILE").String()
@@ -67,10 +68,22 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 				return exitFailure
 			}
 		}
+		if *server != "" && f.Fleet == nil {
+			fmt.Fprintf(stderr, "agent: --server is for fleet mode: %s has no fleet section\n", *path)
+			return exitUsage
+		}
 		rep, err := evaluateOnce(ctx, f, fixed, state, logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "agent: %v\n", err)
 			return exitFailure
+		}
+		if *server != "" {
+			d := rep.result.Server(*server)
+			if d == nil {
+				fmt.Fprintf(stderr, "agent: %s knows no server %q now (%d servers known)\n", *path, *server, len(rep.Servers))
+				return exitFailure
+			}
+			rep.Servers, rep.one = []*evaluator.Decision{d}, true
 		}
 		if *service != "" {
 			rep.Services = []*evaluator.Decision{rep.result.Service(*service)}
@@ -122,7 +135,12 @@ type report struct {
 	ReadIntervalSeconds float64               `json:"read_interval_seconds,omitempty"`
 	Metrics             []reportMetric        `json:"metrics"`
 	Services            []*evaluator.Decision `json:"services"`
-	result              *evaluator.Result
+	// Servers and Guardrail are the fleet's, in fleet mode.
+	Servers   []*evaluator.Decision `json:"servers,omitempty"`
+	Guardrail *evaluator.Guardrail  `json:"guardrail,omitempty"`
+	result    *evaluator.Result
+	live      *collect.Result
+	one       bool // --server: print the one server in full
 }
 
 type reportMetric struct {
@@ -135,6 +153,9 @@ type reportMetric struct {
 	// AgeSeconds is how old the value is (0 for a fresh read or --set).
 	AgeSeconds float64 `json:"age_seconds"`
 	Missing    string  `json:"missing,omitempty"`
+	// Servers, in fleet mode, is how many servers the metric's vector
+	// result gave a value; Value is then null (see each server).
+	Servers int `json:"servers,omitempty"`
 }
 
 // evaluateOnce reads the sources the --set flags do not cover, once, and
@@ -145,7 +166,7 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 	rep := &report{RulesFile: f.Path, Time: now}
 	snap := evaluator.Snapshot{}
 	var live *collect.Result
-	if len(fixed) < len(f.Metrics) {
+	if len(fixed) < len(f.Metrics) || f.Fleet != nil && f.Fleet.Discovery != nil {
 		coll, err := collect.New(f, source.NewWithLogger(logger))
 		if err != nil {
 			return nil, err
@@ -182,17 +203,25 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 			if lm := live.Metric(m.Name); lm != nil {
 				rm.AgeSeconds = lm.Age.Seconds()
 				rm.Missing = lm.Missing
-				if lm.Missing == "" {
+				if lm.ByServer != nil {
+					rm.Servers = len(lm.ByServer)
+				} else if lm.Missing == "" {
 					rm.Value, rm.NonFinite = jsonout.Number(lm.Value)
 				}
 			}
 		}
 		rep.Metrics = append(rep.Metrics, rm)
 	}
+	var servers []string
+	if live != nil {
+		servers = live.Servers
+	}
+	rep.live = live
 	ev := evaluator.New(f)
 	ev.Resume(state.Replies)
-	rep.result = ev.Evaluate(now, snap, state.Overrides)
+	rep.result = ev.EvaluateServers(now, servers, snap, state.Overrides)
 	rep.Services = rep.result.Services
+	rep.Servers, rep.Guardrail = rep.result.Servers, rep.result.Guardrail
 	return rep, nil
 }
 
@@ -224,6 +253,8 @@ func printReport(w io.Writer, rep *report) {
 	for _, m := range rep.Metrics {
 		val := "missing: " + m.Missing
 		switch {
+		case m.Servers > 0 || m.Missing == "" && m.Value == nil && m.NonFinite == "":
+			val = fmt.Sprintf("by server (%d values)", m.Servers)
 		case m.Value != nil:
 			val = formatValue(*m.Value)
 		case m.NonFinite != "":
@@ -236,40 +267,49 @@ func printReport(w io.Writer, rep *report) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.Name, m.Source, val, age)
 	}
 	tw.Flush()
-	for _, d := range rep.Services {
-		fmt.Fprintf(w, "\nSERVICE %s\n", d.Service)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  RULE\tEXPRESSION\tRESULT\tSTATE\tACTION")
-		for _, r := range d.Rules {
-			result := string(r.Outcome)
-			if r.Error != "" {
-				result += " (" + r.Error + ")"
-			} else if r.Outcome == evaluator.Unknown {
-				var miss []string
-				for _, v := range r.Values {
-					if v.Missing != "" {
-						miss = append(miss, v.Name)
-					}
-				}
-				result += " (missing " + strings.Join(miss, ", ") + ")"
-			}
-			name := r.Name
-			if name == r.Expr {
-				name = "-"
-			}
-			action := r.Action
-			if r.Weight != rules.Unset {
-				action += " = " + strconv.Itoa(r.Weight) + "%"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, r.Expr, result, r.State, action)
-		}
-		tw.Flush()
-		for _, o := range d.Overrides {
-			fmt.Fprintf(w, "  override %s: %s (%s)\n", o.ID, o.Action, o.Reason)
-		}
-		fmt.Fprintf(w, "  reply: %s", d.Reply)
-		fmt.Fprintf(w, "  phase: %s\n", describePhase(d, rep.Time))
+	if rep.Guardrail != nil {
+		printFleet(w, rep)
+		return
 	}
+	for _, d := range rep.Services {
+		printDecision(w, "SERVICE "+d.Service, d, rep.Time)
+	}
+}
+
+// printDecision prints one service's (or fleet server's) rules and reply.
+func printDecision(w io.Writer, title string, d *evaluator.Decision, now time.Time) {
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  RULE\tEXPRESSION\tRESULT\tSTATE\tACTION")
+	for _, r := range d.Rules {
+		result := string(r.Outcome)
+		if r.Error != "" {
+			result += " (" + r.Error + ")"
+		} else if r.Outcome == evaluator.Unknown {
+			var miss []string
+			for _, v := range r.Values {
+				if v.Missing != "" {
+					miss = append(miss, v.Name)
+				}
+			}
+			result += " (missing " + strings.Join(miss, ", ") + ")"
+		}
+		name := r.Name
+		if name == r.Expr {
+			name = "-"
+		}
+		action := r.Action
+		if r.Weight != rules.Unset {
+			action += " = " + strconv.Itoa(r.Weight) + "%"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, r.Expr, result, r.State, action)
+	}
+	tw.Flush()
+	for _, o := range d.Overrides {
+		fmt.Fprintf(w, "  override %s: %s (%s)\n", o.ID, o.Action, o.Reason)
+	}
+	fmt.Fprintf(w, "  reply: %s", d.Reply)
+	fmt.Fprintf(w, "  phase: %s\n", describePhase(d, now))
 }
 
 // describePhase says what the phase means for the replies that follow.

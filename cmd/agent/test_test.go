@@ -82,7 +82,7 @@ func TestTestBadFiles(t *testing.T) {
 `},
 		{"unknown_key.test.yaml", d + `unknown_key.test.yaml:2:1: unknown key "evaluation_intervall"; did you mean "evaluation_interval"?
 ` + d + `unknown_key.test.yaml:5:5: unknown key "input"; did you mean "input_series"?
-` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, phase, op, admin, weight, maxconn, firing, pending)
+` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, phase, op, admin, weight, maxconn, firing, pending, server, held)
 `},
 	}
 	for _, tt := range tests {

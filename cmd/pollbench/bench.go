@@ -49,6 +49,7 @@ func (o *options) plan() []target {
 func (o *options) config() pollbench.Config {
 	c := pollbench.Config{
 		Send:         o.send,
+		SendNames:    o.sendNames,
 		ExpectLine:   o.expectLine,
 		Concurrency:  o.concurrency,
 		Rate:         o.rate,

@@ -73,6 +73,7 @@ type options struct {
 	warmup      time.Duration
 	timeout     time.Duration
 	send        string
+	sendNames   int
 	expect      string
 	expectLine  string
 	output      string
@@ -144,6 +145,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, err error) {
 	app.Flag("warmup", "Unreported polling before each measurement.").Default("1s").DurationVar(&o.warmup)
 	app.Flag("timeout", "Per poll: connect, write and read together.").Default("1s").DurationVar(&o.timeout)
 	app.Flag("send", `Written after connecting, like agent-send; escapes \n \r \t \\ are decoded (e.g. 'worker\n').`).StringVar(&o.send)
+	app.Flag("send-names", `With N > 0, --send is a pattern with one %d and the polls send it formatted with 0 to N-1 in turn (e.g. --send 'web%d\n' --send-names 1000: a fleet of 1,000 servers).`).PlaceHolder("N").IntVar(&o.sendNames)
 	app.Flag("expect", "Regexp the whole reply line (without its newline) must match, else wrong_reply.").PlaceHolder("REGEX").StringVar(&o.expect)
 	app.Flag("expect-line", "Exact reply line expected (without its newline), else wrong_reply.").PlaceHolder("TEXT").StringVar(&o.expectLine)
 	app.Flag("output", "Report format: text or json.").Short('o').Default("text").EnumVar(&o.output, "text", "json")

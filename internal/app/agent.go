@@ -50,6 +50,8 @@ type agent struct {
 	replies  map[string]string
 	sourceUp map[string]bool
 	stale    map[string]bool // metrics logged as stale
+	// guardrailHeld is how many servers the guardrail held last cycle.
+	guardrailHeld int
 }
 
 // ruleSet is everything built from one version of the rule file: all of it
@@ -99,6 +101,15 @@ func (a *agent) current() *ruleSet { return a.loaded.Load() }
 // knownService says whether the serving rule file has the service, for
 // validating overrides.
 func (a *agent) knownService(name string) bool {
+	if a.current().file.Fleet != nil {
+		if st := a.status.Load(); st != nil {
+			for _, d := range st.Servers {
+				if d.Server == name {
+					return true
+				}
+			}
+		}
+	}
 	return a.current().file.Service(name) != nil
 }
 

@@ -105,19 +105,23 @@ func (a *agent) cycle(ctx context.Context) {
 func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	rs := a.current()
 	start := time.Now()
-	res := a.eval.Evaluate(now, Snapshot(a.lastSnap), a.overrides.Active(now))
+	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
 	took := time.Since(start)
 
-	byService := make(map[string][]byte, len(res.Services))
-	def := []byte(nil)
-	for i, d := range res.Services {
-		if i == 0 {
-			def = []byte(d.Reply)
-			continue
+	if rs.file.Fleet != nil {
+		a.publishFleet(res)
+	} else {
+		byService := make(map[string][]byte, len(res.Services))
+		def := []byte(nil)
+		for i, d := range res.Services {
+			if i == 0 {
+				def = []byte(d.Reply)
+				continue
+			}
+			byService[d.Service] = []byte(d.Reply)
 		}
-		byService[d.Service] = []byte(d.Reply)
+		a.resp.Publish(responder.NewTable(def, byService))
 	}
-	a.resp.Publish(responder.NewTable(def, byService))
 
 	var changes []statuspage.Change
 	for _, d := range res.Services {

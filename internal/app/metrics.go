@@ -31,6 +31,22 @@ var (
 		"The first 6 bytes of the SHA-256 of the serving rule file, as a number.", nil, nil)
 	descWeight = prometheus.NewDesc("haproxy_agent_reply_weight_percent",
 		"The weight percent the agent applies (the ramp's step while one climbs), per service; sent while acting or restoring.", []string{"service"}, nil)
+	descAdminCode = prometheus.NewDesc("haproxy_agent_reply_admin",
+		"The administrative word the agent replies with, per service: 0 ready, 1 drain, 2 maint.", []string{"service"}, nil)
+	descServerWeight = prometheus.NewDesc("haproxy_agent_server_reply_weight_percent",
+		"Fleet mode: the weight percent the agent replies with, per server.", []string{"server"}, nil)
+	descServerAdmin = prometheus.NewDesc("haproxy_agent_server_reply_admin",
+		"Fleet mode: the administrative word the agent replies with, per server: 0 ready, 1 drain, 2 maint.", []string{"server"}, nil)
+	descServerUp = prometheus.NewDesc("haproxy_agent_server_reply_up",
+		"Fleet mode: 1 when the agent replies up, 0 when down, fail or stopped, per server.", []string{"server"}, nil)
+	descHeld = prometheus.NewDesc("haproxy_agent_guardrail_held",
+		"Fleet servers the rules would take out of rotation but the guardrail (max_unavailable) holds in.", nil, nil)
+	descGuardOut = prometheus.NewDesc("haproxy_agent_guardrail_out",
+		"Fleet servers out of rotation (drain, maint or down) after the guardrail.", nil, nil)
+	descGuardAllowed = prometheus.NewDesc("haproxy_agent_guardrail_allowed",
+		"Fleet servers max_unavailable lets out of rotation at once.", nil, nil)
+	descServers = prometheus.NewDesc("haproxy_agent_fleet_servers",
+		"Fleet servers known: discovered or static, plus those gone for less than stale_after.", nil, nil)
 	descMaxconn = prometheus.NewDesc("haproxy_agent_reply_maxconn",
 		"The maxconn the agent replies with, per service (absent when the reply carries none; 0 is unlimited).", []string{"service"}, nil)
 	descOp = prometheus.NewDesc("haproxy_agent_reply_operational_state",
@@ -91,7 +107,7 @@ func (m *metrics) evaluated(took time.Duration) {
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReloadOK, descReloadTime, descHash, descWeight, descMaxconn,
 		descOp, descAdmin, descPhase, descFiring, descRules, descOverrides, descSourceUp, descSourceDuration,
-		descMetricMissing} {
+		descMetricMissing, descAdminCode, descServerWeight, descServerAdmin, descServerUp, descHeld, descGuardOut, descGuardAllowed, descServers} {
 		ch <- d
 	}
 }
@@ -116,6 +132,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i, d := range st.Services {
 		gauge(descWeight, float64(d.Weight), d.Service)
+		gauge(descAdminCode, adminCode(d.Admin), d.Service)
 		if d.Maxconn >= 0 {
 			gauge(descMaxconn, float64(d.Maxconn), d.Service)
 		}
@@ -132,6 +149,22 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descRules, float64(len(st.file.Services[i].Rules)), d.Service)
 		gauge(descOverrides, float64(len(d.Overrides)), d.Service)
 	}
+	if g := st.Guardrail; g != nil {
+		firing := 0
+		for _, d := range st.Servers {
+			gauge(descServerWeight, float64(d.Weight), d.Server)
+			gauge(descServerAdmin, adminCode(d.Admin), d.Server)
+			gauge(descServerUp, b2f(d.Op == "up"), d.Server)
+			firing += len(d.Firing)
+		}
+		def := st.file.Services[0]
+		gauge(descRules, float64(len(def.Rules)), def.Name)
+		gauge(descFiring, float64(firing), def.Name)
+		gauge(descHeld, float64(len(g.Held)))
+		gauge(descGuardOut, float64(g.Out))
+		gauge(descGuardAllowed, float64(g.Allowed))
+		gauge(descServers, float64(g.Servers))
+	}
 	for _, s := range st.Sources {
 		gauge(descSourceUp, b2f(s.Up), s.Name, s.Kind)
 		gauge(descSourceDuration, s.DurationSeconds, s.Name)
@@ -143,6 +176,18 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(descMetricMissing, float64(missing))
+}
+
+// adminCode numbers the administrative words as haproxy_agent_reply_admin
+// and haproxy_agent_server_reply_admin do: 0 ready, 1 drain, 2 maint.
+func adminCode(w string) float64 {
+	switch w {
+	case "drain":
+		return 1
+	case "maint":
+		return 2
+	}
+	return 0
 }
 
 func b2f(b bool) float64 {

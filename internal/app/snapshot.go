@@ -13,7 +13,16 @@ func Snapshot(r *collect.Result) evaluator.Snapshot {
 	}
 	s := make(evaluator.Snapshot, len(r.Metrics))
 	for _, m := range r.Metrics {
-		s[m.Name] = evaluator.Sample{Value: m.Value, Missing: m.Missing}
+		s[m.Name] = evaluator.Sample{Value: m.Value, Missing: m.Missing, Servers: m.ByServer, ServerMissing: m.ServerMissing}
 	}
 	return s
+}
+
+// servers are the fleet servers a collection cycle knows; nil outside
+// fleet mode and for a nil result.
+func servers(r *collect.Result) []string {
+	if r == nil {
+		return nil
+	}
+	return r.Servers
 }

@@ -25,8 +25,14 @@ type Status struct {
 	// if it was: the overrides it held are no longer in force.
 	OverrideStateError string                `json:"override_state_error,omitempty"`
 	Services           []*evaluator.Decision `json:"services"`
-	Metrics            []MetricStatus        `json:"metrics"`
-	Sources            []SourceStatus        `json:"sources"`
+	// Servers, in fleet mode, holds each server's decision, by name.
+	Servers []*evaluator.Decision `json:"servers,omitempty"`
+	// Guardrail is the fleet's max_unavailable at work.
+	Guardrail *evaluator.Guardrail `json:"guardrail,omitempty"`
+	// Discovery is the fleet's discovery query as last read.
+	Discovery *collect.MetricValue `json:"discovery,omitempty"`
+	Metrics   []MetricStatus       `json:"metrics"`
+	Sources   []SourceStatus       `json:"sources"`
 
 	file *rules.File
 }
@@ -51,6 +57,9 @@ type MetricStatus struct {
 	NonFinite  string   `json:"non_finite,omitempty"`
 	AgeSeconds float64  `json:"age_seconds"`
 	Missing    string   `json:"missing,omitempty"`
+	// Servers, in fleet mode, is how many servers the metric's vector
+	// result gave a value (Value is then null: see each server's rules).
+	Servers int `json:"servers,omitempty"`
 }
 
 // SourceStatus is the health of one source.
@@ -71,11 +80,16 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 		CollectSeconds:  collectTook.Seconds(),
 		EvaluateSeconds: evalTook.Seconds(),
 		Services:        res.Services,
+		Servers:         res.Servers,
+		Guardrail:       res.Guardrail,
+		Discovery:       snap.Discovery,
 		file:            f,
 	}
 	for _, m := range snap.Metrics {
 		ms := MetricStatus{Name: m.Name, Source: m.Source, AgeSeconds: m.Age.Seconds(), Missing: m.Missing}
-		if m.Missing == "" {
+		if m.ByServer != nil {
+			ms.Servers = len(m.ByServer)
+		} else if m.Missing == "" {
 			ms.Value, ms.NonFinite = jsonout.Number(m.Value)
 		}
 		st.Metrics = append(st.Metrics, ms)

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,7 +106,11 @@ func New(file *rules.File, newReader sample.NewReaderFunc) (*Collector, error) {
 		byName[src.Name] = s
 	}
 	used := map[string]bool{}
-	for _, m := range file.Metrics {
+	metrics := file.Metrics
+	if file.Fleet != nil && file.Fleet.Discovery != nil {
+		metrics = append(slices.Clip(metrics), file.Fleet.Discovery)
+	}
+	for _, m := range metrics {
 		s := byName[m.Source]
 		if s == nil {
 			return nil, fmt.Errorf("metric %q: unknown source %q", m.Name, m.Source)
@@ -138,18 +145,49 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) *Result {
 		Metrics: make([]MetricValue, len(c.file.Metrics)),
 		Sources: make([]SourceHealth, len(c.sources)),
 	}
+	if fl := c.file.Fleet; fl != nil && fl.Discovery != nil {
+		res.Discovery = new(MetricValue)
+	}
 	var wg sync.WaitGroup
 	for i, s := range c.sources {
 		wg.Go(func() {
-			res.Sources[i] = c.collectSource(ctx, s, now, res.Metrics)
+			res.Sources[i] = c.collectSource(ctx, s, now, res)
 		})
 	}
 	wg.Wait()
+	if fl := c.file.Fleet; fl != nil {
+		res.Servers = fl.Static
+		if d := res.Discovery; d != nil {
+			res.Servers = discovered(d)
+		}
+	}
 	return res
 }
 
+// discovered returns the servers a discovery read names, sorted; empty
+// when the read has no usable result.
+func discovered(d *MetricValue) []string {
+	out := make([]string, 0, len(d.ByServer))
+	for name := range d.ByServer {
+		if rules.ServerName(name) {
+			out = append(out, name)
+		}
+	}
+	for name, why := range d.ServerMissing {
+		// A stale sample is a series that ended: not a server any more.
+		if rules.ServerName(name) && !strings.HasPrefix(why, "stale:") {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 && d.Missing == "" && d.ByServer == nil {
+		d.Missing = "discovery query returned no series with the server label"
+	}
+	slices.Sort(out)
+	return out
+}
+
 // collectSource reads one source and fills in its metrics' values.
-func (c *Collector) collectSource(ctx context.Context, s *sourceState, now time.Time, out []MetricValue) SourceHealth {
+func (c *Collector) collectSource(ctx context.Context, s *sourceState, now time.Time, res *Result) SourceHealth {
 	start := time.Now()
 	readings, err := c.read(ctx, s)
 	h := SourceHealth{Name: s.src.Name, Kind: string(s.src.Kind), Duration: time.Since(start)}
@@ -167,8 +205,18 @@ func (c *Collector) collectSource(ctx context.Context, s *sourceState, now time.
 		r := sample.Reading{Err: err}
 		if err == nil {
 			r = readings[i]
+			if len(r.ByLabel) > 0 {
+				// Err and Age describe the result as one value; by
+				// label, each server has its own.
+				r.Err, r.Age = nil, 0
+			}
 		}
-		out[m.Index] = c.update(m, r, now)
+		mv := c.update(m, r, now)
+		if m.Index < 0 {
+			*res.Discovery = mv
+			continue
+		}
+		res.Metrics[m.Index] = mv
 	}
 	return h
 }
@@ -221,9 +269,13 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]sample.Reading,
 // than stale_after.
 func (c *Collector) update(m *rules.Metric, r sample.Reading, now time.Time) MetricValue {
 	c.holdMu.Lock()
-	value, age, missing := c.hold.ObserveAged(m.Name, now, r.Value, r.Age, r.Err)
+	value, vec, age, missing := c.hold.ObserveVector(m.Name, now, r.Value, c.vectorOf(r), r.Age, r.Err)
 	c.holdMu.Unlock()
-	mv := MetricValue{Name: m.Name, Source: m.Source, Value: value, Age: age, Missing: missing}
+	mv := MetricValue{Name: m.Name, Source: m.Source, Value: value, Age: age, Missing: missing,
+		ByServer: vec.ByLabel, ServerMissing: vec.Missing}
+	if vec.ByLabel != nil {
+		mv.Value = 0
+	}
 	if r.Err != nil {
 		mv.Err = r.Err.Error()
 	}
@@ -233,6 +285,36 @@ func (c *Collector) update(m *rules.Metric, r sample.Reading, now time.Time) Met
 		mv.Value = 0
 	}
 	return mv
+}
+
+// vectorOf turns a reading by label into the values held per server; the
+// zero Vector when the reading has none, and its Value is shared. A
+// server's sample older than stale_after (Prometheus answers with a
+// series' last sample for 5 minutes after it stopped) is missing.
+func (c *Collector) vectorOf(r sample.Reading) Vector {
+	if len(r.ByLabel) == 0 {
+		return Vector{}
+	}
+	v := Vector{ByLabel: make(map[string]float64, len(r.ByLabel))}
+	for name, l := range r.ByLabel {
+		reason := ""
+		switch {
+		case l.Err != nil:
+			reason = l.Err.Error()
+		case math.IsNaN(l.Value):
+			reason = "value is NaN"
+		case l.Age > c.file.StaleAfter:
+			reason = fmt.Sprintf("stale: sample timestamp %s old", l.Age.Round(time.Second))
+		default:
+			v.ByLabel[name] = l.Value
+			continue
+		}
+		if v.Missing == nil {
+			v.Missing = map[string]string{}
+		}
+		v.Missing[name] = reason
+	}
+	return v
 }
 
 // Carry takes over from old, the collector of the previous rule file, what
@@ -267,6 +349,14 @@ func (c *Collector) Carry(old *Collector) {
 		om := old.file.Metric(m.Name)
 		if om != nil && sameMetric(om, m) {
 			c.hold.Carry(old.hold, m.Name)
+		}
+	}
+	// The servers discovered last stay known over a reload that keeps
+	// the discovery query.
+	if c.file.Fleet != nil && old.file.Fleet != nil {
+		d, od := c.file.Fleet.Discovery, old.file.Fleet.Discovery
+		if d != nil && od != nil && kept[d.Source] && sameMetric(d, od) {
+			c.hold.Carry(old.hold, d.Name)
 		}
 	}
 }

@@ -18,7 +18,15 @@ type Holder struct {
 
 type held struct {
 	value float64
+	vec   Vector
 	at    time.Time
+}
+
+// Vector is a metric's value per server in fleet mode: one value per label
+// value, and why some label values have none.
+type Vector struct {
+	ByLabel map[string]float64
+	Missing map[string]string
 }
 
 // NewHolder returns a Holder that keeps values for staleAfter.
@@ -65,6 +73,22 @@ func (h *Holder) ObserveAged(name string, now time.Time, v float64, sampleAge ti
 		return math.NaN(), age, fmt.Sprintf("stale: last good value %s ago (%s)", age.Round(time.Second), reason)
 	}
 	return last.value, age, ""
+}
+
+// ObserveVector is ObserveAged for a read that may have given a value per
+// server (vec.ByLabel set; v is then unused): the whole vector is the last
+// good value, held over failed reads as a single value is.
+func (h *Holder) ObserveVector(name string, now time.Time, v float64, vec Vector, sampleAge time.Duration, err error) (value float64, out Vector, age time.Duration, missing string) {
+	if err == nil && vec.ByLabel != nil {
+		at := now.Add(-max(sampleAge, 0))
+		h.last[name] = held{value: math.NaN(), vec: vec, at: at}
+		return math.NaN(), vec, now.Sub(at), ""
+	}
+	value, age, missing = h.ObserveAged(name, now, v, sampleAge, err)
+	if missing != "" {
+		return value, Vector{}, age, missing
+	}
+	return value, h.last[name].vec, age, ""
 }
 
 // Carry takes over old's last good value of the named metric, after a

@@ -13,6 +13,12 @@ type Result struct {
 	Time    time.Time      `json:"time"`
 	Metrics []MetricValue  `json:"metrics"`
 	Sources []SourceHealth `json:"sources"`
+	// Servers, in fleet mode, are the servers known this cycle, sorted:
+	// the static list or the label values of the discovery query. Empty
+	// (not nil) when discovery has no usable result (see Discovery).
+	Servers []string `json:"servers,omitempty"`
+	// Discovery is the discovery query's read, for a discovered fleet.
+	Discovery *MetricValue `json:"discovery,omitempty"`
 }
 
 // MetricValue is one metric's value in a cycle, or why there is none.
@@ -30,6 +36,12 @@ type MetricValue struct {
 	// Err is why this cycle's read gave no value, also when a held value
 	// is used; empty when the read succeeded.
 	Err string `json:"error,omitempty"`
+	// ByServer, in fleet mode, holds each server's own value when the
+	// query returned a vector keyed by the fleet's label; Value is then
+	// unused (not in JSON: see each server's values). ServerMissing says
+	// why a server of the vector has none.
+	ByServer      map[string]float64 `json:"-"`
+	ServerMissing map[string]string  `json:"server_missing,omitempty"`
 }
 
 // MarshalJSON writes a Value that is not a finite number (a scraped

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,11 @@ type Config struct {
 	// Send is written right after connecting, as HAProxy's agent-send does
 	// (include the "\n"). Empty: nothing is written.
 	Send string
+	// SendNames, when > 0, makes Send a pattern with one %d verb: the
+	// polls send Send formatted with 0, 1, ... SendNames-1 in turn, each
+	// worker starting elsewhere, as HAProxy polls the servers of a fleet
+	// that each name themselves with agent-send.
+	SendNames int
 	// Expect, when not nil, must match the whole reply line (terminator
 	// excluded); a complete line that does not match is a WrongReply.
 	Expect *regexp.Regexp
@@ -62,6 +68,12 @@ type Config struct {
 	ServerMemory func() (Memory, bool)
 }
 
+// numberPattern reports whether s formats one integer into distinct names.
+func numberPattern(s string) bool {
+	a, b := fmt.Sprintf(s, 1), fmt.Sprintf(s, 2)
+	return a != b && !strings.Contains(a, "%!")
+}
+
 // DefaultTimeout is used when Config.Timeout is 0.
 const DefaultTimeout = time.Second
 
@@ -87,6 +99,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("workers %d: at most %d", c.Workers, maxWorkers)
 	case len(c.Send) > MaxLine:
 		return fmt.Errorf("send string longer than %d bytes", MaxLine)
+	case c.SendNames < 0 || c.SendNames > 1e6:
+		return fmt.Errorf("send names %d: want 0 to 1000000", c.SendNames)
+	case c.SendNames > 0 && !numberPattern(c.Send):
+		return errors.New(`send names: the send string needs one number verb, such as "web%d" or "web%04d", and a newline`)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package pollbench
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"regexp"
 	"time"
@@ -15,6 +16,8 @@ var errLineTooLong = errors.New("reply line longer than MaxLine")
 type poller struct {
 	addr       string
 	send       []byte
+	names      [][]byte // Config.SendNames: the lines sent in turn
+	next       int
 	expect     *regexp.Regexp
 	expectLine []byte
 	checkExact bool
@@ -23,7 +26,7 @@ type poller struct {
 	buf        []byte
 }
 
-func newPoller(c *Config) *poller {
+func newPoller(c *Config, worker int) *poller {
 	p := &poller{
 		addr:   c.Addr,
 		expect: c.Expect,
@@ -32,6 +35,13 @@ func newPoller(c *Config) *poller {
 	}
 	if c.Send != "" {
 		p.send = []byte(c.Send)
+	}
+	if c.SendNames > 0 {
+		p.names = make([][]byte, c.SendNames)
+		for i := range p.names {
+			p.names[i] = fmt.Appendf(nil, c.Send, i)
+		}
+		p.next = worker * 7919 % c.SendNames
 	}
 	if c.Expect == nil && c.ExpectLine != "" {
 		p.expectLine = []byte(c.ExpectLine)
@@ -59,8 +69,13 @@ func (p *poller) poll(deadline time.Time) (Kind, error) {
 	if err := conn.SetDeadline(deadline); err != nil {
 		return Other, err
 	}
-	if p.send != nil {
-		if _, err := conn.Write(p.send); err != nil {
+	send := p.send
+	if p.names != nil {
+		send = p.names[p.next]
+		p.next = (p.next + 1) % len(p.names)
+	}
+	if send != nil {
+		if _, err := conn.Write(send); err != nil {
 			// A target that answered and closed without reading may
 			// reset the write; its reply can still be read, as HAProxy
 			// would.

@@ -107,9 +107,9 @@ func closedLoop(cfg *Config, rec *recorder, stop *atomic.Bool) {
 	var claimed atomic.Int64
 	timeout := cfg.timeout()
 	var wg sync.WaitGroup
-	for range cfg.Concurrency {
+	for w := range cfg.Concurrency {
 		wg.Go(func() {
-			p := newPoller(cfg)
+			p := newPoller(cfg, w)
 			for !stop.Load() {
 				if cfg.Count > 0 && claimed.Add(1) > cfg.Count {
 					return
@@ -133,9 +133,9 @@ func openLoop(ctx context.Context, cfg *Config, rec *recorder, start time.Time) 
 	workers := cfg.openWorkers()
 	jobs := make(chan time.Time, workers)
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
 		wg.Go(func() {
-			p := newPoller(cfg)
+			p := newPoller(cfg, w)
 			for sched := range jobs {
 				t0 := time.Now()
 				rec.lag(t0.Sub(sched))

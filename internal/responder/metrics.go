@@ -10,6 +10,7 @@ import (
 const (
 	outcomeOK             = "ok"              // the service's reply was written
 	outcomeUnknownService = "unknown_service" // an empty line was written
+	outcomeUnknownServer  = "unknown_server"  // fleet mode: an empty line was written
 	outcomeBadRequest     = "bad_request"     // oversize or non-printable line: closed without reply
 	outcomeReadError      = "read_error"      // the read failed (reset...): closed without reply
 	outcomeWriteError     = "write_error"     // the reply could not be written
@@ -33,6 +34,7 @@ type metrics struct {
 	// Outcomes that name no service: the service label is empty, since
 	// an unknown name must not become a label value.
 	unknownService prometheus.Counter
+	unknownServer  prometheus.Counter
 	badRequest     prometheus.Counter
 	readError      prometheus.Counter
 	notReady       prometheus.Counter
@@ -45,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "haproxy_agent_polls_total",
-			Help: "Agent-check polls handled, by service and outcome (ok, unknown_service, bad_request, read_error, write_error, not_ready).",
+			Help: "Agent-check polls handled, by service and outcome (ok, unknown_service, unknown_server, bad_request, read_error, write_error, not_ready).",
 		}, []string{"service", "outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "haproxy_agent_poll_connections_rejected_total",
@@ -68,6 +70,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.duration = register(reg, m.duration)
 	}
 	m.unknownService = m.polls.WithLabelValues("", outcomeUnknownService)
+	m.unknownServer = m.polls.WithLabelValues("", outcomeUnknownServer)
 	m.badRequest = m.polls.WithLabelValues("", outcomeBadRequest)
 	m.readError = m.polls.WithLabelValues("", outcomeReadError)
 	m.notReady = m.polls.WithLabelValues("", outcomeNotReady)

@@ -24,7 +24,7 @@ func (s *Server) handle(c net.Conn, accepted time.Time) {
 		return
 	}
 	r := p.def
-	if len(p.services) > 0 {
+	if p.read {
 		if r = s.pick(c, p, accepted); r == nil {
 			return
 		}
@@ -74,7 +74,10 @@ func (s *Server) pick(c net.Conn, p *published, accepted time.Time) *reply {
 		s.m.badRequest.Inc()
 		return nil
 	}
-	s.logUnknown(c, name)
+	s.logUnknown(c, name, p.table.fleet)
+	if p.table.fleet {
+		return s.unknownSrv
+	}
 	return s.unknown
 }
 
@@ -129,13 +132,18 @@ func printable(b []byte) bool {
 }
 
 // logUnknown logs an unknown service name the first time it is seen.
-func (s *Server) logUnknown(c net.Conn, name []byte) {
+func (s *Server) logUnknown(c net.Conn, name []byte, fleet bool) {
 	switch s.unknownLog.add(name) {
 	case addedFirst:
+		if fleet {
+			s.log.Warn("poll named an unknown server; replying with an empty line (no change)",
+				"server", string(name), "client", c.RemoteAddr().String())
+			return
+		}
 		s.log.Warn("poll asked for an unknown service; replying with an empty line (no change)",
 			"service", string(name), "client", c.RemoteAddr().String())
 	case addedFull:
-		s.log.Warn("too many distinct unknown service names; no longer logging new ones",
+		s.log.Warn("too many distinct unknown names; no longer logging new ones",
 			"limit", maxLoggedNames)
 	}
 }

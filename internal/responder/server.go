@@ -25,6 +25,7 @@ type Server struct {
 	open    atomic.Int64 // connections being handled, over every listener
 
 	unknown    *reply    // the empty line sent for unknown services
+	unknownSrv *reply    // the empty line sent for unknown fleet servers
 	unknownLog nameSet   // unknown names already logged
 	bufs       sync.Pool // *[maxRequestLine]byte, for agent-send lines
 }
@@ -35,6 +36,9 @@ type published struct {
 	table    *Table
 	def      *reply
 	services map[string]*reply
+	// read is whether polls read an agent-send line: the table has
+	// services, or is a fleet's.
+	read bool
 }
 
 // reply is one line to send and the counters of its outcomes.
@@ -60,6 +64,11 @@ func New(opts Options) *Server {
 		ok:         s.m.unknownService,
 		writeError: s.m.polls.WithLabelValues("", outcomeWriteError),
 	}
+	s.unknownSrv = &reply{
+		line:       []byte("\n"),
+		ok:         s.m.unknownServer,
+		writeError: s.unknown.writeError,
+	}
 	s.bufs.New = func() any { return new([maxRequestLine]byte) }
 	return s
 }
@@ -72,10 +81,19 @@ func (s *Server) Publish(t *Table) {
 		s.current.Store(nil)
 		return
 	}
-	p := &published{table: t, def: s.newReply(DefaultService, t.def)}
+	p := &published{table: t, def: s.newReply(DefaultService, t.def), read: t.readsLine()}
+	prev := s.current.Load()
 	if len(t.byService) > 0 {
 		p.services = make(map[string]*reply, len(t.byService))
 		for name, line := range t.byService {
+			// A fleet publishes every cycle: reuse the counters of the
+			// previous table rather than look up 2 label sets per server.
+			if prev != nil {
+				if r, ok := prev.services[name]; ok {
+					p.services[name] = &reply{line: line, ok: r.ok, writeError: r.writeError}
+					continue
+				}
+			}
 			p.services[name] = s.newReply(name, line)
 		}
 	}

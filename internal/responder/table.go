@@ -12,6 +12,22 @@ const DefaultService = "default"
 type Table struct {
 	def       []byte
 	byService map[string][]byte
+	// fleet: every name is a server's, the default reply is an empty line,
+	// and polls always read their agent-send line.
+	fleet bool
+}
+
+// NewFleetTable builds the table of a fleet: the replies by server name.
+// A poll that names no server (no agent-send line, an empty line or
+// DefaultService) or an unknown one gets an empty line, which HAProxy takes
+// as "no change". It copies its argument.
+func NewFleetTable(byServer map[string][]byte) *Table {
+	t := NewTable(nil, byServer)
+	t.fleet = true
+	if t.byService == nil {
+		t.byService = map[string][]byte{}
+	}
+	return t
 }
 
 // NewTable builds a table from the default reply and the replies by service
@@ -46,3 +62,7 @@ func line(b []byte) []byte {
 	out[len(b)] = '\n'
 	return out
 }
+
+// readsLine reports whether polls read an agent-send line: the table has
+// services besides the default, or is a fleet's.
+func (t *Table) readsLine() bool { return len(t.byService) > 0 || t.fleet }

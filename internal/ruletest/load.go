@@ -139,6 +139,7 @@ func (s *Suite) bind(w *walker, rf *rules.File) {
 			}
 			end = max(end, time.Duration(len(sr.Samples)-1)*t.Interval)
 		}
+		bindServers(w, rf, t)
 		for _, x := range t.Expect {
 			s.bindExpectation(w, rf, t, x, end, services)
 		}
@@ -156,6 +157,9 @@ func (s *Suite) bindExpectation(w *walker, rf *rules.File, t *Test, x *Expectati
 			fmtDur(x.At), fmtDur(end), count(int(end/t.Interval)+1, "sample"), fmtDur(t.Interval))
 	case x.At/eval > MaxSteps:
 		w.errAt(x.atPos, "at %s takes %d evaluations of %s; the limit is %d", fmtDur(x.At), x.At/eval, fmtDur(eval), MaxSteps)
+	}
+	if !bindServer(w, rf, t, x) {
+		return
 	}
 	svc := rf.Service(x.Service)
 	if svc == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,8 +26,8 @@ const MaxFileSize = 4 << 20
 // The keys each part of a test file may have.
 var (
 	suiteKeys  = []string{"rule_files", "evaluation_interval", "tests"}
-	testKeys   = []string{"name", "interval", "input_series", "expect"}
-	expectKeys = []string{"at", "service", "reply", "phase", "op", "admin", "weight", "maxconn", "firing", "pending"}
+	testKeys   = []string{"name", "interval", "servers", "input_series", "expect"}
+	expectKeys = []string{"at", "service", "reply", "phase", "op", "admin", "weight", "maxconn", "firing", "pending", "server", "held"}
 )
 
 // The words an expectation may name, as the evaluator writes them.
@@ -288,6 +289,20 @@ func (w *walker) test(n *yaml.Node) *Test {
 			t.Interval, t.intervalPos = d, posOf(e.val)
 		}
 	}
+	if e, ok := fs["servers"]; ok {
+		if items, ok := w.list(e); ok {
+			t.Servers = []string{}
+			for _, n := range items {
+				if n.Kind != yaml.ScalarNode || !rules.ServerName(n.Value) {
+					w.errorf(n, "servers: want a server name, got %q", n.Value)
+					continue
+				}
+				t.Servers = append(t.Servers, n.Value)
+			}
+			slices.Sort(t.Servers)
+			t.Servers = slices.Compact(t.Servers)
+		}
+	}
 	if e, ok := fs["input_series"]; ok && !yamlnode.IsNull(e.val) {
 		if e.val.Kind != yaml.MappingNode {
 			w.errorf(e.val, "input_series: want a mapping of metric name to series, got %s", kindName(e.val))
@@ -330,6 +345,11 @@ func (w *walker) series(t *Test, n *yaml.Node) {
 			continue
 		}
 		seen[k.Value] = k
+		name, label, server, ok := serverSeries(k.Value)
+		if !ok {
+			w.errorf(k, `input_series: %q: want a metric name, or a fleet server's series written name{label="server"}`, k.Value)
+			continue
+		}
 		if v.Kind != yaml.ScalarNode || yamlnode.IsNull(v) || strings.TrimSpace(v.Value) == "" {
 			w.errorf(v, "input_series: %s: want a series such as '1+1x10' or '0.5 _ 0.7', got %s", k.Value, kindName(v))
 			continue
@@ -345,8 +365,20 @@ func (w *walker) series(t *Test, n *yaml.Node) {
 			w.errAt(pos, "input_series: %s: %s", k.Value, err.msg)
 			continue
 		}
-		t.Series = append(t.Series, &Series{Metric: k.Value, Samples: samples, Pos: posOf(k)})
+		t.Series = append(t.Series, &Series{Metric: name, Label: label, Server: server, Samples: samples, Pos: posOf(k)})
 	}
+}
+
+var serverSeriesRe = regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"([^"]*)"\s*,?\s*\})?\s*$`)
+
+// serverSeries splits an input_series key: a metric name, or one fleet
+// server's series, name{label="server"}.
+func serverSeries(key string) (name, label, server string, ok bool) {
+	m := serverSeriesRe.FindStringSubmatch(key)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
 }
 
 // expectation walks one check of expect.
@@ -364,10 +396,27 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 	}
 	if e, has := fs["service"]; has {
 		if s, good := w.scalar(e); good {
-			x.Service, x.servicePos = s, posOf(e.val)
+			x.Service, x.servicePos, x.hasService = s, posOf(e.val), true
+		}
+	}
+	if e, has := fs["server"]; has {
+		if s, good := w.scalar(e); good {
+			x.Server, x.serverPos = s, posOf(e.val)
 		}
 	}
 	checks := 0
+	if e, has := fs["held"]; has {
+		checks++
+		if s, good := w.scalar(e); good {
+			switch s {
+			case "true", "false":
+				b := s == "true"
+				x.Held = &b
+			default:
+				w.errorf(e.val, "held: want true or false, got %q", s)
+			}
+		}
+	}
 	if e, has := fs["reply"]; has {
 		checks++
 		if s, good := w.scalar(e); good {
@@ -424,7 +473,7 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 		x.Pending, x.pendingPos = w.names(e)
 	}
 	if checks == 0 {
-		w.errorf(n, "expect: the check compares nothing: give reply, phase, op, admin, weight, maxconn, firing or pending")
+		w.errorf(n, "expect: the check compares nothing: give reply, phase, op, admin, weight, maxconn, firing, pending or held")
 	}
 	if !ok {
 		return nil

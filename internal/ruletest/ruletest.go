@@ -43,7 +43,11 @@ type Test struct {
 	Series []*Series
 	// Expect holds the checks in file order.
 	Expect []*Expectation
-	Pos    rules.Pos
+	// Servers, for a fleet rule file, are the servers known throughout the
+	// test; nil takes the rule file's static servers, or else every server
+	// an input series names.
+	Servers []string
+	Pos     rules.Pos
 
 	intervalPos rules.Pos
 }
@@ -52,9 +56,13 @@ type Test struct {
 // time 0.
 type Series struct {
 	// Metric is the name of a metric declared in the rule file.
-	Metric  string
-	Samples []Sample
-	Pos     rules.Pos
+	Metric string
+	// Label and Server, for a fleet rule file, make the series one
+	// server's: written metric{label="server"}. Empty for a series shared
+	// by every server.
+	Label, Server string
+	Samples       []Sample
+	Pos           rules.Pos
 }
 
 // Sample is one point of a series.
@@ -73,6 +81,11 @@ type Expectation struct {
 	// Service is the service whose reply is checked (rules.DefaultService
 	// when the file names none).
 	Service string
+	// Server is the fleet server whose reply is checked; fleet rule files
+	// only.
+	Server string
+	// Held, when set, checks whether the guardrail holds the server.
+	Held *bool
 	// Reply is the whole reply line, ending in "\n".
 	Reply *string
 	// Phase is acting, restoring or quiet.
@@ -91,5 +104,7 @@ type Expectation struct {
 	Pos     rules.Pos
 
 	atPos, servicePos     rules.Pos
+	serverPos             rules.Pos
+	hasService            bool
 	firingPos, pendingPos []rules.Pos
 }

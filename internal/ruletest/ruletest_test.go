@@ -80,7 +80,7 @@ func TestBadFiles(t *testing.T) {
 ` + d + `broken.yaml:6:11: rule "uses an undeclared metric": when: unknown name z; did you mean "x"?`},
 		{"unknown_key.test.yaml", d + `unknown_key.test.yaml:2:1: unknown key "evaluation_intervall"; did you mean "evaluation_interval"?
 ` + d + `unknown_key.test.yaml:5:5: unknown key "input"; did you mean "input_series"?
-` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, phase, op, admin, weight, maxconn, firing, pending)`},
+` + d + `unknown_key.test.yaml:10:9: unknown key "state" (want one of at, service, reply, phase, op, admin, weight, maxconn, firing, pending, server, held)`},
 		{"times.test.yaml", d + `times.test.yaml:9:13: at 1s500ms is not a multiple of the evaluation interval 1s
 ` + d + `times.test.yaml:11:13: at 8s is beyond the input series, which end at 6s (4 samples × interval 2s)`},
 		{"names.test.yaml", d + `names.test.yaml:8:18: service: unknown service "worker" in testdata/hysteresis.yaml (its services: "default")
@@ -88,7 +88,7 @@ func TestBadFiles(t *testing.T) {
 ` + d + `names.test.yaml:12:19: pending: service default has no rule "other" (its rules: "slow", "sticky")`},
 		{"shape.test.yaml", d + `shape.test.yaml:1:34: rule_files: a test file tests one rule file; write one test file per rule file
 ` + d + `shape.test.yaml:3:5: test: missing name
-` + d + `shape.test.yaml:6:9: expect: the check compares nothing: give reply, phase, op, admin, weight, maxconn, firing or pending
+` + d + `shape.test.yaml:6:9: expect: the check compares nothing: give reply, phase, op, admin, weight, maxconn, firing, pending or held
 ` + d + `shape.test.yaml:11:9: expect: missing at: the time of the check, such as 10s
 ` + d + `shape.test.yaml:13:13: op: want one of up, down, fail, stopped, got "sideways"
 ` + d + `shape.test.yaml:14:17: weight: want a percent from 0 to 256, such as 50 or 50%, got "300%"

@@ -31,7 +31,9 @@ type Failure struct {
 	Test    string
 	At      time.Duration
 	Service string
-	// Diffs are the parts that differ, in the order reply, phase, op,
+	// Server is the fleet server checked; empty outside fleet mode.
+	Server string
+	// Diffs are the parts that differ, in the order held, reply, phase, op,
 	// admin, weight, maxconn, firing, pending.
 	Diffs []Diff
 	// Firing and Pending are the rules of the service in those states then.
@@ -58,6 +60,9 @@ type Diff struct {
 func (f *Failure) String() string {
 	var b strings.Builder
 	head := fmt.Sprintf("test %q, at %s, service %s: ", f.Test, fmtDur(f.At), f.Service)
+	if f.Server != "" {
+		head = fmt.Sprintf("test %q, at %s, server %s: ", f.Test, fmtDur(f.At), f.Server)
+	}
 	for _, d := range f.Diffs {
 		fmt.Fprintf(&b, "%s%s: expected %s got %s\n", head, d.Field, d.Expected, d.Got)
 	}
@@ -101,10 +106,7 @@ func (s *Suite) runTest(t *Test) []*Failure {
 	ev := evaluator.New(rf)
 	hold := collect.NewHolder(rf.StaleAfter)
 
-	series := make(map[string][]Sample, len(t.Series))
-	for _, sr := range t.Series {
-		series[sr.Metric] = sr.Samples
-	}
+	series := newFleetSeries(t)
 	expect := slices.Clone(t.Expect)
 	sort.SliceStable(expect, func(i, j int) bool { return expect[i].At < expect[j].At })
 	if len(expect) == 0 {
@@ -116,12 +118,8 @@ func (s *Suite) runTest(t *Test) []*Failure {
 	snap := make(evaluator.Snapshot, len(rf.Metrics))
 	for at := time.Duration(0); at <= last; at += step {
 		now := Start.Add(at)
-		for _, m := range rf.Metrics {
-			v, err := sampleAt(series, m.Name, at, t.Interval)
-			value, _, missing := hold.Observe(m.Name, now, v, err)
-			snap[m.Name] = evaluator.Sample{Value: value, Missing: missing}
-		}
-		res := ev.Evaluate(now, snap, nil)
+		series.observe(rf, hold, snap, t, at)
+		res := ev.EvaluateServers(now, t.Servers, snap, nil)
 		for len(expect) > 0 && expect[0].At == at {
 			if f := compare(t, expect[0], res, snap, rf); f != nil {
 				failures = append(failures, f)
@@ -149,6 +147,9 @@ func sampleAt(series map[string][]Sample, name string, at, interval time.Duratio
 // compare checks one expectation against an evaluation's result.
 func compare(t *Test, x *Expectation, res *evaluator.Result, snap evaluator.Snapshot, rf *rules.File) *Failure {
 	d := res.Service(x.Service)
+	if rf.Fleet != nil {
+		d = res.Server(x.Server)
+	}
 	if d == nil {
 		// Bind checked the name; a missing decision is a bug, not a pass.
 		return &Failure{Test: t.Name, At: x.At, Service: x.Service,
@@ -165,6 +166,9 @@ func compare(t *Test, x *Expectation, res *evaluator.Result, snap evaluator.Snap
 		if want != got {
 			diffs = append(diffs, Diff{Field: field, Expected: want, Got: got})
 		}
+	}
+	if x.Held != nil {
+		add("held", fmtBool(*x.Held), fmtBool(d.Held))
 	}
 	if x.Reply != nil {
 		add("reply", quoteLine(*x.Reply), quoteLine(d.Reply))
@@ -193,7 +197,11 @@ func compare(t *Test, x *Expectation, res *evaluator.Result, snap evaluator.Snap
 	if len(diffs) == 0 {
 		return nil
 	}
-	f := &Failure{Test: t.Name, At: x.At, Service: d.Service, Diffs: diffs, Firing: d.Firing, Pending: pending, Phase: d.Phase, Ramp: d.Ramp}
+	f := &Failure{Test: t.Name, At: x.At, Service: d.Service, Server: d.Server, Diffs: diffs, Firing: d.Firing, Pending: pending, Phase: d.Phase, Ramp: d.Ramp}
+	if rf.Fleet != nil {
+		f.Metrics = serverMetrics(rf, snap, d.Server)
+		return f
+	}
 	for _, m := range rf.Metrics {
 		sm := snap[m.Name]
 		f.Metrics = append(f.Metrics, evaluator.Value{Name: m.Name, Value: sm.Value, Missing: sm.Missing})

@@ -34,6 +34,7 @@ type promql struct {
 	timeout time.Duration
 	workers int
 	api     v1.API
+	client  api.Client
 	rt      http.RoundTripper
 	logger  *slog.Logger
 
@@ -69,6 +70,7 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 		timeout: src.Timeout,
 		workers: src.MaxConcurrency,
 		api:     v1.NewAPI(c),
+		client:  c,
 		rt:      rt,
 		logger:  logger,
 		warned:  map[string]string{},
@@ -96,13 +98,22 @@ func (p *promql) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Re
 
 	queries := make([]string, 0, len(metrics))
 	index := make(map[string]int, len(metrics))
+	// labels[i] is the label queries[i] is read by (fleet mode), when its
+	// metrics agree on one: its result then takes the fast decoder.
+	labels := make([]string, 0, len(metrics))
 	for _, m := range metrics {
 		if m.Rate {
 			continue
 		}
-		if _, ok := index[m.Query]; !ok {
+		i, ok := index[m.Query]
+		if !ok {
 			index[m.Query] = len(queries)
 			queries = append(queries, m.Query)
+			labels = append(labels, m.ByLabel)
+			continue
+		}
+		if m.ByLabel != "" && labels[i] != m.ByLabel {
+			labels[i] = ""
 		}
 	}
 	answers := make([]answer, len(queries))
@@ -115,7 +126,7 @@ func (p *promql) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Re
 				if i >= len(queries) {
 					return
 				}
-				answers[i] = p.query(ctx, queries[i], now)
+				answers[i] = p.query(ctx, queries[i], labels[i], now)
 			}
 		})
 	}
@@ -153,16 +164,31 @@ func (p *promql) Close() error {
 }
 
 // query runs one instant query at now, with what is left of the read's
-// time as the server-side timeout.
-func (p *promql) query(ctx context.Context, q string, now time.Time) answer {
+// time as the server-side timeout. A query read by label (fleet mode: a
+// sample per server) goes through the fast vector decoder, and through
+// the API client when that cannot tell.
+func (p *promql) query(ctx context.Context, q, label string, now time.Time) answer {
 	if ctx.Err() != nil {
 		return answer{err: describe(ctx, p.timeout, ctx.Err()), serverDown: true}
 	}
 	var opts []v1.Option
+	serverSide := time.Duration(0)
 	if dl, ok := ctx.Deadline(); ok {
-		opts = append(opts, v1.WithTimeout(serverTimeout(time.Until(dl))))
+		serverSide = serverTimeout(time.Until(dl))
+		opts = append(opts, v1.WithTimeout(serverSide))
 	}
-	val, warnings, infos, err := p.api.Query(ctx, q, now, opts...)
+	var (
+		val      model.Value
+		warnings v1.Warnings
+		infos    v1.Infos
+		err      error
+	)
+	if label != "" {
+		val, warnings, infos, err = vectorQuery(ctx, p.client, q, label, now, serverSide)
+	}
+	if label == "" || errors.Is(err, errNotFast) {
+		val, warnings, infos, err = p.api.Query(ctx, q, now, opts...)
+	}
 	p.logNotes(q, warnings, infos)
 	if err != nil {
 		return answer{err: describeAPI(ctx, p.timeout, err), serverDown: sourceLevel(err)}

@@ -1,0 +1,202 @@
+package evaluator
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haproxy-agent/agent/rules"
+)
+
+// fleetFile is a fleet of n static servers web01... with the rule
+// queue > 500 => drain and the shared rule region > 2 => weight 50%.
+func fleetFile(t testing.TB, n int, limit rules.Limit) *rules.File {
+	b := newBuilder(t, "queue", "region")
+	b.rule("default", rules.Rule{Expr: "queue > 500", Action: act("", "drain", rules.Unset, rules.Unset)})
+	b.rule("default", rules.Rule{Expr: "region > 2", Action: act("", "", 50, rules.Unset)})
+	fl := &rules.Fleet{Label: "server", MaxUnavailable: limit}
+	for i := 1; i <= n; i++ {
+		fl.Static = append(fl.Static, fmt.Sprintf("web%02d", i))
+	}
+	b.file.Fleet = fl
+	return b.file
+}
+
+// queues gives each server's queue; servers not named have 0.
+func queues(servers []string, deep map[string]float64, region float64) Snapshot {
+	q := make(map[string]float64, len(servers))
+	for _, s := range servers {
+		q[s] = deep[s]
+	}
+	return Snapshot{"queue": {Value: math.NaN(), Servers: q}, "region": {Value: region}}
+}
+
+func replies(res *Result) map[string]string {
+	out := map[string]string{}
+	for _, d := range res.Servers {
+		out[d.Server] = strings.TrimSuffix(d.Reply, "\n")
+	}
+	return out
+}
+
+func TestFleetPerServerValues(t *testing.T) {
+	f := fleetFile(t, 3, rules.Limit{})
+	e := New(f)
+	res := e.Evaluate(t0, queues(f.Fleet.Static, map[string]float64{"web02": 900}, 1), nil)
+	got := replies(res)
+	want := map[string]string{"web01": "up ready 100%", "web02": "up drain 100% #queue > 500", "web03": "up ready 100%"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("replies %v, want %v", got, want)
+	}
+	if len(res.Services) != 0 {
+		t.Errorf("fleet result has services: %v", res.Services)
+	}
+	// A shared value applies to every server.
+	res = e.Evaluate(t0.Add(time.Second), queues(f.Fleet.Static, nil, 3), nil)
+	for _, d := range res.Servers {
+		if d.Weight != 50 || d.Admin != "ready" {
+			t.Errorf("%s: %q, want ready at 50%%", d.Server, d.Reply)
+		}
+	}
+	// A server the vector does not name is missing; on_missing keep leaves
+	// web02 as it was (not draining since the last cycle).
+	snap := Snapshot{"queue": {Servers: map[string]float64{"web01": 1000}}, "region": {Value: 1}}
+	res = e.Evaluate(t0.Add(2*time.Second), snap, nil)
+	d := res.Server("web03")
+	if d.Rules[0].Outcome != Unknown || !strings.Contains(d.Rules[0].Values[0].Missing, "no sample with server") {
+		t.Errorf("web03 rule 0: %+v, want unknown with a missing reason", d.Rules[0])
+	}
+	if res.Server("web01").Admin != "drain" {
+		t.Errorf("web01: %q, want drain", res.Server("web01").Reply)
+	}
+}
+
+func TestFleetGuardrail(t *testing.T) {
+	f := fleetFile(t, 12, rules.Limit{Set: true, N: 25, Percent: true})
+	servers := f.Fleet.Static
+	e := New(f)
+	// One deep server drains alone.
+	res := e.Evaluate(t0, queues(servers, map[string]float64{"web05": 900}, 1), nil)
+	if g := res.Guardrail; g.Out != 1 || len(g.Held) != 0 || g.Allowed != 3 {
+		t.Fatalf("guardrail %+v, want 1 out of 3 allowed, none held", g)
+	}
+	// Six deep: web05 keeps its place; then the earliest, then by name.
+	deep := map[string]float64{"web05": 900}
+	for _, s := range []string{"web09", "web02", "web11", "web07", "web03"} {
+		deep[s] = 900
+	}
+	res = e.Evaluate(t0.Add(time.Second), queues(servers, deep, 1), nil)
+	var out []string
+	for _, d := range res.Servers {
+		if d.Out() {
+			out = append(out, d.Server)
+		}
+	}
+	if want := []string{"web02", "web03", "web05"}; !slices.Equal(out, want) {
+		t.Errorf("out %v, want %v", out, want)
+	}
+	if want := []string{"web07", "web09", "web11"}; !slices.Equal(res.Guardrail.Held, want) {
+		t.Errorf("held %v, want %v", res.Guardrail.Held, want)
+	}
+	h := res.Server("web07")
+	if !h.Held || h.Reply != "up ready 100% #held by guardrail (3 of 12 out); queue > 500\n" {
+		t.Errorf("held server: held=%v reply %q", h.Held, h.Reply)
+	}
+	// The earliest to want out goes next, before a name that sorts first.
+	deep["web01"] = 900
+	delete(deep, "web02")
+	res = e.Evaluate(t0.Add(2*time.Second), queues(servers, deep, 1), nil)
+	if d := res.Server("web07"); !d.Out() {
+		t.Errorf("web07 (waiting since 1s) not out: %q", d.Reply)
+	}
+	if d := res.Server("web01"); d.Out() || !d.Held {
+		t.Errorf("web01 (new) not held: %q", d.Reply)
+	}
+	// Overrides are not limited, and count as out.
+	ov := []Override{{ID: "1", Service: "web12", Action: act("", "maint", rules.Unset, rules.Unset), Reason: "disk"}}
+	res = e.Evaluate(t0.Add(3*time.Second), queues(servers, deep, 1), ov)
+	if d := res.Server("web12"); d.Admin != "maint" {
+		t.Errorf("override not applied: %q", d.Reply)
+	}
+	if g := res.Guardrail; g.Out != 3 {
+		t.Errorf("guardrail %+v, want 3 out (one by override)", g)
+	}
+	// All recover.
+	res = e.Evaluate(t0.Add(4*time.Second), queues(servers, nil, 1), nil)
+	if g := res.Guardrail; g.Out != 0 || len(g.Held) != 0 {
+		t.Errorf("after recovery: %+v", g)
+	}
+}
+
+func TestFleetReplicasAgree(t *testing.T) {
+	f := fleetFile(t, 40, rules.Limit{Set: true, N: 5})
+	a, b := New(f), New(f)
+	servers := f.Fleet.Static
+	for step := range 30 {
+		deep := map[string]float64{}
+		for i, s := range servers {
+			if (i*7+step*3)%11 < 4 {
+				deep[s] = 1000
+			}
+		}
+		now := t0.Add(time.Duration(step) * time.Second)
+		// The second replica is given the servers in another order.
+		rev := slices.Clone(servers)
+		slices.Reverse(rev)
+		ra := a.EvaluateServers(now, servers, queues(servers, deep, 1), nil)
+		rb := b.EvaluateServers(now, rev, queues(servers, deep, 1), nil)
+		if !reflect.DeepEqual(replies(ra), replies(rb)) {
+			t.Fatalf("step %d: replicas differ:\n%v\n%v", step, replies(ra), replies(rb))
+		}
+		if ra.Guardrail.Out > 5 {
+			t.Fatalf("step %d: %d out, limit 5", step, ra.Guardrail.Out)
+		}
+	}
+}
+
+func TestFleetServerGoneKeepsLastReplyUntilStale(t *testing.T) {
+	f := fleetFile(t, 2, rules.Limit{})
+	e := New(f)
+	all := []string{"web01", "web02"}
+	e.EvaluateServers(t0, all, queues(all, map[string]float64{"web02": 900}, 1), nil)
+	res := e.EvaluateServers(t0.Add(2*time.Second), all[:1], queues(all[:1], nil, 1), nil)
+	d := res.Server("web02")
+	if d == nil || !d.Stale || d.Admin != "drain" {
+		t.Fatalf("gone server within stale_after: %+v", d)
+	}
+	res = e.EvaluateServers(t0.Add(4*time.Second), all[:1], queues(all[:1], nil, 1), nil)
+	if d := res.Server("web02"); d != nil {
+		t.Errorf("gone server past stale_after still there: %q", d.Reply)
+	}
+}
+
+func TestFleetStateCarriedOverReload(t *testing.T) {
+	f := fleetFile(t, 2, rules.Limit{})
+	f.Services[0].Rules[0].For = 2 * time.Second
+	e := New(f)
+	s := queues(f.Fleet.Static, map[string]float64{"web01": 900}, 1)
+	e.Evaluate(t0, s, nil)
+	e = e.Reload(f)
+	res := e.Evaluate(t0.Add(2*time.Second), s, nil)
+	if d := res.Server("web01"); d.Admin != "drain" {
+		t.Errorf("pending state lost over reload: %q", d.Reply)
+	}
+}
+
+func TestFleetResumeKeepsPlace(t *testing.T) {
+	f := fleetFile(t, 4, rules.Limit{Set: true, N: 1})
+	e := New(f)
+	// Before the restart web03 was drained; now web01 and web03 are deep.
+	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web01": "up"})
+	res := e.Evaluate(t0, queues(f.Fleet.Static, map[string]float64{"web01": 900, "web03": 900}, 1), nil)
+	if d := res.Server("web03"); !d.Out() || d.Held {
+		t.Errorf("web03 lost its place after a restart: %q", d.Reply)
+	}
+	if d := res.Server("web01"); !d.Held {
+		t.Errorf("web01 not held: %q", d.Reply)
+	}
+}

@@ -1,0 +1,257 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	promparser "github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
+)
+
+// DefaultFleetLabel is the label whose value names a fleet server when the
+// file does not say: Prometheus' own name for a scrape target.
+const DefaultFleetLabel = "instance"
+
+// MaxFleetServers caps the servers of a static fleet.
+const MaxFleetServers = 100000
+
+// DiscoveryMetric is the name the fleet's discovery query goes by in
+// messages and in the collector; it is not a metric rules can read.
+const DiscoveryMetric = "fleet.servers"
+
+// Fleet is the `fleet:` section: one agent answers for many servers, each
+// poll naming its server with HAProxy's agent-send, and the top-level rules
+// are evaluated once per server with that server's own values.
+type Fleet struct {
+	// Static lists the servers when they are given in the file, sorted;
+	// nil when they are discovered.
+	Static []string
+	// Discovery is the query whose result lists the servers, one series
+	// per server named by its Label; nil for a static fleet. It is not in
+	// File.Metrics: rules cannot read it.
+	Discovery *Metric
+	// Label is the label whose value names a server, in the discovery
+	// query and in every metric's vector result.
+	Label string
+	// MaxUnavailable is the guardrail: at most this many (or this share)
+	// of the known servers out of rotation at once because of the rules.
+	MaxUnavailable Limit
+	Pos            Pos
+}
+
+// Limit is a count or a percentage of servers.
+type Limit struct {
+	// Set is false when the file sets no limit.
+	Set bool
+	// N is the count, or the percentage when Percent.
+	N       int
+	Percent bool
+}
+
+// Allowed returns how many of total servers the limit lets out at once: a
+// percentage rounds down but allows at least one. Without a limit every
+// server may be out.
+func (l Limit) Allowed(total int) int {
+	switch {
+	case !l.Set:
+		return total
+	case l.Percent:
+		return max(1, total*l.N/100)
+	}
+	return l.N
+}
+
+// String renders the limit as the file writes it.
+func (l Limit) String() string {
+	if !l.Set {
+		return "none"
+	}
+	if l.Percent {
+		return strconv.Itoa(l.N) + "%"
+	}
+	return strconv.Itoa(l.N)
+}
+
+var (
+	fleetKeys   = []string{"servers", "max_unavailable"}
+	serversKeys = []string{"source", "query", "label", "static"}
+)
+
+// fleet reads the fleet section. It runs after metrics, so that it can
+// tell the metrics of Prometheus sources which label names a server.
+func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
+	const ctx = "fleet: "
+	if hasServices != nil {
+		p.errorf(e.key, "", "fleet and services do not combine: in fleet mode each poll's agent-send names a server and the top-level rules apply to every server; move the services (at %d:%d) to an agent of their own", hasServices.Line, hasServices.Column)
+		return
+	}
+	if !p.mappingOf(e, "", false) {
+		return
+	}
+	fl := &Fleet{Label: DefaultFleetLabel, Pos: posOf(e.key)}
+	fs := p.fields(e.val, ctx, fleetKeys)
+	s, ok := fs["servers"]
+	if !ok {
+		p.errorf(e.key, ctx, "servers is required: {source, query, label} to discover them, or static: [web1, web2]")
+		return
+	}
+	if !p.fleetServers(f, fl, s) {
+		return
+	}
+	if m, ok := fs["max_unavailable"]; ok {
+		v, ok := p.scalar(m, ctx)
+		if !ok {
+			return
+		}
+		if fl.MaxUnavailable, ok = parseLimit(v); !ok {
+			p.errorf(m.val, ctx, "max_unavailable %q: want a percentage from 1%% to 100%% or a count ≥ 0, such as 25%% or 3", v)
+			return
+		}
+	}
+	for _, m := range f.Metrics {
+		if src := f.Source(m.Source); src != nil && src.Kind == KindPrometheus {
+			m.ByLabel = fl.Label
+		}
+	}
+	f.Fleet = fl
+}
+
+// fleetServers reads fleet.servers: a list of names, or a mapping with
+// either static or source and query.
+func (p *parser) fleetServers(f *File, fl *Fleet, e pair) bool {
+	const ctx = "fleet: servers: "
+	if e.val.Kind == yaml.SequenceNode {
+		return p.staticServers(fl, e)
+	}
+	if !p.mappingOf(e, "fleet: ", false) {
+		return false
+	}
+	fs := p.fields(e.val, ctx, serversKeys)
+	if l, ok := fs["label"]; ok {
+		v, ok := p.scalar(l, ctx)
+		if !ok {
+			return false
+		}
+		if !metricNameRe.MatchString(v) || strings.HasPrefix(v, "__") {
+			p.errorf(l.val, ctx, "bad label name %q", v)
+			return false
+		}
+		fl.Label = v
+	}
+	st, hasStatic := fs["static"]
+	src, hasSource := fs["source"]
+	q, hasQuery := fs["query"]
+	switch {
+	case hasStatic && (hasSource || hasQuery):
+		p.errorf(st.key, ctx, "static and source/query do not combine: list the servers or discover them")
+		return false
+	case hasStatic:
+		return p.staticServers(fl, st)
+	case !hasSource || !hasQuery:
+		p.errorf(e.key, ctx, "want source and query (discovery: one series per server, named by label), or static: [web1, web2]")
+		return false
+	}
+	srcName, ok := p.scalar(src, ctx)
+	if !ok {
+		return false
+	}
+	s := f.Source(srcName)
+	if s == nil || s.Kind != KindPrometheus {
+		var names []string
+		for _, s := range f.Sources {
+			if s.Kind == KindPrometheus {
+				names = append(names, s.Name)
+			}
+		}
+		if s == nil {
+			p.errorf(src.val, ctx, "undeclared source %q%s", srcName, yamlnode.DidYouMean(srcName, names))
+		} else {
+			p.errorf(src.val, ctx, "source %q is a %s source: discovery needs a prometheus source", srcName, s.Kind)
+		}
+		return false
+	}
+	text, ok := p.scalar(q, ctx)
+	if !ok {
+		return false
+	}
+	expr, err := promql.ParseExpr(text)
+	if err != nil {
+		p.promqlError(q.val, 0, text, ctx, "query", err)
+		return false
+	}
+	if expr.Type() != promparser.ValueTypeVector {
+		p.errorf(q.val, ctx, "query returns a %s: want an instant vector, one series per server", expr.Type())
+		return false
+	}
+	fl.Discovery = &Metric{Name: DiscoveryMetric, Index: -1, Source: s.Name, Query: text, ByLabel: fl.Label, Pos: posOf(q.key)}
+	return true
+}
+
+// staticServers reads a list of server names.
+func (p *parser) staticServers(fl *Fleet, e pair) bool {
+	const ctx = "fleet: servers: "
+	if e.val.Kind != yaml.SequenceNode {
+		p.errorf(e.val, ctx, "static: want a list of server names, got %s", yamlnode.KindName(e.val))
+		return false
+	}
+	seen := map[string]*yaml.Node{}
+	ok := true
+	for i, n := range e.val.Content {
+		n = deref(n)
+		if i >= MaxFleetServers {
+			p.errorf(n, ctx, "too many servers: the limit is %d", MaxFleetServers)
+			return false
+		}
+		if n.Kind != yaml.ScalarNode || !serviceNameRe.MatchString(n.Value) || n.Value == DefaultService {
+			p.errorf(n, ctx, "bad server name %q: want letters, digits, _, . and - (it is matched against HAProxy's agent-send line), and not %q", n.Value, DefaultService)
+			ok = false
+			continue
+		}
+		if first, dup := seen[n.Value]; dup {
+			p.errorf(n, ctx, "duplicate server %q (first at %d:%d)", n.Value, first.Line, first.Column)
+			ok = false
+			continue
+		}
+		seen[n.Value] = n
+		fl.Static = append(fl.Static, n.Value)
+	}
+	if ok && len(fl.Static) == 0 {
+		p.errorf(e.key, ctx, "static: the list is empty")
+		return false
+	}
+	slices.Sort(fl.Static)
+	return ok
+}
+
+// parseLimit reads "25%" or "3".
+func parseLimit(s string) (Limit, bool) {
+	s = strings.TrimSpace(s)
+	if t, pct := strings.CutSuffix(s, "%"); pct {
+		n, err := strconv.Atoi(strings.TrimSpace(t))
+		if err != nil || n < 1 || n > 100 {
+			return Limit{}, false
+		}
+		return Limit{Set: true, N: n, Percent: true}, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return Limit{}, false
+	}
+	return Limit{Set: true, N: n}, true
+}
+
+// ServerName reports whether name may name a fleet server.
+func ServerName(name string) bool {
+	return serviceNameRe.MatchString(name) && name != DefaultService
+}
+
+func (fl *Fleet) String() string {
+	if fl.Discovery != nil {
+		return fmt.Sprintf("servers from %s:%s by %s", fl.Discovery.Source, fl.Discovery.Query, fl.Label)
+	}
+	return fmt.Sprintf("%d static servers", len(fl.Static))
+}
