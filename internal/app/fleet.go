@@ -1,14 +1,45 @@
 package app
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/responder"
+	"github.com/haproxy-agent/agent/internal/statuspage"
 )
+
+// fleetTargets are the fleet's servers as the status page shows them, with
+// the guardrail's hold and a server gone from discovery said in words. A
+// server has no weight chart: a fleet has hundreds.
+func fleetTargets(st *Status, now time.Time) []statuspage.Target {
+	g := st.Guardrail
+	if g == nil {
+		return nil
+	}
+	out := make([]statuspage.Target, 0, len(st.Servers))
+	for _, d := range st.Servers {
+		t := statuspage.FromDecision("server", d, now)
+		t.Name, t.WeightKey = d.Server, ""
+		if d.Held {
+			t.Facts = append(t.Facts, statuspage.Fact{Name: "guardrail", Value: fmt.Sprintf(
+				"held in rotation: the rules would take it out, but max_unavailable %s lets %d of %d servers out and %d are", g.MaxUnavailable, g.Allowed, g.Servers, g.Out)})
+		}
+		if d.Stale {
+			t.Facts = append(t.Facts, statuspage.Fact{Name: "discovery", Value: "no longer discovered: its last reply is kept until stale_after, then its polls get an empty line"})
+		}
+		out = append(out, t)
+	}
+	return out
+}
 
 // publishFleet publishes a fleet's replies by server name and logs each
 // server's reply changes, and the guardrail starting or stopping to hold
-// servers, once when they happen.
-func (a *agent) publishFleet(res *evaluator.Result) {
+// servers, once when they happen. It returns the changes for the status
+// page, and whether any server's reply is new or changed (to be recorded
+// in the state file).
+func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change, changed bool) {
 	byServer := make(map[string][]byte, len(res.Servers))
 	for _, d := range res.Servers {
 		byServer[d.Server] = []byte(d.Reply)
@@ -17,7 +48,6 @@ func (a *agent) publishFleet(res *evaluator.Result) {
 
 	seen := make(map[string]bool, len(res.Servers))
 	var added []string
-	changed := false
 	for _, d := range res.Servers {
 		key := "server/" + d.Server
 		seen[key] = true
@@ -29,24 +59,14 @@ func (a *agent) publishFleet(res *evaluator.Result) {
 			added = append(added, d.Server)
 			changed = true
 			if d.Out() || d.Held {
-				a.log.Info("reply changed", "server", d.Server, "from", "", "to", trimNL(d.Reply), "firing", d.Firing, "held", d.Held)
+				a.log.Info("reply changed", "server", d.Server, "from", "", "to", trimNL(d.Reply), "firing", strings.Join(d.Firing, ", "), "held", d.Held)
 			}
 		case prev != d.Reply:
 			changed = true
-			a.log.Info("reply changed", "server", d.Server, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", d.Firing, "held", d.Held)
+			a.log.Info("reply changed", "server", d.Server, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", strings.Join(d.Firing, ", "), "held", d.Held)
+			changes = append(changes, statuspage.Change{Time: res.Time, Target: d.Server, From: trimNL(prev), To: trimNL(d.Reply), Why: why(d)})
 		}
 		a.replies[key] = d.Reply
-	}
-	if changed {
-		// What HAProxy is told, by server, for the start-up restore
-		// after a restart (see saveReplies).
-		told := make(map[string]string, len(res.Servers))
-		for _, d := range res.Servers {
-			told[d.Server] = trimNL(d.Reply)
-		}
-		if err := a.overrides.SaveReplies(told); err != nil {
-			a.log.Error("cannot record the replies in the state file; a restart may restore more than needed", "err", err)
-		}
 	}
 	if len(added) > 0 {
 		a.log.Info("fleet servers added", "count", len(added), "first", added[0], "last", added[len(added)-1], "known", len(res.Servers))
@@ -66,4 +86,5 @@ func (a *agent) publishFleet(res *evaluator.Result) {
 		}
 		a.guardrailHeld = held
 	}
+	return changes, changed
 }

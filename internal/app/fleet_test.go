@@ -84,7 +84,8 @@ func TestServeFleet(t *testing.T) {
 	if err := os.WriteFile(path, fmt.Appendf(nil, fleetRules, prom.srv.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true})
+	state := filepath.Join(t.TempDir(), "state.json")
+	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, StateFile: state})
 	pollIs := func(server, want string) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)

@@ -108,8 +108,10 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
 	took := time.Since(start)
 
+	var changes []statuspage.Change
+	fleetChanged := false
 	if rs.file.Fleet != nil {
-		a.publishFleet(res)
+		changes, fleetChanged = a.publishFleet(res)
 	} else {
 		byService := make(map[string][]byte, len(res.Services))
 		def := []byte(nil)
@@ -123,7 +125,6 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 		a.resp.Publish(responder.NewTable(def, byService))
 	}
 
-	var changes []statuspage.Change
 	for _, d := range res.Services {
 		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {
 			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", strings.Join(d.Firing, ", "), "phase", d.Phase)
@@ -133,7 +134,7 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 			})
 		}
 	}
-	if len(changes) > 0 {
+	if len(changes) > 0 || fleetChanged {
 		a.saveReplies(res)
 	}
 
@@ -147,9 +148,13 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 // a restarted agent knows whether a start-up restore is needed. A failed
 // write is logged: the agent keeps serving.
 func (a *agent) saveReplies(res *evaluator.Result) {
-	told := make(map[string]string, len(res.Services))
+	told := make(map[string]string, len(res.Services)+len(res.Servers))
 	for _, d := range res.Services {
 		told[d.Service] = trimNL(d.Reply)
+	}
+	// In fleet mode, by server (Evaluator.Resume takes them so).
+	for _, d := range res.Servers {
+		told[d.Server] = trimNL(d.Reply)
 	}
 	if err := a.overrides.SaveReplies(told); err != nil {
 		a.log.Error("cannot record the replies in the state file; a restart may restore more than needed", "err", err)

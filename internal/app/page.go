@@ -72,6 +72,7 @@ func (a *agent) page() *statuspage.Page {
 	for _, d := range st.Services {
 		p.Targets = append(p.Targets, statuspage.FromDecision(targetKind, d, now))
 	}
+	p.Targets = append(p.Targets, fleetTargets(st, now)...)
 	for _, s := range st.Sources {
 		ps := statuspage.Source{
 			Name: s.Name, Kind: s.Kind, Up: s.Up, Duration: time.Duration(s.DurationSeconds * float64(time.Second)),
@@ -103,7 +104,12 @@ func (a *agent) page() *statuspage.Page {
 			ID: o.ID, Service: o.Service, Action: o.Action.String(), Reason: o.Reason, Created: o.Created, Expires: o.Expires,
 		})
 	}
-	if len(st.file.Services) > 1 {
+	if st.file.Fleet != nil {
+		// An override may name one server.
+		for _, d := range st.Servers {
+			p.ServiceNames = append(p.ServiceNames, d.Server)
+		}
+	} else if len(st.file.Services) > 1 {
 		for _, s := range st.file.Services {
 			p.ServiceNames = append(p.ServiceNames, s.Name)
 		}
