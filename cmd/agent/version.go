@@ -20,6 +20,13 @@ func setVersion() {
 	}
 	bi, _ := debug.ReadBuildInfo()
 	version.Version, version.BuildDate = buildVersion(bi)
+	if version.Revision == "" && bi != nil {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				version.Revision = s.Value
+			}
+		}
+	}
 }
 
 // buildVersion returns the version to show for the build bi (nil when Go
