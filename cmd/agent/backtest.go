@@ -33,7 +33,7 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 	baseline := c.Flag("baseline", "Replay this rule file too, over the same data, and show where the replies differ.").PlaceHolder("OLD_FILE").String()
 	sets := c.Flag("set", "Use VALUE for metric NAME at every step instead of its history (for metrics without one, or what-if); repeatable.").PlaceHolder("NAME=VALUE").Strings()
 	output := c.Flag("output", "Output format.").Default("text").Enum("text", "json")
-	queryTimeout := c.Flag("query.timeout", "Timeout of each range query.").Default(backtest.DefaultQueryTimeout.String()).Duration()
+	queryTimeout := c.Flag("query.timeout", "Timeout of each range query.").Default("1m").Duration()
 
 	return c.FullCommand(), func(ctx context.Context, logger *slog.Logger) int {
 		usage := func(format string, args ...any) int {
