@@ -15,6 +15,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/backtest"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -73,10 +74,8 @@ func benchFile(b *testing.B, text string) *rules.File {
 	return f
 }
 
-// BenchmarkReplay7Days is the target: 7 days at a 15s step (40,320
-// evaluations) of 10 rules over 10 metrics, one service, read beforehand
-// (Prometheus' time excluded). One op is the whole replay.
-func BenchmarkReplay7Days(b *testing.B) {
+// sevenDays is the rule file and range of BenchmarkReplay7Days.
+func sevenDays(b *testing.B) (*rules.File, backtest.Range) {
 	var sb strings.Builder
 	sb.WriteString("interval: 15s\nsources:\n  prom:\n    prometheus: http://prom:9090\nmetrics:\n")
 	for i := range 10 {
@@ -99,6 +98,41 @@ func BenchmarkReplay7Days(b *testing.B) {
 	if err != nil || r.Steps() != 40320 {
 		b.Fatalf("range %v, %d steps", err, r.Steps())
 	}
+	return f, r
+}
+
+// BenchmarkEvaluate7DaysBare is the baseline of BenchmarkReplay7Days: the
+// evaluator alone over the same values, from a snapshot built directly,
+// without the readings, the holder or the report.
+func BenchmarkEvaluate7DaysBare(b *testing.B) {
+	f, r := sevenDays(b)
+	n := r.Steps()
+	vals := make([][]float64, len(f.Metrics))
+	for i := range vals {
+		m, _, _, _ := synthAPI{}.QueryRange(context.Background(), f.Metrics[i].Query, v1.Range{Start: r.Start, End: r.At(n - 1), Step: r.Step})
+		for _, p := range m.(model.Matrix)[0].Values {
+			vals[i] = append(vals[i], float64(p.Value))
+		}
+	}
+	snap := evaluator.Snapshot{}
+	b.ReportAllocs()
+	for b.Loop() {
+		ev := evaluator.New(f)
+		for k := range n {
+			for i, m := range f.Metrics {
+				snap[m.Name] = evaluator.Sample{Value: vals[i][k]}
+			}
+			ev.Evaluate(r.At(k), snap, nil)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/step")
+}
+
+// BenchmarkReplay7Days is the target: 7 days at a 15s step (40,320
+// evaluations) of 10 rules over 10 metrics, one service, read beforehand
+// (Prometheus' time excluded). One op is the whole replay.
+func BenchmarkReplay7Days(b *testing.B) {
+	f, r := sevenDays(b)
 	p, err := backtest.NewPlan(f, nil)
 	if err != nil {
 		b.Fatal(err)
