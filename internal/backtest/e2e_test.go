@@ -256,6 +256,22 @@ func TestBacktestHistoryQuery(t *testing.T) {
 	}
 }
 
+// TestBacktestNoData: a query that matches nothing over the whole range
+// is named.
+func TestBacktestNoData(t *testing.T) {
+	url := prom(t)
+	fe := newFetcher(t)
+	f := ruleFile(t, url, "metrics:\n  x: prom:excursion\n  typo: prom:excursoin\nrules:\n  - x > 500 && typo < 1 => drain\n")
+	run := replay(t, fe, f, nil)
+	if len(run.NoData) != 1 || run.NoData[0] != "typo" {
+		t.Errorf("no data: %v; want [typo]", run.NoData)
+	}
+	var b strings.Builder
+	if err := backtest.NewReport(run, nil, "").WriteText(&b); err != nil || !strings.Contains(b.String(), "No data at all for typo: missing at every step") {
+		t.Errorf("text: %v\n%s", err, b.String())
+	}
+}
+
 // TestBacktestPrometheusDown: a Prometheus that cannot be reached fails
 // the fetch.
 func TestBacktestPrometheusDown(t *testing.T) {

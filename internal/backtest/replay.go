@@ -14,7 +14,11 @@ type Run struct {
 	// Servers holds, in fleet mode, one entry per server known at some
 	// step, sorted by name.
 	Servers []*Target `json:"servers,omitempty"`
-	rng     Range
+	// NoData names the metrics whose query returned no series over the
+	// whole range: missing at every step, which is most likely a typo
+	// in a query or a label.
+	NoData []string `json:"no_data,omitempty"`
+	rng    Range
 }
 
 // Targets are the services, or in fleet mode the servers.
@@ -81,6 +85,11 @@ func Replay(p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) 
 	}
 	run := rec.finish()
 	run.RulesFile = f.Path
+	for i, m := range f.Metrics {
+		if in := &p.inputs[i]; !in.fixed && in.hist.Series() == 0 {
+			run.NoData = append(run.NoData, m.Name)
+		}
+	}
 	return run, nil
 }
 

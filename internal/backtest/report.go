@@ -24,6 +24,9 @@ type Report struct {
 	// Differences are the times the two files' replies differ; nil
 	// without a baseline.
 	Differences []Difference `json:"differences,omitempty"`
+	// NoData names the rule file's metrics that had no series at all over
+	// the range.
+	NoData []string `json:"no_data,omitempty"`
 
 	fleet bool
 	rng   Range
@@ -49,7 +52,7 @@ func NewReport(run, baseline *Run, only string) *Report {
 	rep := &Report{
 		RulesFile: run.RulesFile, Start: r.Start, End: r.End, StepSeconds: r.Step.Seconds(), Steps: r.Steps(),
 		BucketSeconds: r.BucketDuration().Seconds(), Services: run.Services, Servers: run.Servers,
-		fleet: run.Servers != nil, rng: r,
+		NoData: run.NoData, fleet: run.Servers != nil, rng: r,
 	}
 	if only != "" {
 		rep.Services, rep.Servers = keep(rep.Services, only), keep(rep.Servers, only)

@@ -27,6 +27,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 	if rep.Baseline != nil {
 		fmt.Fprintf(ew, "Baseline %s over the same data\n", rep.Baseline.RulesFile)
 	}
+	if len(rep.NoData) > 0 {
+		fmt.Fprintf(ew, "No data at all for %s: missing at every step (check the query)\n", strings.Join(rep.NoData, ", "))
+	}
+	if rep.Baseline != nil && len(rep.Baseline.NoData) > 0 {
+		fmt.Fprintf(ew, "No data at all for the baseline's %s: missing at every step\n", strings.Join(rep.Baseline.NoData, ", "))
+	}
 	kind := "service"
 	if rep.fleet {
 		kind = "server"
