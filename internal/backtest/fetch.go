@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -48,7 +47,7 @@ type Fetcher struct {
 	// BodyLimit caps one response (default DefaultBodyLimit).
 	BodyLimit int64
 	// Progress, when set, is told how many range queries are done of how
-	// many, after each one.
+	// many, after each one; calls are serialized.
 	Progress func(done, total int)
 	// NewAPI builds a source's API client (default source.NewAPI).
 	NewAPI func(src *rules.Source, limit int64) (v1.API, io.Closer, error)
@@ -86,11 +85,19 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 	}
 	bySource := map[*rules.Source][]Query{}
 	var order []*rules.Source
+	var added []string
+	// Nothing half-read is kept; what earlier calls read stays.
+	drop := func() {
+		for _, k := range added {
+			delete(f.got, k)
+		}
+	}
 	for _, q := range qs {
 		if _, ok := f.got[q.key()]; ok {
 			continue
 		}
 		f.got[q.key()] = newHistory(f.Range)
+		added = append(added, q.key())
 		if bySource[q.Source] == nil {
 			order = append(order, q.Source)
 		}
@@ -102,17 +109,15 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 		total += len(bySource[src]) * len(chunks)
 	}
 	var (
-		done     atomic.Int64
-		mu       sync.Mutex
+		mu       sync.Mutex // guards done, warnings and calls of Progress
+		done     int
 		warnings []string
 	)
 	apis := make([]v1.API, len(order))
 	for i, src := range order {
 		api, closer, err := newAPI(src, limit)
 		if err != nil {
-			for _, q := range qs {
-				delete(f.got, q.key())
-			}
+			drop()
 			return fmt.Errorf("source %q: %w", src.Name, err)
 		}
 		defer closer.Close()
@@ -148,13 +153,12 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 						return fmt.Errorf("source %q: range query %q returned a %s, not a matrix", src.Name, q.Expr, val.Type())
 					}
 					h.add(m)
-					if len(warns) > 0 {
-						mu.Lock()
-						warnings = append(warnings, warns...)
-						mu.Unlock()
-					}
+					mu.Lock()
+					defer mu.Unlock()
+					warnings = append(warnings, warns...)
+					done++
 					if f.Progress != nil {
-						f.Progress(int(done.Add(1)), total)
+						f.Progress(done, total)
 					}
 					return nil
 				})
@@ -166,10 +170,7 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 	slices.Sort(warnings)
 	f.warnings = slices.Compact(append(f.warnings, warnings...))
 	if err != nil {
-		// Nothing half-read is kept.
-		for _, q := range qs {
-			delete(f.got, q.key())
-		}
+		drop()
 	}
 	return err
 }
