@@ -128,6 +128,9 @@ func TestBacktestCommand(t *testing.T) {
 	if c := s.Changes[0]; !c.Time.Equal(base.Add(70*time.Minute)) || c.From != "up ready 100%" || c.To != "up drain 100%" || len(c.Firing) != 1 || c.Firing[0] != "deep queue" {
 		t.Errorf("first change %+v", c)
 	}
+	if c := s.Changes[1]; c.Firing == nil || len(c.Firing) != 0 || c.To != "up ready 100%" {
+		t.Errorf("second change %+v: want firing [] (not null)", c)
+	}
 	if b := rep.Baseline.Services[0].Totals; b["reduced_weight_seconds"] != 1800 || b["out_seconds"] != 0 {
 		t.Errorf("baseline totals %v", b)
 	}
@@ -144,6 +147,33 @@ func TestBacktestCommand(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		if len([]rune(line)) > 100 && !strings.Contains(line, newFile) {
 			t.Errorf("line longer than 100 columns: %q", line)
+		}
+	}
+}
+
+// TestBacktestProgressOnlyOnTerminal: progress is for a terminal; a file,
+// a pipe or a buffer get none.
+func TestBacktestProgressOnlyOnTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for name, out := range map[string]any{"file": f, "pipe": w, "buffer": new(strings.Builder)} {
+		if p := progress(out.(interface{ Write([]byte) (int, error) })); p != nil {
+			t.Errorf("%s: progress shown", name)
+		}
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if progress(tty) == nil {
+			t.Error("/dev/tty: no progress")
 		}
 	}
 }

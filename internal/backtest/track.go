@@ -136,7 +136,7 @@ func (t *Target) add(r *recorder, k int, now time.Time, d *evaluator.Decision) {
 	case t.last < 0:
 		t.Initial = text
 	case id != t.last:
-		t.Changes = append(t.Changes, Change{Time: now, From: t.table[t.last], To: text, Firing: slices.Clone(d.Firing)})
+		t.Changes = append(t.Changes, Change{Time: now, From: t.table[t.last], To: text, Firing: append([]string{}, d.Firing...)})
 		t.changeSteps = append(t.changeSteps, k)
 	}
 	t.last = id
