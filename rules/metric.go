@@ -23,7 +23,7 @@ var metricNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 var exprKeywords = []string{"not", "in", "and", "or", "matches", "contains", "startsWith", "endsWith",
 	"let", "if", "else", "true", "false", "nil"}
 
-var metricKeys = []string{"source", "select", "query", "aggregate", "rate"}
+var metricKeys = []string{"source", "select", "query", "aggregate", "rate", "history", "history_source"}
 
 var aggregations = []string{string(AggSum), string(AggMin), string(AggMax), string(AggAvg), string(AggCount)}
 
@@ -75,6 +75,7 @@ func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
 		textKey           string // "select" or "query" in the long form; "" in the short form
 		textOff           int    // where text starts in textNode.Value
 		rate, agg         *yaml.Node
+		hist              map[string]pair // history and history_source, long form only
 	)
 	switch v := e.val; {
 	case yamlnode.IsNull(v):
@@ -140,6 +141,7 @@ func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
 			}
 			m.Aggregate = Aggregation(s)
 		}
+		hist = fs
 	default:
 		p.errorf(e.val, ctx, "want SOURCE:SELECTOR or a mapping with source and select or query, not %s", yamlnode.KindName(e.val))
 		return false
@@ -209,7 +211,7 @@ func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
 		}
 		m.Query = text
 	}
-	return true
+	return p.history(f, m, src, hist, ctx)
 }
 
 // promqlError reports a PromQL parse error, at its own column when the

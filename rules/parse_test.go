@@ -299,6 +299,15 @@ var badCases = map[string][]string{
 	"range_query": {
 		`range_query.bad.yaml:5:9: metric "reqs": query returns a matrix: want an instant vector or a scalar`,
 	},
+	"history": {
+		`history.bad.yaml:12:5: metric "a": history_source is required: the file has several prometheus sources (prom, prom2)`,
+		`history.bad.yaml:16:29: metric "b": bad history query: unclosed left parenthesis`,
+		`history.bad.yaml:21:14: metric "c": history query returns a matrix: want an instant vector or a scalar`,
+		`history.bad.yaml:27:21: metric "d": history_source: "app" is a scrape source; history is read from a prometheus source (prom, prom2)`,
+		`history.bad.yaml:32:21: metric "e": history_source: undeclared source "prom3" (prometheus sources: prom, prom2)`,
+		`history.bad.yaml:36:5: metric "f": history is for scrape and host metrics: a prometheus metric's query is its own history`,
+		`history.bad.yaml:40:5: metric "g": history_source without history: name the PromQL query that gives the metric's past values`,
+	},
 	"rate_prometheus": {
 		`rate_prometheus.bad.yaml:8:5: metric "reqs": rate: true is not allowed on a prometheus source: use rate() in the query`,
 	},

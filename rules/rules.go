@@ -172,7 +172,12 @@ type Metric struct {
 	// value names a server, so that each server has its own value. Empty
 	// outside fleet mode and for other sources.
 	ByLabel string
-	Pos     Pos
+	// History is the PromQL query that gives a scrape or host metric's
+	// past values in backtests, read from HistorySource (a prometheus
+	// source); empty when the metric has none. Serving never reads it.
+	History       string
+	HistorySource string
+	Pos           Pos
 }
 
 // Service is one set of rules, picked by the agent-send line a poll carries.

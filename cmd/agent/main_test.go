@@ -177,7 +177,7 @@ func TestVersion(t *testing.T) {
 // TestHelp keeps each command's --help as golden output, so that a change
 // to the help text is a reviewed change.
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"", "serve", "eval", "check", "test", "override"} {
+	for _, cmd := range []string{"", "serve", "eval", "check", "test", "override", "backtest"} {
 		name := cmd
 		if name == "" {
 			name = "agent"

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -158,32 +156,10 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) *Result {
 	if fl := c.file.Fleet; fl != nil {
 		res.Servers = fl.Static
 		if d := res.Discovery; d != nil {
-			res.Servers = discovered(d)
+			res.Servers = Discovered(d)
 		}
 	}
 	return res
-}
-
-// discovered returns the servers a discovery read names, sorted; empty
-// when the read has no usable result.
-func discovered(d *MetricValue) []string {
-	out := make([]string, 0, len(d.ByServer))
-	for name := range d.ByServer {
-		if rules.ServerName(name) {
-			out = append(out, name)
-		}
-	}
-	for name, why := range d.ServerMissing {
-		// A stale sample is a series that ended: not a server any more.
-		if rules.ServerName(name) && !strings.HasPrefix(why, "stale:") {
-			out = append(out, name)
-		}
-	}
-	if len(out) == 0 && d.Missing == "" && d.ByServer == nil {
-		d.Missing = "discovery query returned no series with the server label"
-	}
-	slices.Sort(out)
-	return out
 }
 
 // collectSource reads one source and fills in its metrics' values.
@@ -205,13 +181,10 @@ func (c *Collector) collectSource(ctx context.Context, s *sourceState, now time.
 		r := sample.Reading{Err: err}
 		if err == nil {
 			r = readings[i]
-			if len(r.ByLabel) > 0 {
-				// Err and Age describe the result as one value; by
-				// label, each server has its own.
-				r.Err, r.Age = nil, 0
-			}
 		}
-		mv := c.update(m, r, now)
+		c.holdMu.Lock()
+		mv := c.hold.ObserveReading(m, r, now)
+		c.holdMu.Unlock()
 		if m.Index < 0 {
 			*res.Discovery = mv
 			continue
@@ -262,59 +235,6 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]sample.Reading,
 		}
 	}
 	return r.rs, r.err
-}
-
-// update applies one read of a metric through the Holder: a good value
-// replaces the held one; a failure keeps the held value until it is older
-// than stale_after.
-func (c *Collector) update(m *rules.Metric, r sample.Reading, now time.Time) MetricValue {
-	c.holdMu.Lock()
-	value, vec, age, missing := c.hold.ObserveVector(m.Name, now, r.Value, c.vectorOf(r), r.Age, r.Err)
-	c.holdMu.Unlock()
-	mv := MetricValue{Name: m.Name, Source: m.Source, Value: value, Age: age, Missing: missing,
-		ByServer: vec.ByLabel, ServerMissing: vec.Missing}
-	if vec.ByLabel != nil {
-		mv.Value = 0
-	}
-	if r.Err != nil {
-		mv.Err = r.Err.Error()
-	}
-	if missing != "" {
-		// A stale value keeps its real age, so that /status says how long
-		// ago the metric was last read.
-		mv.Value = 0
-	}
-	return mv
-}
-
-// vectorOf turns a reading by label into the values held per server; the
-// zero Vector when the reading has none, and its Value is shared. A
-// server's sample older than stale_after (Prometheus answers with a
-// series' last sample for 5 minutes after it stopped) is missing.
-func (c *Collector) vectorOf(r sample.Reading) Vector {
-	if len(r.ByLabel) == 0 {
-		return Vector{}
-	}
-	v := Vector{ByLabel: make(map[string]float64, len(r.ByLabel))}
-	for name, l := range r.ByLabel {
-		reason := ""
-		switch {
-		case l.Err != nil:
-			reason = l.Err.Error()
-		case math.IsNaN(l.Value):
-			reason = "value is NaN"
-		case l.Age > c.file.StaleAfter:
-			reason = fmt.Sprintf("stale: sample timestamp %s old", l.Age.Round(time.Second))
-		default:
-			v.ByLabel[name] = l.Value
-			continue
-		}
-		if v.Missing == nil {
-			v.Missing = map[string]string{}
-		}
-		v.Missing[name] = reason
-	}
-	return v
 }
 
 // Carry takes over from old, the collector of the previous rule file, what

@@ -52,18 +52,9 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// prometheus/common's transport keeps up to 1,000 idle connections per
-	// host, more than MaxConcurrency can open: every connection is reused.
-	rt, err := config.NewRoundTripperFromConfig(src.HTTP, "agent", config.WithUserAgent(userAgent))
+	c, rt, err := newClient(src, rules.DefaultBodyLimit)
 	if err != nil {
-		return nil, fmt.Errorf("http client: %w", err)
-	}
-	// The API client reads a whole response into memory before parsing
-	// it: without a cap, a broken or hostile server streaming without end
-	// makes the agent allocate as much as arrives within the timeout.
-	c, err := api.NewClient(api.Config{Address: src.URL, RoundTripper: apiRoundTripper{rt, rules.DefaultBodyLimit}})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus client: %w", err)
+		return nil, err
 	}
 	return &promql{
 		src:     src,
@@ -75,6 +66,51 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 		logger:  logger,
 		warned:  map[string]string{},
 	}, nil
+}
+
+// newClient builds the API client of a prometheus source with its HTTP
+// settings (auth, TLS, proxy), refusing responses larger than limit.
+func newClient(src *rules.Source, limit int64) (api.Client, http.RoundTripper, error) {
+	// prometheus/common's transport keeps up to 1,000 idle connections per
+	// host, more than MaxConcurrency can open: every connection is reused.
+	rt, err := config.NewRoundTripperFromConfig(src.HTTP, "agent", config.WithUserAgent(userAgent))
+	if err != nil {
+		return nil, nil, fmt.Errorf("http client: %w", err)
+	}
+	// The API client reads a whole response into memory before parsing
+	// it: without a cap, a broken or hostile server streaming without end
+	// makes the agent allocate as much as arrives within the timeout.
+	rt = apiRoundTripper{rt, limit}
+	c, err := api.NewClient(api.Config{Address: src.URL, RoundTripper: rt})
+	if err != nil {
+		return nil, nil, fmt.Errorf("prometheus client: %w", err)
+	}
+	return c, rt, nil
+}
+
+// NewAPI returns the Prometheus HTTP API client of a prometheus source,
+// with the source's HTTP settings, for reads other than the instant
+// queries of a collection cycle (backtests' range queries). Responses
+// larger than limit bytes fail. Close releases its idle connections.
+func NewAPI(src *rules.Source, limit int64) (v1.API, io.Closer, error) {
+	if src.Kind != rules.KindPrometheus {
+		return nil, nil, fmt.Errorf("source %q is a %s source, not prometheus", src.Name, src.Kind)
+	}
+	c, rt, err := newClient(src, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v1.NewAPI(c), closeIdle{rt}, nil
+}
+
+// closeIdle closes a transport's idle connections.
+type closeIdle struct{ rt http.RoundTripper }
+
+func (c closeIdle) Close() error {
+	if ci, ok := c.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+	return nil
 }
 
 // answer is what one query returned.
@@ -147,7 +183,7 @@ func (p *promql) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Re
 			continue
 		}
 		down = false
-		out[i] = reading(a.val, m, now)
+		out[i] = Reading(a.val, m, now)
 	}
 	if down && len(out) > 0 {
 		return nil, out[0].Err
@@ -206,9 +242,11 @@ func serverTimeout(d time.Duration) time.Duration {
 	return max(d.Truncate(time.Millisecond), time.Millisecond)
 }
 
-// reading turns a query result into the metric's reading: one number, and
-// for a metric read by label, the number of each label value too.
-func reading(val model.Value, m *rules.Metric, now time.Time) sample.Reading {
+// Reading turns a query result at now (an instant query's, or one step
+// of a range query's) into the metric's reading: one number, reduced with
+// the metric's aggregate, and for a metric read by label, the number of
+// each label value too.
+func Reading(val model.Value, m *rules.Metric, now time.Time) sample.Reading {
 	switch v := val.(type) {
 	case *model.Scalar:
 		return sample.Reading{Value: float64(v.Value), Age: ageAt(now, v.Timestamp)}

@@ -109,7 +109,7 @@ func prometheusConfig(targets []string) string {
 
 // startPrometheus runs one attempt on a port that was free a moment ago;
 // a clash makes prometheus exit, and the caller tries another port.
-func startPrometheus(t testing.TB, bin, cfgPath, dataDir string) (*Prometheus, error) {
+func startPrometheus(t testing.TB, bin, cfgPath, dataDir string, extra ...string) (*Prometheus, error) {
 	port, err := promFreePort()
 	if err != nil {
 		return nil, err
@@ -122,6 +122,7 @@ func startPrometheus(t testing.TB, bin, cfgPath, dataDir string) (*Prometheus, e
 		"--web.listen-address="+addr,
 		"--log.level=warn",
 	)
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, err

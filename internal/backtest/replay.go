@@ -1,0 +1,97 @@
+package backtest
+
+import (
+	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/collect"
+)
+
+// Run is what one rule file did over a range.
+type Run struct {
+	RulesFile string `json:"rules_file"`
+	// Services holds one entry per service, in file order; empty in
+	// fleet mode.
+	Services []*Target `json:"services"`
+	// Servers holds, in fleet mode, one entry per server known at some
+	// step, sorted by name.
+	Servers []*Target `json:"servers,omitempty"`
+	// NoData names the metrics whose query returned no series over the
+	// whole range: missing at every step, which is most likely a typo
+	// in a query or a label.
+	NoData []string `json:"no_data,omitempty"`
+	rng    Range
+}
+
+// Targets are the services, or in fleet mode the servers.
+func (r *Run) Targets() []*Target {
+	if r.Servers != nil {
+		return r.Servers
+	}
+	return r.Services
+}
+
+// Target returns the service or server of that name, or nil.
+func (r *Run) Target(name string) *Target {
+	for _, t := range r.Targets() {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Replay evaluates the plan's rule file at every step of the fetcher's
+// range over what it read, as `agent serve` would have evaluated it then:
+// each step's samples become readings as an instant query's would
+// (source.Reading), a Holder keeps last good values until stale_after
+// across gaps, and one Evaluator carries rule and reply state from step to
+// step. The run starts as a freshly started agent: every rule inactive.
+// progress, when set, is told how many steps are done every so often.
+func Replay(p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) {
+	f := p.File
+	for i := range p.inputs {
+		if err := p.inputs[i].bind(fe); err != nil {
+			return nil, err
+		}
+	}
+	if p.discovery != nil {
+		if err := p.discovery.bind(fe); err != nil {
+			return nil, err
+		}
+	}
+	r := fe.Range
+	n := r.Steps()
+	ev := evaluator.New(f)
+	hold := collect.NewHolder(f.StaleAfter)
+	snap := make(evaluator.Snapshot, len(f.Metrics))
+	rec := newRecorder(f, n, r)
+	for k := range n {
+		now := r.At(k)
+		for i, m := range f.Metrics {
+			mv := p.inputs[i].observe(hold, k, now)
+			snap[m.Name] = evaluator.Sample{Value: mv.Value, Missing: mv.Missing, Servers: mv.ByServer, ServerMissing: mv.ServerMissing}
+		}
+		var servers []string
+		if f.Fleet != nil {
+			servers = f.Fleet.Static
+			if p.discovery != nil {
+				d := p.discovery.observe(hold, k, now)
+				servers = collect.Discovered(&d)
+			}
+		}
+		rec.add(k, now, ev.EvaluateServers(now, servers, snap, nil))
+		if progress != nil && (k%4096 == 4095 || k == n-1) {
+			progress(k+1, n)
+		}
+	}
+	run := rec.finish()
+	run.RulesFile = f.Path
+	for i, m := range f.Metrics {
+		if in := &p.inputs[i]; !in.fixed && in.hist.Series() == 0 {
+			run.NoData = append(run.NoData, m.Name)
+		}
+	}
+	return run, nil
+}
+
+// stepSeconds is the simulated time one evaluation stands for.
+func stepSeconds(r Range) float64 { return r.Step.Seconds() }

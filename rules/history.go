@@ -1,0 +1,80 @@
+package rules
+
+import (
+	"strings"
+
+	promparser "github.com/prometheus/prometheus/promql/parser"
+)
+
+// history reads the history and history_source keys of a metric's long
+// form (fs holds its keys; nil for the short form). A scrape or host
+// metric has no past values of its own: history names the PromQL query
+// that backtests read instead, from a prometheus source.
+func (p *parser) history(f *File, m *Metric, src *Source, fs map[string]pair, ctx string) bool {
+	h, hasHist := fs["history"]
+	hs, hasSrc := fs["history_source"]
+	if !hasHist {
+		if hasSrc {
+			p.errorf(hs.key, ctx, "history_source without history: name the PromQL query that gives the metric's past values")
+			return false
+		}
+		return true
+	}
+	if src.Kind == KindPrometheus {
+		p.errorf(h.key, ctx, "history is for scrape and host metrics: a prometheus metric's query is its own history")
+		return false
+	}
+	text, ok := p.scalar(h, ctx)
+	if !ok {
+		return false
+	}
+	q, err := promql.ParseExpr(text)
+	if err != nil {
+		off := len(h.val.Value) - len(strings.TrimLeft(h.val.Value, " \t"))
+		p.promqlError(h.val, off, text, ctx, "history query", err)
+		return false
+	}
+	if t := q.Type(); t != promparser.ValueTypeVector && t != promparser.ValueTypeScalar {
+		p.errorf(h.val, ctx, "history query returns a %s: want an instant vector or a scalar", t)
+		return false
+	}
+	var proms []string
+	for _, s := range f.Sources {
+		if s.Kind == KindPrometheus {
+			proms = append(proms, s.Name)
+		}
+	}
+	name := ""
+	switch {
+	case hasSrc:
+		if name, ok = p.scalar(hs, ctx); !ok {
+			return false
+		}
+		s := f.Source(name)
+		switch {
+		case s == nil:
+			p.errorf(hs.val, ctx, "history_source: undeclared source %q (prometheus sources: %s)", name, listOrNone(proms))
+			return false
+		case s.Kind != KindPrometheus:
+			p.errorf(hs.val, ctx, "history_source: %q is a %s source; history is read from a prometheus source (%s)", name, s.Kind, listOrNone(proms))
+			return false
+		}
+	case len(proms) == 1:
+		name = proms[0]
+	case len(proms) == 0:
+		p.errorf(h.key, ctx, "history needs a prometheus source to read it from, and the file declares none")
+		return false
+	default:
+		p.errorf(h.key, ctx, "history_source is required: the file has several prometheus sources (%s)", strings.Join(proms, ", "))
+		return false
+	}
+	m.History, m.HistorySource = strings.TrimSpace(text), name
+	return true
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none declared"
+	}
+	return strings.Join(names, ", ")
+}
