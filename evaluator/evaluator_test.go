@@ -324,3 +324,25 @@ func TestReloadCarriesState(t *testing.T) {
 		t.Errorf("active since %v, want %v", d.Rules[0].ActiveSince, t0)
 	}
 }
+
+// TestRunErrorOneLine checks that an expression failing at run time
+// reports its error on one line: expr's own message spans three (the
+// expression and a ^ under the column), which broke the eval table.
+func TestRunErrorOneLine(t *testing.T) {
+	b := newBuilder(t, "cpu")
+	b.rule("default", rules.Rule{Name: "div", Expr: "int(cpu) % int(cpu - 0.5) == 0", Action: act("", "drain", rules.Unset, rules.Unset)})
+	b.rule("default", rules.Rule{Name: "w", Expr: "cpu >= 0", WeightExpr: "100 * (int(cpu) % int(cpu - 0.5))"})
+	e := New(b.file)
+	d := e.Evaluate(t0, snap("cpu", 0.5), nil).Service("")
+	if len(d.Rules) != 2 {
+		t.Fatalf("%d rule results", len(d.Rules))
+	}
+	for _, rr := range d.Rules {
+		if rr.Outcome != Unknown || !strings.Contains(rr.Error, "integer divide by zero") {
+			t.Errorf("%s: outcome %v, error %q; want unknown with the division by zero", rr.Name, rr.Outcome, rr.Error)
+		}
+		if strings.ContainsAny(rr.Error, "\r\n") {
+			t.Errorf("%s: error spans lines: %q", rr.Name, rr.Error)
+		}
+	}
+}

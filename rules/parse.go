@@ -30,6 +30,9 @@ const (
 	MaxExprLen = 4096
 	// MaxExprNodes caps the syntax nodes of one expression.
 	MaxExprNodes = 1000
+	// MaxFileNodes caps the syntax nodes of all the expressions of a file,
+	// counting an expression once for every use of a YAML alias to it.
+	MaxFileNodes = 500000
 )
 
 // Defaults of the file's top-level settings.
@@ -95,6 +98,10 @@ func Parse(data []byte, name string) (*File, error) {
 	p := &parser{file: name, data: data}
 	if len(data) > MaxFileSize {
 		p.errAt(Pos{Line: 1, Col: 1}, "", "%v: %d bytes, the limit is %d (4 MiB)", ErrFileTooLarge, len(data), MaxFileSize)
+		return nil, p.sorted()
+	}
+	if n := yamlSeparators(data); n > MaxYAMLSeparators {
+		p.errAt(Pos{Line: 1, Col: 1}, "", "rule file too dense for YAML: %d commas, colons, dashes, brackets, braces, question marks and line breaks, the limit is %d", n, MaxYAMLSeparators)
 		return nil, p.sorted()
 	}
 	root, ok := p.document()
