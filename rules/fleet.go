@@ -206,8 +206,13 @@ func (p *parser) staticServers(fl *Fleet, e pair) bool {
 			p.errorf(n, ctx, "too many servers: the limit is %d", MaxFleetServers)
 			return false
 		}
-		if n.Kind != yaml.ScalarNode || !serviceNameRe.MatchString(n.Value) || n.Value == DefaultService {
-			p.errorf(n, ctx, "bad server name %q: want letters, digits, _, . and - (it is matched against HAProxy's agent-send line), and not %q", n.Value, DefaultService)
+		if n.Kind != yaml.ScalarNode {
+			p.errorf(n, ctx, "bad server name: want a name, got %s", yamlnode.KindName(n))
+			ok = false
+			continue
+		}
+		if msg := nameProblem("server", n.Value); msg != "" {
+			p.errorf(n, ctx, "%s", msg)
 			ok = false
 			continue
 		}
@@ -244,9 +249,11 @@ func parseLimit(s string) (Limit, bool) {
 	return Limit{Set: true, N: n}, true
 }
 
-// ServerName reports whether name may name a fleet server.
+// ServerName reports whether name may name a fleet server: one that
+// HAProxy's agent-send line can carry (see MaxNameLen), and not the
+// default service's.
 func ServerName(name string) bool {
-	return serviceNameRe.MatchString(name) && name != DefaultService
+	return nameProblem("server", name) == ""
 }
 
 func (fl *Fleet) String() string {

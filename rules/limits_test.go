@@ -26,7 +26,7 @@ func sumExpr(n int) string {
 // services × rules × nodes nodes.
 func aliasFile(services, rules, nodes int) []byte {
 	var b bytes.Buffer
-	b.WriteString("metrics:\n  cpu: host:cpu\nservices:\n  s0:\n    rules: &r\n")
+	b.WriteString("metrics:\n  cpu: host:cpu\nrules: []\nservices:\n  s0:\n    rules: &r\n")
 	for i := range rules {
 		when := "*e"
 		if i == 0 {

@@ -50,6 +50,9 @@ var ErrFileTooLarge = errors.New("rule file too large")
 // topKeys are the keys a rule file may have, in the order they are checked.
 var topKeys = []string{"interval", "stale_after", "sources", "metrics", "rules", "services", "reply", "fleet"}
 
+// noRulesKey explains why a file without a rules key is refused.
+const noRulesKey = `no "rules:" key: a file cut short (a write that did not finish) must not load as "no rules" and undo a drain; write "rules: []" for a file without top-level rules`
+
 // emptyHint tells someone facing an empty file what to write.
 const emptyHint = `write at least "rules:" with a list such as "- cpu > 0.9 => weight 50%" and the metrics it reads`
 
@@ -223,6 +226,8 @@ func (p *parser) top(f *File, root *yaml.Node) {
 	if e, ok := fs["rules"]; ok {
 		def.Pos = posOf(e.key)
 		p.ruleList(c, def, e, "")
+	} else {
+		p.errAt(Pos{Line: 1, Col: 1}, "", "%s", noRulesKey)
 	}
 	if e, ok := fs["services"]; ok && p.mappingOf(e, "", true) {
 		p.services(c, f, e.val)
