@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -64,31 +63,12 @@ func (b *builder) rule(service string, r rules.Rule) *rules.Rule {
 	if r.When, err = expr.Compile(r.Expr, expr.Env(b.env), expr.AsBool()); err != nil {
 		b.t.Fatal(err)
 	}
-	needs := map[int]bool{}
-	collect := func(p interface{ Node() ast.Node }) {
-		ast.Find(p.Node(), func(n ast.Node) bool {
-			if id, ok := n.(*ast.IdentifierNode); ok {
-				for _, m := range b.file.Metrics {
-					if m.Name == id.Value {
-						needs[m.Index] = true
-					}
-				}
-			}
-			return false
-		})
-	}
-	collect(r.When)
 	if r.WeightExpr != "" {
 		if r.Weight, err = expr.Compile(r.WeightExpr, expr.Env(b.env), expr.AsFloat64()); err != nil {
 			b.t.Fatal(err)
 		}
-		collect(r.Weight)
 	}
-	for i := range b.file.Metrics {
-		if needs[i] {
-			r.Needs = append(r.Needs, i)
-		}
-	}
+	r.Needs = b.file.MetricsRead(r.When, r.Weight)
 	if r.Action.Maxconn != rules.Unset {
 		svc.UsesMaxconn = true
 	}

@@ -116,7 +116,7 @@ func (p *parser) compile(c *compiler, n *yaml.Node, off int, src, ctx, what stri
 		p.exprError(c, n, off, ctx, what, err)
 		return nil
 	}
-	ast.Walk(ptr(prog.Node()), &needsVisitor{index: c.index, needs: needs})
+	addNeeds(c.index, prog, needs)
 	return prog
 }
 
@@ -171,8 +171,6 @@ func countNodes(n ast.Node) int {
 type countVisitor struct{ n int }
 
 func (v *countVisitor) Visit(*ast.Node) { v.n++ }
-
-func ptr(n ast.Node) *ast.Node { return &n }
 
 // allowedOps are the operators rules may use: arithmetic, comparison and
 // logic on numbers.
@@ -312,28 +310,4 @@ func (p *parser) exprError(c *compiler, n *yaml.Node, off int, ctx, what string,
 		return
 	}
 	p.errorf(n, ctx, "%s: %s (line %d, column %d of the expression)", what, msg, fe.Line, fe.Column+1)
-}
-
-// needsVisitor collects the metrics an expression reads.
-type needsVisitor struct {
-	index map[string]int
-	needs map[int]bool
-}
-
-func (v *needsVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok {
-		if i, ok := v.index[id.Value]; ok {
-			v.needs[i] = true
-		}
-	}
-}
-
-// sortedNeeds turns the set into the sorted slice Rule.Needs holds.
-func sortedNeeds(needs map[int]bool) []int {
-	out := make([]int, 0, len(needs))
-	for i := range needs {
-		out = append(out, i)
-	}
-	slices.Sort(out)
-	return out
 }
