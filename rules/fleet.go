@@ -16,8 +16,17 @@ import (
 // file does not say: Prometheus' own name for a scrape target.
 const DefaultFleetLabel = "instance"
 
-// MaxFleetServers caps the servers of a static fleet.
-const MaxFleetServers = 100000
+// Limits of a static fleet. The agent keeps a decision per server and a
+// state per server and rule, and /status and the status page show them
+// all: 10,000 servers × 100 rules held 894 MB and took 1.1 s per
+// evaluation, and 100,000 servers with one rule reached 1.1 GB once the
+// pages were loaded.
+const (
+	// MaxFleetServers caps the servers of a static fleet.
+	MaxFleetServers = 10000
+	// MaxFleetRuleStates caps servers × top-level rules of a static fleet.
+	MaxFleetRuleStates = 100000
+)
 
 // DiscoveryMetric is the name the fleet's discovery query goes by in
 // messages and in the collector; it is not a metric rules can read.
@@ -100,6 +109,10 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 		return
 	}
 	if !p.fleetServers(f, fl, s) {
+		return
+	}
+	if n, r := len(fl.Static), len(f.Services[0].Rules); n*r > MaxFleetRuleStates {
+		p.errorf(s.key, ctx, "%d servers × %d rules is %d rule states, the limit is %d: the agent keeps one per server and rule", n, r, n*r, MaxFleetRuleStates)
 		return
 	}
 	if m, ok := fs["max_unavailable"]; ok {

@@ -33,7 +33,11 @@ func nameProblem(what, name string) string {
 
 // services reads the services section into f.Services after the default.
 func (p *parser) services(c *compiler, f *File, n *yaml.Node) {
-	for _, e := range p.entries(n, "", "service") {
+	for i, e := range p.entries(n, "", "service") {
+		if i >= MaxServices {
+			p.errorf(e.key, "", "too many services: the limit is %d", MaxServices)
+			return
+		}
 		name := e.key.Value
 		ctx := fmt.Sprintf("service %q: ", name)
 		switch {
