@@ -8,10 +8,13 @@
 package evaluator
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/haproxy-agent/agent/rules"
@@ -233,7 +236,7 @@ func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values
 	rr.Outcome, rr.Error = e.condition(r, values)
 	if rr.Outcome == True && r.Weight != nil {
 		if w, err := e.weight(r); err != nil {
-			rr.Outcome, rr.Error = Unknown, err.Error()
+			rr.Outcome, rr.Error = Unknown, runError(err)
 		} else {
 			st.weight = w
 		}
@@ -290,7 +293,7 @@ func (e *Evaluator) condition(r *rules.Rule, values []Value) (Outcome, string) {
 	}
 	out, err := e.machine.Run(r.When, e.env)
 	if err != nil {
-		return Unknown, err.Error()
+		return Unknown, runError(err)
 	}
 	if b, ok := out.(bool); ok && b {
 		return True, ""
@@ -317,6 +320,17 @@ func (e *Evaluator) weight(r *rules.Rule) (int, error) {
 		return 0, fmt.Errorf("weight is %v", f)
 	}
 	return int(math.Round(math.Max(0, math.Min(f, rules.MaxWeight)))), nil
+}
+
+// runError renders an evaluation error on one line: expr's own text adds
+// the expression and a caret line under the column, which breaks the eval
+// table and log lines.
+func runError(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) && fe.Line > 0 {
+		return fmt.Sprintf("%s (column %d)", fe.Message, fe.Column+1)
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 func joinAction(a, b string) string {

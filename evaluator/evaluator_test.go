@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -64,31 +63,12 @@ func (b *builder) rule(service string, r rules.Rule) *rules.Rule {
 	if r.When, err = expr.Compile(r.Expr, expr.Env(b.env), expr.AsBool()); err != nil {
 		b.t.Fatal(err)
 	}
-	needs := map[int]bool{}
-	collect := func(p interface{ Node() ast.Node }) {
-		ast.Find(p.Node(), func(n ast.Node) bool {
-			if id, ok := n.(*ast.IdentifierNode); ok {
-				for _, m := range b.file.Metrics {
-					if m.Name == id.Value {
-						needs[m.Index] = true
-					}
-				}
-			}
-			return false
-		})
-	}
-	collect(r.When)
 	if r.WeightExpr != "" {
 		if r.Weight, err = expr.Compile(r.WeightExpr, expr.Env(b.env), expr.AsFloat64()); err != nil {
 			b.t.Fatal(err)
 		}
-		collect(r.Weight)
 	}
-	for i := range b.file.Metrics {
-		if needs[i] {
-			r.Needs = append(r.Needs, i)
-		}
-	}
+	r.Needs = b.file.MetricsRead(r.When, r.Weight)
 	if r.Action.Maxconn != rules.Unset {
 		svc.UsesMaxconn = true
 	}
@@ -322,5 +302,27 @@ func TestReloadCarriesState(t *testing.T) {
 	}
 	if !d.Rules[0].ActiveSince.Equal(t0) {
 		t.Errorf("active since %v, want %v", d.Rules[0].ActiveSince, t0)
+	}
+}
+
+// TestRunErrorOneLine checks that an expression failing at run time
+// reports its error on one line: expr's own message spans three (the
+// expression and a ^ under the column), which broke the eval table.
+func TestRunErrorOneLine(t *testing.T) {
+	b := newBuilder(t, "cpu")
+	b.rule("default", rules.Rule{Name: "div", Expr: "int(cpu) % int(cpu - 0.5) == 0", Action: act("", "drain", rules.Unset, rules.Unset)})
+	b.rule("default", rules.Rule{Name: "w", Expr: "cpu >= 0", WeightExpr: "100 * (int(cpu) % int(cpu - 0.5))"})
+	e := New(b.file)
+	d := e.Evaluate(t0, snap("cpu", 0.5), nil).Service("")
+	if len(d.Rules) != 2 {
+		t.Fatalf("%d rule results", len(d.Rules))
+	}
+	for _, rr := range d.Rules {
+		if rr.Outcome != Unknown || !strings.Contains(rr.Error, "integer divide by zero") {
+			t.Errorf("%s: outcome %v, error %q; want unknown with the division by zero", rr.Name, rr.Outcome, rr.Error)
+		}
+		if strings.ContainsAny(rr.Error, "\r\n") {
+			t.Errorf("%s: error spans lines: %q", rr.Name, rr.Error)
+		}
 	}
 }

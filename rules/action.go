@@ -2,16 +2,27 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
-// actionWords are the words an action may hold, as listed in messages.
-var actionWords = []string{"up", "down", "fail", "stopped", "ready", "drain", "maint", "weight", "maxconn"}
+// The words of an action, the one list every package uses (overrides,
+// test files, the agent's metrics). Read them; do not modify them.
+var (
+	// OpWords set the operational state, Action.Op.
+	OpWords = []string{"up", "down", "fail", "stopped"}
+	// AdminWords set the administrative state, Action.Admin.
+	AdminWords = []string{"ready", "drain", "maint"}
+)
 
-const validActions = "up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N"
+// actionWords are the words an action may hold, for suggestions.
+var actionWords = slices.Concat(OpWords, AdminWords, []string{"weight", "maxconn"})
+
+// validActions lists what an action may hold, for messages.
+var validActions = strings.Join(slices.Concat(OpWords, AdminWords, []string{"weight N%", "maxconn N"}), ", ")
 
 // NewAction returns an action that sets nothing.
 func NewAction() Action {
@@ -36,12 +47,12 @@ func ParseAction(s string) (Action, error) {
 	for i := 0; i < len(words); i++ {
 		w := strings.ToLower(words[i])
 		switch {
-		case w == "up" || w == "down" || w == "fail" || w == "stopped":
+		case slices.Contains(OpWords, w):
 			if opWord != "" {
 				return a, conflict(opWord, words[i], "operational state")
 			}
 			opWord, a.Op = words[i], w
-		case w == "ready" || w == "drain" || w == "maint":
+		case slices.Contains(AdminWords, w):
 			if adminWord != "" {
 				return a, conflict(adminWord, words[i], "administrative state")
 			}

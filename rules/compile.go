@@ -3,14 +3,17 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/checker"
+	exprcompiler "github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	exprparser "github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
@@ -35,18 +38,21 @@ var disabledBuiltins = func() map[string]bool {
 	return m
 }()
 
-// disableBuiltins is expr.DisableBuiltin for all of disabledBuiltins at
-// once: one option per builtin cost half the allocations of a load. expr
-// only reads Config.Disabled, so the map can be shared.
-func disableBuiltins(c *conf.Config) { c.Disabled = disabledBuiltins }
-
 // compiler compiles the expressions of one file against its metrics.
 type compiler struct {
-	index    map[string]int // metric name → index in File.Metrics
-	names    []string       // every known metric name, for suggestions
-	whenOpts []expr.Option
-	wOpts    []expr.Option
-	rules    int // rules read so far, over all services
+	index map[string]int // metric name → index in File.Metrics
+	names []string       // every known metric name, for suggestions
+	// cfg is expr's configuration, built once per file and shared by every
+	// compilation: expr.Compile builds a new one per call, whose type
+	// environment (one entry per metric) cost O(metrics) per rule, 17 GB
+	// allocated for 10,000 rules over 10,000 metrics.
+	cfg   *conf.Config
+	rules int // rules read so far, over all services
+	// nodes counts the expression nodes compiled so far, over all services
+	// and after YAML aliases are expanded, against MaxFileNodes.
+	nodes int
+	// overNodes is set once the file went over MaxFileNodes (reported once).
+	overNodes bool
 }
 
 // newCompiler prepares compilation against the file's metrics. Names in
@@ -63,10 +69,21 @@ func (p *parser) newCompiler(f *File, known map[string]bool) *compiler {
 	for _, m := range f.Metrics {
 		c.index[m.Name] = m.Index
 	}
-	base := []expr.Option{expr.Env(env), expr.MaxNodes(MaxExprNodes), disableBuiltins}
-	c.whenOpts = append(slices.Clip(base), expr.AsBool())
-	c.wOpts = append(slices.Clip(base), expr.AsFloat64())
+	c.cfg = newConfig(env)
 	return c
+}
+
+// newConfig is what expr.Compile builds from expr.Env(env),
+// expr.MaxNodes(MaxExprNodes) and every builtin but Builtins disabled.
+func newConfig(env map[string]any) *conf.Config {
+	cfg := conf.CreateNew()
+	cfg.WithEnv(env)
+	cfg.MaxNodes = MaxExprNodes
+	cfg.Disabled = disabledBuiltins
+	for name := range disabledBuiltins {
+		delete(cfg.Builtins, name)
+	}
+	return cfg
 }
 
 // compile compiles src, the text of n from byte offset off (or all of a
@@ -82,56 +99,103 @@ func (p *parser) compile(c *compiler, n *yaml.Node, off int, src, ctx, what stri
 		p.errorf(n, ctx, "%s: expression too long: %d bytes, the limit is %d", what, len(src), MaxExprLen)
 		return nil
 	}
-	opts := c.wOpts
-	if asBool {
-		opts = c.whenOpts
+	if c.overNodes {
+		return nil // reported once, where the file went over
 	}
-	prog, err := compileExpr(src, opts)
-	if err == nil {
-		// Disabling builtins does not reach expr's predicates (all, map,
-		// filter...), ranges, let or literals, with which a 50-byte
-		// expression loops for minutes: allow only what rules need.
-		err = checkAllowed(src)
+	want := kindNumber
+	if asBool {
+		want = kindBool
+	}
+	prog, nodes, err := compileExpr(src, c.cfg, want)
+	if c.nodes += nodes; c.nodes > MaxFileNodes {
+		c.overNodes = true
+		p.errorf(n, ctx, "%s: too many expression nodes in the file: more than %d, counting each use of a YAML alias", what, MaxFileNodes)
+		return nil
 	}
 	if err != nil {
 		p.exprError(c, n, off, ctx, what, err)
 		return nil
 	}
-	ast.Walk(ptr(prog.Node()), &needsVisitor{index: c.index, needs: needs})
+	addNeeds(c.index, prog, needs)
 	return prog
 }
 
-func ptr(n ast.Node) *ast.Node { return &n }
+// compileExpr does what expr.Compile does, with the shared cfg, and in
+// between checks that src uses only what rules may (checkAllowed) and
+// that every node of the typed tree is a number or a bool where one is
+// needed (checkKinds). It returns the number of nodes parsed, also on
+// failure, and turns a panic of the library into an error.
+func compileExpr(src string, cfg *conf.Config, want kind) (prog *vm.Program, nodes int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prog, err = nil, fmt.Errorf("cannot compile: %v", r)
+		}
+	}()
+	cfg.ExpectAny = true
+	cfg.Expect = reflect.Float64
+	if want == kindBool {
+		cfg.Expect = reflect.Bool
+	}
+	tree, err := exprparser.ParseWithConfig(src, cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	nodes = countNodes(tree.Node)
+	if err := checkAllowed(tree); err != nil {
+		return nil, nodes, err
+	}
+	if _, err := checker.Check(tree, cfg); err != nil {
+		return nil, nodes, err
+	}
+	if err := checkKinds(tree, want); err != nil {
+		return nil, nodes, err
+	}
+	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, nodes, fe.Bind(tree.Source)
+		}
+		return nil, nodes, err
+	}
+	prog, err = exprcompiler.Compile(tree, cfg)
+	return prog, nodes, err
+}
+
+// countNodes is the number of nodes of the tree at n.
+func countNodes(n ast.Node) int {
+	v := &countVisitor{}
+	ast.Walk(&n, v)
+	return v.n
+}
+
+type countVisitor struct{ n int }
+
+func (v *countVisitor) Visit(*ast.Node) { v.n++ }
 
 // allowedOps are the operators rules may use: arithmetic, comparison and
 // logic on numbers.
 var allowedOps = []string{"+", "-", "*", "/", "%", "**", "^", "==", "!=", "<", ">", "<=", ">=", "&&", "||", "and", "or", "!", "not"}
 
-// checkAllowed rejects, with its position, the first construct of src that
-// rules do not need and that could make an evaluation slow or large:
-// anything but numbers, metric names, the operators of allowedOps, a ? b : c
-// and the functions of Builtins. The run time of an allowed expression is
-// linear in its length, and it allocates nothing that grows.
-func checkAllowed(src string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cannot compile: %v", r)
-		}
-	}()
-	tree, err := exprparser.Parse(src)
-	if err != nil {
-		return err
-	}
+// checkAllowed rejects, with its position, the first construct of the
+// parsed tree that rules do not need and that could make an evaluation
+// slow or large: anything but numbers, metric names, the operators of
+// allowedOps, a ? b : c and the functions of Builtins. The run time of an
+// allowed expression is linear in its length, and it allocates nothing
+// that grows.
+func checkAllowed(tree *exprparser.Tree) error {
 	v := &allowVisitor{}
 	ast.Walk(&tree.Node, v)
 	if v.bad == nil {
 		return nil
 	}
 	fe := &file.Error{Location: v.bad.Location(), Message: v.msg}
-	return fe.Bind(file.NewSource(src))
+	return fe.Bind(tree.Source)
 }
 
-// allowVisitor finds the first node, in source order, that rules may not use.
+// allowVisitor finds the first node, in source order, that rules may not
+// use; but a call of a function goes before a value (string, nil, list,
+// map), since it says more: in `[cpu] | len() > 0` the list is only there
+// for len.
 type allowVisitor struct {
 	bad ast.Node
 	msg string
@@ -139,10 +203,33 @@ type allowVisitor struct {
 
 func (v *allowVisitor) Visit(n *ast.Node) {
 	msg := disallowed(*n)
-	if msg == "" || v.bad != nil && v.bad.Location().From <= (*n).Location().From {
+	if msg == "" {
 		return
 	}
+	if v.bad != nil {
+		switch {
+		case isCallNode(*n) && isValueNode(v.bad):
+		case isValueNode(*n) && isCallNode(v.bad), v.bad.Location().From <= (*n).Location().From:
+			return
+		}
+	}
 	v.bad, v.msg = *n, msg
+}
+
+func isCallNode(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.CallNode, *ast.BuiltinNode:
+		return true
+	}
+	return false
+}
+
+func isValueNode(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.StringNode, *ast.BytesNode, *ast.NilNode, *ast.ArrayNode, *ast.MapNode, *ast.PairNode:
+		return true
+	}
+	return false
 }
 
 // disallowed says why n may not appear in a rule expression, or "".
@@ -171,7 +258,10 @@ func disallowed(n ast.Node) string {
 		}
 		return fmt.Sprintf("function %s is not available in rules (these are: %s)", n.Name, strings.Join(Builtins, ", "))
 	case *ast.CallNode:
-		if _, ok := n.Callee.(*ast.IdentifierNode); ok {
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+			if slices.Contains(builtin.Names, id.Value) {
+				return fmt.Sprintf("function %s is not available in rules (these are: %s)", id.Value, strings.Join(Builtins, ", "))
+			}
 			return "" // an unknown name: the compiler says which
 		}
 		return "only the functions " + strings.Join(Builtins, ", ") + " may be called"
@@ -189,16 +279,6 @@ func disallowed(n ast.Node) string {
 		return "let and ; are not available in rules"
 	}
 	return fmt.Sprintf("%s is not available in rules", strings.TrimPrefix(fmt.Sprintf("%T", n), "*ast."))
-}
-
-// compileExpr compiles, turning a panic of the library into an error.
-func compileExpr(src string, opts []expr.Option) (prog *vm.Program, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cannot compile: %v", r)
-		}
-	}()
-	return expr.Compile(src, opts...)
 }
 
 // exprError reports a compile error with expr's message, a suggestion for
@@ -230,28 +310,4 @@ func (p *parser) exprError(c *compiler, n *yaml.Node, off int, ctx, what string,
 		return
 	}
 	p.errorf(n, ctx, "%s: %s (line %d, column %d of the expression)", what, msg, fe.Line, fe.Column+1)
-}
-
-// needsVisitor collects the metrics an expression reads.
-type needsVisitor struct {
-	index map[string]int
-	needs map[int]bool
-}
-
-func (v *needsVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok {
-		if i, ok := v.index[id.Value]; ok {
-			v.needs[i] = true
-		}
-	}
-}
-
-// sortedNeeds turns the set into the sorted slice Rule.Needs holds.
-func sortedNeeds(needs map[int]bool) []int {
-	out := make([]int, 0, len(needs))
-	for i := range needs {
-		out = append(out, i)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -72,6 +72,9 @@ func TestFleetBad(t *testing.T) {
 		{"fleet:\n  max_unavailable: 1\n", "f.yaml:11:1: fleet: servers is required"},
 		{"fleet:\n  servers: [a, a, default]\n", `f.yaml:12:16: fleet: servers: duplicate server "a" (first at 12:13)`},
 		{"fleet:\n  servers: [a, default]\n", `f.yaml:12:16: fleet: servers: bad server name "default"`},
+		{"fleet:\n  servers: [a, " + strings.Repeat("b", MaxNameLen+1) + "]\n", `f.yaml:12:16: fleet: servers: server name too long: 255 bytes, the limit is 254`},
+		{"fleet:\n  servers: [a, \"b c\"]\n", `f.yaml:12:16: fleet: servers: bad server name "b c"`},
+		{"fleet:\n  servers: [a, [b]]\n", `f.yaml:12:16: fleet: servers: bad server name: want a name, got a list`},
 		{"fleet:\n  servers: [a]\n  max_unavailable: 0%\n", `f.yaml:13:20: fleet: max_unavailable "0%": want a percentage from 1% to 100% or a count ≥ 0`},
 		{"fleet:\n  servers: [a]\n  max_unavailable: many\n", `f.yaml:13:20: fleet: max_unavailable "many"`},
 		{"fleet:\n  servers: {source: app, query: up}\n", `f.yaml:12:21: fleet: servers: source "app" is a scrape source: discovery needs a prometheus source`},
@@ -109,6 +112,26 @@ func TestLimitAllowed(t *testing.T) {
 	} {
 		if got := tc.l.Allowed(tc.total); got != tc.want {
 			t.Errorf("%v of %d: %d, want %d", tc.l, tc.total, got, tc.want)
+		}
+	}
+}
+
+// TestServerName checks the names a discovery query may give servers:
+// those HAProxy's agent-send line can carry.
+func TestServerName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"web-1.example_a":                 true,
+		strings.Repeat("a", MaxNameLen):   true,
+		strings.Repeat("a", MaxNameLen+1): false,
+		"default":                         false,
+		"":                                false,
+		"web 1":                           false,
+		"web\x001":                        false,
+		"web1\n":                          false,
+		"wéb":                             false,
+	} {
+		if got := ServerName(name); got != want {
+			t.Errorf("ServerName(%q) = %v, want %v", shorten(name), got, want)
 		}
 	}
 }

@@ -123,7 +123,7 @@ func TestAllowedExpressionsStayCheap(t *testing.T) {
 		{"long sum", strings.Repeat("cpu + ", 450) + "cpu > 1", false},
 		{"long power chain", strings.Repeat("cpu ** ", 450) + "cpu > 1", false},
 		{"nested functions", strings.Repeat("abs(", 300) + "cpu" + strings.Repeat(")", 300) + " > 0", false},
-		{"nested conditionals", strings.Repeat("cpu > 0.5 ? ", 150) + "1" + strings.Repeat(" : 2", 150) + " > 0", false},
+		{"nested conditionals", "(" + strings.Repeat("cpu > 0.5 ? ", 150) + "1" + strings.Repeat(" : 2", 150) + ") > 0", false},
 		{"long logic", strings.Repeat("cpu > 0 && ", 200) + "load1 >= 0", false},
 		{"weight with functions", "max(min(100 * (1 - cpu), 100), 1) + round(floor(ceil(abs(load1))))", true},
 		{"division by zero is a number", "cpu / 0 > 1", false},

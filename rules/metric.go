@@ -14,7 +14,8 @@ import (
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
-// HostMetrics are the metrics the predeclared host source offers.
+// HostMetrics are the metrics the predeclared host source offers: the one
+// list, which internal/source's host reader serves (its tests read each).
 var HostMetrics = []string{"cpu", "load1", "load5", "load15", "cpus", "mem_used_ratio", "mem_available_bytes"}
 
 var metricNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)

@@ -24,12 +24,19 @@ const (
 	MaxRules = 10000
 	// MaxMetrics caps the metrics of a file.
 	MaxMetrics = 10000
+	// MaxServices caps the services of a file. Each has its reply, its
+	// metric series and its place in /status: 160,000 empty services
+	// loaded, and a scrape of /metrics (166 MB) took the agent to 3.5 GB.
+	MaxServices = 1000
 	// MaxSources caps the sources of a file.
 	MaxSources = 1000
 	// MaxExprLen caps the length of one expression, in bytes.
 	MaxExprLen = 4096
 	// MaxExprNodes caps the syntax nodes of one expression.
 	MaxExprNodes = 1000
+	// MaxFileNodes caps the syntax nodes of all the expressions of a file,
+	// counting an expression once for every use of a YAML alias to it.
+	MaxFileNodes = 500000
 )
 
 // Defaults of the file's top-level settings.
@@ -46,6 +53,9 @@ var ErrFileTooLarge = errors.New("rule file too large")
 
 // topKeys are the keys a rule file may have, in the order they are checked.
 var topKeys = []string{"interval", "stale_after", "sources", "metrics", "rules", "services", "reply", "fleet"}
+
+// noRulesKey explains why a file without a rules key is refused.
+const noRulesKey = `no "rules:" key: a file cut short (a write that did not finish) must not load as "no rules" and undo a drain; write "rules: []" for a file without top-level rules`
 
 // emptyHint tells someone facing an empty file what to write.
 const emptyHint = `write at least "rules:" with a list such as "- cpu > 0.9 => weight 50%" and the metrics it reads`
@@ -95,6 +105,10 @@ func Parse(data []byte, name string) (*File, error) {
 	p := &parser{file: name, data: data}
 	if len(data) > MaxFileSize {
 		p.errAt(Pos{Line: 1, Col: 1}, "", "%v: %d bytes, the limit is %d (4 MiB)", ErrFileTooLarge, len(data), MaxFileSize)
+		return nil, p.sorted()
+	}
+	if n := yamlSeparators(data); n > MaxYAMLSeparators {
+		p.errAt(Pos{Line: 1, Col: 1}, "", "rule file too dense for YAML: %d commas, colons, dashes, brackets, braces, question marks and line breaks, the limit is %d", n, MaxYAMLSeparators)
 		return nil, p.sorted()
 	}
 	root, ok := p.document()
@@ -216,6 +230,8 @@ func (p *parser) top(f *File, root *yaml.Node) {
 	if e, ok := fs["rules"]; ok {
 		def.Pos = posOf(e.key)
 		p.ruleList(c, def, e, "")
+	} else {
+		p.errAt(Pos{Line: 1, Col: 1}, "", "%s", noRulesKey)
 	}
 	if e, ok := fs["services"]; ok && p.mappingOf(e, "", true) {
 		p.services(c, f, e.val)

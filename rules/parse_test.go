@@ -182,7 +182,7 @@ func TestParseFull(t *testing.T) {
 }
 
 func TestParseDefaults(t *testing.T) {
-	data := []byte("rules:\n")
+	data := []byte("rules: []\n")
 	f, err := Parse(data, "x.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestParseDefaults(t *testing.T) {
 	if f.Service("") != f.Services[0] || len(f.Sources) != 1 {
 		t.Errorf("Service(\"\") or Sources wrong")
 	}
-	g, err := Parse([]byte("interval: 4s\nsources:\n  a:\n    scrape: http://x/m\n  p:\n    prometheus: http://x\n"), "y.yaml")
+	g, err := Parse([]byte("interval: 4s\nsources:\n  a:\n    scrape: http://x/m\n  p:\n    prometheus: http://x\nrules: []\n"), "y.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,6 +400,9 @@ var badCases = map[string][]string{
 	"bad_service_name": {
 		`bad_service_name.bad.yaml:2:3: bad service name "web server": want letters, digits, _, . and - (it is matched against HAProxy's agent-send line)`,
 		`bad_service_name.bad.yaml:5:5: service "api": unknown key "rulez"; did you mean "rules"?`,
+		`bad_service_name.bad.yaml:6:3: service name too long: 255 bytes, the limit is 254 (HAProxy's agent-send line, read up to 256 bytes with its line end)`,
+		`bad_service_name.bad.yaml:10:3: bad service name "tab\tname": want letters, digits, _, . and - (it is matched against HAProxy's agent-send line)`,
+		`bad_service_name.bad.yaml:12:3: bad service name "café": want letters, digits, _, . and - (it is matched against HAProxy's agent-send line)`,
 	},
 	"unknown_anchor": {
 		`unknown_anchor.bad.yaml:2:8: yaml: unknown anchor "cpu"`,
@@ -550,4 +553,37 @@ func firstLine(err error) string {
 	}
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+// TestNoRulesMustBeSaid loads files that end before any rule, as a write
+// that did not finish leaves them. Such a prefix loaded as "no rules" and
+// served "up ready 100%", undoing a drain; only an explicit empty list
+// (or {} for a service) now means no rules.
+func TestNoRulesMustBeSaid(t *testing.T) {
+	for _, tc := range []struct{ name, data, want string }{
+		{"no rules key", "interval: 1s\nmetrics:\n  cpu: host:cpu\n", `x.yaml:1:1: no "rules:" key: a file cut short`},
+		{"cut after rules:", "metrics:\n  cpu: host:cpu\nrules:\n", `x.yaml:3:1: rules: missing value: a file cut short must not load as no rules; write "rules: []" for none`},
+		{"cut after a service's name", "rules: []\nservices:\n  web:\n", `x.yaml:3:3: service "web": missing value: a file cut short must not load as a service without rules`},
+		{"cut after a service's rules:", "rules: []\nservices:\n  web:\n    rules:\n", `x.yaml:4:5: service "web": rules: missing value`},
+		{"only services", "services:\n  web:\n    rules:\n      - 1 > 0 => drain\n", `x.yaml:1:1: no "rules:" key`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.data), "x.yaml")
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q; want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	for _, data := range []string{"rules: []\n", "rules: []\nservices:\n  web: {}\n  api:\n    rules: []\n"} {
+		f, err := Parse([]byte(data), "x.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", data, err)
+		}
+		if n := f.RuleCount(); n != 0 {
+			t.Errorf("%q: %d rules", data, n)
+		}
+	}
 }

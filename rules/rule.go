@@ -19,6 +19,7 @@ const shortFormHint = `want "EXPR => ACTIONS" such as "cpu > 0.9 => weight 50%",
 // ruleList reads a service's list of rules into svc.
 func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
 	if yamlnode.IsNull(e.val) {
+		p.errorf(e.key, ctx, "rules: missing value: a file cut short must not load as no rules; write \"rules: []\" for none")
 		return
 	}
 	if e.val.Kind != yaml.SequenceNode {
@@ -229,6 +230,11 @@ func oneLine(s string) string {
 
 // ruleCtx is the message prefix naming a rule; long names are cut.
 func ruleCtx(ctx, name string) string {
+	return fmt.Sprintf("%srule %q: ", ctx, shorten(name))
+}
+
+// shorten cuts a name to be shown in a message to 60 bytes and "...".
+func shorten(name string) string {
 	const maxShown = 60
 	if len(name) > maxShown {
 		cut := maxShown
@@ -237,5 +243,5 @@ func ruleCtx(ctx, name string) string {
 		}
 		name = name[:cut] + "..."
 	}
-	return fmt.Sprintf("%srule %q: ", ctx, name)
+	return name
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // metrics are the agent's own metrics outside the responder's. Those that
@@ -68,9 +69,7 @@ var (
 	descMetricMissing = prometheus.NewDesc("haproxy_agent_metrics_missing",
 		"Metrics missing in the last evaluation.", nil, nil)
 
-	opWords    = []string{"up", "down", "fail", "stopped"}
-	adminWords = []string{"ready", "drain", "maint"}
-	phases     = []evaluator.Phase{evaluator.Acting, evaluator.Restoring, evaluator.Quiet}
+	phases = []evaluator.Phase{evaluator.Acting, evaluator.Restoring, evaluator.Quiet}
 )
 
 func newMetrics(a *agent, reg prometheus.Registerer) *metrics {
@@ -136,10 +135,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		if d.Maxconn >= 0 {
 			gauge(descMaxconn, float64(d.Maxconn), d.Service)
 		}
-		for _, w := range opWords {
+		for _, w := range rules.OpWords {
 			gauge(descOp, b2f(d.Op == w), d.Service, w)
 		}
-		for _, w := range adminWords {
+		for _, w := range rules.AdminWords {
 			gauge(descAdmin, b2f(d.Admin == w), d.Service, w)
 		}
 		for _, p := range phases {

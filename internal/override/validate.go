@@ -3,6 +3,7 @@ package override
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,15 +84,11 @@ func checkReason(r string) error {
 // checkAction accepts what rules.ParseAction could have produced and
 // refuses an action that would change nothing.
 func checkAction(a rules.Action) error {
-	switch a.Op {
-	case "", "up", "down", "fail", "stopped":
-	default:
-		return invalid("unknown operational state %q: want up, down, fail or stopped", a.Op)
+	if a.Op != "" && !slices.Contains(rules.OpWords, a.Op) {
+		return invalid("unknown operational state %q: want one of %s", a.Op, strings.Join(rules.OpWords, ", "))
 	}
-	switch a.Admin {
-	case "", "ready", "drain", "maint":
-	default:
-		return invalid("unknown administrative state %q: want ready, drain or maint", a.Admin)
+	if a.Admin != "" && !slices.Contains(rules.AdminWords, a.Admin) {
+		return invalid("unknown administrative state %q: want one of %s", a.Admin, strings.Join(rules.AdminWords, ", "))
 	}
 	if a.Weight != rules.Unset && (a.Weight < 0 || a.Weight > rules.MaxWeight) {
 		return invalid("weight %d%%: want 0%% to %d%%", a.Weight, rules.MaxWeight)

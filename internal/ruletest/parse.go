@@ -32,8 +32,6 @@ var (
 
 // The words an expectation may name, as the evaluator writes them.
 var (
-	opWords    = []string{"up", "down", "fail", "stopped"}
-	adminWords = []string{"ready", "drain", "maint"}
 	phaseWords = []string{string(evaluator.Acting), string(evaluator.Restoring), string(evaluator.Quiet)}
 )
 
@@ -432,11 +430,11 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 	}
 	if e, has := fs["op"]; has {
 		checks++
-		x.Op = w.word(e, opWords)
+		x.Op = w.word(e, rules.OpWords)
 	}
 	if e, has := fs["admin"]; has {
 		checks++
-		x.Admin = w.word(e, adminWords)
+		x.Admin = w.word(e, rules.AdminWords)
 	}
 	if e, has := fs["weight"]; has {
 		checks++

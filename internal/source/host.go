@@ -12,9 +12,6 @@ import (
 	"github.com/haproxy-agent/agent/rules"
 )
 
-// HostMetrics lists the metrics of the host source.
-var HostMetrics = []string{"cpu", "cpus", "load1", "load5", "load15", "mem_used_ratio", "mem_available_bytes"}
-
 // firstCPUWindow is how long the first read of cpu samples /proc/stat: the
 // busy fraction since boot says little about now, so the first read takes
 // two samples this far apart.

@@ -51,7 +51,7 @@ func TestHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ms []*rules.Metric
-	for _, name := range HostMetrics {
+	for _, name := range rules.HostMetrics {
 		ms = append(ms, hostMetric(name))
 	}
 	ms = append(ms, hostMetric("bogus"))
@@ -64,7 +64,7 @@ func TestHost(t *testing.T) {
 		t.Errorf("first read took %s; want two samples %s apart", d, firstCPUWindow)
 	}
 	got := map[string]float64{}
-	for i, r := range rs[:len(HostMetrics)] {
+	for i, r := range rs[:len(rules.HostMetrics)] {
 		if r.Err != nil {
 			t.Fatalf("%s: %v", ms[i].Name, r.Err)
 		}
