@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var serviceNameRe = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)

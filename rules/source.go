@@ -13,7 +13,7 @@ import (
 
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/config"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )

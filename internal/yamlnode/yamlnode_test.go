@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestSuggest(t *testing.T) {
