@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -58,15 +57,7 @@ func ParseFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	rf, err := Parse(data, path)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Dir(path)
-	for _, s := range rf.Sources {
-		s.HTTP.SetDirectory(dir)
-	}
-	return rf, nil
+	return Parse(data, path)
 }
 
 // ReadFile reads a rule file the way every command does (check, eval,
@@ -88,8 +79,11 @@ func ReadFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// Parse parses and compiles a rule file held in data; name is used in
-// messages. On failure the error is Errors holding every problem found,
+// Parse parses and compiles a rule file held in data; name, the file's
+// path, is used in messages, and relative file names in HTTP settings are
+// taken from its directory. Parse builds every source's HTTP client as
+// serve does, reading the files the settings name, so that what loads here
+// can be served. On failure the error is Errors holding every problem found,
 // in file order, each with its line and column.
 func Parse(data []byte, name string) (*File, error) {
 	p := &parser{file: name, data: data}

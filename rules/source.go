@@ -63,8 +63,8 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 		}
 		p.sourceURL(s, e, set, ctx)
 		p.sourceLimits(f, s, set, ctx)
-		if len(httpPairs) > 0 {
-			p.httpConfig(s, e.key, httpPairs, ctx)
+		if len(httpPairs) > 0 && p.httpConfig(s, e.key, httpPairs, ctx) {
+			p.httpClient(s, e.val, ctx)
 		}
 	}
 }
@@ -174,8 +174,10 @@ var (
 
 // httpConfig decodes the http_config keys of a source with yaml.v3 into
 // Prometheus' type, which validates itself. Decoding goes through encoded
-// text because only a Decoder can refuse unknown keys.
-func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) {
+// text because only a Decoder can refuse unknown keys. Relative file names
+// are taken from the rule file's directory. It reports whether the settings
+// decoded.
+func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) bool {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, kv := range pairs {
 		m.Content = append(m.Content, kv.key, kv.val)
@@ -183,20 +185,21 @@ func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) 
 	text, err := yaml.Marshal(m)
 	if err != nil {
 		p.errorf(at, ctx, "http settings: %v", err)
-		return
+		return false
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(text))
 	dec.KnownFields(true)
 	cfg := config.DefaultHTTPClientConfig
 	err = decodeValue(dec, &cfg)
 	if err == nil {
+		cfg.SetDirectory(p.dir())
 		s.HTTP = cfg
-		return
+		return true
 	}
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		p.errorf(at, ctx, "%v", err)
-		return
+		return false
 	}
 	for _, msg := range te.Errors {
 		msg = yamlLinePfx.ReplaceAllString(msg, "")
@@ -217,6 +220,7 @@ func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) 
 		}
 		p.errorf(at, ctx, "%s", msg)
 	}
+	return false
 }
 
 // decodeValue decodes one document, containing any panic of the library.
