@@ -18,6 +18,7 @@ type parser struct {
 	data  []byte
 	lines []string // the file's lines, split on first use
 	errs  Errors
+	probe httpProbe // which keys http_config knows where, asked once per parse
 }
 
 // pair is one entry of a YAML mapping.
