@@ -94,8 +94,11 @@ func TestKindNameIsNull(t *testing.T) {
 	if !IsNull(nil) {
 		t.Error("IsNull(nil) = false")
 	}
-	if got := KindName(&yaml.Node{Kind: yaml.AliasNode}); got != "something else" {
+	if got := KindName(&yaml.Node{Kind: yaml.AliasNode}); got != "an alias" {
 		t.Errorf("KindName(alias) = %q", got)
+	}
+	if got := KindName(&yaml.Node{Kind: yaml.DocumentNode}); got != "something else" {
+		t.Errorf("KindName(document) = %q", got)
 	}
 }
 
