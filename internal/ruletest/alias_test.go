@@ -93,3 +93,12 @@ func TestAliasBomb(t *testing.T) {
 	}
 	t.Logf("%d bytes refused in %v", b.Len(), took)
 }
+
+// TestOneDocument checks that a test file, like a rule file, holds one
+// YAML document.
+func TestOneDocument(t *testing.T) {
+	_, err := Parse([]byte("rule_files: [r.yaml]\ntests: []\n---\nrule_files: [s.yaml]\n"), "t.yaml")
+	if want := "t.yaml:3:1: a test file holds one YAML document; remove this second one"; err == nil || err.Error() != want {
+		t.Errorf("error: %v\nwant: %s", err, want)
+	}
+}

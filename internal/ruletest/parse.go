@@ -1,10 +1,7 @@
 package ruletest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -105,53 +102,33 @@ func (w *walker) report(prefix string) yamlnode.Report {
 	return func(at *yaml.Node, msg string) { w.errorf(at, "%s%s", prefix, msg) }
 }
 
-// document decodes data into its top-level mapping, or reports why not.
+// document decodes data into its top-level mapping, or reports why not,
+// as rules reads a rule file (yamlnode.Document).
 func (w *walker) document(data []byte) (root *yaml.Node) {
 	start := rules.Pos{Line: 1, Col: 1}
-	if len(bytes.TrimSpace(data)) == 0 {
-		w.errAt(start, "empty test file: write rule_files and tests")
-		return nil
-	}
-	var doc yaml.Node
-	err := yamlnode.Decode(yaml.NewDecoder(bytes.NewReader(data)), &doc)
+	root, extra, err := yamlnode.Document(data)
 	switch {
-	case errors.Is(err, io.EOF):
-		w.errAt(start, "empty test file: write rule_files and tests")
-		return nil
 	case err != nil:
-		if line, msg, ok := yamlnode.SyntaxLine(err); ok {
-			w.errAt(w.yamlPos(line, msg), "yaml: %s", msg)
-		} else {
-			w.errAt(start, "%v", err)
-		}
+		line, col, msg := yamlnode.ErrorPos(err, data, w.lines)
+		w.errAt(rules.Pos{Line: line, Col: col}, "%s", msg)
 		return nil
-	}
-	if len(doc.Content) == 0 || yamlnode.IsNull(doc.Content[0]) {
+	case extra != nil:
+		w.errorf(extra, "a test file holds one YAML document; remove this second one")
+		return nil
+	case root == nil:
 		w.errAt(start, "empty test file: write rule_files and tests")
 		return nil
 	}
-	if _, ok := yamlnode.Size(&doc, MaxExpanded); !ok {
+	// Aliases are followed: the walk must stay bounded however they nest.
+	if _, ok := yamlnode.Size(root, MaxExpanded); !ok {
 		w.errAt(start, "test file too large once its aliases are expanded: the limit is %d (nodes plus the bytes of values)", MaxExpanded)
 		return nil
 	}
-	root = yamlnode.Deref(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
 		w.errorf(root, "a test file is a mapping with the keys %s, not %s", strings.Join(suiteKeys, ", "), yamlnode.KindName(root))
 		return nil
 	}
 	return root
-}
-
-// yamlPos places a YAML syntax error: the library gives a line only, and
-// for a tab in the indentation often the line before it.
-func (w *walker) yamlPos(line int, msg string) rules.Pos {
-	line = yamlnode.ClampLine(w.lines, line)
-	if strings.Contains(msg, "tab") {
-		if l, col, ok := yamlnode.IndentTab(w.lines, line); ok {
-			return rules.Pos{Line: l, Col: col}
-		}
-	}
-	return rules.Pos{Line: line, Col: 1}
 }
 
 // fields returns a mapping's entries by key, reporting keys that are
