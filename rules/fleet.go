@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	promparser "github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/expr-lang/expr/builtin"
 	promparser "github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )

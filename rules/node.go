@@ -2,12 +2,9 @@ package rules
 
 import (
 	"fmt"
-	"slices"
-	"sort"
-	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
@@ -18,6 +15,7 @@ type parser struct {
 	data  []byte
 	lines []string // the file's lines, split on first use
 	errs  Errors
+	probe httpProbe // which keys http_config knows where, asked once per parse
 }
 
 // pair is one entry of a YAML mapping.
@@ -37,21 +35,7 @@ func (p *parser) errorf(n *yaml.Node, ctx, format string, args ...any) {
 
 // sorted returns the problems in file order, duplicates removed.
 func (p *parser) sorted() Errors {
-	sort.SliceStable(p.errs, func(i, j int) bool {
-		a, b := p.errs[i].Pos, p.errs[j].Pos
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	out := p.errs[:0]
-	for i, e := range p.errs {
-		if i > 0 && *e == *p.errs[i-1] {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
+	return p.errs.Sorted()
 }
 
 // line returns the text of a 1-based line, or "".
@@ -90,90 +74,49 @@ func (p *parser) innerPos(n *yaml.Node, off, line, col int) (pos Pos, ok bool) {
 }
 
 // deref follows aliases to the node they name.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
-		n = n.Alias
-	}
-	return n
+func deref(n *yaml.Node) *yaml.Node { return yamlnode.Deref(n) }
+
+// report returns the reporter of yamlnode's walker for this file: each
+// problem at its node, its message prefixed with ctx.
+func (p *parser) report(ctx string) yamlnode.Report {
+	return func(at *yaml.Node, msg string) { p.errorf(at, ctx, "%s", msg) }
 }
 
 // entries returns a mapping's pairs in order; it reports keys that are not
 // plain strings and keys given twice (what names the keys, e.g. "source").
-// The first of two equal keys is kept.
+// The first of two equal keys is kept. See yamlnode.EachEntry.
 func (p *parser) entries(n *yaml.Node, ctx, what string) []pair {
-	n = deref(n)
-	pairs := make([]pair, 0, len(n.Content)/2)
-	seen := make(map[string]*yaml.Node, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], deref(n.Content[i+1])
-		if k.Kind != yaml.ScalarNode {
-			p.errorf(k, ctx, "keys must be strings, not %s", yamlnode.KindName(k))
-			continue
-		}
-		if k.Tag == "!!merge" {
-			p.errorf(k, ctx, "YAML merge keys (<<) are not supported")
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			p.errorf(k, ctx, "duplicate %s %q (first at %d:%d)", what, k.Value, first.Line, first.Column)
-			continue
-		}
-		seen[k.Value] = k
-		pairs = append(pairs, pair{key: k, val: v})
-	}
+	var pairs []pair
+	yamlnode.EachEntry(n, what, p.report(ctx), func(e yamlnode.Pair) {
+		pairs = append(pairs, pair{key: e.Key, val: e.Val})
+	})
 	return pairs
 }
 
 // fields returns a mapping's entries by key, reporting every key not in known.
 func (p *parser) fields(n *yaml.Node, ctx string, known []string) map[string]pair {
 	out := make(map[string]pair, len(known))
-	for _, e := range p.entries(n, ctx, "key") {
-		if !slices.Contains(known, e.key.Value) {
-			p.unknownKey(e.key, ctx, known)
-			continue
-		}
-		out[e.key.Value] = e
+	for k, e := range yamlnode.Fields(n, known, p.report(ctx)) {
+		out[k] = pair{key: e.Key, val: e.Val}
 	}
 	return out
 }
 
 // unknownKey reports k as not one of known, with a suggestion when one is near.
 func (p *parser) unknownKey(k *yaml.Node, ctx string, known []string) {
-	if s := yamlnode.Suggest(k.Value, known); s != "" {
-		p.errorf(k, ctx, "unknown key %q; did you mean %q?", k.Value, s)
-		return
-	}
-	p.errorf(k, ctx, "unknown key %q (want one of %s)", k.Value, strings.Join(known, ", "))
+	p.errorf(k, ctx, "%s", yamlnode.UnknownKey(k.Value, known))
 }
 
 // scalar returns the text of a key's value, reporting a value that is
 // missing or not a scalar.
 func (p *parser) scalar(e pair, ctx string) (string, bool) {
-	switch {
-	case yamlnode.IsNull(e.val):
-		p.errorf(e.key, ctx, "%s: missing value", e.key.Value)
-		return "", false
-	case e.val.Kind != yaml.ScalarNode:
-		p.errorf(e.val, ctx, "%s: want a single value, got %s", e.key.Value, yamlnode.KindName(e.val))
-		return "", false
-	}
-	return e.val.Value, true
+	return yamlnode.Scalar(yamlnode.Pair{Key: e.key, Val: e.val}, p.report(ctx))
 }
 
 // mappingOf checks that a key's value is a mapping; null counts as empty
 // when allowNull.
 func (p *parser) mappingOf(e pair, ctx string, allowNull bool) bool {
-	if yamlnode.IsNull(e.val) {
-		if !allowNull {
-			p.errorf(e.key, ctx, "%s: missing value", e.key.Value)
-		}
-		return false
-	}
-	if e.val.Kind != yaml.MappingNode {
-		p.errorf(e.val, ctx, "%s: want a mapping, got %s", e.key.Value, yamlnode.KindName(e.val))
-		return false
-	}
-	return true
+	return yamlnode.Mapping(yamlnode.Pair{Key: e.key, Val: e.val}, allowNull, p.report(ctx))
 }
 
 // hasControl reports whether s holds a control character, which would break

@@ -1,16 +1,11 @@
 package rules
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/internal/fileio"
 	"github.com/haproxy-agent/agent/internal/yamlnode"
@@ -68,15 +63,7 @@ func ParseFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	rf, err := Parse(data, path)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Dir(path)
-	for _, s := range rf.Sources {
-		s.HTTP.SetDirectory(dir)
-	}
-	return rf, nil
+	return Parse(data, path)
 }
 
 // ReadFile reads a rule file the way every command does (check, eval,
@@ -98,8 +85,11 @@ func ReadFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// Parse parses and compiles a rule file held in data; name is used in
-// messages. On failure the error is Errors holding every problem found,
+// Parse parses and compiles a rule file held in data; name, the file's
+// path, is used in messages, and relative file names in HTTP settings are
+// taken from its directory. Parse builds every source's HTTP client as
+// serve does, reading the files the settings name, so that what loads here
+// can be served. On failure the error is Errors holding every problem found,
 // in file order, each with its line and column.
 func Parse(data []byte, name string) (*File, error) {
 	p := &parser{file: name, data: data}
@@ -127,67 +117,26 @@ func Parse(data []byte, name string) (*File, error) {
 	return f, nil
 }
 
-// document decodes the file into its top-level mapping.
+// document decodes the file into its top-level mapping (see
+// yamlnode.Document, which every file of the agent is read with).
 func (p *parser) document() (*yaml.Node, bool) {
-	if len(bytes.TrimSpace(p.data)) == 0 {
+	root, extra, err := yamlnode.Document(p.data)
+	switch {
+	case err != nil:
+		line, col, msg := yamlnode.ErrorPos(err, p.data, p.allLines())
+		p.errAt(Pos{Line: line, Col: col}, "", "%s", msg)
+		return nil, false
+	case extra != nil:
+		p.errorf(extra, "", "a rule file holds one YAML document; remove this second one")
+		return nil, false
+	case root == nil:
 		p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
 		return nil, false
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(p.data))
-	var doc yaml.Node
-	if err := yamlnode.Decode(dec, &doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
-		} else {
-			p.yamlError(err)
-		}
-		return nil, false
-	}
-	var next yaml.Node
-	if err := yamlnode.Decode(dec, &next); err == nil {
-		p.errorf(&next, "", "a rule file holds one YAML document; remove this second one")
-		return nil, false
-	} else if !errors.Is(err, io.EOF) {
-		p.yamlError(err)
-		return nil, false
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || yamlnode.IsNull(doc.Content[0]) {
-		p.errAt(Pos{Line: 1, Col: 1}, "", "empty rule file: %s", emptyHint)
-		return nil, false
-	}
-	root := deref(doc.Content[0])
-	if root.Kind != yaml.MappingNode {
+	case root.Kind != yaml.MappingNode:
 		p.errorf(root, "", "a rule file is a mapping with keys such as interval, sources, metrics and rules, not %s", yamlnode.KindName(root))
 		return nil, false
 	}
 	return root, true
-}
-
-var yamlAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
-
-// yamlError reports a YAML syntax error. The library gives only a line, so
-// the column is found where it can be: a tab, an unknown anchor.
-func (p *parser) yamlError(err error) {
-	msg := err.Error()
-	if line, text, ok := yamlnode.SyntaxLine(err); ok {
-		if strings.Contains(text, "cannot start any token") {
-			if l, col, ok := yamlnode.IndentTab(p.allLines(), line); ok {
-				p.errAt(Pos{Line: l, Col: col}, "", "yaml: tab character: use spaces, not tabs, for indentation")
-				return
-			}
-		}
-		p.errAt(Pos{Line: yamlnode.ClampLine(p.allLines(), line), Col: 1}, "", "yaml: %s", text)
-		return
-	}
-	if m := yamlAnchorRe.FindStringSubmatch(msg); m != nil {
-		if i := bytes.Index(p.data, []byte("*"+m[1])); i >= 0 {
-			line := bytes.Count(p.data[:i], []byte("\n")) + 1
-			col := i - bytes.LastIndexByte(p.data[:i], '\n')
-			p.errAt(Pos{Line: line, Col: col}, "", "yaml: unknown anchor %q", m[1])
-			return
-		}
-	}
-	p.errAt(Pos{Line: 1, Col: 1}, "", "%s", msg)
 }
 
 // top walks the top-level mapping. Sections are read in dependency order

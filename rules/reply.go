@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var replyKeys = []string{"default", "min_weight", "maxconn", "restore_for", "ramp"}

@@ -1,11 +1,9 @@
 package rules
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,9 +11,7 @@ import (
 
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/config"
-	"gopkg.in/yaml.v3"
-
-	"github.com/haproxy-agent/agent/internal/yamlnode"
+	"go.yaml.in/yaml/v3"
 )
 
 var sourceNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
@@ -23,13 +19,9 @@ var sourceNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
 // sourceKeys are the keys of a source besides Prometheus' http_config.
 var sourceKeys = []string{"scrape", "prometheus", "timeout", "body_limit", "max_concurrency"}
 
-// httpKeys are the keys of Prometheus' http_config, read from its type.
-var httpKeys = yamlKeys(reflect.TypeFor[config.HTTPClientConfig]())
-
 // sources reads the sources section; every name is declared even when its
 // definition has errors, so that metrics using it report nothing more.
 func (p *parser) sources(f *File, n *yaml.Node) {
-	all := append(append([]string(nil), sourceKeys...), httpKeys...)
 	for i, e := range p.entries(n, "", "source") {
 		name := e.key.Value
 		ctx := fmt.Sprintf("source %q: ", name)
@@ -55,16 +47,14 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 			switch k := kv.key.Value; {
 			case slices.Contains(sourceKeys, k):
 				set[k] = kv
-			case slices.Contains(httpKeys, k):
+			default: // Prometheus' http_config, checked by httpConfig
 				httpPairs = append(httpPairs, kv)
-			default:
-				p.unknownKey(kv.key, ctx, all)
 			}
 		}
 		p.sourceURL(s, e, set, ctx)
 		p.sourceLimits(f, s, set, ctx)
-		if len(httpPairs) > 0 {
-			p.httpConfig(s, e.key, httpPairs, ctx)
+		if len(httpPairs) > 0 && p.httpConfig(s, e.key, httpPairs, ctx) {
+			p.httpClient(s, e.val, ctx)
 		}
 	}
 }
@@ -165,159 +155,4 @@ func (p *parser) sourceLimits(f *File, s *Source, set map[string]pair, ctx strin
 		}
 		s.BodyLimit = int64(n)
 	}
-}
-
-var (
-	yamlFieldRe = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
-	yamlLinePfx = regexp.MustCompile(`^line \d+: `)
-)
-
-// httpConfig decodes the http_config keys of a source with yaml.v3 into
-// Prometheus' type, which validates itself. Decoding goes through encoded
-// text because only a Decoder can refuse unknown keys.
-func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) {
-	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for _, kv := range pairs {
-		m.Content = append(m.Content, kv.key, kv.val)
-	}
-	text, err := yaml.Marshal(m)
-	if err != nil {
-		p.errorf(at, ctx, "http settings: %v", err)
-		return
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(text))
-	dec.KnownFields(true)
-	cfg := config.DefaultHTTPClientConfig
-	err = decodeValue(dec, &cfg)
-	if err == nil {
-		s.HTTP = cfg
-		return
-	}
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		p.errorf(at, ctx, "%v", err)
-		return
-	}
-	for _, msg := range te.Errors {
-		msg = yamlLinePfx.ReplaceAllString(msg, "")
-		if f := yamlFieldRe.FindStringSubmatch(msg); f != nil {
-			if k, parent, path := findKey(pairs, f[1]); k != nil {
-				known := keysAt(path)
-				where := ""
-				if parent != "" {
-					where = " in " + parent
-				}
-				if sug := yamlnode.Suggest(k.Value, known); sug != "" {
-					p.errorf(k, ctx, "unknown key %q%s; did you mean %q?", k.Value, where, sug)
-				} else {
-					p.errorf(k, ctx, "unknown key %q%s", k.Value, where)
-				}
-				continue
-			}
-		}
-		p.errorf(at, ctx, "%s", msg)
-	}
-}
-
-// decodeValue decodes one document, containing any panic of the library.
-func decodeValue(dec *yaml.Decoder, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cannot decode: %v", r)
-		}
-	}()
-	return dec.Decode(v)
-}
-
-// findKey finds, depth first, a mapping key named name under the pairs,
-// and returns it with its parent's key and the path of keys to the parent.
-func findKey(pairs []pair, name string) (key *yaml.Node, parent string, path []string) {
-	var walk func(n *yaml.Node, path []string, depth int) (*yaml.Node, []string)
-	walk = func(n *yaml.Node, path []string, depth int) (*yaml.Node, []string) {
-		// Aliases are not followed: what they name is found where it is
-		// defined, and following them could take exponential time.
-		if n == nil || n.Kind != yaml.MappingNode || depth > 16 {
-			return nil, nil
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == name {
-				return n.Content[i], path
-			}
-			if k, p := walk(n.Content[i+1], append(path, n.Content[i].Value), depth+1); k != nil {
-				return k, p
-			}
-		}
-		return nil, nil
-	}
-	for _, kv := range pairs {
-		if k, p := walk(kv.val, []string{kv.key.Value}, 0); k != nil {
-			return k, p[len(p)-1], p
-		}
-	}
-	return nil, "", nil
-}
-
-// keysAt returns the yaml keys of the http_config struct found by following
-// path from HTTPClientConfig.
-func keysAt(path []string) []string {
-	t := reflect.TypeFor[config.HTTPClientConfig]()
-	for _, name := range path {
-		ft, ok := fieldByYAML(t, name)
-		if !ok {
-			return nil
-		}
-		t = ft
-	}
-	return yamlKeys(t)
-}
-
-// fieldByYAML returns the (dereferenced) type of the field of struct t that
-// YAML calls name.
-func fieldByYAML(t reflect.Type, name string) (reflect.Type, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return nil, false
-	}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")
-		if len(tag) > 1 && tag[1] == "inline" {
-			if ft, ok := fieldByYAML(f.Type, name); ok {
-				return ft, true
-			}
-			continue
-		}
-		if tag[0] == name {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			return ft, true
-		}
-	}
-	return nil, false
-}
-
-// yamlKeys lists the yaml keys of struct t, inline fields included.
-func yamlKeys(t reflect.Type) []string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	var keys []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")
-		switch {
-		case len(tag) > 1 && tag[1] == "inline":
-			keys = append(keys, yamlKeys(f.Type)...)
-		case tag[0] != "" && tag[0] != "-":
-			keys = append(keys, tag[0])
-		}
-	}
-	return keys
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -196,5 +197,73 @@ func reloadNow(ag *runningAgent) {
 	resp, err := http.Post("http://"+ag.web+"/-/reload", "", nil)
 	if err == nil {
 		resp.Body.Close()
+	}
+}
+
+// TestRelativePasswordFileUnderServe runs the real `agent serve` on a rule
+// file whose basic_auth names its password_file relatively, from another
+// working directory: the file is read from the rule file's directory, as
+// `agent check` and the docs say, and the source authenticates.
+func TestRelativePasswordFileUnderServe(t *testing.T) {
+	srv := authServer(t)
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "password"), []byte(secretPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "rules.yaml")
+	writeAtomic(t, path, fmt.Sprintf(`interval: 200ms
+sources:
+  basic:
+    scrape: %s/basic
+    timeout: 150ms
+    basic_auth:
+      username: agent
+      password_file: password
+metrics:
+  queue_depth: basic:queue_depth
+rules:
+  - queue_depth > 500 => drain
+`, srv.URL))
+	bin := buildAgent(t)
+	poll := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	web := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	var stderr testutil.SyncBuffer
+	cmd := exec.Command(bin, "serve", "--rules", path, "--listen", poll, "--web.listen-address", web)
+	cmd.Dir = elsewhere
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	var last string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + web + "/status"); err == nil {
+			var st Status
+			err := json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			if err == nil && len(st.Sources) > 0 {
+				for _, s := range st.Sources {
+					if s.Name == "basic" && s.Up {
+						return
+					}
+					if s.Name == "basic" && s.LastError != "" {
+						last = s.LastError
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("source basic never authenticated; last error %q\nagent's log:\n%s", last, stderr.String())
+		}
 	}
 }

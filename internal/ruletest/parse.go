@@ -1,19 +1,15 @@
 package ruletest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/yamlnode"
@@ -22,6 +18,11 @@ import (
 
 // MaxFileSize is the largest test file accepted, in bytes.
 const MaxFileSize = 4 << 20
+
+// MaxExpanded caps a test file's size once its aliases are expanded, as
+// yamlnode.Size measures it: a file without aliases measures at most about
+// twice its size, so only aliases that multiply the work reach the cap.
+const MaxExpanded = 4 * MaxFileSize
 
 // The keys each part of a test file may have.
 var (
@@ -42,8 +43,8 @@ type walker struct {
 	errs  rules.Errors
 }
 
-// entry is one key and its value in a mapping.
-type entry struct{ key, val *yaml.Node }
+// entry is one key and its value in a mapping, aliases followed.
+type entry = yamlnode.Pair
 
 // Parse parses a test file held in data; name is used in messages. It checks
 // the file's shape and series notation only: Bind then checks it against the
@@ -86,118 +87,63 @@ func (w *walker) errorf(n *yaml.Node, format string, args ...any) {
 	w.errAt(posOf(n), format, args...)
 }
 
-// sorted returns the problems in file order.
+// sorted returns the problems in file order, each once (a node reached
+// through several aliases is reported once), as rules reports them.
 func (w *walker) sorted() rules.Errors {
-	sort.SliceStable(w.errs, func(i, j int) bool {
-		a, b := w.errs[i].Pos, w.errs[j].Pos
-		return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
-	})
+	w.errs = w.errs.Sorted()
 	return w.errs
 }
 
-// document decodes data into its top-level mapping, or reports why not.
+// report is the reporter of yamlnode's walker for this file; prefix comes
+// before each message.
+func (w *walker) report(prefix string) yamlnode.Report {
+	return func(at *yaml.Node, msg string) { w.errorf(at, "%s%s", prefix, msg) }
+}
+
+// document decodes data into its top-level mapping, or reports why not,
+// as rules reads a rule file (yamlnode.Document).
 func (w *walker) document(data []byte) (root *yaml.Node) {
 	start := rules.Pos{Line: 1, Col: 1}
-	if len(bytes.TrimSpace(data)) == 0 {
-		w.errAt(start, "empty test file: write rule_files and tests")
-		return nil
-	}
-	var doc yaml.Node
-	err := yamlnode.Decode(yaml.NewDecoder(bytes.NewReader(data)), &doc)
+	root, extra, err := yamlnode.Document(data)
 	switch {
-	case errors.Is(err, io.EOF):
-		w.errAt(start, "empty test file: write rule_files and tests")
-		return nil
 	case err != nil:
-		if line, msg, ok := yamlnode.SyntaxLine(err); ok {
-			w.errAt(w.yamlPos(line, msg), "yaml: %s", msg)
-		} else {
-			w.errAt(start, "%v", err)
-		}
+		line, col, msg := yamlnode.ErrorPos(err, data, w.lines)
+		w.errAt(rules.Pos{Line: line, Col: col}, "%s", msg)
 		return nil
-	}
-	if len(doc.Content) == 0 || yamlnode.IsNull(doc.Content[0]) {
+	case extra != nil:
+		w.errorf(extra, "a test file holds one YAML document; remove this second one")
+		return nil
+	case root == nil:
 		w.errAt(start, "empty test file: write rule_files and tests")
 		return nil
 	}
-	root = doc.Content[0]
+	// Aliases are followed: the walk must stay bounded however they nest.
+	if _, ok := yamlnode.Size(root, MaxExpanded); !ok {
+		w.errAt(start, "test file too large once its aliases are expanded: the limit is %d (nodes plus the bytes of values)", MaxExpanded)
+		return nil
+	}
 	if root.Kind != yaml.MappingNode {
-		w.errorf(root, "a test file is a mapping with the keys %s, not %s", strings.Join(suiteKeys, ", "), kindName(root))
+		w.errorf(root, "a test file is a mapping with the keys %s, not %s", strings.Join(suiteKeys, ", "), yamlnode.KindName(root))
 		return nil
 	}
 	return root
 }
 
-// yamlPos places a YAML syntax error: the library gives a line only, and
-// for a tab in the indentation often the line before it.
-func (w *walker) yamlPos(line int, msg string) rules.Pos {
-	line = yamlnode.ClampLine(w.lines, line)
-	if strings.Contains(msg, "tab") {
-		if l, col, ok := yamlnode.IndentTab(w.lines, line); ok {
-			return rules.Pos{Line: l, Col: col}
-		}
-	}
-	return rules.Pos{Line: line, Col: 1}
-}
-
-// kindName says what a node holds, for messages: yamlnode.KindName, but
-// naming an alias, which this walk does not follow.
-func kindName(n *yaml.Node) string {
-	if n.Kind == yaml.AliasNode {
-		return "an alias"
-	}
-	return yamlnode.KindName(n)
-}
-
-// fields returns a mapping's entries by key, reporting keys that are unknown,
-// not strings or given twice.
+// fields returns a mapping's entries by key, reporting keys that are
+// unknown, not strings or given twice: see yamlnode.Fields.
 func (w *walker) fields(n *yaml.Node, known []string) map[string]entry {
-	out := make(map[string]entry, len(known))
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		switch {
-		case k.Kind != yaml.ScalarNode || k.Tag == "!!merge":
-			w.errorf(k, "keys must be plain strings, not %s", kindName(k))
-		case !slices.Contains(known, k.Value):
-			if s := yamlnode.Suggest(k.Value, known); s != "" {
-				w.errorf(k, "unknown key %q; did you mean %q?", k.Value, s)
-			} else {
-				w.errorf(k, "unknown key %q (want one of %s)", k.Value, strings.Join(known, ", "))
-			}
-		default:
-			if first, dup := out[k.Value]; dup {
-				w.errorf(k, "duplicate key %q (first at %d:%d)", k.Value, first.key.Line, first.key.Column)
-				continue
-			}
-			out[k.Value] = entry{k, v}
-		}
-	}
-	return out
+	return yamlnode.Fields(n, known, w.report(""))
 }
 
 // scalar returns the text of a key's single value.
 func (w *walker) scalar(e entry) (string, bool) {
-	switch {
-	case yamlnode.IsNull(e.val):
-		w.errorf(e.key, "%s: missing value", e.key.Value)
-		return "", false
-	case e.val.Kind != yaml.ScalarNode:
-		w.errorf(e.val, "%s: want a single value, got %s", e.key.Value, kindName(e.val))
-		return "", false
-	}
-	return e.val.Value, true
+	return yamlnode.Scalar(e, w.report(""))
 }
 
-// list returns the items of a key's list value; null is an empty list.
+// list returns the items of a key's list value, aliases followed; null is
+// an empty list.
 func (w *walker) list(e entry) ([]*yaml.Node, bool) {
-	if yamlnode.IsNull(e.val) {
-		return nil, true
-	}
-	if e.val.Kind != yaml.SequenceNode {
-		w.errorf(e.val, "%s: want a list, got %s", e.key.Value, kindName(e.val))
-		return nil, false
-	}
-	return e.val.Content, true
+	return yamlnode.List(e, w.report(""))
 }
 
 // duration reads a key's value as a Prometheus-style duration greater than 0
@@ -209,11 +155,11 @@ func (w *walker) duration(e entry, zeroOK bool) (time.Duration, bool) {
 	}
 	d, err := model.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		w.errorf(e.val, "%s: bad duration %q: want a number and a unit, such as 5s or 1m30s", e.key.Value, s)
+		w.errorf(e.Val, "%s: bad duration %q: want a number and a unit, such as 5s or 1m30s", e.Key.Value, s)
 		return 0, false
 	}
 	if d == 0 && !zeroOK {
-		w.errorf(e.val, "%s: must be greater than 0", e.key.Value)
+		w.errorf(e.Val, "%s: must be greater than 0", e.Key.Value)
 		return 0, false
 	}
 	return time.Duration(d), true
@@ -227,7 +173,7 @@ func (w *walker) suite(s *Suite, root *yaml.Node) {
 	} else if items, ok := w.list(e); ok {
 		for _, n := range items {
 			if n.Kind != yaml.ScalarNode || yamlnode.IsNull(n) || strings.TrimSpace(n.Value) == "" {
-				w.errorf(n, "rule_files: want a file name, got %s", kindName(n))
+				w.errorf(n, "rule_files: want a file name, got %s", yamlnode.KindName(n))
 				continue
 			}
 			s.RuleFiles = append(s.RuleFiles, n.Value)
@@ -235,14 +181,14 @@ func (w *walker) suite(s *Suite, root *yaml.Node) {
 		}
 		switch {
 		case len(items) == 0:
-			w.errorf(e.key, "rule_files: name the rule file under test")
+			w.errorf(e.Key, "rule_files: name the rule file under test")
 		case len(items) > 1:
 			w.errorf(items[1], "rule_files: a test file tests one rule file; write one test file per rule file")
 		}
 	}
 	if e, ok := fs["evaluation_interval"]; ok {
 		if d, ok := w.duration(e, false); ok {
-			s.EvaluationInterval, s.evalPos = d, posOf(e.val)
+			s.EvaluationInterval, s.evalPos = d, posOf(e.Val)
 		}
 	}
 	e, ok := fs["tests"]
@@ -252,12 +198,12 @@ func (w *walker) suite(s *Suite, root *yaml.Node) {
 	}
 	items, ok := w.list(e)
 	if ok && len(items) == 0 {
-		w.errorf(e.key, "tests: write at least one test")
+		w.errorf(e.Key, "tests: write at least one test")
 	}
 	names := make(map[string]rules.Pos)
 	for _, n := range items {
 		if n.Kind != yaml.MappingNode {
-			w.errorf(n, "tests: want a test (a mapping with name, input_series and expect), got %s", kindName(n))
+			w.errorf(n, "tests: want a test (a mapping with name, input_series and expect), got %s", yamlnode.KindName(n))
 			continue
 		}
 		t := w.test(n)
@@ -280,11 +226,11 @@ func (w *walker) test(n *yaml.Node) *Test {
 	if e, ok := fs["name"]; !ok {
 		w.errorf(n, "test: missing name")
 	} else if s, ok := w.scalar(e); ok {
-		t.Name, t.Pos = s, posOf(e.val)
+		t.Name, t.Pos = s, posOf(e.Val)
 	}
 	if e, ok := fs["interval"]; ok {
 		if d, ok := w.duration(e, false); ok {
-			t.Interval, t.intervalPos = d, posOf(e.val)
+			t.Interval, t.intervalPos = d, posOf(e.Val)
 		}
 	}
 	if e, ok := fs["servers"]; ok {
@@ -301,11 +247,11 @@ func (w *walker) test(n *yaml.Node) *Test {
 			t.Servers = slices.Compact(t.Servers)
 		}
 	}
-	if e, ok := fs["input_series"]; ok && !yamlnode.IsNull(e.val) {
-		if e.val.Kind != yaml.MappingNode {
-			w.errorf(e.val, "input_series: want a mapping of metric name to series, got %s", kindName(e.val))
+	if e, ok := fs["input_series"]; ok && !yamlnode.IsNull(e.Val) {
+		if e.Val.Kind != yaml.MappingNode {
+			w.errorf(e.Val, "input_series: want a mapping of metric name to series, got %s", yamlnode.KindName(e.Val))
 		} else {
-			w.series(t, e.val)
+			w.series(t, e.Val)
 		}
 	}
 	e, ok := fs["expect"]
@@ -315,11 +261,11 @@ func (w *walker) test(n *yaml.Node) *Test {
 	}
 	items, ok := w.list(e)
 	if ok && len(items) == 0 {
-		w.errorf(e.key, "test %q: expect: write at least one check", t.Name)
+		w.errorf(e.Key, "test %q: expect: write at least one check", t.Name)
 	}
 	for _, x := range items {
 		if x.Kind != yaml.MappingNode {
-			w.errorf(x, "expect: want a check (a mapping with at and what to compare), got %s", kindName(x))
+			w.errorf(x, "expect: want a check (a mapping with at and what to compare), got %s", yamlnode.KindName(x))
 			continue
 		}
 		if ex := w.expectation(x); ex != nil {
@@ -331,25 +277,15 @@ func (w *walker) test(n *yaml.Node) *Test {
 
 // series walks input_series.
 func (w *walker) series(t *Test, n *yaml.Node) {
-	seen := make(map[string]*yaml.Node)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			w.errorf(k, "input_series: a metric name must be a string, not %s", kindName(k))
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			w.errorf(k, "input_series: duplicate metric %q (first at %d:%d)", k.Value, first.Line, first.Column)
-			continue
-		}
-		seen[k.Value] = k
+	for _, e := range yamlnode.Entries(n, "metric", w.report("input_series: ")) {
+		k, v := e.Key, e.Val
 		name, label, server, ok := serverSeries(k.Value)
 		if !ok {
 			w.errorf(k, `input_series: %q: want a metric name, or a fleet server's series written name{label="server"}`, k.Value)
 			continue
 		}
 		if v.Kind != yaml.ScalarNode || yamlnode.IsNull(v) || strings.TrimSpace(v.Value) == "" {
-			w.errorf(v, "input_series: %s: want a series such as '1+1x10' or '0.5 _ 0.7', got %s", k.Value, kindName(v))
+			w.errorf(v, "input_series: %s: want a series such as '1+1x10' or '0.5 _ 0.7', got %s", k.Value, yamlnode.KindName(v))
 			continue
 		}
 		samples, err := parseSeries(v.Value)
@@ -388,18 +324,18 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 		w.errorf(n, "expect: missing at: the time of the check, such as 10s")
 		ok = false
 	} else if d, good := w.duration(e, true); good {
-		x.At, x.atPos = d, posOf(e.val)
+		x.At, x.atPos = d, posOf(e.Val)
 	} else {
 		ok = false
 	}
 	if e, has := fs["service"]; has {
 		if s, good := w.scalar(e); good {
-			x.Service, x.servicePos, x.hasService = s, posOf(e.val), true
+			x.Service, x.servicePos, x.hasService = s, posOf(e.Val), true
 		}
 	}
 	if e, has := fs["server"]; has {
 		if s, good := w.scalar(e); good {
-			x.Server, x.serverPos = s, posOf(e.val)
+			x.Server, x.serverPos = s, posOf(e.Val)
 		}
 	}
 	checks := 0
@@ -411,7 +347,7 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 				b := s == "true"
 				x.Held = &b
 			default:
-				w.errorf(e.val, "held: want true or false, got %q", s)
+				w.errorf(e.Val, "held: want true or false, got %q", s)
 			}
 		}
 	}
@@ -441,7 +377,7 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 		if s, good := w.scalar(e); good {
 			v, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")))
 			if err != nil || v < 0 || v > rules.MaxWeight {
-				w.errorf(e.val, "weight: want a percent from 0 to %d, such as 50 or 50%%, got %q", rules.MaxWeight, s)
+				w.errorf(e.Val, "weight: want a percent from 0 to %d, such as 50 or 50%%, got %q", rules.MaxWeight, s)
 			} else {
 				x.Weight = &v
 			}
@@ -456,7 +392,7 @@ func (w *walker) expectation(n *yaml.Node) *Expectation {
 				v = rules.Unset
 				x.Maxconn = &v
 			case err != nil || v < 0:
-				w.errorf(e.val, "maxconn: want a number ≥ 0, or none for a reply without maxconn, got %q", s)
+				w.errorf(e.Val, "maxconn: want a number ≥ 0, or none for a reply without maxconn, got %q", s)
 			default:
 				x.Maxconn = &v
 			}
@@ -486,7 +422,7 @@ func (w *walker) word(e entry, words []string) *string {
 		return nil
 	}
 	if !slices.Contains(words, s) {
-		w.errorf(e.val, "%s: want one of %s, got %q", e.key.Value, strings.Join(words, ", "), s)
+		w.errorf(e.Val, "%s: want one of %s, got %q", e.Key.Value, strings.Join(words, ", "), s)
 		return nil
 	}
 	return &s
@@ -502,7 +438,7 @@ func (w *walker) names(e entry) ([]string, []rules.Pos) {
 	}
 	for _, n := range items {
 		if n.Kind != yaml.ScalarNode || yamlnode.IsNull(n) {
-			w.errorf(n, "%s: want a rule name, got %s", e.key.Value, kindName(n))
+			w.errorf(n, "%s: want a rule name, got %s", e.Key.Value, yamlnode.KindName(n))
 			continue
 		}
 		out = append(out, n.Value)

@@ -96,7 +96,7 @@ func TestBadFiles(t *testing.T) {
 ` + d + `shape.test.yaml:16:13: at: bad duration "soon": want a number and a unit, such as 5s or 1m30s
 ` + d + `shape.test.yaml:18:11: duplicate test name "values" (first at 7:11)
 ` + d + `shape.test.yaml:19:5: test "values": expect: write at least one check`},
-		{"yaml_syntax.test.yaml", d + `yaml_syntax.test.yaml:4:1: yaml: found a tab character that violates indentation`},
+		{"yaml_syntax.test.yaml", d + `yaml_syntax.test.yaml:4:1: yaml: tab character: use spaces, not tabs, for indentation`},
 		{"empty.test.yaml", d + `empty.test.yaml:1:1: empty test file: write rule_files and tests`},
 		{"not_mapping.test.yaml", d + `not_mapping.test.yaml:1:1: a test file is a mapping with the keys rule_files, evaluation_interval, tests, not a list`},
 	}

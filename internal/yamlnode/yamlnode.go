@@ -11,12 +11,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // KindName names what a node holds, for messages: "a mapping", "a list",
-// "nothing" for null, the quoted value of any other scalar, or
-// "something else".
+// "nothing" for null, the quoted value of any other scalar, "an alias"
+// (where one is not followed, as for a key), or "something else".
 func KindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -28,6 +28,8 @@ func KindName(n *yaml.Node) string {
 			return "nothing"
 		}
 		return strconv.Quote(n.Value)
+	case yaml.AliasNode:
+		return "an alias"
 	}
 	return "something else"
 }

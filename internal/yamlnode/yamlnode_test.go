@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestSuggest(t *testing.T) {
@@ -94,8 +94,11 @@ func TestKindNameIsNull(t *testing.T) {
 	if !IsNull(nil) {
 		t.Error("IsNull(nil) = false")
 	}
-	if got := KindName(&yaml.Node{Kind: yaml.AliasNode}); got != "something else" {
+	if got := KindName(&yaml.Node{Kind: yaml.AliasNode}); got != "an alias" {
 		t.Errorf("KindName(alias) = %q", got)
+	}
+	if got := KindName(&yaml.Node{Kind: yaml.DocumentNode}); got != "something else" {
+		t.Errorf("KindName(document) = %q", got)
 	}
 }
 
@@ -213,5 +216,38 @@ func TestValueCol(t *testing.T) {
 		if ok != (c.want != 0) || col != c.want {
 			t.Errorf("%q off %d: ValueCol = %d %v, want %d", c.src, c.off, col, ok, c.want)
 		}
+	}
+}
+
+func TestFindAndDeref(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("a: &x {b: 1}\nc: *x\nd: [1]\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	k, v := Find(root, "c")
+	if k == nil || k.Line != 2 || k.Column != 1 || v.Kind != yaml.MappingNode {
+		t.Fatalf("Find(c) = %v, %v", k, v)
+	}
+	if k, v := Find(v, "b"); k == nil || k.Line != 1 || v.Value != "1" {
+		t.Errorf("Find(b) through the alias = %v, %v", k, v)
+	}
+	for _, key := range []string{"nope", ""} {
+		if k, v := Find(root, key); k != nil || v != nil {
+			t.Errorf("Find(%q) = %v, %v", key, k, v)
+		}
+	}
+	if _, d := Find(root, "d"); d == nil {
+		t.Fatal("no d")
+	} else if k, v := Find(d, "x"); k != nil || v != nil {
+		t.Errorf("Find in a list = %v, %v", k, v)
+	}
+	if Deref(nil) != nil {
+		t.Error("Deref(nil) != nil")
+	}
+	loop := &yaml.Node{Kind: yaml.AliasNode}
+	loop.Alias = loop
+	if Deref(loop) != loop {
+		t.Error("Deref of a cycle did not stop")
 	}
 }
