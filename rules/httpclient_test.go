@@ -81,7 +81,7 @@ func TestHTTPFilesFromTheRuleFilesDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "rules.yaml")
-	data := []byte("sources:\n  a:\n    scrape: http://127.0.0.1:1/m\n    basic_auth:\n      username: u\n      password_file: password\n")
+	data := []byte("sources:\n  a:\n    scrape: http://127.0.0.1:1/m\n    basic_auth:\n      username: u\n      password_file: password\nrules: []\n")
 	f, err := Parse(data, path)
 	if err != nil {
 		t.Fatal(err)

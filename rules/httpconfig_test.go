@@ -42,7 +42,7 @@ func TestHTTPConfigErrors(t *testing.T) {
 			`x.yaml:5:7: source "p": YAML merge keys (<<) are not supported`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(head+tc.http), "x.yaml")
+			_, err := Parse([]byte(head+tc.http+"rules: []\n"), "x.yaml")
 			if err == nil {
 				t.Fatalf("Parse loaded the file; want %s", tc.want)
 			}
@@ -71,6 +71,7 @@ func TestHTTPConfigDecoded(t *testing.T) {
     prometheus: http://127.0.0.1:1
     follow_redirects: false
     tls_config: *tls
+rules: []
 `
 	f, err := Parse([]byte(data), "x.yaml")
 	if err != nil {
