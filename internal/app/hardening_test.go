@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -376,7 +374,7 @@ func TestSlowlorisThousand(t *testing.T) {
 	path := filepath.Join(dir, "rules.yaml")
 	writeAtomic(t, path, stormA)
 	ag := startAgent(t, Options{RulesPath: path, MaxConnections: 2 * slow, PollReadTimeout: readTimeout, Logger: quietLogger()})
-	base := startSlowlorisBaseline(t, readTimeout)
+	base := startBaseline(t, readTimeout)
 	before := ag.get(t, "/metrics")
 
 	ctx, cancel := context.WithTimeout(context.Background(), hold)
@@ -535,56 +533,6 @@ func (tg *slowTarget) normalPoll(send string) {
 		return
 	}
 	tg.latencies = append(tg.latencies, d)
-}
-
-// quantile returns the q-quantile of ds (0 for none), sorting ds.
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	slices.Sort(ds)
-	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
-}
-
-// startSlowlorisBaseline serves polls the least way that resists slow
-// clients: a goroutine per connection, one read deadline from accept for
-// the agent-send line, then a constant reply. It stops, connections
-// included, when the test ends.
-func startSlowlorisBaseline(t *testing.T, readTimeout time.Duration) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				_ = c.SetReadDeadline(time.Now().Add(readTimeout))
-				buf := make([]byte, 256)
-				n := 0
-				for n < len(buf) {
-					m, err := c.Read(buf[n:])
-					if bytes.IndexByte(buf[n:n+m], '\n') >= 0 || err != nil {
-						break
-					}
-					n += m
-				}
-				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-				_, _ = c.Write([]byte("up ready 100%\n"))
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }
 
 // TestHostilePolls sends what is not a poll: oversized agent-send lines,
