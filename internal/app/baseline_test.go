@@ -71,7 +71,6 @@ func startBaseline(t *testing.T, readTimeout time.Duration) string {
 	return ln.Addr().String()
 }
 
-
 // abba reports whether segment i of an ABBA ABBA... sequence is an A
 // segment, so that the drift of a shared machine falls on both sides
 // alike.
