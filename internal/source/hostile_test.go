@@ -82,9 +82,10 @@ func hostile(t *testing.T, name string) (string, *atomic.Int64) {
 	return srv.URL, &sent
 }
 
-// checkHostileRead runs read and checks that it fails within the timeout
-// plus slack, with a short reason containing want (one of the
-// alternatives separated by |).
+// checkHostileRead runs read and checks that it fails, with a short
+// reason containing want (one of the alternatives separated by |), and not
+// long after the timeout: the slack only catches a read that ignored it,
+// not a stalled machine.
 func checkHostileRead(t *testing.T, timeout time.Duration, want string, read func() error) {
 	t.Helper()
 	start := time.Now()
@@ -93,7 +94,7 @@ func checkHostileRead(t *testing.T, timeout time.Duration, want string, read fun
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if d > timeout+500*time.Millisecond {
+	if d > timeout+10*time.Second {
 		t.Errorf("failed after %s; timeout %s", d, timeout)
 	}
 	msg := err.Error()
