@@ -162,7 +162,7 @@ metrics:
 	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, NewReader: newReader, Logger: quietLogger()})
 	select {
 	case <-stuck.started:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the stuck reader was never read")
 	}
 
@@ -185,7 +185,7 @@ metrics:
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second): // the read is stuck for good
 			t.Fatal("POST /-/reload hung behind the stuck read")
 		}
 		if got := testutil.Poll(t, ag.poll, ""); got != wantReply {
@@ -202,7 +202,7 @@ metrics:
 			return st.EvaluatedAt
 		}
 		first := evaluatedAt()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for !evaluatedAt().After(first) {
 			if time.Now().After(deadline) {
 				t.Fatal("no evaluation published after the reload")
