@@ -119,7 +119,7 @@ func TestSoak(t *testing.T) {
 	var rssLoaded string
 	t.Cleanup(func() {
 		var after int
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			runtime.GC()
 			after = runtime.NumGoroutine()
