@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"html/template"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -166,7 +167,7 @@ func (sp Spark) SVG() template.HTML {
 	return template.HTML(b.String())
 }
 
-func (sp Spark) writeSVG(b *strings.Builder) {
+func (sp Spark) writeSVG(b io.StringWriter) {
 	lo, hi := formatNumber(sp.Min), formatNumber(sp.Max)
 	b.WriteString(`<svg class="spark" viewBox="0 0 2400 360" preserveAspectRatio="none" role="img" aria-label="min `)
 	b.WriteString(lo)
@@ -176,7 +177,7 @@ func (sp Spark) writeSVG(b *strings.Builder) {
 	b.WriteString(sp.Path)
 	b.WriteString(`"/></svg><span class="spark-range">`)
 	b.WriteString(lo)
-	b.WriteString("–")
+	_, _ = b.WriteString("–")
 	b.WriteString(hi)
 	b.WriteString(`</span>`)
 }
