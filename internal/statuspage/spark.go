@@ -150,10 +150,28 @@ func (w *pathWriter) write(cmd byte, x, y int64) {
 		w.buf = append(w.buf, ' ')
 	}
 	w.buf = append(w.buf, cmd)
-	w.buf = strconv.AppendInt(w.buf, x, 10)
+	w.buf = appendCoord(w.buf, x)
 	w.buf = append(w.buf, ' ')
-	w.buf = strconv.AppendInt(w.buf, y, 10)
+	w.buf = appendCoord(w.buf, y)
 	w.px, w.py = x, y
+}
+
+// appendCoord appends n in decimal. The chart's coordinates are whole
+// numbers within its box (0 to 2400): written digit by digit, faster than
+// strconv, which drawing every chart of the page again each step spends a
+// quarter of its time in.
+func appendCoord(b []byte, n int64) []byte {
+	switch {
+	case n < 0 || n >= 10000:
+		return strconv.AppendInt(b, n, 10)
+	case n < 10:
+		return append(b, byte('0'+n))
+	case n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10))
+	case n < 1000:
+		return append(b, byte('0'+n/100), byte('0'+n/10%10), byte('0'+n%10))
+	}
+	return append(b, byte('0'+n/1000), byte('0'+n/100%10), byte('0'+n/10%10), byte('0'+n%10))
 }
 
 // SVG returns the chart as inline SVG with its range printed beside it.
