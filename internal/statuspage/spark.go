@@ -31,6 +31,13 @@ type Spark struct {
 // sparkBuckets columns; each column keeps its smallest and largest value,
 // so that a spike shorter than a column still shows.
 func newSpark(vals []float32) Spark {
+	sp, _ := drawSpark(vals, nil)
+	return sp
+}
+
+// drawSpark is newSpark writing the path in scratch, which it returns for
+// the next chart: the path is copied out once, at its final size.
+func drawSpark(vals []float32, scratch []byte) (Spark, []byte) {
 	var sp Spark
 	if n := len(vals); n > 0 && vals[n-1] == vals[n-1] {
 		sp.Last, sp.HasLast = float64(vals[n-1]), true
@@ -67,7 +74,7 @@ func newSpark(vals []float32) Spark {
 		}
 	}
 	if !seen {
-		return sp
+		return sp, scratch
 	}
 	sp.Min, sp.Max = float64(glo), float64(ghi)
 	y := func(v float32) int64 {
@@ -77,8 +84,7 @@ func newSpark(vals []float32) Spark {
 		// A margin so that the stroke is not cut.
 		return 20 + int64((sparkHeight-40)*(float64(ghi)-float64(v))/(float64(ghi)-float64(glo))+0.5)
 	}
-	var d pathWriter
-	d.buf = make([]byte, 0, buckets*22)
+	d := pathWriter{buf: scratch[:0]}
 	for b := range buckets {
 		c := cols[b]
 		if !c.ok {
@@ -93,7 +99,7 @@ func newSpark(vals []float32) Spark {
 	}
 	d.lift()
 	sp.Path = string(d.buf)
-	return sp
+	return sp, d.buf
 }
 
 // pathWriter writes SVG path data, leaving out the inner points of
