@@ -214,9 +214,10 @@ metrics:
 	reload(rulesWith(10, true), "up drain 100% #queue_depth > 10\n")
 	reload(rulesWith(20, false), "up drain 100% #queue_depth > 20\n")
 
+	// The stuck read never returns: a shutdown that waited for it would
+	// never end, and ag.stop gives up (failing the test) after 10 s, far
+	// past any stall of the machine.
 	start := time.Now()
 	ag.stop()
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("shutdown took %v with a stuck read", took)
-	}
+	t.Logf("shutdown took %v with a stuck read", time.Since(start))
 }
