@@ -78,9 +78,12 @@ func polledMetrics(t *testing.T, rules, send, unknownOutcome string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	writeAtomic(t, path, rules)
-	ag := startAgent(t, Options{RulesPath: path, Logger: quietLogger()})
+	// A read deadline a poller descheduled between connect and write
+	// cannot miss: a late line would be no line, and the unknown name's
+	// poll would count as the default's.
+	ag := startAgent(t, Options{RulesPath: path, PollReadTimeout: 10 * time.Second, Logger: quietLogger()})
 	for _, s := range []string{send, "nosuch\n"} {
-		if _, err := testutil.PollLine(ag.poll, s, time.Second); err != nil {
+		if _, err := testutil.PollLine(ag.poll, s, 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
