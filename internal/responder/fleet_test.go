@@ -20,7 +20,9 @@ func fleetTable(n int) *Table {
 
 func TestFleetTable(t *testing.T) {
 	var logs testutil.SyncBuffer
-	h := start(t, Options{ReadTimeout: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	// A second: "no line" waits it out, and a client late to write its
+	// line on a loaded machine is not taken for a silent one.
+	h := start(t, Options{ReadTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h.srv.Publish(fleetTable(3))
 	for _, tc := range []struct {
 		name, send, want, service, outcome string

@@ -41,12 +41,18 @@ type harness struct {
 }
 
 // start runs a server with opts until the test ends, then checks that no
-// goroutine is left.
+// goroutine is left. Without a ReadTimeout, the read deadline is 30 s, not
+// the default 100 ms: a client descheduled between connect and write on a
+// loaded machine must not have its line taken for none (which would select
+// the default service). Tests of the deadline set their own.
 func start(t *testing.T, opts Options) *harness {
 	t.Helper()
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	h := &harness{t: t, reg: prometheus.NewRegistry(), done: make(chan error, 1)}
 	opts.Registerer = h.reg
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = 30 * time.Second
+	}
 	h.srv = New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
