@@ -35,7 +35,11 @@ type Evaluator struct {
 	last    []float64
 	missing []string
 	// actions[s][r] is rule r's action as text, made once per file.
-	actions  [][]string
+	actions [][]string
+	// run[s][r] says that rule r of service s reads consecutive metrics
+	// (most read one): its values are then a run of the service's values
+	// of every metric, shared, rather than a copy of its own.
+	run      [][]bool
 	machine  vm.VM
 	valueCap int
 
@@ -69,6 +73,7 @@ func New(f *rules.File) *Evaluator {
 		states:  make([][]ruleState, len(f.Services)),
 		replies: make([]replyState, len(f.Services)),
 		actions: make([][]string, len(f.Services)),
+		run:     make([][]bool, len(f.Services)),
 		env:     make(map[string]any, len(f.Metrics)),
 		last:    make([]float64, len(f.Metrics)),
 		missing: make([]string, len(f.Metrics)),
@@ -77,13 +82,22 @@ func New(f *rules.File) *Evaluator {
 		e.replies[i] = newReplyState()
 		e.states[i] = make([]ruleState, len(s.Rules))
 		e.actions[i] = make([]string, len(s.Rules))
+		e.run[i] = make([]bool, len(s.Rules))
+		shared := false
 		for j, r := range s.Rules {
 			e.states[i][j] = ruleState{state: Inactive, weight: rules.Unset}
 			e.actions[i][j] = r.Action.String()
 			if r.Weight != nil {
 				e.actions[i][j] = joinAction(e.actions[i][j], "weight "+r.WeightExpr)
 			}
-			e.valueCap += len(r.Needs)
+			if e.run[i][j] = consecutive(r.Needs); e.run[i][j] {
+				shared = true
+			} else {
+				e.valueCap += len(r.Needs)
+			}
+		}
+		if shared {
+			e.valueCap += len(f.Metrics)
 		}
 	}
 	for i, m := range f.Metrics {
@@ -193,15 +207,40 @@ func (e *Evaluator) EvaluateServers(now time.Time, servers []string, snap Snapsh
 // missing (by metric index) with the rule states states, filling d.Rules.
 // The values each rule read are appended to values, which is returned.
 func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Decision, values []Value, last []float64, missing []string) []Value {
+	all := -1 // where the values of every metric start in values, once written
 	for j, r := range e.file.Services[i].Rules {
-		start := len(values)
-		for _, idx := range r.Needs {
-			values = append(values, Value{Name: e.file.Metrics[idx].Name, Value: last[idx], Missing: missing[idx]})
+		var vs []Value
+		if e.run[i][j] {
+			if all < 0 {
+				all = len(values)
+				for idx, m := range e.file.Metrics {
+					values = append(values, Value{Name: m.Name, Value: last[idx], Missing: missing[idx]})
+				}
+			}
+			lo, hi := all+r.Needs[0], all+r.Needs[0]+len(r.Needs)
+			vs = values[lo:hi:hi]
+		} else {
+			start := len(values)
+			for _, idx := range r.Needs {
+				values = append(values, Value{Name: e.file.Metrics[idx].Name, Value: last[idx], Missing: missing[idx]})
+			}
+			vs = values[start:len(values):len(values)]
 		}
-		d.Rules[j] = e.evalRule(now, r, &states[j], values[start:len(values):len(values)])
+		d.Rules[j] = e.evalRule(now, r, &states[j], vs)
 		d.Rules[j].Action = e.actions[i][j]
 	}
 	return values
+}
+
+// consecutive reports whether needs, sorted, are one run of consecutive
+// metric indexes (and not empty).
+func consecutive(needs []int) bool {
+	for k, idx := range needs {
+		if idx != needs[0]+k {
+			return false
+		}
+	}
+	return len(needs) > 0
 }
 
 // load copies snap into the expression environment and the missing reasons.

@@ -326,3 +326,41 @@ func TestRunErrorOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleValues checks the values each rule's result says it read, for
+// rules whose metrics are consecutive in the file (their values are shared)
+// and rules whose metrics are not, in the default service and another.
+func TestRuleValues(t *testing.T) {
+	b := newBuilder(t, "a", "b", "c")
+	b.rule("default", rules.Rule{Expr: "b > 1"})
+	b.rule("default", rules.Rule{Expr: "a > 1 && c > 1"})
+	b.rule("default", rules.Rule{Expr: "b > 1 && a > 1"})
+	b.rule("default", rules.Rule{Expr: "true"})
+	b.rule("other", rules.Rule{Expr: "c < 1 || b < 1"})
+	e := New(b.file)
+	res := e.Evaluate(t0, Snapshot{"a": {Value: 1}, "b": {Value: 2}, "c": {Missing: "gone"}}, nil)
+	type val struct {
+		name    string
+		value   float64
+		missing string
+	}
+	a, bv, c := val{"a", 1, ""}, val{"b", 2, ""}, val{"c", math.NaN(), "gone"}
+	want := [][][]val{{{bv}, {a, c}, {a, bv}, nil}, {{bv, c}}}
+	for i, d := range res.Services {
+		for j, r := range d.Rules {
+			var got []val
+			for _, v := range r.Values {
+				got = append(got, val{v.Name, v.Value, v.Missing})
+			}
+			w := want[i][j]
+			ok := len(got) == len(w)
+			for k := 0; ok && k < len(w); k++ {
+				ok = got[k].name == w[k].name && got[k].missing == w[k].missing &&
+					(got[k].value == w[k].value || math.IsNaN(got[k].value) && math.IsNaN(w[k].value))
+			}
+			if !ok {
+				t.Errorf("%s rule %q: values %v; want %v", d.Service, r.Name, got, w)
+			}
+		}
+	}
+}

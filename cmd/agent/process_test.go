@@ -234,7 +234,7 @@ func TestServeRulesDevZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startServe(t, path)
-	p.waitReply(reply50, 10*time.Second)
+	p.waitReply(reply50, 30*time.Second)
 	before := p.rss()
 
 	replace(t, path, func(tmp string) error { return os.Symlink("/dev/zero", tmp) })
@@ -255,7 +255,7 @@ func TestServeRulesDevZero(t *testing.T) {
 	if got := testutil.Poll(t, p.poll, ""); got != reply50 {
 		t.Errorf("reply %q", got)
 	}
-	p.terminate(10 * time.Second)
+	p.terminate(30 * time.Second)
 
 	// At start, and for check: refused at once, exit 1.
 	out, err := exec.Command(agentBinary(t), "check", path).CombinedOutput()
@@ -293,7 +293,7 @@ func TestServeRulesFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startServe(t, path)
-	p.waitReply(reply50, 10*time.Second)
+	p.waitReply(reply50, 30*time.Second)
 
 	replace(t, path, func(tmp string) error { return syscall.Mkfifo(tmp, 0o644) })
 	p.signal(syscall.SIGHUP)
@@ -310,7 +310,7 @@ func TestServeRulesFIFO(t *testing.T) {
 	// And with the FIFO back at SIGTERM, the agent still exits.
 	replace(t, path, func(tmp string) error { return syscall.Mkfifo(tmp, 0o644) })
 	p.signal(syscall.SIGHUP)
-	p.terminate(10 * time.Second)
+	p.terminate(30 * time.Second)
 }
 
 // TestServeRulesTooLarge is issue 14 item 2: with a 50 MB rule file the
@@ -325,7 +325,7 @@ func TestServeRulesTooLarge(t *testing.T) {
 	}
 	const recheck = 100 * time.Millisecond
 	p := startServe(t, path, "--reload.recheck", recheck.String())
-	p.waitReply(reply50, 10*time.Second)
+	p.waitReply(reply50, 30*time.Second)
 
 	big := goodRules + "# " + strings.Repeat("x", 50<<20-len(goodRules)-3) + "\n"
 	replace(t, path, writeContent(big))
@@ -352,7 +352,7 @@ func TestServeRulesTooLarge(t *testing.T) {
 	// A good file afterwards is loaded.
 	replace(t, path, writeContent(goodRules2))
 	p.waitReply(reply25, 5*time.Second)
-	p.terminate(10 * time.Second)
+	p.terminate(30 * time.Second)
 }
 
 // TestServeParentSymlinkSwap is issue 14 item 7: a deploy that points
@@ -375,13 +375,15 @@ func TestServeParentSymlinkSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startServe(t, filepath.Join(current, "rules.yaml"), "--reload.recheck", "1h")
-	p.waitReply(reply50, 10*time.Second)
+	p.waitReply(reply50, 30*time.Second)
 
 	start := time.Now()
 	replace(t, current, func(tmp string) error { return os.Symlink("releases/v2", tmp) })
-	took := p.waitReply(reply25, 5*time.Second).Sub(start)
+	// The recheck is an hour: only a file event brings the change; the
+	// wait only catches none, not a slow machine.
+	took := p.waitReply(reply25, 30*time.Second).Sub(start)
 	t.Logf("symlink swap picked up after %v (debounce 250ms)", took)
-	p.terminate(10 * time.Second)
+	p.terminate(30 * time.Second)
 }
 
 // TestServeChmod is issue 14 item 7: a rule file made readable again
@@ -405,19 +407,21 @@ func TestServeChmod(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startServeAs(t, cred, path, "--reload.recheck", "1h")
-	p.waitReply(reply50, 10*time.Second)
+	p.waitReply(reply50, 30*time.Second)
 	if err := os.Chmod(path, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, []byte(goodRules2), 0); err != nil {
 		t.Skipf("cannot write the file at mode 000: %v", err)
 	}
-	p.waitLog("permission denied", 5*time.Second)
+	p.waitLog("permission denied", 30*time.Second)
 	start := time.Now()
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	took := p.waitReply(reply25, 5*time.Second).Sub(start)
+	// The recheck is an hour: only the chmod's event brings the change;
+	// the wait only catches none, not a slow machine.
+	took := p.waitReply(reply25, 30*time.Second).Sub(start)
 	t.Logf("chmod picked up after %v (debounce 250ms)", took)
-	p.terminate(10 * time.Second)
+	p.terminate(30 * time.Second)
 }

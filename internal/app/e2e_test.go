@@ -225,7 +225,7 @@ backend be_app
 
 	// An invalid edit keeps the old behaviour and sets the reload metric to 0.
 	writeAtomic(t, path, "rules:\n  - cpu >>> 1 => drain\n")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(ag.get(t, "/metrics"), "haproxy_agent_config_last_reload_successful 0") {
 		if time.Now().After(deadline) {
 			t.Fatal("haproxy_agent_config_last_reload_successful did not go to 0 after an invalid edit")

@@ -162,7 +162,7 @@ metrics:
 	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, NewReader: newReader, Logger: quietLogger()})
 	select {
 	case <-stuck.started:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the stuck reader was never read")
 	}
 
@@ -185,7 +185,7 @@ metrics:
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second): // the read is stuck for good
 			t.Fatal("POST /-/reload hung behind the stuck read")
 		}
 		if got := testutil.Poll(t, ag.poll, ""); got != wantReply {
@@ -202,7 +202,7 @@ metrics:
 			return st.EvaluatedAt
 		}
 		first := evaluatedAt()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for !evaluatedAt().After(first) {
 			if time.Now().After(deadline) {
 				t.Fatal("no evaluation published after the reload")
@@ -214,9 +214,10 @@ metrics:
 	reload(rulesWith(10, true), "up drain 100% #queue_depth > 10\n")
 	reload(rulesWith(20, false), "up drain 100% #queue_depth > 20\n")
 
+	// The stuck read never returns: a shutdown that waited for it would
+	// never end, and ag.stop gives up (failing the test) after 10 s, far
+	// past any stall of the machine.
 	start := time.Now()
 	ag.stop()
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("shutdown took %v with a stuck read", took)
-	}
+	t.Logf("shutdown took %v with a stuck read", time.Since(start))
 }

@@ -160,12 +160,12 @@ func fleetEndToEnd(t *testing.T, bin, path string, prom *testutil.Prometheus, se
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	held, err := testutil.PollLine(ag.poll, "web11\n", time.Second)
+	held, err := testutil.PollLine(ag.poll, "web11\n", 10*time.Second)
 	if err != nil || held != "up ready 100% #held by guardrail (3 of 12 out); queue > 500\n" {
 		t.Errorf("held server's reply: %q (%v)", held, err)
 	}
 	// HAProxy shows why: "via agent : up (held by guardrail (3 of 12 out); ...)".
-	hap.WaitServer(t, "be_web", "web11", 5*time.Second, func(st map[string]string) bool {
+	hap.WaitServer(t, "be_web", "web11", 30*time.Second, func(st map[string]string) bool {
 		return st["status"] == "UP" && strings.Contains(st["last_agt"], "held by guardrail (3 of 12 out)")
 	})
 	page := ag.get(t, "/metrics")
@@ -178,8 +178,11 @@ func fleetEndToEnd(t *testing.T, bin, path string, prom *testutil.Prometheus, se
 
 	// Queries per cycle: the number of metrics plus discovery, counted on
 	// Prometheus' side, whatever the number of servers.
+	// Over at least five cycles, however long a loaded machine takes.
 	q0, c0 := promQueries(t, prom.URL), metricSum(ag.get(t, "/metrics"), "haproxy_agent_evaluations_total")
-	time.Sleep(3 * time.Second)
+	for deadline := time.Now().Add(60 * time.Second); metricSum(ag.get(t, "/metrics"), "haproxy_agent_evaluations_total")-c0 < 5 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	c1, q1 := metricSum(ag.get(t, "/metrics"), "haproxy_agent_evaluations_total"), promQueries(t, prom.URL)
 	cycles, queries := c1-c0, q1-q0
 	t.Logf("%v queries over %v cycles", queries, cycles)

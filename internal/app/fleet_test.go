@@ -88,7 +88,7 @@ func TestServeFleet(t *testing.T) {
 	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, StateFile: state})
 	pollIs := func(server, want string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			got, err := testutil.PollLine(ag.poll, server+"\n", time.Second)
 			if err == nil && got == want {

@@ -36,7 +36,7 @@ services:
 	// The responder counts a poll once its connection is closed, which may
 	// be just after the client read the reply.
 	var body string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if body = ag.get(t, "/metrics"); strings.Contains(body, `haproxy_agent_polls_total{outcome="ok",service="default"} 1`) {
 			break
 		}

@@ -22,20 +22,15 @@ import (
 
 const monitoringDir = "../../examples/monitoring"
 
-// notYetExported are metric names the mixin may use before the agent
-// exports them. haproxy_agent_guardrail_held comes with fleet mode
-// (a parallel branch); once it has landed, TestMonitoringMixin finds it in
-// /metrics and this entry must go (the test says so).
-var notYetExported = []string{"haproxy_agent_guardrail_held"}
-
-// exportedNames starts an agent with services, a scrape source and a
-// maxconn rule, polls it, and returns the names of every series its
-// /metrics carries (histograms with their _bucket, _sum and _count).
+// exportedNames starts two agents and returns the names of every series
+// their /metrics carry (histograms with their _bucket, _sum and _count):
+// one with services, a scrape source and a maxconn rule, and one in fleet
+// mode with a guardrail, each polled by a known and an unknown name.
 func exportedNames(t *testing.T) map[string]bool {
 	t.Helper()
 	exp := newExporter(t)
-	path := filepath.Join(t.TempDir(), "rules.yaml")
-	writeAtomic(t, path, `interval: 200ms
+	names := map[string]bool{"up": true} // Prometheus' own, per target
+	servicesPage := polledMetrics(t, `interval: 200ms
 sources:
   app:
     scrape: `+exp.srv.URL+`
@@ -48,31 +43,56 @@ services:
   worker:
     rules:
       - cpu > 2 => weight 10%
-`)
-	ag := startAgent(t, Options{RulesPath: path, Logger: quietLogger()})
-	testutil.Poll(t, ag.poll, "")
-	if _, err := testutil.PollLine(ag.poll, "nosuch\n", time.Second); err != nil {
-		t.Fatal(err)
+`, "", `outcome="unknown_service"`)
+	fleetPage := polledMetrics(t, `interval: 200ms
+fleet:
+  servers:
+    static: [web1, web2]
+  max_unavailable: 1
+metrics:
+  cpu: host:cpu
+rules:
+  - cpu >= 0 => drain
+`, "web1\n", `outcome="unknown_server"`)
+	for _, page := range []string{servicesPage, fleetPage} {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, f := range fams {
+			names[name] = true
+			if f.GetType().String() == "HISTOGRAM" || f.GetType().String() == "SUMMARY" {
+				names[name+"_sum"], names[name+"_count"] = true, true
+				names[name+"_bucket"] = f.GetType().String() == "HISTOGRAM"
+			}
+		}
+	}
+	return names
+}
+
+// polledMetrics starts an agent on rules, polls it with send and with an
+// unknown name, and returns its /metrics page once both polls are counted
+// (the unknown one under unknownOutcome).
+func polledMetrics(t *testing.T, rules, send, unknownOutcome string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomic(t, path, rules)
+	// A read deadline a poller descheduled between connect and write
+	// cannot miss: a late line would be no line, and the unknown name's
+	// poll would count as the default's.
+	ag := startAgent(t, Options{RulesPath: path, PollReadTimeout: 10 * time.Second, Logger: quietLogger()})
+	for _, s := range []string{send, "nosuch\n"} {
+		if _, err := testutil.PollLine(ag.poll, s, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var page string
 	waitFor(t, "the polls to be counted", func() bool {
 		page = ag.get(t, "/metrics")
-		return strings.Contains(page, `outcome="unknown_service"`) && strings.Contains(page, `outcome="ok"`)
+		return strings.Contains(page, unknownOutcome) && strings.Contains(page, `outcome="ok"`)
 	})
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]bool{"up": true} // Prometheus' own, per target
-	for name, f := range fams {
-		names[name] = true
-		if f.GetType().String() == "HISTOGRAM" || f.GetType().String() == "SUMMARY" {
-			names[name+"_sum"], names[name+"_count"] = true, true
-			names[name+"_bucket"] = f.GetType().String() == "HISTOGRAM"
-		}
-	}
-	return names
+	return page
 }
 
 // grafanaVars are the dashboard's variables, replaced by plausible values
@@ -212,14 +232,7 @@ func TestMonitoringMixin(t *testing.T) {
 	}
 
 	for name, where := range used {
-		switch {
-		case exported[name]:
-			if slices.Contains(notYetExported, name) {
-				t.Errorf("%s is exported now: take it out of notYetExported", name)
-			}
-		case slices.Contains(notYetExported, name):
-			t.Logf("%s is not exported by this build yet (fleet mode): used by %s", name, strings.Join(where, ", "))
-		default:
+		if !exported[name] {
 			t.Errorf("%s names %s, which the agent does not export", strings.Join(where, ", "), name)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,7 @@ func TestPollsWhilePageLoadedInALoop(t *testing.T) {
 	var target atomic.Pointer[string]
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &http.Transport{DisableCompression: true}
-	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: time.Minute} // catches hangs only
 	var wg sync.WaitGroup
 	var loads, loadErrs atomic.Int64
 	for range 2 {
@@ -71,29 +72,40 @@ func TestPollsWhilePageLoadedInALoop(t *testing.T) {
 	}()
 
 	// Short segments in the order ABBA ABBA..., so that the drift of a
-	// shared machine falls on both sides alike.
-	polls := map[string]float64{}
+	// shared machine falls on both sides alike; each group of four gives a
+	// ratio, and the median of the groups decides, so that a stall of the
+	// machine in one group does not.
+	const groups = 5
+	var ratios []float64
 	var failed, total int64
-	for i := range 16 {
-		p := "/healthz"
-		if i%4 == 1 || i%4 == 2 {
-			p = "/"
+	var sum [2]float64 // polls while "/" is loaded, while "/healthz" is
+	for range groups {
+		var polls [2]float64
+		for i := range 4 {
+			p, side := "/healthz", 1
+			if !abba(i) {
+				p, side = "/", 0
+			}
+			target.Store(&p)
+			time.Sleep(50 * time.Millisecond) // let the loads switch over
+			rep, err := pollbench.Run(context.Background(), pollbench.Config{
+				Addr: ag.poll, Concurrency: 8, Duration: 300 * time.Millisecond,
+				Timeout: 10 * time.Second, // catches hangs only
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			polls[side] += float64(rep.OK)
+			failed += rep.ErrorCount()
+			total += rep.Polls
 		}
-		target.Store(&p)
-		time.Sleep(50 * time.Millisecond) // let the loads switch over
-		rep, err := pollbench.Run(context.Background(), pollbench.Config{
-			Addr: ag.poll, Concurrency: 8, Duration: 300 * time.Millisecond, Timeout: time.Second,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		polls[p] += float64(rep.OK)
-		failed += rep.ErrorCount()
-		total += rep.Polls
+		sum[0], sum[1] = sum[0]+polls[0], sum[1]+polls[1]
+		ratios = append(ratios, polls[0]/max(polls[1], 1))
 	}
-	ratio := polls["/"] / polls["/healthz"]
-	t.Logf("%d polls, %d failed; %d loads, %d failed; polls while the page is loaded in a loop over polls while /healthz is: %.2f",
-		total, failed, loads.Load(), loadErrs.Load(), ratio)
+	slices.Sort(ratios)
+	ratio := ratios[len(ratios)/2]
+	t.Logf("%d polls, %d failed; %d loads, %d failed; polls while the page is loaded in a loop over polls while /healthz is: %.2f (median of %d ABBA groups %.2f; all segments together %.2f)",
+		total, failed, loads.Load(), loadErrs.Load(), ratio, groups, ratios, sum[0]/max(sum[1], 1))
 	if failed != 0 {
 		t.Errorf("%d of %d polls failed", failed, total)
 	}
@@ -101,7 +113,8 @@ func TestPollsWhilePageLoadedInALoop(t *testing.T) {
 		t.Errorf("%d of %d loads failed", loadErrs.Load(), loads.Load())
 	}
 	// On two cores shared with other builds this ratio swings between
-	// about 0.6 and 1 from run to run: only a gross cost fails it.
+	// about 0.6 and 1.2 from run to run: only a gross cost fails it (a
+	// page that held a lock polls need, or took the cores for itself).
 	// docs/benchmarks.md has the figures.
 	if ratio < 0.5 {
 		t.Errorf("the page costs the agent port %.0f%% of its polls beyond what any HTTP client costs", 100*(1-ratio))

@@ -99,7 +99,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	ag := startAgent(t, Options{RulesPath: path, Logger: logger, EnableLifecycle: true})
 
 	// The sources authenticate: the secrets are really in use.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := ag.get(t, "/status")
 		if strings.Contains(st, `"name": "basic"`) && !strings.Contains(st, "HTTP 401") &&
@@ -171,7 +171,7 @@ func TestSecretsNeverShown(t *testing.T) {
 // waitFor polls cond for up to 5s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

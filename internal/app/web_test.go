@@ -200,9 +200,16 @@ func TestWebIdleFloodDoesNotStarvePolls(t *testing.T) {
 			}
 			var polls, failed atomic.Int64
 			var firstErr atomic.Pointer[string]
+			// A starved agent port leaves polls unanswered: the control
+			// run's polls time out after a second. With the cap, the
+			// timeout only catches that, not a slow machine.
+			pollTimeout := 10 * time.Second
+			if tc.control {
+				pollTimeout = time.Second
+			}
 			for deadline := time.Now().Add(hold); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 				polls.Add(1)
-				if _, err := testutil.PollLine(poll, "", time.Second); err != nil {
+				if _, err := testutil.PollLine(poll, "", pollTimeout); err != nil {
 					failed.Add(1)
 					msg := err.Error()
 					firstErr.CompareAndSwap(nil, &msg)

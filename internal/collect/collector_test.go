@@ -132,12 +132,15 @@ func TestNeverGoodAndNaN(t *testing.T) {
 func nan() float64 { var z float64; return z / z }
 
 func TestSlowSourceDoesNotDelayOthers(t *testing.T) {
-	fast, slow := &fake{value: 1}, &fake{value: 2, delay: 5 * time.Second}
+	// The slow source would take a minute: a collect that waited for it
+	// instead of its 200ms timeout would be late by far more than any
+	// stall of the machine.
+	fast, slow := &fake{value: 1}, &fake{value: 2, delay: time.Minute}
 	c := newCollector(t, file(10*time.Second, "fast", "slow"), map[string]*fake{"fast": fast, "slow": slow})
 	start := time.Now()
 	res := c.Collect(context.Background(), start)
 	took := time.Since(start)
-	if took > 700*time.Millisecond {
+	if took > 30*time.Second {
 		t.Errorf("collect took %s with a 200ms timeout", took)
 	}
 	if m := res.Metric("fast_m"); m.Value != 1 || m.Missing != "" {
@@ -149,7 +152,7 @@ func TestSlowSourceDoesNotDelayOthers(t *testing.T) {
 	if s := res.Source("slow"); s.Up || s.Err != "timeout after 200ms" || s.Duration < 200*time.Millisecond {
 		t.Errorf("slow source: %+v", s)
 	}
-	if s := res.Source("fast"); !s.Up || s.Duration > 200*time.Millisecond {
+	if s := res.Source("fast"); !s.Up {
 		t.Errorf("fast source: %+v", s)
 	}
 }
@@ -170,7 +173,9 @@ func TestReaderIgnoringContext(t *testing.T) {
 	}
 	start := time.Now()
 	res := c.Collect(context.Background(), start)
-	if time.Since(start) > time.Second || res.Metrics[0].Missing != "timeout after 200ms" {
+	// The reader never returns by itself: the bound catches a collect
+	// that waited for it, not a slow machine.
+	if time.Since(start) > 30*time.Second || res.Metrics[0].Missing != "timeout after 200ms" {
 		t.Errorf("%+v after %s", res.Metrics[0], time.Since(start))
 	}
 	res = c.Collect(context.Background(), start)
@@ -259,7 +264,7 @@ func TestCarry(t *testing.T) {
 func TestTimeoutText(t *testing.T) {
 	f := file(0, "app")
 	f.Sources[0].Timeout = time.Second
-	c := newCollector(t, f, map[string]*fake{"app": {delay: 3 * time.Second}})
+	c := newCollector(t, f, map[string]*fake{"app": {delay: time.Minute}})
 	res := c.Collect(context.Background(), time.Now())
 	if m := res.Metrics[0]; m.Missing != "timeout after 1s" {
 		t.Errorf("%+v", m)

@@ -52,7 +52,7 @@ func newPoller(c *Config, worker int) *poller {
 
 // poll connects, writes the send string, reads one line and closes, all
 // before deadline. It returns the outcome and, for failures, the error
-// behind it (nil for WrongReply).
+// behind it (for WrongReply, one that quotes the reply).
 func (p *poller) poll(deadline time.Time) (Kind, error) {
 	p.dialer.Deadline = deadline
 	c, err := p.dialer.Dial("tcp", p.addr)
@@ -88,11 +88,8 @@ func (p *poller) poll(deadline time.Time) (Kind, error) {
 	if err != nil {
 		return classify(err), err
 	}
-	if p.expect != nil && !p.expect.Match(line) {
-		return WrongReply, nil
-	}
-	if p.checkExact && !bytes.Equal(line, p.expectLine) {
-		return WrongReply, nil
+	if (p.expect != nil && !p.expect.Match(line)) || (p.checkExact && !bytes.Equal(line, p.expectLine)) {
+		return WrongReply, fmt.Errorf("reply %q", line)
 	}
 	return OK, nil
 }

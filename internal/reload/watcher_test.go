@@ -282,12 +282,17 @@ func TestBurstIsDebounced(t *testing.T) {
 		last = fmt.Sprintf("v%d\n", i)
 		writeFile(t, path, last)
 	}
+	// A burst within one debounce window gives one event, maybe two
+	// (one window opened by the first write). A stalled machine can
+	// stretch the burst over several windows: each may then give one.
+	maxEvents := 2
 	if elapsed := time.Since(start); elapsed > DefaultDebounce {
-		t.Logf("burst took %v, longer than the debounce window", elapsed)
+		maxEvents += int(elapsed / DefaultDebounce)
+		t.Logf("burst took %v, longer than the debounce window: up to %d events", elapsed, maxEvents)
 	}
 
 	var got []Event
-	deadline := time.After(4 * time.Second)
+	deadline := time.After(30 * time.Second) // catches a stream that never ends
 	quiet := time.NewTimer(time.Hour)
 	defer quiet.Stop()
 collect:
@@ -302,8 +307,8 @@ collect:
 			break collect
 		}
 	}
-	if len(got) < 1 || len(got) > 2 {
-		t.Fatalf("got %d events for a burst of 50 writes, want 1 or 2", len(got))
+	if len(got) < 1 || len(got) > maxEvents {
+		t.Fatalf("got %d events for a burst of 50 writes, want 1 to %d", len(got), maxEvents)
 	}
 	w.mu.Lock()
 	known := w.known

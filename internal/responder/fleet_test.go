@@ -20,7 +20,9 @@ func fleetTable(n int) *Table {
 
 func TestFleetTable(t *testing.T) {
 	var logs testutil.SyncBuffer
-	h := start(t, Options{ReadTimeout: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	// A second: "no line" waits it out, and a client late to write its
+	// line on a loaded machine is not taken for a silent one.
+	h := start(t, Options{ReadTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h.srv.Publish(fleetTable(3))
 	for _, tc := range []struct {
 		name, send, want, service, outcome string
@@ -51,20 +53,44 @@ func TestFleetTable(t *testing.T) {
 	}
 }
 
+// TestFleetLookupAllocatesNothing polls a 1,000-server table with every
+// name in turn, and with an unknown name already logged: no poll may
+// allocate (issue 11: the lookup stays allocation-free).
 func TestFleetLookupAllocatesNothing(t *testing.T) {
 	s := New(Options{})
 	s.Publish(fleetTable(1000))
 	s.Publish(fleetTable(1000)) // the second publish reuses the counters
-	c := &memConn{in: []byte("web0500\n")}
-	allocs := testing.AllocsPerRun(100, func() {
+	conns := make([]*memConn, 1000)
+	for i := range conns {
+		conns[i] = &memConn{in: fmt.Appendf(nil, "web%04d\n", i), out: make([]byte, 0, 64)}
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		c := conns[i%len(conns)]
 		c.reset()
 		s.handle(c, time.Now())
+		i++
 	})
-	if string(c.out) != "up ready 1%\n" {
-		t.Fatalf("reply %q", c.out)
-	}
 	if allocs != 0 {
 		t.Errorf("a fleet poll allocates %v times, want 0", allocs)
+	}
+	for i, c := range conns {
+		if want := fmt.Sprintf("up ready %d%%\n", i%100+1); string(c.out) != want {
+			t.Fatalf("web%04d: reply %q, want %q", i, c.out, want)
+		}
+	}
+
+	unknown := &memConn{in: []byte("web9999\n"), out: make([]byte, 0, 64)}
+	s.handle(unknown, time.Now()) // logged the first time: may allocate
+	allocs = testing.AllocsPerRun(100, func() {
+		unknown.reset()
+		s.handle(unknown, time.Now())
+	})
+	if string(unknown.out) != "\n" {
+		t.Fatalf("unknown server: reply %q", unknown.out)
+	}
+	if allocs != 0 {
+		t.Errorf("a poll of an unknown server seen before allocates %v times, want 0", allocs)
 	}
 }
 

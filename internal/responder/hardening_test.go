@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,7 +16,10 @@ import (
 // half dripping a byte every 20ms) plus garbage ones, and checks that a
 // normal poll is answered while they are all still held, and that each slow
 // one is answered or closed at its read deadline: a dripping client cannot
-// extend it.
+// extend it. No wall-clock figure is judged: a slow connection is released
+// after the normal poll was answered, and dripping ones no later than
+// silent ones (a server that extended the deadline per byte would hold
+// them until the client gives up, 10 deadlines later).
 func TestSlowlorisDoesNotDelayPolls(t *testing.T) {
 	const (
 		readTimeout = 2 * time.Second
@@ -47,7 +51,7 @@ func TestSlowlorisDoesNotDelayPolls(t *testing.T) {
 			r := &results[i]
 			var got []byte
 			buf := make([]byte, 64)
-			giveUp := time.Now().Add(4 * readTimeout)
+			giveUp := time.Now().Add(10 * readTimeout)
 			for time.Now().Before(giveUp) {
 				if r.dripping {
 					_ = c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -100,16 +104,32 @@ func TestSlowlorisDoesNotDelayPolls(t *testing.T) {
 			t.Errorf("slow connection %d released at %v, before the normal poll finished at %v",
 				i, r.released.Format(time.StampMicro), normalDone.Format(time.StampMicro))
 		}
-		// The deadline counts from accept: dripping does not extend it.
-		if held := r.released.Sub(r.dialed); held > 2*readTimeout {
-			t.Errorf("slow connection %d held %v, past its %v deadline", i, held, readTimeout)
-		}
 		want := defaultLine // silence: the default service
 		if r.dripping {
 			want = "\n" // "xxx…": an unknown service
 		}
 		if r.reply != want {
 			t.Errorf("slow connection %d (dripping %v) got %q, want %q", i, r.dripping, r.reply, want)
+		}
+	}
+	// The deadline counts from accept: dripping does not extend it.
+	var held [2][]time.Duration // silent, dripping
+	for _, r := range results {
+		if r.err == nil {
+			d := 0
+			if r.dripping {
+				d = 1
+			}
+			held[d] = append(held[d], r.released.Sub(r.dialed))
+		}
+	}
+	if len(held[0]) > 0 && len(held[1]) > 0 {
+		slices.Sort(held[0])
+		slices.Sort(held[1])
+		silent, dripping := held[0][len(held[0])/2], held[1][len(held[1])/2]
+		t.Logf("median time held: silent %s, dripping %s (read deadline %s)", silent, dripping, readTimeout)
+		if dripping > silent+readTimeout/2 {
+			t.Errorf("dripping connections held %s at the median, silent ones %s: dripping extends the %s deadline", dripping, silent, readTimeout)
 		}
 	}
 	if got := h.count("", outcomeBadRequest); got != 2 {

@@ -51,7 +51,9 @@ func TestNotReadyClosesWithoutReply(t *testing.T) {
 }
 
 func TestServiceSelection(t *testing.T) {
-	h := start(t, Options{ReadTimeout: 300 * time.Millisecond})
+	// The deadline cases wait it out; a second, so that a client late to
+	// write its line on a loaded machine is not taken for a silent one.
+	h := start(t, Options{ReadTimeout: time.Second})
 	h.srv.Publish(servicesTable())
 	for _, tc := range []struct {
 		name      string
@@ -266,16 +268,19 @@ func TestAllowedAddresses(t *testing.T) {
 }
 
 func TestGracefulShutdownAnswersInFlightPoll(t *testing.T) {
-	h := start(t, Options{ReadTimeout: 3 * time.Second, ShutdownTimeout: 5 * time.Second})
+	// Deadlines far beyond the test's own steps, so that a stalled machine
+	// cannot make the in-flight poll miss them.
+	h := start(t, Options{ReadTimeout: time.Minute, ShutdownTimeout: 30 * time.Second})
 	h.srv.Publish(servicesTable())
 	c := h.dial()
 	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
 	h.waitOpen(1)
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- h.stop() }()
 	// Wait until the listener is closed: new connections are refused.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		d, err := net.DialTimeout("tcp", h.addr, time.Second)
 		if err != nil {

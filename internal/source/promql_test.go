@@ -165,7 +165,9 @@ func TestPromQLHTTPErrorAndTimeout(t *testing.T) {
 	if err == nil || err.Error() != "timeout after 200ms" {
 		t.Errorf("err = %v; want timeout after 200ms", err)
 	}
-	if d := time.Since(start); d > time.Second {
+	// The server never answers: only the timeout ends the read (the bound
+	// catches a read that ignored it, not a slow machine).
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
 	}
 }

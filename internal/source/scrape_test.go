@@ -270,7 +270,9 @@ func TestScrapeErrors(t *testing.T) {
 				t.Errorf("error %q; want prefix %q", err, tc.want)
 			}
 			if tc.timeout > 0 {
-				if d := time.Since(start); d > tc.timeout+500*time.Millisecond {
+				// Only a read that ignored its timeout fails this:
+				// a stalled machine may be late by seconds.
+				if d := time.Since(start); d > tc.timeout+10*time.Second {
 					t.Errorf("took %s with timeout %s", d, tc.timeout)
 				}
 				if !errors.Is(err, context.DeadlineExceeded) {
@@ -295,7 +297,9 @@ func TestScrapeContextCancels(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
 	_, err := s.Read(ctx, []*rules.Metric{metric(t, "m", "x")})
-	if err == nil || time.Since(start) > 500*time.Millisecond {
+	// The handler never answers: only the cancellation ends the read (the
+	// bound catches a read that ignored it, not a slow machine).
+	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("err %v after %s", err, time.Since(start))
 	}
 }
@@ -425,7 +429,8 @@ func TestScrapeCRLFAndTimestamps(t *testing.T) {
 			if r := rs[0]; r.Err != nil || r.Value != 9 || r.Age != 0 {
 				t.Errorf("fresh = %+v; want 9 with no age", r)
 			}
-			near := func(d time.Duration) bool { return d >= time.Minute && d < time.Minute+5*time.Second }
+			// Up to 30 s more: the time between writing the body and reading it.
+			near := func(d time.Duration) bool { return d >= time.Minute && d < time.Minute+30*time.Second }
 			if r := rs[1]; r.Err != nil || r.Value != 5 || !near(r.Age) {
 				t.Errorf("old = %+v; want 5, a minute old", r)
 			}

@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -128,6 +129,9 @@ type view struct {
 	Changes   []Change
 	Flash     *flash
 	history   *History
+	// out is the writer the template executes into; the long tables are
+	// written to it directly (rows.go).
+	out pageWriter
 }
 
 type flash struct {
@@ -227,14 +231,27 @@ func (h *Handler) render(w io.Writer, p *Page, f *flash) error {
 	if p.Now.IsZero() {
 		p.Now = time.Now()
 	}
-	return pageTemplate.ExecuteTemplate(w, "page", &view{
+	out, ok := w.(pageWriter)
+	var bw *bufio.Writer
+	if !ok {
+		bw = bufio.NewWriterSize(w, 32<<10)
+		out = bw
+	}
+	err := pageTemplate.ExecuteTemplate(out, "page", &view{
 		Page:      p,
 		Lifecycle: h.o.Overrides != nil,
 		Actions:   formActions,
 		Changes:   h.o.History.Changes(),
 		Flash:     f,
 		history:   h.o.History,
+		out:       out,
 	})
+	if bw != nil {
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }
 
 // maxForm bounds a form post: a few short fields.

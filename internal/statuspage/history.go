@@ -30,8 +30,10 @@ type History struct {
 	next    int
 	// sourceErrs is the last failed read per source.
 	sourceErrs map[string]SourceError
-	// scratch holds a series' window while its chart is drawn.
-	scratch []float32
+	// scratch holds a series' window while its chart is drawn, and
+	// pathScratch its path.
+	scratch     []float32
+	pathScratch []byte
 }
 
 // Sample is one value of one series at one cycle. A NaN value (a missing
@@ -146,7 +148,7 @@ func (h *History) Spark(key string, now time.Time) (Spark, bool) {
 		h.scratch = make([]float32, h.points())
 	}
 	se.window(slot, h.scratch)
-	se.spark = newSpark(h.scratch)
+	se.spark, h.pathScratch = drawSpark(h.scratch, h.pathScratch)
 	se.drawn, se.drawnAt, se.drawnVersion = true, slot, se.version
 	return se.spark, true
 }

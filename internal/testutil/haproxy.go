@@ -34,6 +34,9 @@ const (
 	haproxyStopTimeout  = 5 * time.Second
 	haproxyCmdTimeout   = 5 * time.Second
 	haproxyPollInterval = 100 * time.Millisecond
+	// minWait is the shortest a wait for an expected state gives up
+	// after (WaitServer, Prometheus.WaitQuery).
+	minWait = 30 * time.Second
 )
 
 // HAProxy is a haproxy process started by StartHAProxy, running in the
@@ -390,9 +393,13 @@ func (h *HAProxy) ServerView(backend, server string) (map[string]string, error) 
 // ServerView (show stat merged with show servers state) and returns that
 // view. On timeout it fails the test, showing the last view seen. Call it
 // from the test's goroutine.
+//
+// The timeout only catches a state that never comes: it is at least
+// minWait, since on a loaded machine HAProxy's checks and the agent's
+// cycles run late.
 func (h *HAProxy) WaitServer(t testing.TB, backend, server string, timeout time.Duration, ready func(stat map[string]string) bool) map[string]string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(max(timeout, minWait))
 	var (
 		last    map[string]string
 		lastErr error
