@@ -109,12 +109,17 @@ func TestServeFleet(t *testing.T) {
 	prom.set("jobs_queue_depth", map[string]float64{"web1": 0, "web2": 900, "web3": 900})
 	pollIs("web3", "up ready 100% #held by guardrail (1 of 3 out); queue > 500\n")
 	pollIs("web2", "up drain 100% #queue > 500\n")
-	st := ag.get(t, "/status")
-	for _, want := range []string{`"server": "web3"`, `"held": true`, `"held": [`} {
-		if !strings.Contains(st, want) {
-			t.Errorf("/status lacks %s:\n%s", want, st)
+	// The loop publishes the reply table first, then /status and
+	// /metrics (after the state file is written): wait for them.
+	waitFor(t, "/status to show web3 held", func() bool {
+		st := ag.get(t, "/status")
+		for _, want := range []string{`"server": "web3"`, `"held": true`, `"held": [`} {
+			if !strings.Contains(st, want) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 	m := ag.get(t, "/metrics")
 	problems, err := promlint.New(strings.NewReader(m)).Lint()
 	if err != nil {

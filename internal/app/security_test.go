@@ -168,7 +168,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 5s.
+// waitFor polls cond for up to 30 s: it only catches what never comes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
