@@ -13,8 +13,8 @@ import (
 const shortFormHint = `want "EXPR => ACTIONS" such as "cpu > 0.9 => weight 50%", or a mapping with name, when and then`
 
 // ruleList reads a service's list of rules into svc. Each item is decoded
-// (decodeRule) and then checked and compiled (checkRule) before the next
-// one, so that problems at the same place keep the order they are found in.
+// (decodeShortRule, decodeRule) and then checked and compiled
+// (checkShortRule, checkRule) before the next one.
 func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
 	if yamlnode.IsNull(e.val) {
 		p.errorf(e.key, ctx, "rules: missing value: a file cut short must not load as no rules; write \"rules: []\" for none")
@@ -39,7 +39,9 @@ func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
 				p.errorf(item, ctx, "rule %d: %s, not %s", i+1, shortFormHint, yamlnode.KindName(item))
 				continue
 			}
-			r = p.shortRule(c, item, ctx)
+			if d, ok := p.decodeShortRule(item, ctx); ok {
+				r = p.checkShortRule(c, d)
+			}
 		case yaml.MappingNode:
 			r = p.checkRule(c, p.decodeRule(item, ctx, i+1))
 		default:
@@ -58,44 +60,6 @@ func (p *parser) ruleList(c *compiler, svc *Service, e pair, ctx string) {
 		}
 		svc.Rules = append(svc.Rules, r)
 	}
-}
-
-// shortRule reads "EXPR => ACTIONS" from a string node.
-func (p *parser) shortRule(c *compiler, n *yaml.Node, ctx string) *Rule {
-	i := strings.LastIndex(n.Value, "=>")
-	if i < 0 {
-		p.errorf(n, ruleCtx(ctx, oneLine(n.Value)), "no \"=>\": %s", shortFormHint)
-		return nil
-	}
-	src, act := n.Value[:i], strings.TrimSpace(n.Value[i+2:])
-	name := oneLine(src)
-	switch {
-	case name == "" && act == "":
-		p.errorf(n, ctx, "nothing before or after =>: %s", shortFormHint)
-		return nil
-	case name == "":
-		p.errorf(n, ctx, "nothing before =>: want a condition such as cpu > 0.9")
-		return nil
-	}
-	rctx := ruleCtx(ctx, name)
-	if act == "" {
-		p.errorf(n, rctx, "nothing after =>: want an action such as drain or weight 50%%")
-		return nil
-	}
-	r := &Rule{Name: name, Expr: strings.TrimSpace(src), Pos: posOf(n)}
-	a, err := ParseAction(act)
-	if err != nil {
-		p.errorf(n, rctx, "%v", err)
-		return nil
-	}
-	r.Action = a
-	needs := map[int]bool{}
-	off := len(src) - len(strings.TrimLeft(src, " \t"))
-	if r.When = p.compile(c, n, off, r.Expr, rctx, "when", true, needs); r.When == nil {
-		return nil
-	}
-	r.Needs = sortedNeeds(needs)
-	return r
 }
 
 // oneLine collapses runs of white space, so that a name fits in a reply line.
