@@ -6,11 +6,12 @@ import "go.yaml.in/yaml/v3"
 // passes: each part (the top-level mapping, a source, a metric, a rule, a
 // service, the reply and fleet sections) is first decoded into a plain
 // struct, its *Doc type, which keeps the YAML key and value nodes of its
-// fields for positions and checks nothing but the keys; then a check pass
-// reads that struct, validates it and compiles it into the File. A part is
-// decoded when the check reaches it, not the whole file first: nothing past
-// a limit (MaxRules, MaxMetrics...) is decoded, and problems found at the
-// same place, through a YAML alias used twice, keep the order of the parts.
+// fields for positions; decoding checks only the part's shape (a mapping
+// or a string, and its keys). Then a check pass reads that struct,
+// validates it and compiles it into the File. A part is decoded when the
+// check reaches it, not the whole file first: nothing past a limit
+// (MaxRules, MaxMetrics...) is decoded, and problems found at the same
+// place, through a YAML alias used twice, keep the order of the parts.
 
 // topKeys are the keys a rule file may have, in the order they are checked.
 var topKeys = []string{"interval", "stale_after", "sources", "metrics", "rules", "services", "reply", "fleet"}
