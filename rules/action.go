@@ -58,50 +58,72 @@ func ParseAction(s string) (Action, error) {
 			}
 			adminWord, a.Admin = words[i], w
 		case w == "weight" || strings.HasSuffix(w, "%") || strings.HasPrefix(w, "weight:"):
-			text := w
-			switch {
-			case w == "weight":
-				if i+1 >= len(words) {
-					return a, fmt.Errorf("weight needs a percent, e.g. weight 50%%")
-				}
-				i++
-				text = words[i]
-			case strings.HasPrefix(w, "weight:"):
-				text = strings.TrimPrefix(w, "weight:")
-			}
-			if !strings.HasSuffix(text, "%") {
-				return a, fmt.Errorf("weight %q needs a percent sign, e.g. weight %s%%", text, text)
-			}
-			n, ok := percent(text)
-			if !ok {
-				return a, fmt.Errorf("weight %q: want an integer percent from 0%% to %d%%", text, MaxWeight)
+			n, next, err := actionWeight(words, i)
+			if err != nil {
+				return a, err
 			}
 			if a.Weight != Unset {
 				return a, fmt.Errorf("two weights (%d%% and %d%%) in one action", a.Weight, n)
 			}
-			a.Weight = n
+			i, a.Weight = next, n
 		case w == "maxconn" || strings.HasPrefix(w, "maxconn:"):
-			text := strings.TrimPrefix(w, "maxconn:")
-			if w == "maxconn" {
-				if i+1 >= len(words) {
-					return a, fmt.Errorf("maxconn needs a number, e.g. maxconn 100")
-				}
-				i++
-				text = words[i]
-			}
-			n, err := strconv.Atoi(text)
-			if err != nil || n < 0 || n > MaxMaxconn {
-				return a, fmt.Errorf("maxconn %q: want an integer from 0 (unlimited) to %d", text, MaxMaxconn)
+			n, next, err := actionMaxconn(words, i)
+			if err != nil {
+				return a, err
 			}
 			if a.Maxconn != Unset {
 				return a, fmt.Errorf("two maxconn values (%d and %d) in one action", a.Maxconn, n)
 			}
-			a.Maxconn = n
+			i, a.Maxconn = next, n
 		default:
 			return a, fmt.Errorf("unknown action %q: want %s%s", words[i], validActions, yamlnode.DidYouMean(w, actionWords))
 		}
 	}
 	return a, nil
+}
+
+// actionWeight reads the weight that words[i] starts: "weight N%", "N%"
+// or "weight:N%". next is the index of its last word.
+func actionWeight(words []string, i int) (n, next int, err error) {
+	w := strings.ToLower(words[i])
+	text := w
+	switch {
+	case w == "weight":
+		if i+1 >= len(words) {
+			return 0, i, fmt.Errorf("weight needs a percent, e.g. weight 50%%")
+		}
+		i++
+		text = words[i]
+	case strings.HasPrefix(w, "weight:"):
+		text = strings.TrimPrefix(w, "weight:")
+	}
+	if !strings.HasSuffix(text, "%") {
+		return 0, i, fmt.Errorf("weight %q needs a percent sign, e.g. weight %s%%", text, text)
+	}
+	n, ok := percent(text)
+	if !ok {
+		return 0, i, fmt.Errorf("weight %q: want an integer percent from 0%% to %d%%", text, MaxWeight)
+	}
+	return n, i, nil
+}
+
+// actionMaxconn reads the maxconn that words[i] starts: "maxconn N" or
+// "maxconn:N". next is the index of its last word.
+func actionMaxconn(words []string, i int) (n, next int, err error) {
+	w := strings.ToLower(words[i])
+	text := strings.TrimPrefix(w, "maxconn:")
+	if w == "maxconn" {
+		if i+1 >= len(words) {
+			return 0, i, fmt.Errorf("maxconn needs a number, e.g. maxconn 100")
+		}
+		i++
+		text = words[i]
+	}
+	n, err = strconv.Atoi(text)
+	if err != nil || n < 0 || n > MaxMaxconn {
+		return 0, i, fmt.Errorf("maxconn %q: want an integer from 0 (unlimited) to %d", text, MaxMaxconn)
+	}
+	return n, i, nil
 }
 
 func conflict(first, second, kind string) error {

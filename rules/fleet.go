@@ -85,43 +85,38 @@ func (l Limit) String() string {
 	return strconv.Itoa(l.N)
 }
 
-var (
-	fleetKeys   = []string{"servers", "max_unavailable"}
-	serversKeys = []string{"source", "query", "label", "static"}
-)
-
 // fleet reads the fleet section. It runs after metrics, so that it can
 // tell the metrics of Prometheus sources which label names a server.
+// hasServices is the key of the services section, or nil.
 func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
-	const ctx = "fleet: "
 	if hasServices != nil {
 		p.errorf(e.key, "", "fleet and services do not combine: in fleet mode each poll's agent-send names a server and the top-level rules apply to every server; move the services (at %d:%d) to an agent of their own", hasServices.Line, hasServices.Column)
 		return
 	}
-	if !p.mappingOf(e, "", false) {
+	d, ok := p.decodeFleet(e)
+	if !ok {
 		return
 	}
 	fl := &Fleet{Label: DefaultFleetLabel, Pos: posOf(e.key)}
-	fs := p.fields(e.val, ctx, fleetKeys)
-	s, ok := fs["servers"]
-	if !ok {
-		p.errorf(e.key, ctx, "servers is required: {source, query, label} to discover them, or static: [web1, web2]")
+	if !d.servers.given() {
+		p.errorf(e.key, fleetCtx, "servers is required: {source, query, label} to discover them, or static: [web1, web2]")
 		return
 	}
-	if !p.fleetServers(f, fl, s) {
+	sd, ok := p.decodeServers(d.servers)
+	if !ok || !p.fleetServers(f, fl, sd) {
 		return
 	}
 	if n, r := len(fl.Static), len(f.Services[0].Rules); n*r > MaxFleetRuleStates {
-		p.errorf(s.key, ctx, "%d servers × %d rules is %d rule states, the limit is %d: the agent keeps one per server and rule", n, r, n*r, MaxFleetRuleStates)
+		p.errorf(d.servers.key, fleetCtx, "%d servers × %d rules is %d rule states, the limit is %d: the agent keeps one per server and rule", n, r, n*r, MaxFleetRuleStates)
 		return
 	}
-	if m, ok := fs["max_unavailable"]; ok {
-		v, ok := p.scalar(m, ctx)
+	if m := d.maxUnavailable; m.given() {
+		v, ok := p.scalar(m, fleetCtx)
 		if !ok {
 			return
 		}
 		if fl.MaxUnavailable, ok = parseLimit(v); !ok {
-			p.errorf(m.val, ctx, "max_unavailable %q: want a percentage from 1%% to 100%% or a count ≥ 0, such as 25%% or 3", v)
+			p.errorf(m.val, fleetCtx, "max_unavailable %q: want a percentage from 1%% to 100%% or a count ≥ 0, such as 25%% or 3", v)
 			return
 		}
 	}
@@ -133,42 +128,36 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 	f.Fleet = fl
 }
 
-// fleetServers reads fleet.servers: a list of names, or a mapping with
-// either static or source and query.
-func (p *parser) fleetServers(f *File, fl *Fleet, e pair) bool {
-	const ctx = "fleet: servers: "
-	if e.val.Kind == yaml.SequenceNode {
-		return p.staticServers(fl, e)
-	}
-	if !p.mappingOf(e, "fleet: ", false) {
-		return false
-	}
-	fs := p.fields(e.val, ctx, serversKeys)
-	if l, ok := fs["label"]; ok {
-		v, ok := p.scalar(l, ctx)
+// fleetServers reads a decoded fleet.servers into fl: a list of names, or
+// the discovery of a prometheus source.
+func (p *parser) fleetServers(f *File, fl *Fleet, d serversDoc) bool {
+	if l := d.label; l.given() {
+		v, ok := p.scalar(l, serversCtx)
 		if !ok {
 			return false
 		}
 		if !metricNameRe.MatchString(v) || strings.HasPrefix(v, "__") {
-			p.errorf(l.val, ctx, "bad label name %q", v)
+			p.errorf(l.val, serversCtx, "bad label name %q", v)
 			return false
 		}
 		fl.Label = v
 	}
-	st, hasStatic := fs["static"]
-	src, hasSource := fs["source"]
-	q, hasQuery := fs["query"]
 	switch {
-	case hasStatic && (hasSource || hasQuery):
-		p.errorf(st.key, ctx, "static and source/query do not combine: list the servers or discover them")
+	case d.static.given() && (d.source.given() || d.query.given()):
+		p.errorf(d.static.key, serversCtx, "static and source/query do not combine: list the servers or discover them")
 		return false
-	case hasStatic:
-		return p.staticServers(fl, st)
-	case !hasSource || !hasQuery:
-		p.errorf(e.key, ctx, "want source and query (discovery: one series per server, named by label), or static: [web1, web2]")
+	case d.static.given():
+		return p.staticServers(fl, d.static)
+	case !d.source.given() || !d.query.given():
+		p.errorf(d.key, serversCtx, "want source and query (discovery: one series per server, named by label), or static: [web1, web2]")
 		return false
 	}
-	srcName, ok := p.scalar(src, ctx)
+	return p.discovery(f, fl, d)
+}
+
+// discovery reads the source and query that list the servers.
+func (p *parser) discovery(f *File, fl *Fleet, d serversDoc) bool {
+	srcName, ok := p.scalar(d.source, serversCtx)
 	if !ok {
 		return false
 	}
@@ -181,32 +170,32 @@ func (p *parser) fleetServers(f *File, fl *Fleet, e pair) bool {
 			}
 		}
 		if s == nil {
-			p.errorf(src.val, ctx, "undeclared source %q%s", srcName, yamlnode.DidYouMean(srcName, names))
+			p.errorf(d.source.val, serversCtx, "undeclared source %q%s", srcName, yamlnode.DidYouMean(srcName, names))
 		} else {
-			p.errorf(src.val, ctx, "source %q is a %s source: discovery needs a prometheus source", srcName, s.Kind)
+			p.errorf(d.source.val, serversCtx, "source %q is a %s source: discovery needs a prometheus source", srcName, s.Kind)
 		}
 		return false
 	}
-	text, ok := p.scalar(q, ctx)
+	text, ok := p.scalar(d.query, serversCtx)
 	if !ok {
 		return false
 	}
 	expr, err := promql.ParseExpr(text)
 	if err != nil {
-		p.promqlError(q.val, 0, text, ctx, "query", err)
+		p.promqlError(d.query.val, 0, text, serversCtx, "query", err)
 		return false
 	}
 	if expr.Type() != promparser.ValueTypeVector {
-		p.errorf(q.val, ctx, "query returns a %s: want an instant vector, one series per server", expr.Type())
+		p.errorf(d.query.val, serversCtx, "query returns a %s: want an instant vector, one series per server", expr.Type())
 		return false
 	}
-	fl.Discovery = &Metric{Name: DiscoveryMetric, Index: -1, Source: s.Name, Query: text, ByLabel: fl.Label, Pos: posOf(q.key)}
+	fl.Discovery = &Metric{Name: DiscoveryMetric, Index: -1, Source: s.Name, Query: text, ByLabel: fl.Label, Pos: posOf(d.query.key)}
 	return true
 }
 
 // staticServers reads a list of server names.
 func (p *parser) staticServers(fl *Fleet, e pair) bool {
-	const ctx = "fleet: servers: "
+	const ctx = serversCtx
 	if e.val.Kind != yaml.SequenceNode {
 		p.errorf(e.val, ctx, "static: want a list of server names, got %s", yamlnode.KindName(e.val))
 		return false

@@ -6,15 +6,14 @@ import (
 	promparser "github.com/prometheus/prometheus/promql/parser"
 )
 
-// history reads the history and history_source keys of a metric's long
-// form (fs holds its keys; nil for the short form). A scrape or host
-// metric has no past values of its own: history names the PromQL query
-// that backtests read instead, from a prometheus source.
-func (p *parser) history(f *File, m *Metric, src *Source, fs map[string]pair, ctx string) bool {
-	h, hasHist := fs["history"]
-	hs, hasSrc := fs["history_source"]
-	if !hasHist {
-		if hasSrc {
+// history reads the history and history_source keys of a metric's mapping
+// form. A scrape or host metric has no past values of its own: history
+// names the PromQL query that backtests read instead, from a prometheus
+// source.
+func (p *parser) history(f *File, m *Metric, src *Source, d metricDoc) bool {
+	h, hs, ctx := d.history, d.historySource, d.ctx
+	if !h.given() {
+		if hs.given() {
 			p.errorf(hs.key, ctx, "history_source without history: name the PromQL query that gives the metric's past values")
 			return false
 		}
@@ -38,38 +37,47 @@ func (p *parser) history(f *File, m *Metric, src *Source, fs map[string]pair, ct
 		p.errorf(h.val, ctx, "history query returns a %s: want an instant vector or a scalar", t)
 		return false
 	}
+	name, ok := p.historySource(f, d)
+	if !ok {
+		return false
+	}
+	m.History, m.HistorySource = strings.TrimSpace(text), name
+	return true
+}
+
+// historySource names the prometheus source a metric's history is read
+// from: history_source, or else the file's only prometheus source.
+func (p *parser) historySource(f *File, d metricDoc) (string, bool) {
+	h, hs, ctx := d.history, d.historySource, d.ctx
 	var proms []string
 	for _, s := range f.Sources {
 		if s.Kind == KindPrometheus {
 			proms = append(proms, s.Name)
 		}
 	}
-	name := ""
 	switch {
-	case hasSrc:
-		if name, ok = p.scalar(hs, ctx); !ok {
-			return false
+	case hs.given():
+		name, ok := p.scalar(hs, ctx)
+		if !ok {
+			return "", false
 		}
-		s := f.Source(name)
-		switch {
+		switch s := f.Source(name); {
 		case s == nil:
 			p.errorf(hs.val, ctx, "history_source: undeclared source %q (prometheus sources: %s)", name, listOrNone(proms))
-			return false
+			return "", false
 		case s.Kind != KindPrometheus:
 			p.errorf(hs.val, ctx, "history_source: %q is a %s source; history is read from a prometheus source (%s)", name, s.Kind, listOrNone(proms))
-			return false
+			return "", false
 		}
+		return name, true
 	case len(proms) == 1:
-		name = proms[0]
+		return proms[0], true
 	case len(proms) == 0:
 		p.errorf(h.key, ctx, "history needs a prometheus source to read it from, and the file declares none")
-		return false
 	default:
 		p.errorf(h.key, ctx, "history_source is required: the file has several prometheus sources (%s)", strings.Join(proms, ", "))
-		return false
 	}
-	m.History, m.HistorySource = strings.TrimSpace(text), name
-	return true
+	return "", false
 }
 
 func listOrNone(names []string) string {

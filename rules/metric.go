@@ -10,8 +10,6 @@ import (
 	"github.com/expr-lang/expr/builtin"
 	promparser "github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
 // HostMetrics are the metrics the predeclared host source offers: the one
@@ -24,8 +22,6 @@ var metricNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 var exprKeywords = []string{"not", "in", "and", "or", "matches", "contains", "startsWith", "endsWith",
 	"let", "if", "else", "true", "false", "nil"}
 
-var metricKeys = []string{"source", "select", "query", "aggregate", "rate", "history", "history_source"}
-
 var aggregations = []string{string(AggSum), string(AggMin), string(AggMax), string(AggAvg), string(AggCount)}
 
 // promql parses selectors and queries with the default options; it is
@@ -33,7 +29,9 @@ var aggregations = []string{string(AggSum), string(AggMin), string(AggMax), stri
 var promql = promparser.NewParser(promparser.Options{})
 
 // metrics reads the metrics section. Every well-formed name goes into known
-// even when its definition is wrong, so that rules using it compile.
+// even when its definition is wrong, so that rules using it compile. Each
+// definition is decoded (decodeMetric), then checked (checkMetric) before
+// the next one, so that problems at the same place keep their order.
 func (p *parser) metrics(f *File, n *yaml.Node, known map[string]bool) {
 	for i, e := range p.entries(n, "", "metric") {
 		name := e.key.Value
@@ -48,7 +46,7 @@ func (p *parser) metrics(f *File, n *yaml.Node, known map[string]bool) {
 		}
 		known[name] = true
 		m := &Metric{Name: name, Pos: posOf(e.key)}
-		if p.metric(f, m, e, ctx) {
+		if d, ok := p.decodeMetric(e, ctx); ok && p.checkMetric(f, m, d) {
 			m.Index = len(f.Metrics)
 			f.Metrics = append(f.Metrics, m)
 		}
@@ -66,153 +64,6 @@ func badMetricName(name string) string {
 		return fmt.Sprintf("bad metric name %q: it is a function of the expression language", name)
 	}
 	return ""
-}
-
-// metric reads one metric's definition, short or long form.
-func (p *parser) metric(f *File, m *Metric, e pair, ctx string) bool {
-	var (
-		srcNode, textNode *yaml.Node
-		srcName, text     string
-		textKey           string // "select" or "query" in the long form; "" in the short form
-		textOff           int    // where text starts in textNode.Value
-		rate, agg         *yaml.Node
-		hist              map[string]pair // history and history_source, long form only
-	)
-	switch v := e.val; {
-	case yamlnode.IsNull(v):
-		p.errorf(e.key, ctx, "missing definition: want SOURCE:SELECTOR, such as app:jobs_queue_depth or host:cpu")
-		return false
-	case v.Kind == yaml.ScalarNode:
-		i := strings.IndexByte(v.Value, ':')
-		if i < 0 {
-			p.errorf(v, ctx, "want SOURCE:SELECTOR, such as app:jobs_queue_depth or host:cpu, not %q", v.Value)
-			return false
-		}
-		srcNode, textNode = v, v
-		srcName = strings.TrimSpace(v.Value[:i])
-		rest := v.Value[i+1:]
-		text = strings.TrimSpace(rest)
-		textOff = i + 1 + len(rest) - len(strings.TrimLeft(rest, " \t"))
-	case v.Kind == yaml.MappingNode:
-		fs := p.fields(v, ctx, metricKeys)
-		sp, ok := fs["source"]
-		if !ok {
-			p.errorf(e.key, ctx, "source is required")
-			return false
-		}
-		if srcName, ok = p.scalar(sp, ctx); !ok {
-			return false
-		}
-		srcNode = sp.val
-		sel, hasSel := fs["select"]
-		q, hasQuery := fs["query"]
-		switch {
-		case hasSel && hasQuery:
-			p.errorf(q.key, ctx, "both select and query given: select is for scrape and host sources, query for prometheus sources")
-			return false
-		case hasSel:
-			textKey, textNode = "select", sel.val
-			if text, ok = p.scalar(sel, ctx); !ok {
-				return false
-			}
-		case hasQuery:
-			textKey, textNode = "query", q.val
-			if text, ok = p.scalar(q, ctx); !ok {
-				return false
-			}
-		default:
-			p.errorf(e.key, ctx, "needs select: (scrape and host sources) or query: (prometheus sources)")
-			return false
-		}
-		if r, ok := fs["rate"]; ok {
-			rate = r.key
-			if m.Rate, ok = p.boolean(r, ctx); !ok {
-				return false
-			}
-		}
-		if a, ok := fs["aggregate"]; ok {
-			agg = a.key
-			s, ok := p.scalar(a, ctx)
-			if !ok {
-				return false
-			}
-			if !slices.Contains(aggregations, s) {
-				p.errorf(a.val, ctx, "aggregate %q is not one of %s%s", s, strings.Join(aggregations, ", "), yamlnode.DidYouMean(s, aggregations))
-				return false
-			}
-			m.Aggregate = Aggregation(s)
-		}
-		hist = fs
-	default:
-		p.errorf(e.val, ctx, "want SOURCE:SELECTOR or a mapping with source and select or query, not %s", yamlnode.KindName(e.val))
-		return false
-	}
-
-	src := f.Source(srcName)
-	if src == nil {
-		names := make([]string, len(f.Sources))
-		for i, s := range f.Sources {
-			names[i] = s.Name
-		}
-		p.errorf(srcNode, ctx, "undeclared source %q%s", srcName, yamlnode.DidYouMean(srcName, names))
-		return false
-	}
-	m.Source = src.Name
-	if text == "" {
-		p.errorf(textNode, ctx, "nothing after the source name: want a selector or query")
-		return false
-	}
-	switch src.Kind {
-	case KindHost:
-		if textKey == "query" {
-			p.errorf(textNode, ctx, "query is for prometheus sources; use select with a host metric")
-			return false
-		}
-		if !slices.Contains(HostMetrics, text) {
-			p.errorf(textNode, ctx, "unknown host metric %q (want one of %s)%s", text, strings.Join(HostMetrics, ", "), yamlnode.DidYouMean(text, HostMetrics))
-			return false
-		}
-		if rate != nil {
-			p.errorf(rate, ctx, "rate does not apply to host metrics")
-			return false
-		}
-		if agg != nil {
-			p.errorf(agg, ctx, "aggregate does not apply to host metrics")
-			return false
-		}
-		m.Selector = text
-	case KindScrape:
-		if textKey == "query" {
-			p.errorf(textNode, ctx, "query is for prometheus sources; a scrape source takes select: with a series selector")
-			return false
-		}
-		ms, err := promql.ParseMetricSelector(text)
-		if err != nil {
-			p.promqlError(textNode, textOff, text, ctx, "selector", err)
-			return false
-		}
-		m.Selector, m.Matchers = text, ms
-	case KindPrometheus:
-		if textKey == "select" {
-			p.errorf(textNode, ctx, "select is for scrape and host sources; a prometheus source takes query: with a PromQL expression")
-			return false
-		}
-		if rate != nil && m.Rate {
-			p.errorf(rate, ctx, "rate: true is not allowed on a prometheus source: use rate() in the query")
-			return false
-		}
-		q, err := promql.ParseExpr(text)
-		if err != nil {
-			p.promqlError(textNode, textOff, text, ctx, "query", err)
-			return false
-		}
-		if t := q.Type(); t != promparser.ValueTypeVector && t != promparser.ValueTypeScalar {
-			p.errorf(textNode, ctx, "query returns a %s: want an instant vector or a scalar", t)
-			return false
-		}
-		m.Query = text
-	}
-	return p.history(f, m, src, hist, ctx)
 }
 
 // promqlError reports a PromQL parse error, at its own column when the

@@ -46,9 +46,6 @@ const (
 // over MaxFileSize.
 var ErrFileTooLarge = errors.New("rule file too large")
 
-// topKeys are the keys a rule file may have, in the order they are checked.
-var topKeys = []string{"interval", "stale_after", "sources", "metrics", "rules", "services", "reply", "fleet"}
-
 // noRulesKey explains why a file without a rules key is refused.
 const noRulesKey = `no "rules:" key: a file cut short (a write that did not finish) must not load as "no rules" and undo a drain; write "rules: []" for a file without top-level rules`
 
@@ -110,7 +107,7 @@ func Parse(data []byte, name string) (*File, error) {
 		Hash:     fileio.Hash(data),
 		Interval: DefaultInterval,
 	}
-	p.top(f, root)
+	p.checkFile(f, p.decodeFile(root))
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
 	}
@@ -137,65 +134,4 @@ func (p *parser) document() (*yaml.Node, bool) {
 		return nil, false
 	}
 	return root, true
-}
-
-// top walks the top-level mapping. Sections are read in dependency order
-// (interval, sources, metrics, then rules), whatever their order in the file.
-func (p *parser) top(f *File, root *yaml.Node) {
-	fs := p.fields(root, "", topKeys)
-
-	if e, ok := fs["interval"]; ok {
-		if d, ok := p.duration(e, ""); ok {
-			if d <= 0 {
-				p.errorf(e.val, "", "interval must be greater than 0")
-			} else {
-				f.Interval = d
-			}
-		}
-	}
-	f.StaleAfter = DefaultStaleFactor * f.Interval
-	if e, ok := fs["stale_after"]; ok {
-		if d, ok := p.duration(e, ""); ok {
-			if d < f.Interval {
-				p.errorf(e.val, "", "stale_after %s is shorter than interval %s", fmtDuration(d), fmtDuration(f.Interval))
-			} else {
-				f.StaleAfter = d
-			}
-		}
-	}
-
-	f.Sources = []*Source{{Name: HostSource, Kind: KindHost, Timeout: min(DefaultTimeout, f.Interval)}}
-	if e, ok := fs["sources"]; ok && p.mappingOf(e, "", true) {
-		p.sources(f, e.val)
-	}
-	known := make(map[string]bool) // metric names, valid or not, to avoid cascades
-	if e, ok := fs["metrics"]; ok && p.mappingOf(e, "", true) {
-		p.metrics(f, e.val, known)
-	}
-
-	c := p.newCompiler(f, known)
-	def := &Service{Name: DefaultService, Pos: Pos{Line: 1, Col: 1}}
-	f.Services = []*Service{def}
-	if e, ok := fs["rules"]; ok {
-		def.Pos = posOf(e.key)
-		p.ruleList(c, def, e, "")
-	} else {
-		p.errAt(Pos{Line: 1, Col: 1}, "", "%s", noRulesKey)
-	}
-	if e, ok := fs["services"]; ok && p.mappingOf(e, "", true) {
-		p.services(c, f, e.val)
-	}
-
-	if e, ok := fs["fleet"]; ok {
-		var svcKey *yaml.Node
-		if s, ok := fs["services"]; ok {
-			svcKey = s.key
-		}
-		p.fleet(f, e, svcKey)
-	}
-
-	f.Reply = Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
-	if e, ok := fs["reply"]; ok && p.mappingOf(e, "", true) {
-		p.reply(&f.Reply, e.val)
-	}
 }

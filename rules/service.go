@@ -32,6 +32,7 @@ func nameProblem(what, name string) string {
 }
 
 // services reads the services section into f.Services after the default.
+// Each service is decoded (decodeService), then its rules are read.
 func (p *parser) services(c *compiler, f *File, n *yaml.Node) {
 	for i, e := range p.entries(n, "", "service") {
 		if i >= MaxServices {
@@ -50,18 +51,28 @@ func (p *parser) services(c *compiler, f *File, n *yaml.Node) {
 		}
 		svc := &Service{Name: name, Pos: posOf(e.key)}
 		f.Services = append(f.Services, svc)
-		// A service with nothing after its name may be a file cut short:
-		// one without rules says so with {} or rules: [].
-		if yamlnode.IsNull(e.val) {
-			p.errorf(e.key, ctx, "missing value: a file cut short must not load as a service without rules; write {} or \"rules: []\" for none")
-			continue
-		}
-		if !p.mappingOf(e, ctx, false) {
-			continue
-		}
-		fs := p.fields(e.val, ctx, []string{"rules"})
-		if r, ok := fs["rules"]; ok {
-			p.ruleList(c, svc, r, ctx)
+		if d, ok := p.decodeService(e, ctx); ok && d.rules.given() {
+			p.ruleList(c, svc, d.rules, ctx)
 		}
 	}
+}
+
+// serviceDoc is one entry of the services section as the file writes it.
+type serviceDoc struct {
+	rules pair // the zero pair when absent
+}
+
+// decodeService decodes the definition of the service named by e.key: a
+// mapping, whose keys it checks. A service with nothing after its name may
+// be a file cut short: one without rules says so with {} or rules: [].
+func (p *parser) decodeService(e pair, ctx string) (serviceDoc, bool) {
+	if yamlnode.IsNull(e.val) {
+		p.errorf(e.key, ctx, "missing value: a file cut short must not load as a service without rules; write {} or \"rules: []\" for none")
+		return serviceDoc{}, false
+	}
+	if !p.mappingOf(e, ctx, false) {
+		return serviceDoc{}, false
+	}
+	fs := p.fields(e.val, ctx, []string{"rules"})
+	return serviceDoc{rules: fs["rules"]}, true
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -16,11 +15,10 @@ import (
 
 var sourceNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
 
-// sourceKeys are the keys of a source besides Prometheus' http_config.
-var sourceKeys = []string{"scrape", "prometheus", "timeout", "body_limit", "max_concurrency"}
-
 // sources reads the sources section; every name is declared even when its
 // definition has errors, so that metrics using it report nothing more.
+// Each definition is decoded (decodeSource), then checked (checkSource)
+// before the next one, so that problems at the same place keep their order.
 func (p *parser) sources(f *File, n *yaml.Node) {
 	for i, e := range p.entries(n, "", "source") {
 		name := e.key.Value
@@ -38,42 +36,26 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 			p.errorf(e.key, "", "bad source name %q: want letters, digits, _ and -, starting with a letter or _", name)
 		}
 		f.Sources = append(f.Sources, s)
-		if !p.mappingOf(e, ctx, false) {
-			continue
-		}
-		var httpPairs []pair
-		set := map[string]pair{}
-		for _, kv := range p.entries(e.val, ctx, "key") {
-			switch k := kv.key.Value; {
-			case slices.Contains(sourceKeys, k):
-				set[k] = kv
-			default: // Prometheus' http_config, checked by httpConfig
-				httpPairs = append(httpPairs, kv)
-			}
-		}
-		p.sourceURL(s, e, set, ctx)
-		p.sourceLimits(f, s, set, ctx)
-		if len(httpPairs) > 0 && p.httpConfig(s, e.key, httpPairs, ctx) {
-			p.httpClient(s, e.val, ctx)
+		if d, ok := p.decodeSource(e, ctx); ok {
+			p.checkSource(f, s, d)
 		}
 	}
 }
 
 // sourceURL reads the one of scrape/prometheus that names the source's kind.
-func (p *parser) sourceURL(s *Source, e pair, set map[string]pair, ctx string) {
-	sc, hasScrape := set["scrape"]
-	pr, hasProm := set["prometheus"]
+func (p *parser) sourceURL(s *Source, d sourceDoc) {
+	ctx := d.ctx
 	var u pair
 	switch {
-	case hasScrape && hasProm:
-		p.errorf(pr.key, ctx, "both scrape and prometheus given: a source has one of them")
+	case d.scrape.given() && d.prometheus.given():
+		p.errorf(d.prometheus.key, ctx, "both scrape and prometheus given: a source has one of them")
 		return
-	case hasScrape:
-		s.Kind, u = KindScrape, sc
-	case hasProm:
-		s.Kind, u = KindPrometheus, pr
+	case d.scrape.given():
+		s.Kind, u = KindScrape, d.scrape
+	case d.prometheus.given():
+		s.Kind, u = KindPrometheus, d.prometheus
 	default:
-		p.errorf(e.key, ctx, "needs scrape: URL (a /metrics page) or prometheus: URL (a Prometheus API)")
+		p.errorf(d.key, ctx, "needs scrape: URL (a /metrics page) or prometheus: URL (a Prometheus API)")
 		return
 	}
 	text, ok := p.scalar(u, ctx)
@@ -104,17 +86,17 @@ func checkURL(s string) error {
 	return nil
 }
 
-// sourceLimits reads timeout and body_limit.
-func (p *parser) sourceLimits(f *File, s *Source, set map[string]pair, ctx string) {
-	if e, ok := set["timeout"]; ok {
-		if d, ok := p.duration(e, ctx); ok {
+// sourceLimits reads timeout, max_concurrency and body_limit.
+func (p *parser) sourceLimits(f *File, s *Source, d sourceDoc) {
+	if d.timeout.given() {
+		if v, ok := p.duration(d.timeout, d.ctx); ok {
 			switch {
-			case d <= 0:
-				p.errorf(e.val, ctx, "timeout must be greater than 0")
-			case d > f.Interval:
-				p.errorf(e.val, ctx, "timeout %s is longer than interval %s", fmtDuration(d), fmtDuration(f.Interval))
+			case v <= 0:
+				p.errorf(d.timeout.val, d.ctx, "timeout must be greater than 0")
+			case v > f.Interval:
+				p.errorf(d.timeout.val, d.ctx, "timeout %s is longer than interval %s", fmtDuration(v), fmtDuration(f.Interval))
 			default:
-				s.Timeout = d
+				s.Timeout = v
 			}
 		}
 	}
@@ -124,35 +106,47 @@ func (p *parser) sourceLimits(f *File, s *Source, set map[string]pair, ctx strin
 	if s.Kind == KindPrometheus {
 		s.MaxConcurrency = DefaultMaxConcurrency
 	}
-	if e, ok := set["max_concurrency"]; ok {
-		text, ok := p.scalar(e, ctx)
-		switch {
-		case !ok:
-		case s.Kind != KindPrometheus:
-			p.errorf(e.key, ctx, "max_concurrency applies to prometheus sources only")
-		default:
-			n, err := strconv.Atoi(strings.TrimSpace(text))
-			if err != nil || n < 1 || n > MaxMaxConcurrency {
-				p.errorf(e.val, ctx, "max_concurrency: want a whole number from 1 to %d, got %q", MaxMaxConcurrency, text)
-			} else {
-				s.MaxConcurrency = n
-			}
+	p.maxConcurrency(s, d)
+	p.bodyLimit(s, d)
+}
+
+// maxConcurrency reads max_concurrency, for prometheus sources.
+func (p *parser) maxConcurrency(s *Source, d sourceDoc) {
+	if !d.maxConcurrency.given() {
+		return
+	}
+	text, ok := p.scalar(d.maxConcurrency, d.ctx)
+	switch {
+	case !ok:
+	case s.Kind != KindPrometheus:
+		p.errorf(d.maxConcurrency.key, d.ctx, "max_concurrency applies to prometheus sources only")
+	default:
+		n, err := strconv.Atoi(strings.TrimSpace(text))
+		if err != nil || n < 1 || n > MaxMaxConcurrency {
+			p.errorf(d.maxConcurrency.val, d.ctx, "max_concurrency: want a whole number from 1 to %d, got %q", MaxMaxConcurrency, text)
+		} else {
+			s.MaxConcurrency = n
 		}
 	}
-	if e, ok := set["body_limit"]; ok {
-		text, ok := p.scalar(e, ctx)
-		if !ok {
-			return
-		}
-		if s.Kind == KindPrometheus {
-			p.errorf(e.key, ctx, "body_limit applies to scrape sources only")
-			return
-		}
-		n, err := units.ParseBase2Bytes(strings.TrimSpace(text))
-		if err != nil || n <= 0 {
-			p.errorf(e.val, ctx, "body_limit: bad size %q: want a positive size such as 16MiB or 512KiB", text)
-			return
-		}
-		s.BodyLimit = int64(n)
+}
+
+// bodyLimit reads body_limit, for scrape sources.
+func (p *parser) bodyLimit(s *Source, d sourceDoc) {
+	if !d.bodyLimit.given() {
+		return
 	}
+	text, ok := p.scalar(d.bodyLimit, d.ctx)
+	if !ok {
+		return
+	}
+	if s.Kind == KindPrometheus {
+		p.errorf(d.bodyLimit.key, d.ctx, "body_limit applies to scrape sources only")
+		return
+	}
+	n, err := units.ParseBase2Bytes(strings.TrimSpace(text))
+	if err != nil || n <= 0 {
+		p.errorf(d.bodyLimit.val, d.ctx, "body_limit: bad size %q: want a positive size such as 16MiB or 512KiB", text)
+		return
+	}
+	s.BodyLimit = int64(n)
 }

@@ -1,0 +1,67 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+
+	promparser "github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/haproxy-agent/agent/internal/yamlnode"
+)
+
+// hostMetric checks a metric of the host source: one of HostMetrics.
+func (p *parser) hostMetric(m *Metric, d metricDoc, ref metricRef) bool {
+	switch {
+	case ref.textKey == "query":
+		p.errorf(ref.textNode, d.ctx, "query is for prometheus sources; use select with a host metric")
+	case !slices.Contains(HostMetrics, ref.text):
+		p.errorf(ref.textNode, d.ctx, "unknown host metric %q (want one of %s)%s", ref.text, strings.Join(HostMetrics, ", "), yamlnode.DidYouMean(ref.text, HostMetrics))
+	case d.rate.given():
+		p.errorf(d.rate.key, d.ctx, "rate does not apply to host metrics")
+	case d.aggregate.given():
+		p.errorf(d.aggregate.key, d.ctx, "aggregate does not apply to host metrics")
+	default:
+		m.Selector = ref.text
+		return true
+	}
+	return false
+}
+
+// scrapeMetric checks a metric of a scrape source: a series selector.
+func (p *parser) scrapeMetric(m *Metric, d metricDoc, ref metricRef) bool {
+	if ref.textKey == "query" {
+		p.errorf(ref.textNode, d.ctx, "query is for prometheus sources; a scrape source takes select: with a series selector")
+		return false
+	}
+	ms, err := promql.ParseMetricSelector(ref.text)
+	if err != nil {
+		p.promqlError(ref.textNode, ref.textOff, ref.text, d.ctx, "selector", err)
+		return false
+	}
+	m.Selector, m.Matchers = ref.text, ms
+	return true
+}
+
+// promMetric checks a metric of a prometheus source: a PromQL query that
+// returns an instant vector or a scalar.
+func (p *parser) promMetric(m *Metric, d metricDoc, ref metricRef) bool {
+	if ref.textKey == "select" {
+		p.errorf(ref.textNode, d.ctx, "select is for scrape and host sources; a prometheus source takes query: with a PromQL expression")
+		return false
+	}
+	if d.rate.given() && m.Rate {
+		p.errorf(d.rate.key, d.ctx, "rate: true is not allowed on a prometheus source: use rate() in the query")
+		return false
+	}
+	q, err := promql.ParseExpr(ref.text)
+	if err != nil {
+		p.promqlError(ref.textNode, ref.textOff, ref.text, d.ctx, "query", err)
+		return false
+	}
+	if t := q.Type(); t != promparser.ValueTypeVector && t != promparser.ValueTypeScalar {
+		p.errorf(ref.textNode, d.ctx, "query returns a %s: want an instant vector or a scalar", t)
+		return false
+	}
+	m.Query = ref.text
+	return true
+}
