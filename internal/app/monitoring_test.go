@@ -43,7 +43,7 @@ services:
   worker:
     rules:
       - cpu > 2 => weight 10%
-`, "", `outcome="unknown_service"`)
+`, "\n", `outcome="unknown_service"`)
 	fleetPage := polledMetrics(t, `interval: 200ms
 fleet:
   servers:
