@@ -22,9 +22,11 @@ const DefaultFleetLabel = "instance"
 // evaluation, and 100,000 servers with one rule reached 1.1 GB once the
 // pages were loaded.
 const (
-	// MaxFleetServers caps the servers of a static fleet.
+	// MaxFleetServers caps the servers of a fleet: a static list longer
+	// than this is a load error, a discovery that finds more a failed read.
 	MaxFleetServers = 10000
-	// MaxFleetRuleStates caps servers × top-level rules of a static fleet.
+	// MaxFleetRuleStates caps servers × top-level rules of a fleet, static
+	// or discovered.
 	MaxFleetRuleStates = 100000
 )
 
@@ -109,6 +111,12 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 	if n, r := len(fl.Static), len(f.Services[0].Rules); n*r > MaxFleetRuleStates {
 		p.errorf(d.servers.key, fleetCtx, "%d servers × %d rules is %d rule states, the limit is %d: the agent keeps one per server and rule", n, r, n*r, MaxFleetRuleStates)
 		return
+	}
+	if fl.Discovery != nil {
+		fl.Discovery.MaxSeries = MaxFleetServers
+		if r := len(f.Services[0].Rules); r > 0 {
+			fl.Discovery.MaxSeries = min(MaxFleetServers, MaxFleetRuleStates/r)
+		}
 	}
 	if m := d.maxUnavailable; m.given() {
 		v, ok := p.scalar(m, fleetCtx)

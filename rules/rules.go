@@ -172,6 +172,11 @@ type Metric struct {
 	// value names a server, so that each server has its own value. Empty
 	// outside fleet mode and for other sources.
 	ByLabel string
+	// MaxSeries, when above 0, bounds the series a read by label may
+	// return: a fleet's discovery sets it so that a query matching too
+	// much is a failed read (the last good list is kept), not a fleet
+	// past the limits a static list is held to.
+	MaxSeries int
 	// History is the PromQL query that gives a scrape or host metric's
 	// past values in backtests, read from HistorySource (a prometheus
 	// source); empty when the metric has none. Serving never reads it.

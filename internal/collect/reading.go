@@ -18,6 +18,10 @@ import (
 // path from a reader's Reading to what the evaluator sees, shared by
 // `agent serve` (Collector) and `agent backtest`.
 func (h *Holder) ObserveReading(m *rules.Metric, r sample.Reading, now time.Time) MetricValue {
+	if m.MaxSeries > 0 && len(r.ByLabel) > m.MaxSeries {
+		r = sample.Reading{Err: fmt.Errorf("the query returned %d series by %s, over the limit of %d (at most %d servers, and servers × rules at most %d): narrow the query",
+			len(r.ByLabel), m.ByLabel, m.MaxSeries, rules.MaxFleetServers, rules.MaxFleetRuleStates)}
+	}
 	if len(r.ByLabel) > 0 {
 		// Err and Age describe the result as one value; by label, each
 		// server has its own.
