@@ -180,6 +180,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// startProcess starts cmd and, when the test ends, interrupts it as a
+// service manager would (SIGINT), killing it after 10 s.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
 // buildAgent builds cmd/agent into the test's temporary directory.
 func buildAgent(t *testing.T) string {
 	t.Helper()
@@ -231,20 +251,7 @@ rules:
 	cmd := exec.Command(bin, "serve", "--rules", path, "--listen", poll, "--web.listen-address", web)
 	cmd.Dir = elsewhere
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	startProcess(t, cmd)
 	var last string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get("http://" + web + "/status"); err == nil {

@@ -158,20 +158,7 @@ func TestWebIdleFloodDoesNotStarvePolls(t *testing.T) {
 			cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$@"`, "sh", bin, "serve", "--rules", rules,
 				"--listen", poll, "--web.listen-address", web, "--web.max-connections", fmt.Sprint(tc.maxConns))
 			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				cmd.Process.Signal(os.Interrupt)
-				done := make(chan struct{})
-				go func() { cmd.Wait(); close(done) }()
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-					cmd.Process.Kill()
-					<-done
-				}
-			}()
+			startProcess(t, cmd)
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 				if _, err := testutil.PollLine(poll, "", 200*time.Millisecond); err == nil {
 					break
