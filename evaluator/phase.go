@@ -109,6 +109,12 @@ func (rs *replyState) startRamp(now time.Time, from, to int) {
 	rs.ramping, rs.rampFrom, rs.rampTo, rs.rampSince = true, from, to, now
 }
 
+// out reports whether w takes the server out of rotation: down, drain or
+// maint.
+func (w *want) out() bool {
+	return isDown(w.op) || w.admin == "drain" || w.admin == "maint"
+}
+
 // isNeutral reports whether w asks for nothing HAProxy would not do on its
 // own: up (or the default), ready, 100%.
 func (w *want) isNeutral() bool {
@@ -129,7 +135,7 @@ func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w
 	}
 
 	// The ramp: only the weight it sends differs from the target.
-	out := isDown(w.op) || w.admin == "drain" || w.admin == "maint"
+	out := w.out()
 	target := w.weight
 	weight := target
 	d.Ramp = nil

@@ -33,9 +33,7 @@ func isDown(op string) bool { return op == "down" || op == "fail" || op == "stop
 
 // decide combines the firing rules of one service and the overrides in
 // force into what the agent wants, then lets the service's reply state
-// decide what d's reply says. Combining does not depend on rule order,
-// except that the first down-type rule in file order names the
-// operational word.
+// decide what d's reply says.
 //
 // target is the name overrides are matched against besides the service's:
 // in fleet mode the server's. hold, when set, is why the rules may not take
@@ -43,10 +41,33 @@ func isDown(op string) bool { return op == "down" || op == "fail" || op == "stop
 // way to up and ready, and hold leads the description. It reports whether
 // an override in force takes the server out of rotation.
 func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState, target, hold string) (overrideOut bool) {
+	w := e.combineRules(svc, d)
+	if hold != "" {
+		w.op, w.admin = "up", "ready"
+	}
+	d.Overrides = inForce(now, overrides, svc.Name, target)
+	ov, ready := combineOverrides(d.Overrides, e.file.Reply.Default.Weight)
+	w.overlay(ov)
+	d.Description = e.describe(svc, d, ov, ready, hold)
+
+	w.weight = min(w.weight, rules.MaxWeight)
+	// A held server says up ready at its weight on every poll.
+	w.pinned = ov.admin != "" || ov.weight != rules.Unset || hold != ""
+	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
+	d.Reply = reuseReply(d)
+	return ov.out()
+}
+
+// combineRules lists the firing rules of svc in d.Firing and combines what
+// they ask for, part by part, falling back on reply.default for a part no
+// rule sets. Combining does not depend on rule order (the most severe
+// admin word, the lowest weight and maxconn win), except that the first
+// down-type rule in file order names the operational word. maxconn stays
+// rules.Unset when no rule sets one.
+func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	op, admin, weight, maxconn := "", "", rules.Unset, rules.Unset
+	w := want{weight: rules.Unset, maxconn: rules.Unset}
 	d.Firing = noneFiring
-	d.Overrides = nil
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
 		if rr.State != Firing {
@@ -54,41 +75,52 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 		}
 		d.Firing = append(d.Firing, r.Name)
 		a := r.Action
-		if isDown(a.Op) && op == "" {
-			op = a.Op
+		if isDown(a.Op) && w.op == "" {
+			w.op = a.Op
 		}
-		if adminRank(a.Admin) > adminRank(admin) {
-			admin = a.Admin
+		if adminRank(a.Admin) > adminRank(w.admin) {
+			w.admin = a.Admin
 		}
-		if w := e.ruleWeight(r, rr); w != rules.Unset && (weight == rules.Unset || w < weight) {
-			weight = w
+		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.weight == rules.Unset || rw < w.weight) {
+			w.weight = rw
 		}
-		maxconn = minMaxconn(maxconn, a.Maxconn)
+		w.maxconn = minMaxconn(w.maxconn, a.Maxconn)
 	}
-	if op == "" {
-		op = def.Op
+	if w.op == "" {
+		w.op = def.Op
 	}
-	if admin == "" {
-		admin = def.Admin
+	if w.admin == "" {
+		w.admin = def.Admin
 	}
-	if weight == rules.Unset {
-		weight = def.Weight
+	if w.weight == rules.Unset {
+		w.weight = def.Weight
 	}
-	if hold != "" {
-		op, admin = "up", "ready"
-	}
+	return w
+}
 
-	// Overrides win over the rules, part by part, and combine among
-	// themselves as rules do; ready only counts when no other override
-	// names an admin word.
-	var ov want
-	ov.weight, ov.maxconn = rules.Unset, rules.Unset
-	ready := false
+// inForce returns the overrides that apply now to the service named svc
+// (or to target, the fleet server): those for every service or for either
+// name, not expired. It is nil when none does, so that JSON omits them.
+func inForce(now time.Time, overrides []Override, svc, target string) []Override {
+	var in []Override
 	for _, o := range overrides {
-		if o.Service != "" && o.Service != svc.Name && o.Service != target || !o.Expires.IsZero() && !now.Before(o.Expires) {
+		if o.Service != "" && o.Service != svc && o.Service != target || !o.Expires.IsZero() && !now.Before(o.Expires) {
 			continue
 		}
-		d.Overrides = append(d.Overrides, o)
+		in = append(in, o)
+	}
+	return in
+}
+
+// combineOverrides combines the overrides in force as rules combine, part
+// by part; a part none sets stays empty or rules.Unset so that the rules
+// keep it. An override saying ready only counts when no other names an
+// admin word, since taking a server out must not be undone by accident;
+// when it counts, it also restores the default weight unless an override
+// sets one. ready reports whether it counts.
+func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
+	ov.weight, ov.maxconn = rules.Unset, rules.Unset
+	for _, o := range in {
 		if o.Action.Admin == "ready" {
 			ready = true
 		} else if adminRank(o.Action.Admin) > adminRank(ov.admin) {
@@ -96,7 +128,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 		}
 	}
 	ready = ready && ov.admin == ""
-	for _, o := range d.Overrides {
+	for _, o := range in {
 		a := o.Action
 		if a.Admin == "ready" && !ready {
 			continue
@@ -115,25 +147,34 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	if ready {
 		ov.admin = "ready"
 		if ov.weight == rules.Unset {
-			ov.weight = def.Weight
+			ov.weight = defWeight
 		}
 	}
-	overrideOut = isDown(ov.op) || ov.admin == "drain" || ov.admin == "maint"
+	return ov, ready
+}
+
+// overlay lets the overrides win over the rules, part by part: each part
+// ov sets replaces w's.
+func (w *want) overlay(ov want) {
 	if ov.op != "" {
-		op = ov.op
+		w.op = ov.op
 	}
 	if ov.admin != "" {
-		admin = ov.admin
+		w.admin = ov.admin
 	}
 	if ov.weight != rules.Unset {
-		weight = ov.weight
+		w.weight = ov.weight
 	}
 	if ov.maxconn != rules.Unset {
-		maxconn = ov.maxconn
+		w.maxconn = ov.maxconn
 	}
+}
 
-	// The description names what is in force: the overrides that set a
-	// part of the reply, then the firing rules not wholly overridden.
+// describe names what is in force, so that an operator reading HAProxy's
+// stats page sees why: hold first, then the overrides that set a part of
+// the reply, then the firing rules not wholly overridden. ov and ready are
+// what combineOverrides made of d.Overrides.
+func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready bool, hold string) string {
 	var parts []string
 	if hold != "" {
 		parts = append(parts, hold)
@@ -158,20 +199,17 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 			parts = append(parts, r.Label())
 		}
 	}
-	d.Description = description(parts)
+	return description(parts)
+}
 
-	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, want{
-		op: op, admin: admin, weight: min(weight, rules.MaxWeight), maxconn: maxconn,
-		// A held server says up ready at its weight on every poll.
-		pinned: ov.admin != "" || ov.weight != rules.Unset || hold != "",
-	}, d)
+// reuseReply returns d's reply line: the previous decision's when every
+// part of it is the same, since a fleet renders a thousand replies per
+// cycle and most repeat; a freshly formatted one otherwise.
+func reuseReply(d *Decision) string {
 	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Maxconn == d.Maxconn && p.Description == d.Description {
-		// A fleet renders a thousand replies per cycle; most repeat.
-		d.Reply = p.Reply
-	} else {
-		d.Reply = formatReply(d)
+		return p.Reply
 	}
-	return overrideOut
+	return formatReply(d)
 }
 
 // ruleWeight is the weight a firing rule asks for, floored at min_weight,
