@@ -96,29 +96,68 @@ func (e *Evaluator) serverValues(srv *fleetServer, vecs []*Sample) {
 	}
 }
 
+// fleetCycle is what one fleet evaluation gathers on its way to the
+// guardrail.
+type fleetCycle struct {
+	res *Result
+	// listed are the servers listed this time, candidates those of them
+	// whose rules want them out; forced counts the servers out because an
+	// override says so (or, unlisted, were last out).
+	listed, candidates []*fleetServer
+	forced             int
+}
+
 // evaluateFleet runs the default service's rules once per server, then the
 // guardrail. e.load has run.
 func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot, overrides []Override) *Result {
-	fl := e.file.Fleet
-	svc := e.file.Services[0]
 	if e.fleet == nil {
 		e.fleet = make(map[string]*fleetServer, len(servers))
 	}
+	e.gen++
+	c := e.evaluateListed(now, servers, e.serverVectors(snap), overrides)
+	e.keepUnlisted(now, c)
+	g := e.guard(now, c, overrides)
+	for _, srv := range c.listed {
+		srv.out = srv.last.Out()
+		srv.last.prev = nil // keep one decision per server alive, not a chain
+	}
+	for _, d := range c.res.Servers {
+		if d.Out() {
+			g.Out++
+		}
+	}
+	c.res.Guardrail = g
+	slices.SortFunc(c.res.Servers, func(a, b *Decision) int { return strings.Compare(a.Server, b.Server) })
+	return c.res
+}
+
+// serverVectors returns, by metric index, the sample of each metric whose
+// query returned a vector by server, nil for the others: those have one
+// value shared by every server.
+func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 	vecs := make([]*Sample, len(e.file.Metrics))
 	for i, m := range e.file.Metrics {
 		if s, ok := snap[m.Name]; ok && s.Servers != nil && s.Missing == "" {
 			vecs[i] = &s
 		}
 	}
-	e.gen++
+	return vecs
+}
+
+// evaluateListed decides for every listed server (once for one listed
+// twice), as if the guardrail did not exist. The decisions, rule results
+// and values of all servers share a few large allocations, since a fleet
+// has thousands.
+func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides []Override) *fleetCycle {
+	svc := e.file.Services[0]
 	nr := len(svc.Rules)
 	decisions := make([]Decision, len(servers))
 	results := make([]RuleResult, len(servers)*nr)
 	values := make([]Value, 0, len(servers)*e.valueCap)
-	listed := make([]*fleetServer, 0, len(servers))
-	res := &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(servers))}
-	forced := 0 // servers out because an override says so
-	var candidates []*fleetServer
+	c := &fleetCycle{
+		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(servers))},
+		listed: make([]*fleetServer, 0, len(servers)),
+	}
 	for k, name := range servers {
 		srv := e.fleet[name]
 		if srv == nil {
@@ -137,24 +176,38 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 		values = e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing)
 		srv.saved = srv.reply
 		overrideOut := e.decide(now, svc, d, overrides, &srv.reply, name, "")
-		switch {
-		case overrideOut:
-			forced++
-			srv.wantSince = time.Time{}
-		case d.Out():
-			if srv.wantSince.IsZero() {
-				srv.wantSince = now
-			}
-			candidates = append(candidates, srv)
-		default:
-			srv.wantSince = time.Time{}
-		}
+		c.classify(now, srv, d, overrideOut)
 		srv.last = d
-		listed = append(listed, srv)
-		res.Servers = append(res.Servers, d)
+		c.listed = append(c.listed, srv)
+		c.res.Servers = append(c.res.Servers, d)
 	}
 	e.env = e.sharedEnv
-	// Servers no longer listed keep their last decision until stale_after.
+	return c
+}
+
+// classify counts srv, just decided as d, among the servers an override
+// forces out or among the candidates the guardrail may hold, and tracks
+// since when its rules have wanted it out: the guardrail lets the earliest
+// go first.
+func (c *fleetCycle) classify(now time.Time, srv *fleetServer, d *Decision, overrideOut bool) {
+	switch {
+	case overrideOut:
+		c.forced++
+		srv.wantSince = time.Time{}
+	case d.Out():
+		if srv.wantSince.IsZero() {
+			srv.wantSince = now
+		}
+		c.candidates = append(c.candidates, srv)
+	default:
+		srv.wantSince = time.Time{}
+	}
+}
+
+// keepUnlisted adds the servers no longer listed, marked stale, with their
+// last decision until stale_after, so that a discovery hiccup does not
+// make them vanish from the guardrail's count; older ones are forgotten.
+func (e *Evaluator) keepUnlisted(now time.Time, c *fleetCycle) {
 	for name, srv := range e.fleet {
 		if srv.gen == e.gen {
 			continue
@@ -166,52 +219,54 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 		d := *srv.last
 		d.Stale = true
 		if d.Out() {
-			forced++
+			c.forced++
 		}
-		res.Servers = append(res.Servers, &d)
+		c.res.Servers = append(c.res.Servers, &d)
 	}
+}
 
-	total := len(res.Servers)
+// guard applies fleet.max_unavailable: the candidates beyond what the
+// budget left by forced servers allows are decided again under hold, in
+// rotation. The state of their replies is first put back as it was before
+// this evaluation, so that the first decision leaves no trace.
+func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *Guardrail {
+	fl := e.file.Fleet
+	total := len(c.res.Servers)
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(total), Servers: total, Held: []string{}}
-	budget := max(0, g.Allowed-forced)
-	if len(candidates) > budget {
-		// Those already out keep their place, then the earliest to want
-		// out, then by name: replicas given the same data agree.
-		slices.SortFunc(candidates, func(a, b *fleetServer) int {
-			if a.out != b.out {
-				if a.out {
-					return -1
-				}
-				return 1
+	budget := max(0, g.Allowed-c.forced)
+	if len(c.candidates) <= budget {
+		return g
+	}
+	sortCandidates(c.candidates)
+	hold := "held by guardrail (" + strconv.Itoa(c.forced+budget) + " of " + strconv.Itoa(total) + " out)"
+	svc := e.file.Services[0]
+	for _, srv := range c.candidates[budget:] {
+		d := srv.last
+		srv.reply = srv.saved
+		e.decide(now, svc, d, overrides, &srv.reply, srv.name, hold)
+		d.Held = true
+		g.Held = append(g.Held, srv.name)
+	}
+	slices.Sort(g.Held)
+	return g
+}
+
+// sortCandidates orders the servers wanting out by who goes first: those
+// already out keep their place, then the earliest to want out, then by
+// name, so that replicas given the same data agree.
+func sortCandidates(candidates []*fleetServer) {
+	slices.SortFunc(candidates, func(a, b *fleetServer) int {
+		if a.out != b.out {
+			if a.out {
+				return -1
 			}
-			if c := a.wantSince.Compare(b.wantSince); c != 0 {
-				return c
-			}
-			return strings.Compare(a.name, b.name)
-		})
-		held := candidates[budget:]
-		hold := "held by guardrail (" + strconv.Itoa(forced+budget) + " of " + strconv.Itoa(total) + " out)"
-		for _, srv := range held {
-			d := srv.last
-			srv.reply = srv.saved
-			e.decide(now, svc, d, overrides, &srv.reply, srv.name, hold)
-			d.Held = true
-			g.Held = append(g.Held, srv.name)
+			return 1
 		}
-		slices.Sort(g.Held)
-	}
-	for _, srv := range listed {
-		srv.out = srv.last.Out()
-		srv.last.prev = nil // keep one decision per server alive, not a chain
-	}
-	for _, d := range res.Servers {
-		if d.Out() {
-			g.Out++
+		if c := a.wantSince.Compare(b.wantSince); c != 0 {
+			return c
 		}
-	}
-	res.Guardrail = g
-	slices.SortFunc(res.Servers, func(a, b *Decision) int { return strings.Compare(a.Server, b.Server) })
-	return res
+		return strings.Compare(a.name, b.name)
+	})
 }
 
 // carryFleet gives n, built for a new rule file, the fleet servers of e
