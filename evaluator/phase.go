@@ -124,19 +124,42 @@ func (w *want) isNeutral() bool {
 // apply turns what is wanted into d's reply at now, advancing the state:
 // the ramp, the phase, and which parts the reply carries.
 func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w want, d *Decision) {
-	if !rs.started {
-		rs.started = true
-		if !rs.resumed || rs.toldFull {
-			rs.calmSince = now
-		}
-		if !rs.resumed && usesMaxconn || rs.toldMaxconn {
-			rs.releasedAt = now
-		}
+	rs.start(now, usesMaxconn)
+	w.weight = rs.ramp(now, cfg, w.out(), w.weight, d)
+	acting := !w.isNeutral()
+	restoring := rs.restoreWindow(now, cfg, acting)
+	held := w.maxconn != rules.Unset
+	releasing := rs.releaseWindow(now, cfg, usesMaxconn, held)
+	maxconn := w.maxconn
+	if releasing {
+		maxconn = cfg.Maxconn
 	}
+	d.Op, d.Admin, d.Weight, d.Maxconn = w.op, w.admin, w.weight, maxconn
+	rs.setPhase(cfg, d, acting || held, restoring, releasing)
+	d.full = acting || restoring
+}
 
-	// The ramp: only the weight it sends differs from the target.
-	out := w.out()
-	target := w.weight
+// start opens, on the first evaluation, the restore windows for what an
+// earlier run of the agent may have left in HAProxy: everything, unless the
+// reply it last sent is known (see resume) and carried no such part.
+func (rs *replyState) start(now time.Time, usesMaxconn bool) {
+	if rs.started {
+		return
+	}
+	rs.started = true
+	if !rs.resumed || rs.toldFull {
+		rs.calmSince = now
+	}
+	if !rs.resumed && usesMaxconn || rs.toldMaxconn {
+		rs.releasedAt = now
+	}
+}
+
+// ramp returns the weight to send for target, setting d.Ramp: a weight
+// climbing back after the server was out or its weight rose, so that it
+// does not take a full share of traffic at once. Only the weight sent
+// differs from the target; out (the server wanted out) ends any ramp.
+func (rs *replyState) ramp(now time.Time, cfg *rules.Reply, out bool, target int, d *Decision) int {
 	weight := target
 	d.Ramp = nil
 	switch {
@@ -162,9 +185,14 @@ func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w
 		}
 	}
 	rs.out, rs.weight = out, weight
+	return weight
+}
 
-	w.weight = weight
-	acting := !w.isNeutral()
+// restoreWindow records whether the agent is acting and reports whether it
+// is restoring: it stopped acting less than reply.restore_for ago (or
+// reply.restore_always is set), so the reply still carries ready and the
+// weight to undo what it said.
+func (rs *replyState) restoreWindow(now time.Time, cfg *rules.Reply, acting bool) (restoring bool) {
 	switch {
 	case acting:
 		rs.calmSince = time.Time{}
@@ -172,9 +200,13 @@ func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w
 		rs.calmSince = now
 	}
 	rs.acting = acting
-	restoring := !acting && (cfg.RestoreAlways || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
+	return !acting && (cfg.RestoreAlways || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
+}
 
-	held := w.maxconn != rules.Unset
+// releaseWindow is restoreWindow for maxconn: it records whether a limit
+// is held and reports whether the reply must still carry reply.maxconn to
+// undo one the agent let go of.
+func (rs *replyState) releaseWindow(now time.Time, cfg *rules.Reply, usesMaxconn, held bool) (releasing bool) {
 	switch {
 	case held:
 		rs.releasedAt = time.Time{}
@@ -182,32 +214,32 @@ func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w
 		rs.releasedAt = now
 	}
 	rs.holding = held
-	maxconn := w.maxconn
-	releasing := !held && (cfg.RestoreAlways && (usesMaxconn || !rs.releasedAt.IsZero()) ||
+	return !held && (cfg.RestoreAlways && (usesMaxconn || !rs.releasedAt.IsZero()) ||
 		!rs.releasedAt.IsZero() && now.Sub(rs.releasedAt) < cfg.RestoreFor)
-	if releasing {
-		maxconn = cfg.Maxconn
-	}
+}
 
-	d.Op, d.Admin, d.Weight, d.Maxconn = w.op, w.admin, weight, maxconn
+// setPhase sets d.Phase and, while restoring, d.QuietAt: when the last
+// open restore window closes and the reply goes quiet (never, with
+// reply.restore_always). acting includes holding a maxconn.
+func (rs *replyState) setPhase(cfg *rules.Reply, d *Decision, acting, restoring, releasing bool) {
 	d.QuietAt = time.Time{}
 	switch {
-	case acting || held:
+	case acting:
 		d.Phase = Acting
 	case restoring || releasing:
 		d.Phase = Restoring
-		if !cfg.RestoreAlways {
-			if restoring {
-				d.QuietAt = rs.calmSince.Add(cfg.RestoreFor)
-			}
-			if releasing {
-				if t := rs.releasedAt.Add(cfg.RestoreFor); t.After(d.QuietAt) {
-					d.QuietAt = t
-				}
+		if cfg.RestoreAlways {
+			return
+		}
+		if restoring {
+			d.QuietAt = rs.calmSince.Add(cfg.RestoreFor)
+		}
+		if releasing {
+			if t := rs.releasedAt.Add(cfg.RestoreFor); t.After(d.QuietAt) {
+				d.QuietAt = t
 			}
 		}
 	default:
 		d.Phase = Quiet
 	}
-	d.full = acting || restoring
 }
