@@ -115,8 +115,8 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 	}
 	e.gen++
 	c := e.evaluateListed(now, servers, e.serverVectors(snap), overrides)
-	e.keepUnlisted(now, c)
-	g := e.guard(now, c, overrides)
+	e.keepUnlisted(now, &c)
+	g := e.guard(now, &c, overrides)
 	for _, srv := range c.listed {
 		srv.out = srv.last.Out()
 		srv.last.prev = nil // keep one decision per server alive, not a chain
@@ -136,9 +136,11 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 // value shared by every server.
 func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 	vecs := make([]*Sample, len(e.file.Metrics))
+	samples := make([]Sample, len(e.file.Metrics)) // one allocation, not one per metric
 	for i, m := range e.file.Metrics {
 		if s, ok := snap[m.Name]; ok && s.Servers != nil && s.Missing == "" {
-			vecs[i] = &s
+			samples[i] = s
+			vecs[i] = &samples[i]
 		}
 	}
 	return vecs
@@ -148,13 +150,13 @@ func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 // twice), as if the guardrail did not exist. The decisions, rule results
 // and values of all servers share a few large allocations, since a fleet
 // has thousands.
-func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides []Override) *fleetCycle {
+func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides []Override) fleetCycle {
 	svc := e.file.Services[0]
 	nr := len(svc.Rules)
 	decisions := make([]Decision, len(servers))
 	results := make([]RuleResult, len(servers)*nr)
 	values := make([]Value, 0, len(servers)*e.valueCap)
-	c := &fleetCycle{
+	c := fleetCycle{
 		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(servers))},
 		listed: make([]*fleetServer, 0, len(servers)),
 	}
