@@ -60,10 +60,10 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 
 // combineRules lists the firing rules of svc in d.Firing and combines what
 // they ask for, part by part, falling back on reply.default for a part no
-// rule sets. Combining does not depend on rule order (the most severe
-// admin word, the lowest weight and maxconn win), except that the first
-// down-type rule in file order names the operational word. maxconn stays
-// rules.Unset when no rule sets one.
+// rule sets. Combining does not depend on rule order (maint over drain
+// over ready, the lowest weight, the lowest real maxconn), except that the
+// first down-type rule in file order names the operational word. maxconn
+// stays rules.Unset when no rule sets one.
 func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
 	w := want{weight: rules.Unset, maxconn: rules.Unset}
@@ -100,7 +100,7 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 
 // inForce returns the overrides that apply now to the service named svc
 // (or to target, the fleet server): those for every service or for either
-// name, not expired. It is nil when none does, so that JSON omits them.
+// name, not expired; nil when none does.
 func inForce(now time.Time, overrides []Override, svc, target string) []Override {
 	var in []Override
 	for _, o := range overrides {
@@ -114,10 +114,10 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 
 // combineOverrides combines the overrides in force as rules combine, part
 // by part; a part none sets stays empty or rules.Unset so that the rules
-// keep it. An override saying ready only counts when no other names an
-// admin word, since taking a server out must not be undone by accident;
-// when it counts, it also restores the default weight unless an override
-// sets one. ready reports whether it counts.
+// keep it. ready means "ignore the rules' admin word and weight" and loses
+// to any other override's admin word (SPEC, Overrides); when it counts, it
+// restores the default weight unless an override sets one. ready reports
+// whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 	ov.weight, ov.maxconn = rules.Unset, rules.Unset
 	for _, o := range in {
