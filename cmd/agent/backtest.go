@@ -61,7 +61,7 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 		case *service != "" && f.Fleet != nil:
 			return usage("%s is a fleet file: name a server with --server", *path)
 		case *service != "" && f.Service(*service) == nil:
-			return usage("%s has no service %q", *path, *service)
+			return usage("%s", noService(f, *path, *service))
 		case *server != "" && f.Fleet == nil:
 			return usage("--server is for fleet mode: %s has no fleet section", *path)
 		}

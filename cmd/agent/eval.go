@@ -53,7 +53,7 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 			return exitFailure
 		}
 		if *service != "" && f.Service(*service) == nil {
-			fmt.Fprintf(stderr, "agent: %s has no service %q\n", *path, *service)
+			fmt.Fprintf(stderr, "agent: %s\n", noService(f, *path, *service))
 			return exitUsage
 		}
 		fixed, err := parseSets(f, *sets)
