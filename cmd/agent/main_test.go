@@ -179,6 +179,7 @@ func TestUsageErrorNamesTheCommandsHelp(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, "see 'agent serve --help'"},
 		{[]string{"check"}, "see 'agent check --help'"},
 		{[]string{"frobnicate"}, "see 'agent --help'"},
+		{[]string{"eval", "../../examples/rules.yaml"}, "eval needs --dry-run (agent eval --dry-run FILE)"},
 	} {
 		code, _, errOut := agent(t, tc.args...)
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {
