@@ -22,7 +22,7 @@ import (
 const defaultBacktestFrom = 6 * time.Hour
 
 func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string, command) {
-	c := ka.Command("backtest", "Replay a rule file over the history Prometheus holds: what would these rules have replied? Prints, per service or fleet server, every change with the firing rules, the time out of rotation and at reduced weight, and a timeline; with --baseline, the same for another file over the same data and where the two differ. Exit 0 when it ran, 1 when a metric has no history or Prometheus fails, 2 for usage errors.")
+	c := ka.Command("backtest", "Replay a rule file over the history Prometheus holds (read from the file's own prometheus sources, as serve would query them): what would these rules have replied? Prints, per service or fleet server, every change with the firing rules, the time out of rotation and at reduced weight, and a timeline; with --baseline, the same for another file over the same data and where the two differ. Exit 0 when it ran, 1 when a metric has no history or Prometheus fails, 2 for usage errors.")
 	path := c.Flag("rules", "Rule file to replay.").Required().PlaceHolder("FILE").String()
 	from := c.Flag("from", "Replay this far back from now (default 6h without --start).").PlaceHolder("DURATION").String()
 	start := c.Flag("start", "Start of the replay: RFC 3339 or Unix time, as promtool takes it.").PlaceHolder("TIME").String()
@@ -61,7 +61,7 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 		case *service != "" && f.Fleet != nil:
 			return usage("%s is a fleet file: name a server with --server", *path)
 		case *service != "" && f.Service(*service) == nil:
-			return usage("%s has no service %q", *path, *service)
+			return usage("%s", noService(f, *path, *service))
 		case *server != "" && f.Fleet == nil:
 			return usage("--server is for fleet mode: %s has no fleet section", *path)
 		}

@@ -38,6 +38,7 @@ func checkFile(w io.Writer, path string) bool {
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
 		printLoadErrors(w, failedIndent, err)
+		hintOtherKind(w, err, "rule_files", fmt.Sprintf("(this is a test file, by its rule_files key: run it with 'agent test %s')", path))
 		fmt.Fprintln(w)
 		return false
 	}

@@ -34,7 +34,7 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 
 	return c.FullCommand(), func(ctx context.Context, logger *slog.Logger) int {
 		if !*dryRun {
-			fmt.Fprintln(stderr, "agent: eval needs --dry-run: it evaluates and prints, it never changes anything")
+			fmt.Fprintln(stderr, "agent: eval needs --dry-run (agent eval --dry-run FILE): it evaluates and prints, it never changes anything")
 			return exitUsage
 		}
 		switch {
@@ -53,7 +53,7 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 			return exitFailure
 		}
 		if *service != "" && f.Service(*service) == nil {
-			fmt.Fprintf(stderr, "agent: %s has no service %q\n", *path, *service)
+			fmt.Fprintf(stderr, "agent: %s\n", noService(f, *path, *service))
 			return exitUsage
 		}
 		fixed, err := parseSets(f, *sets)

@@ -78,10 +78,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	}
 	chosen, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "agent: %v; see 'agent --help'\n", err)
+		fmt.Fprintf(stderr, "agent: %v; see '%s'\n", err, helpFor(app, args))
 		return exitUsage
 	}
 	return commands[chosen](ctx, promslog.New(logConfig))
+}
+
+// helpFor names the help that answers a usage error in args: the chosen
+// command's (`agent backtest --help` lists backtest's flags), else the
+// list of commands.
+func helpFor(app *kingpin.Application, args []string) string {
+	pc, _ := app.ParseContext(args)
+	if pc != nil && pc.SelectedCommand != nil {
+		return "agent " + pc.SelectedCommand.FullCommand() + " --help"
+	}
+	return "agent --help"
 }
 
 // noCommand reports whether args name no command and ask for no help or

@@ -167,6 +167,27 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestUsageErrorNamesTheCommandsHelp: a usage error points at the help
+// that answers it, the chosen command's when there is one (its flags are
+// not in the top-level usage).
+func TestUsageErrorNamesTheCommandsHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backtest", "../../examples/rules.yaml"}, "see 'agent backtest --help'"}, // the file goes in --rules
+		{[]string{"serve", "--no-such-flag"}, "see 'agent serve --help'"},
+		{[]string{"check"}, "see 'agent check --help'"},
+		{[]string{"frobnicate"}, "see 'agent --help'"},
+		{[]string{"eval", "../../examples/rules.yaml"}, "eval needs --dry-run (agent eval --dry-run FILE)"},
+	} {
+		code, _, errOut := agent(t, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("agent %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	code, out, _ := agent(t, "version")
 	if code != exitOK || !strings.HasPrefix(out, "agent, version ") || strings.HasPrefix(out, "agent, version  ") {
@@ -203,5 +224,23 @@ func TestHelp(t *testing.T) {
 				t.Errorf("--help differs from %s (go test -update rewrites it):\n%s", golden, out)
 			}
 		})
+	}
+}
+
+// TestUnknownServiceSaysWhatToGive: --service naming no service lists the
+// file's services, and on a fleet file points at --server.
+func TestUnknownServiceSaysWhatToGive(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "--dry-run", "../../examples/features.yaml", "--service", "nope"}, `(its services: "default", "worker", "batch.v2")`},
+		{[]string{"backtest", "--rules", "../../examples/features.yaml", "--service", "nope"}, `(its services: "default", "worker", "batch.v2")`},
+		{[]string{"eval", "--dry-run", "../../examples/fleet.yaml", "--service", "web1"}, "name a server with --server"},
+	} {
+		code, _, errOut := agent(t, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("agent %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
 	}
 }

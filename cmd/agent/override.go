@@ -52,7 +52,7 @@ func registerOverride(app *kingpin.Application, stdout, stderr io.Writer) (strin
 	c := app.Command("override", overrideHelp)
 	var f overrideFlags
 	c.Arg("what", "drain, maint, down, ready, weight N%; or list; or clear [ID].").Required().StringsVar(&f.args)
-	c.Flag("service", "Apply to this service only (default: all services).").PlaceHolder("NAME").StringVar(&f.service)
+	c.Flag("service", "Apply to this service only (in fleet mode: this server; default: all).").PlaceHolder("NAME").StringVar(&f.service)
 	c.Flag("reason", "Why: required when adding; HAProxy shows it as \"override: REASON\".").PlaceHolder("TEXT").StringVar(&f.reason)
 	c.Flag("ttl", "Remove the override after this long (e.g. 30m, 4h, 1d; default 1h); 0 or forever keeps it until cleared.").StringVar(&f.ttl)
 	c.Flag("web.url", "Base URL of the running agent's web server (its --web.listen-address); https://... when its --web.config.file sets TLS.").Default("http://127.0.0.1:9898").Envar("AGENT_WEB_URL").StringVar(&f.url)

@@ -182,7 +182,7 @@ func TestOverrideServerErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"drain", "--service", "db", "--reason", "x"}, `agent override: unknown service "db": the rules loaded have no such service`},
+		{[]string{"drain", "--service", "db", "--reason", "x"}, `agent override: unknown service "db": the rules loaded have no such service (nor, in fleet mode, server); without --service (an empty service) an override applies to all`},
 		{[]string{"drain", "--reason", "caf\u00e9"}, "agent override: reason may hold printable ASCII only"},
 		{[]string{"drain", "--reason", strings.Repeat("x", 101)}, "agent override: reason is 101 characters long"},
 	} {

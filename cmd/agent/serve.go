@@ -27,7 +27,7 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		PlaceHolder("FILE").StringVar(&o.RulesPath)
 	c.Flag("listen", "Address of the agent port that HAProxy polls (agent-port). Listens on IPv4 and IPv6.").
 		Default(":9999").StringVar(&o.Listen)
-	c.Flag("web.listen-address", "Address of /metrics, /status and /healthz.").
+	c.Flag("web.listen-address", "Address of the web port: the status page (/), /metrics, /status, /healthz, and the lifecycle endpoints.").
 		Default(":9898").StringVar(&o.WebListen)
 	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload, /api/v1/overrides and the status page's override forms.").
 		BoolVar(&o.EnableLifecycle)

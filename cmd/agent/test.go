@@ -45,6 +45,7 @@ func testFile(w io.Writer, path string, filter *regexp.Regexp) bool {
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
 		printLoadErrors(w, failedIndent, err)
+		hintOtherKind(w, err, "rules", fmt.Sprintf("(this is a rule file, by its rules key: check it with 'agent check %s'; a test file names it in rule_files)", path))
 		fmt.Fprintln(w)
 		return false
 	}

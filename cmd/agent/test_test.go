@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -104,5 +106,30 @@ func TestTestUsage(t *testing.T) {
 	}
 	if code, _, _ := runTestCmd(t, "no/such.test.yaml"); code != exitUsage {
 		t.Errorf("missing file: exit %d, want 2", code)
+	}
+}
+
+// TestOtherKindOfFileIsNamed: a test file given to check, or a rule file
+// given to test, fails with a line saying which command it is for; a
+// plainly broken file gets no such line.
+func TestOtherKindOfFileIsNamed(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "../../examples/tests/rules.test.yaml"}, "(this is a test file, by its rule_files key: run it with 'agent test ../../examples/tests/rules.test.yaml')"},
+		{[]string{"test", "../../examples/rules.yaml"}, "(this is a rule file, by its rules key: check it with 'agent check ../../examples/rules.yaml'"},
+	} {
+		code, out, _ := agent(t, tc.args...)
+		if code != exitFailure || !strings.Contains(out, tc.want) {
+			t.Errorf("agent %s: exit %d, stdout:\n%s\nwant exit 1 and %q", strings.Join(tc.args, " "), code, out, tc.want)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("rules: [nope]\nbogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := agent(t, "check", bad); code != exitFailure || strings.Contains(out, "(this is a") {
+		t.Errorf("agent check on a broken rule file: exit %d, stdout:\n%s\nwant exit 1 and no hint", code, out)
 	}
 }

@@ -171,11 +171,11 @@ func Run(ctx context.Context, o Options) error {
 // listen binds the agent port and the web port.
 func listen(ctx context.Context, o Options) (poll, web net.Listener, err error) {
 	if poll, err = responder.Listen(ctx, o.Listen); err != nil {
-		return nil, nil, fmt.Errorf("agent port: %w", err)
+		return nil, nil, fmt.Errorf("agent port (--listen): %w", err)
 	}
 	if web, err = (&net.ListenConfig{}).Listen(ctx, "tcp", o.WebListen); err != nil {
 		poll.Close()
-		return nil, nil, fmt.Errorf("web port: %w", err)
+		return nil, nil, fmt.Errorf("web port (--web.listen-address): %w", err)
 	}
 	return poll, web, nil
 }

@@ -82,6 +82,10 @@ func TestPortInUseComesFirst(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), port+" port") || !strings.Contains(err.Error(), "address already in use") {
 				t.Fatalf("Run: %v; want the %s port in use", err, port)
 			}
+			// The error names the flag that picks another port.
+			if flag := map[string]string{"agent": "(--listen)", "web": "(--web.listen-address)"}[port]; !strings.Contains(err.Error(), flag) {
+				t.Errorf("Run: %v; want it to name %s", err, flag)
+			}
 			if n := reads.Load(); n != 0 {
 				t.Errorf("the source was read %d times before the port error", n)
 			}

@@ -93,7 +93,7 @@ func (a *agent) page() *statuspage.Page {
 	}
 	for _, m := range st.Metrics {
 		pm := statuspage.Metric{Name: m.Name, Source: m.Source, Query: queries[m.Name],
-			Age: time.Duration(m.AgeSeconds * float64(time.Second)), Missing: m.Missing}
+			Age: time.Duration(m.AgeSeconds * float64(time.Second)), Missing: m.Missing, Servers: m.Servers}
 		if m.Value != nil {
 			pm.Value = *m.Value
 		}

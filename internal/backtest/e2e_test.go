@@ -272,6 +272,19 @@ func TestBacktestNoData(t *testing.T) {
 	}
 }
 
+// TestBacktestFleetNoServers: a fleet whose discovery finds no server over
+// the whole range says so, rather than ending the report without a word.
+func TestBacktestFleetNoServers(t *testing.T) {
+	url := prom(t)
+	fe := newFetcher(t)
+	f := ruleFile(t, url, "fleet:\n  servers: {source: prom, query: upp, label: instance}\nmetrics:\n  queue: prom:max by (instance) (queue)\nrules:\n  - queue > 500 => drain\n")
+	run := replay(t, fe, f, nil)
+	var b strings.Builder
+	if err := backtest.NewReport(run, nil, "").WriteText(&b); err != nil || !strings.Contains(b.String(), "No server known at any step") {
+		t.Errorf("text: %v\n%s", err, b.String())
+	}
+}
+
 // TestBacktestPrometheusDown: a Prometheus that cannot be reached fails
 // the fetch.
 func TestBacktestPrometheusDown(t *testing.T) {

@@ -52,6 +52,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(ew, "\n%s %s\n", kind, t.Name)
 		rep.writeTarget(ew, t, b)
 	}
+	if rep.fleet && len(rep.targets()) == 0 {
+		// Else the report would end here with no word about servers.
+		fmt.Fprintf(ew, "\nNo server known at any step: the fleet's discovery query named none over the range (check fleet.servers: its query and label)\n")
+	}
 	if len(quiet) > 0 {
 		fmt.Fprintf(ew, "\n%d %ss always in rotation at full weight, never changed: %s\n", len(quiet), kind, cutList(quiet, 90))
 	}

@@ -252,7 +252,7 @@ func (s *Store) Add(o evaluator.Override, ttl time.Duration) (evaluator.Override
 		return o, invalid("ttl %s: must not be negative (0 means never expires)", ttl)
 	}
 	if o.Service != "" && s.known != nil && !s.known(o.Service) {
-		return o, invalid("unknown service %q: the rules loaded have no such service (leave the service empty to apply to all)", o.Service)
+		return o, invalid("unknown service %q: the rules loaded have no such service (nor, in fleet mode, server); without --service (an empty service) an override applies to all", o.Service)
 	}
 	id, err := newID()
 	if err != nil {

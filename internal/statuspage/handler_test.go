@@ -335,3 +335,15 @@ func TestPageGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetMetricByServer: a metric read by server (fleet mode) shows as
+// such, not as the 0 its unused Value holds.
+func TestFleetMetricByServer(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	p := testPage(now, 1)
+	p.Metrics = append(p.Metrics, Metric{Name: "queue_by_server", Source: "prom", Query: "sum by (server) (q)", Servers: 4})
+	_, body := get(t, serve(t, p, nil).URL+"/")
+	if !strings.Contains(body, "<tr><td>queue_by_server</td><td>by server (4 values)</td>") {
+		t.Errorf("the by-server metric's row does not say so:\n%s", body)
+	}
+}

@@ -102,6 +102,10 @@ type Metric struct {
 	Age   time.Duration
 	// Missing says why there is no value; empty when Value is valid.
 	Missing string
+	// Servers, in fleet mode, is how many servers a metric read by
+	// server gave a value; Value is then not used (each server's rules
+	// show its own).
+	Servers int
 }
 
 // Override is an operator override in force.

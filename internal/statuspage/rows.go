@@ -3,6 +3,7 @@ package statuspage
 import (
 	"html/template"
 	"io"
+	"strconv"
 )
 
 // The long tables (rules, metrics, changes) are written in Go rather than
@@ -122,6 +123,10 @@ func (v *view) MetricRows() template.HTML {
 			b.WriteString(`<span class="missing">missing: `)
 			esc(m.Missing)
 			b.WriteString(`</span>`)
+		} else if m.Servers > 0 {
+			b.WriteString("by server (")
+			b.WriteString(strconv.Itoa(m.Servers))
+			b.WriteString(" values)")
 		} else {
 			b.WriteString(formatNumber(m.Value))
 		}
