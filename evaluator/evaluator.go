@@ -264,7 +264,7 @@ func (e *Evaluator) load(snap Snapshot) {
 		// Boxing a float allocates; most values repeat between cycles.
 		if v != e.last[i] && !(math.IsNaN(v) && math.IsNaN(e.last[i])) {
 			e.last[i] = v
-			e.env[m.Name] = box(v)
+			e.env[m.Name] = v
 		}
 	}
 }

@@ -91,7 +91,7 @@ func (e *Evaluator) serverValues(srv *fleetServer, vecs []*Sample) {
 		}
 		if v != srv.vals[i] && !(math.IsNaN(v) && math.IsNaN(srv.vals[i])) {
 			srv.vals[i] = v
-			srv.env[m.Name] = box(v)
+			srv.env[m.Name] = v
 		}
 	}
 }
