@@ -1,7 +1,6 @@
 package statuspage
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -129,9 +128,6 @@ type view struct {
 	Changes   []Change
 	Flash     *flash
 	history   *History
-	// out is the writer the template executes into; the long tables are
-	// written to it directly (rows.go).
-	out pageWriter
 }
 
 type flash struct {
@@ -231,27 +227,14 @@ func (h *Handler) render(w io.Writer, p *Page, f *flash) error {
 	if p.Now.IsZero() {
 		p.Now = time.Now()
 	}
-	out, ok := w.(pageWriter)
-	var bw *bufio.Writer
-	if !ok {
-		bw = bufio.NewWriterSize(w, 32<<10)
-		out = bw
-	}
-	err := pageTemplate.ExecuteTemplate(out, "page", &view{
+	return pageTemplate.ExecuteTemplate(w, "page", &view{
 		Page:      p,
 		Lifecycle: h.o.Overrides != nil,
 		Actions:   formActions,
 		Changes:   h.o.History.Changes(),
 		Flash:     f,
 		history:   h.o.History,
-		out:       out,
 	})
-	if bw != nil {
-		if ferr := bw.Flush(); err == nil {
-			err = ferr
-		}
-	}
-	return err
 }
 
 // maxForm bounds a form post: a few short fields.

@@ -2,64 +2,22 @@ package statuspage
 
 import (
 	"html/template"
-	"io"
 	"strconv"
+	"strings"
 )
 
 // The long tables (rules, metrics, changes) are written in Go rather than
 // in the template for speed: with 100 rules and 100 metrics, the
-// template's reflection would be most of the page's cost. They are written
-// straight to the page's writer, where the template has written everything
-// before them (the template writes as it executes), and the methods the
-// template calls return nothing to print: a table returned as a string
-// would be copied twice more (through fmt's buffer, then into the page),
-// which cost a tenth of a render. Every string is escaped by escape,
-// as template.HTMLEscape escapes, which is safe both in element content
+// template's reflection would be most of the page's cost. Every string is
+// escaped with template.HTMLEscape, which is safe both in element content
 // and in quoted attribute values, the only places one is put; markup comes
 // only from constants here.
 
-// escape writes s to w with the characters that are special in HTML
-// content and quoted attributes (& < > " ' and NUL) replaced as
-// template.HTMLEscape replaces them, without allocating: clean runs are
-// written as they are.
-func escape(w pageWriter, s string) {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var rep string
-		switch s[i] {
-		case '&':
-			rep = "&amp;"
-		case '<':
-			rep = "&lt;"
-		case '>':
-			rep = "&gt;"
-		case '"':
-			rep = "&#34;"
-		case '\'':
-			rep = "&#39;"
-		case 0:
-			rep = "\uFFFD"
-		default:
-			continue
-		}
-		_, _ = w.WriteString(s[last:i])
-		_, _ = w.WriteString(rep)
-		last = i + 1
-	}
-	_, _ = w.WriteString(s[last:])
-}
-
-// pageWriter is what a page is rendered into.
-type pageWriter interface {
-	io.Writer
-	io.StringWriter
-	io.ByteWriter
-}
-
-// RuleRows writes the rows of a target's rule table to the page.
+// RuleRows renders the rows of a target's rule table.
 func (v *view) RuleRows(t Target) template.HTML {
-	b := v.out
-	esc := func(s string) { escape(b, s) }
+	var b strings.Builder
+	b.Grow(len(t.Rules) * 400)
+	esc := func(s string) { template.HTMLEscape(&b, []byte(s)) }
 	for _, r := range t.Rules {
 		b.WriteString(`<tr class="state-`)
 		esc(r.State)
@@ -107,15 +65,21 @@ func (v *view) RuleRows(t Target) template.HTML {
 		}
 		b.WriteString("</td></tr>\n")
 	}
-	return ""
+	return template.HTML(b.String())
 }
 
-// MetricRows writes the rows of the metrics table to the page.
+// MetricRows renders the rows of the metrics table.
 func (v *view) MetricRows() template.HTML {
-	b := v.out
-	esc := func(s string) { escape(b, s) }
-	for _, m := range v.Metrics {
-		spark, _ := v.history.Spark(MetricKey(m.Name), v.Now)
+	sparks := make([]Spark, len(v.Metrics))
+	size := 0
+	for i, m := range v.Metrics {
+		sparks[i], _ = v.history.Spark(MetricKey(m.Name), v.Now)
+		size += 400 + len(m.Name) + len(m.Query) + len(m.Missing) + len(sparks[i].Path)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	esc := func(s string) { template.HTMLEscape(&b, []byte(s)) }
+	for i, m := range v.Metrics {
 		b.WriteString(`<tr><td>`)
 		esc(m.Name)
 		b.WriteString(`</td><td>`)
@@ -131,8 +95,8 @@ func (v *view) MetricRows() template.HTML {
 			b.WriteString(formatNumber(m.Value))
 		}
 		b.WriteString(`</td><td>`)
-		if spark.Path != "" || spark.HasLast {
-			spark.writeSVG(b)
+		if sparks[i].Path != "" || sparks[i].HasLast {
+			sparks[i].writeSVG(&b)
 		}
 		b.WriteString(`</td><td><code>`)
 		esc(m.Source)
@@ -140,13 +104,14 @@ func (v *view) MetricRows() template.HTML {
 		esc(m.Query)
 		b.WriteString("</code></td></tr>\n")
 	}
-	return ""
+	return template.HTML(b.String())
 }
 
-// ChangeRows writes the rows of the reply changes table to the page.
+// ChangeRows renders the rows of the reply changes table.
 func (v *view) ChangeRows() template.HTML {
-	b := v.out
-	esc := func(s string) { escape(b, s) }
+	var b strings.Builder
+	b.Grow(len(v.Changes) * 300)
+	esc := func(s string) { template.HTMLEscape(&b, []byte(s)) }
 	for _, c := range v.Changes {
 		b.WriteString(`<tr><td>`)
 		b.WriteString(c.Time.UTC().Format("15:04:05 UTC"))
@@ -166,5 +131,5 @@ func (v *view) ChangeRows() template.HTML {
 		esc(c.Why)
 		b.WriteString("</td></tr>\n")
 	}
-	return ""
+	return template.HTML(b.String())
 }

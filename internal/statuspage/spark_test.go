@@ -2,7 +2,6 @@ package statuspage
 
 import (
 	"math"
-	"strconv"
 	"testing"
 )
 
@@ -35,13 +34,5 @@ func TestSparkPath(t *testing.T) {
 	}
 	if want := "M10 340 L990 340 L1010 20 L1010 340 L2390 340"; sp.Path != want {
 		t.Errorf("spike path = %q, want %q", sp.Path, want)
-	}
-}
-
-func TestAppendCoord(t *testing.T) {
-	for _, n := range []int64{0, 7, 9, 10, 99, 100, 360, 999, 1000, 2400, 9999, 10000, 123456, -1, -250} {
-		if got, want := string(appendCoord([]byte("x"), n)), "x"+strconv.FormatInt(n, 10); got != want {
-			t.Errorf("appendCoord(%d) = %q; want %q", n, got, want)
-		}
 	}
 }
