@@ -241,7 +241,7 @@ func (pr *httpProbe) ask(path []string, leaf *yaml.Node) bool {
 		dec := yaml.NewDecoder(bytes.NewReader(text))
 		dec.KnownFields(true)
 		var te *yaml.TypeError
-		err := decodeValue(dec, &httpSettings{})
+		err := yamlnode.Decode(dec, &httpSettings{})
 		ok = !errors.As(err, &te)
 	}
 	if pr.answers == nil {
@@ -249,14 +249,4 @@ func (pr *httpProbe) ask(path []string, leaf *yaml.Node) bool {
 	}
 	pr.answers[id] = ok
 	return ok
-}
-
-// decodeValue decodes one document, containing any panic of the library.
-func decodeValue(dec *yaml.Decoder, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cannot decode: %v", r)
-		}
-	}()
-	return dec.Decode(v)
 }

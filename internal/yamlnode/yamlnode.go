@@ -39,15 +39,16 @@ func IsNull(n *yaml.Node) bool {
 	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
 }
 
-// Decode decodes dec's next document into n, turning a panic of the YAML
-// library into an error: no input may crash the caller.
-func Decode(dec *yaml.Decoder, n *yaml.Node) (err error) {
+// Decode decodes dec's next document into v (a *yaml.Node, or a value
+// of any type yaml.v3 decodes into), turning a panic of the YAML library
+// into an error: no input may crash the caller.
+func Decode(dec *yaml.Decoder, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("yaml: cannot parse: %v", r)
 		}
 	}()
-	return dec.Decode(n)
+	return dec.Decode(v)
 }
 
 var syntaxRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
