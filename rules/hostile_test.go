@@ -92,6 +92,14 @@ func weightFile(expr string) []byte {
 	return fmt.Appendf(nil, "metrics:\n  cpu: host:cpu\n  load1: host:load1\nrules:\n  - name: x\n    when: cpu > 0\n    weight: %q\n", expr)
 }
 
+// exprFile is weightFile(expr) when weight, else whenFile(expr).
+func exprFile(expr string, weight bool) []byte {
+	if weight {
+		return weightFile(expr)
+	}
+	return whenFile(expr)
+}
+
 // TestHostileExpressionsRejected loads expressions that would make one
 // evaluation allocate gigabytes or loop for minutes if they loaded (expr
 // has ranges, predicates such as all/map/filter, let, strings, lists and
@@ -130,11 +138,7 @@ func TestHostileExpressionsRejected(t *testing.T) {
 		{"too long", "cpu > " + strings.Repeat("1", 5000), "expression too long", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := whenFile(tc.expr)
-			if tc.weight {
-				data = weightFile(tc.expr)
-			}
-			f, err := parseBounded(t, data)
+			f, err := parseBounded(t, exprFile(tc.expr, tc.weight))
 			if err == nil {
 				out, rerr := runFirst(f)
 				t.Fatalf("loaded; an evaluation gives %v, %v", out, rerr)
@@ -171,11 +175,7 @@ func TestAllowedExpressionsStayCheap(t *testing.T) {
 		{"division by zero is a number", "cpu / 0 > 1", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := whenFile(tc.expr)
-			if tc.weight {
-				data = weightFile(tc.expr)
-			}
-			f, err := parseBounded(t, data)
+			f, err := parseBounded(t, exprFile(tc.expr, tc.weight))
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
 			}

@@ -29,11 +29,7 @@ func TestMixedKindsRejected(t *testing.T) {
 		{"weight yields a bool", "cpu > 1 ? (cpu > 1 ? 1 : cpu) > 2 : load1 > 1", "expected float64, but got bool", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := whenFile(tc.expr)
-			if tc.weight {
-				data = weightFile(tc.expr)
-			}
-			_, err := parseBounded(t, data)
+			_, err := parseBounded(t, exprFile(tc.expr, tc.weight))
 			if err == nil {
 				t.Fatalf("%q loaded", tc.expr)
 			}
@@ -64,11 +60,7 @@ func TestMixedNumbersAccepted(t *testing.T) {
 		{"unary minus of mixed numbers", "-(cpu > 1 ? 1 : cpu) < 0", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := whenFile(tc.expr)
-			if tc.weight {
-				data = weightFile(tc.expr)
-			}
-			f, err := parseBounded(t, data)
+			f, err := parseBounded(t, exprFile(tc.expr, tc.weight))
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
