@@ -1,10 +1,6 @@
 package rules
 
-import (
-	"strings"
-
-	promparser "github.com/prometheus/prometheus/promql/parser"
-)
+import "strings"
 
 // history reads the history and history_source keys of a metric's mapping
 // form. A scrape or host metric has no past values of its own: history
@@ -27,14 +23,8 @@ func (p *parser) history(f *File, m *Metric, src *Source, d metricDoc) bool {
 	if !ok {
 		return false
 	}
-	q, err := promql.ParseExpr(text)
-	if err != nil {
-		off := len(h.val.Value) - len(strings.TrimLeft(h.val.Value, " \t"))
-		p.promqlError(h.val, off, text, ctx, "history query", err)
-		return false
-	}
-	if t := q.Type(); t != promparser.ValueTypeVector && t != promparser.ValueTypeScalar {
-		p.errorf(h.val, ctx, "history query returns a %s: want an instant vector or a scalar", t)
+	off := len(h.val.Value) - len(strings.TrimLeft(h.val.Value, " \t"))
+	if !p.instantQuery(h.val, off, text, ctx, "history query") {
 		return false
 	}
 	name, ok := p.historySource(f, d)

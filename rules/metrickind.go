@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	promparser "github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
@@ -53,15 +54,25 @@ func (p *parser) promMetric(m *Metric, d metricDoc, ref metricRef) bool {
 		p.errorf(d.rate.key, d.ctx, "rate: true is not allowed on a prometheus source: use rate() in the query")
 		return false
 	}
-	q, err := promql.ParseExpr(ref.text)
-	if err != nil {
-		p.promqlError(ref.textNode, ref.textOff, ref.text, d.ctx, "query", err)
-		return false
-	}
-	if t := q.Type(); t != promparser.ValueTypeVector && t != promparser.ValueTypeScalar {
-		p.errorf(ref.textNode, d.ctx, "query returns a %s: want an instant vector or a scalar", t)
+	if !p.instantQuery(ref.textNode, ref.textOff, ref.text, d.ctx, "query") {
 		return false
 	}
 	m.Query = ref.text
+	return true
+}
+
+// instantQuery checks text, the PromQL of node n (what names it in
+// messages; off is where text starts in n's value): it must parse and
+// return an instant vector or a scalar.
+func (p *parser) instantQuery(n *yaml.Node, off int, text, ctx, what string) bool {
+	q, err := promql.ParseExpr(text)
+	if err != nil {
+		p.promqlError(n, off, text, ctx, what, err)
+		return false
+	}
+	if t := q.Type(); t != promparser.ValueTypeVector && t != promparser.ValueTypeScalar {
+		p.errorf(n, ctx, "%s returns a %s: want an instant vector or a scalar", what, t)
+		return false
+	}
 	return true
 }
