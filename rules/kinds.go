@@ -139,7 +139,7 @@ func (k *kinder) leaf(n ast.Node) kind {
 	case isInteger(t) || t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
 		return kindNumber
 	}
-	k.fail(n, "%s is neither a number nor true/false", exprText(n))
+	k.fail(n, "%s is neither a number nor true/false", n.String())
 	return kindBad
 }
 
@@ -153,9 +153,4 @@ func isInteger(t reflect.Type) bool {
 		return true
 	}
 	return false
-}
-
-// exprText is the node as text, for messages.
-func exprText(n ast.Node) string {
-	return n.String()
 }
