@@ -74,8 +74,7 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 			return usage("%v", err)
 		}
 		plan, err := backtest.NewPlan(f, fixed)
-		var nh *backtest.NoHistoryError
-		if errors.As(err, &nh) {
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitFailure
 		}
@@ -89,7 +88,7 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 				}
 			}
 			bplan, err = backtest.NewPlan(bf, bfixed)
-			if errors.As(err, &nh) {
+			if err != nil {
 				fmt.Fprintln(stderr, err)
 				return exitFailure
 			}

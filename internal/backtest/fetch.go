@@ -123,47 +123,50 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 		defer closer.Close()
 		apis[i] = api
 	}
+	// One group per source, within one that the first failure cancels:
+	// each source has its own max_concurrency.
 	g, gctx := errgroup.WithContext(ctx)
 	for i, src := range order {
 		api := apis[i]
-		sem := make(chan struct{}, max(1, src.MaxConcurrency))
-		for _, q := range bySource[src] {
-			h := f.got[q.key()]
-			for _, c := range chunks {
-				g.Go(func() error {
-					select {
-					case sem <- struct{}{}:
-					case <-gctx.Done():
-						return gctx.Err()
-					}
-					defer func() { <-sem }()
-					r := v1.Range{Start: f.Range.At(c.First), End: f.Range.At(c.Last), Step: f.Range.Step}
-					qctx, cancel := context.WithTimeout(gctx, timeout)
-					defer cancel()
-					val, warns, _, err := api.QueryRange(qctx, q.Expr, r, v1.WithTimeout(timeout))
-					if err != nil {
-						if qctx.Err() == context.DeadlineExceeded && gctx.Err() == nil {
-							err = fmt.Errorf("timeout after %s", timeout)
+		g.Go(func() error {
+			sg, sctx := errgroup.WithContext(gctx)
+			sg.SetLimit(max(1, src.MaxConcurrency))
+			for _, q := range bySource[src] {
+				h := f.got[q.key()]
+				for _, c := range chunks {
+					sg.Go(func() error {
+						if err := sctx.Err(); err != nil {
+							return err
 						}
-						return fmt.Errorf("source %q: range query %q from %s to %s: %w", src.Name, q.Expr,
-							r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), err)
-					}
-					m, ok := val.(model.Matrix)
-					if !ok {
-						return fmt.Errorf("source %q: range query %q returned a %s, not a matrix", src.Name, q.Expr, val.Type())
-					}
-					h.add(m)
-					mu.Lock()
-					defer mu.Unlock()
-					warnings = append(warnings, warns...)
-					done++
-					if f.Progress != nil {
-						f.Progress(done, total)
-					}
-					return nil
-				})
+						r := v1.Range{Start: f.Range.At(c.First), End: f.Range.At(c.Last), Step: f.Range.Step}
+						qctx, cancel := context.WithTimeout(sctx, timeout)
+						defer cancel()
+						val, warns, _, err := api.QueryRange(qctx, q.Expr, r, v1.WithTimeout(timeout))
+						if err != nil {
+							if qctx.Err() == context.DeadlineExceeded && sctx.Err() == nil {
+								err = fmt.Errorf("timeout after %s", timeout)
+							}
+							return fmt.Errorf("source %q: range query %q from %s to %s: %w", src.Name, q.Expr,
+								r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), err)
+						}
+						m, ok := val.(model.Matrix)
+						if !ok {
+							return fmt.Errorf("source %q: range query %q returned a %s, not a matrix", src.Name, q.Expr, val.Type())
+						}
+						h.add(m)
+						mu.Lock()
+						defer mu.Unlock()
+						warnings = append(warnings, warns...)
+						done++
+						if f.Progress != nil {
+							f.Progress(done, total)
+						}
+						return nil
+					})
+				}
 			}
-		}
+			return sg.Wait()
+		})
 	}
 	err := g.Wait()
 	f.Queries += total

@@ -92,6 +92,3 @@ func Replay(p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) 
 	}
 	return run, nil
 }
-
-// stepSeconds is the simulated time one evaluation stands for.
-func stepSeconds(r Range) float64 { return r.Step.Seconds() }

@@ -92,7 +92,7 @@ type recorder struct {
 }
 
 func newRecorder(f *rules.File, n int, r Range) *recorder {
-	return &recorder{file: f, n: n, rng: r, step: stepSeconds(r), targets: map[string]*Target{}}
+	return &recorder{file: f, n: n, rng: r, step: r.Step.Seconds(), targets: map[string]*Target{}}
 }
 
 func (r *recorder) target(name string) *Target {
