@@ -115,7 +115,7 @@ func TestTimeline(t *testing.T) {
 		{"uneven last bucket", ".....D.", []int{5, 6}, 3, ".D."},
 		{"empty", "", nil, 10, ""},
 	} {
-		got := Timeline([]byte(tc.states), tc.changes, tc.width)
+		got := timeline(spansOf(tc.states), len(tc.states), tc.changes, tc.width)
 		if got != tc.want {
 			t.Errorf("%s: Timeline(%q, %v, %d) = %q; want %q", tc.name, tc.states, tc.changes, tc.width, got, tc.want)
 		}
@@ -124,11 +124,18 @@ func TestTimeline(t *testing.T) {
 		}
 	}
 	// 7 days at 15s fit the width.
-	states := make([]byte, 40320)
-	for i := range states {
-		states[i] = '.'
-	}
-	if got := Timeline(states, nil, TimelineWidth); len(got) > TimelineWidth || len(got) < TimelineWidth-5 {
+	if got := timeline([]span{{code: codeUp}}, 40320, nil, TimelineWidth); len(got) > TimelineWidth || len(got) < TimelineWidth-5 {
 		t.Errorf("40,320 steps: %d characters", len(got))
 	}
+}
+
+// spansOf turns one code per step into spans, one per run of a code.
+func spansOf(states string) []span {
+	var out []span
+	for k := range len(states) {
+		if k == 0 || states[k] != states[k-1] {
+			out = append(out, span{from: int32(k), code: states[k]})
+		}
+	}
+	return out
 }
