@@ -145,7 +145,7 @@ func BenchmarkReplay7Days(b *testing.B) {
 	b.ReportAllocs()
 	var run *backtest.Run
 	for b.Loop() {
-		if run, err = backtest.Replay(p, fe, nil); err != nil {
+		if run, err = backtest.Replay(context.Background(), p, fe, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -206,7 +206,7 @@ rules:
 	b.ReportAllocs()
 	var run *backtest.Run
 	for b.Loop() {
-		if run, err = backtest.Replay(p, fe, nil); err != nil {
+		if run, err = backtest.Replay(context.Background(), p, fe, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -314,7 +314,7 @@ rules:
 		if err := fe.Fetch(context.Background(), p.Queries()); err != nil {
 			b.Fatal(err)
 		}
-		if run, err = backtest.Replay(p, fe, nil); err != nil {
+		if run, err = backtest.Replay(context.Background(), p, fe, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,8 @@
 package backtest
 
 import (
+	"context"
+
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
 )
@@ -46,7 +48,9 @@ func (r *Run) Target(name string) *Target {
 // across gaps, and one Evaluator carries rule and reply state from step to
 // step. The run starts as a freshly started agent: every rule inactive.
 // progress, when set, is told how many steps are done every so often.
-func Replay(p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) {
+// A cancelled ctx stops the replay within a few thousand steps; it then
+// returns ctx's error and no run.
+func Replay(ctx context.Context, p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) {
 	f := p.File
 	for i := range p.inputs {
 		if err := p.inputs[i].bind(fe); err != nil {
@@ -79,8 +83,13 @@ func Replay(p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) 
 			}
 		}
 		rec.add(k, now, ev.EvaluateServers(now, servers, snap, nil))
-		if progress != nil && (k%4096 == 4095 || k == n-1) {
-			progress(k+1, n)
+		if k%4096 == 4095 || k == n-1 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if progress != nil {
+				progress(k+1, n)
+			}
 		}
 	}
 	run := rec.finish()
