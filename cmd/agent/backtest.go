@@ -143,6 +143,15 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 			}
 		}
 		prog.clear()
+		for _, r := range []*backtest.Run{run, brun} {
+			if r == nil {
+				continue
+			}
+			if err := r.ReadNothing(); err != nil {
+				fmt.Fprintf(stderr, "agent: backtest: %s: %v\n", r.RulesFile, err)
+				return exitFailure
+			}
+		}
 		only := *service
 		if *server != "" {
 			only = *server

@@ -22,19 +22,24 @@ type History struct {
 	byFP   map[model.Fingerprint]*series
 }
 
-// series is one series' values at the steps where it had one, in step
-// order once History.sort ran.
+// series is one series' values at the steps where it had one, as runs of
+// consecutive steps, in step order once History.sort ran. A range query
+// has a value at every step while its series exists: dense history is a
+// run per chunk, a float64 a step, and sparse history costs a run per
+// stretch of values.
 type series struct {
 	labels model.Metric
-	points []point
+	runs   []stepRun
 }
 
-// point is a series' value at one step of the range (MaxSteps fits an
-// int32).
-type point struct {
-	step  int32
-	value float64
+// stepRun is a series' values at the consecutive steps from from on
+// (MaxSteps fits an int32).
+type stepRun struct {
+	from int32
+	vals []float64
 }
+
+func (r *stepRun) end() int { return int(r.from) + len(r.vals) }
 
 func newHistory(r Range) *History {
 	return &History{rng: r, byFP: map[model.Fingerprint]*series{}}
@@ -43,7 +48,7 @@ func newHistory(r Range) *History {
 // add stores a range query's result; chunks may arrive in any order, and
 // sort puts them in step order once all arrived.
 func (h *History) add(m model.Matrix) {
-	n := h.rng.Steps()
+	n := int64(h.rng.Steps())
 	start, step := h.rng.Start.UnixMilli(), h.rng.Step.Milliseconds()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -55,48 +60,63 @@ func (h *History) add(m model.Matrix) {
 			h.byFP[fp] = s
 			h.series = append(h.series, s)
 		}
-		s.points = slices.Grow(s.points, len(ss.Values))
-		for _, p := range ss.Values {
+		// The step of each value, -1 for a timestamp that is not one of
+		// ours; each stretch of consecutive steps becomes one run, its
+		// slice made to measure.
+		steps := make([]int64, len(ss.Values))
+		for i, p := range ss.Values {
 			off := int64(p.Timestamp) - start
-			if off < 0 || off%step != 0 {
-				continue // not one of our steps
+			steps[i] = -1
+			if off >= 0 && off%step == 0 && off/step < n {
+				steps[i] = off / step
 			}
-			k := off / step
-			if k >= int64(n) {
+		}
+		for i := 0; i < len(steps); {
+			if steps[i] < 0 {
+				i++
 				continue
 			}
-			s.points = append(s.points, point{step: int32(k), value: float64(p.Value)})
+			j := i + 1
+			for j < len(steps) && steps[j] == steps[j-1]+1 {
+				j++
+			}
+			r := stepRun{from: int32(steps[i]), vals: make([]float64, j-i)}
+			for x := i; x < j; x++ {
+				r.vals[x-i] = float64(ss.Values[x].Value)
+			}
+			s.runs = append(s.runs, r)
+			i = j
 		}
 	}
 }
 
-// sort puts each series' points in step order, keeping one value per
-// step, and releases the room appends left over.
+// sort puts each series' runs in step order.
 func (h *History) sort() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range h.series {
-		slices.SortStableFunc(s.points, func(a, b point) int { return cmp.Compare(a.step, b.step) })
-		s.points = slices.Clip(slices.CompactFunc(s.points, func(a, b point) bool { return a.step == b.step }))
+		slices.SortFunc(s.runs, func(a, b stepRun) int { return cmp.Compare(a.from, b.from) })
+		s.runs = slices.Clip(s.runs)
 	}
 }
 
 // at appends to vec the samples of step k, stamped now, using buf as their
 // storage (so that a replay allocates nothing per step); it returns vec.
-// next holds, per series, the index of its first point not read yet: the
-// steps of one replay come in order, each series is read from where the
-// last step left it.
+// next holds, per series, the index of the first run not read to its end:
+// the steps of one replay come in order, and each series is read on from
+// where the last step left it.
 func (h *History) at(k int, next []int, now model.Time, buf []model.Sample, vec model.Vector) model.Vector {
 	for i, s := range h.series {
 		j := next[i]
-		for j < len(s.points) && int(s.points[j].step) < k {
+		for j < len(s.runs) && s.runs[j].end() <= k {
 			j++
 		}
 		next[i] = j
-		if j == len(s.points) || int(s.points[j].step) != k {
+		if j == len(s.runs) || int(s.runs[j].from) > k {
 			continue
 		}
-		buf[i] = model.Sample{Metric: s.labels, Value: model.SampleValue(s.points[j].value), Timestamp: now}
+		r := &s.runs[j]
+		buf[i] = model.Sample{Metric: s.labels, Value: model.SampleValue(r.vals[k-int(r.from)]), Timestamp: now}
 		vec = append(vec, &buf[i])
 	}
 	return vec
@@ -109,7 +129,9 @@ func (h *History) Series() int { return len(h.series) }
 func (h *History) Points() int {
 	n := 0
 	for _, s := range h.series {
-		n += len(s.points)
+		for _, r := range s.runs {
+			n += len(r.vals)
+		}
 	}
 	return n
 }
