@@ -56,6 +56,10 @@ func TestNewRange(t *testing.T) {
 		{t0, t0, time.Second, "is not after start"},
 		{t0, t0.Add(5 * time.Second), time.Minute, "shorter than one step"},
 		{t0, t0.Add(24 * 365 * time.Hour), time.Second, "the limit is 10000000"},
+		// A time.Duration ends at 292 years: the span must be refused,
+		// not cut there into another range.
+		{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 24 * 365 * time.Hour, "longer than 292 years"},
+		{time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 24 * time.Hour, "longer than 292 years"},
 	} {
 		if _, err := NewRange(tc.start, tc.end, tc.step); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("NewRange(%v, %v, %v): %v; want %q", tc.start, tc.end, tc.step, err, tc.err)
