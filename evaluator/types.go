@@ -157,9 +157,10 @@ type Decision struct {
 }
 
 // Out reports whether the decision takes the server out of rotation:
-// down, drain or maint.
+// down, drain, maint, or a weight of 0% (HAProxy sends a server at weight
+// 0 no traffic, as it does a drained one).
 func (d *Decision) Out() bool {
-	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint"
+	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint" || d.Weight == 0
 }
 
 // Result is the outcome of one evaluation of a whole rule file.
