@@ -74,6 +74,10 @@ type replyState struct {
 
 	// What the agent last told HAProxy before a restart (see resume).
 	resumed, toldFull, toldMaxconn bool
+	// unrestored is set, in fleet mode, while HAProxy may hold the server
+	// out of rotation: a reply that stops acting carries the restore
+	// until HAProxy was told it, whatever reply.restore_for says.
+	unrestored bool
 }
 
 func newReplyState() replyState { return replyState{weight: rules.Unset} }
@@ -201,7 +205,7 @@ func (rs *replyState) restoreWindow(now time.Time, cfg *rules.Reply, acting bool
 		rs.calmSince = now
 	}
 	rs.acting = acting
-	return !acting && (cfg.RestoreAlways || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
+	return !acting && (cfg.RestoreAlways || rs.unrestored || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
 }
 
 // releaseWindow is restoreWindow for maxconn: it records whether a limit
