@@ -50,6 +50,9 @@ type reply struct {
 	// which they are deleted once no table names them; both are empty for
 	// the counters of polls that name nothing known, which stay.
 	service, server string
+	// answered is the publisher's count of the polls answered with line,
+	// or nil (see NewFleetTableAnswered).
+	answered *atomic.Uint64
 }
 
 // New returns a Server with opts (zero fields take their defaults). Polls
@@ -114,6 +117,11 @@ func (s *Server) Publish(t *Table) {
 				}
 			}
 			p.services[name] = s.newReply(service, server, line)
+		}
+	}
+	for name, n := range t.answered {
+		if r := p.services[name]; r != nil {
+			r.answered = n
 		}
 	}
 	s.current.Store(p)
