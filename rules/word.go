@@ -1,6 +1,9 @@
 package rules
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Op is the operational word of an agent reply. The zero value, NoOp, is
 // no word: an action that leaves the operational state to others.
@@ -47,6 +50,16 @@ func (o Op) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 // Valid reports whether o is one of the words (or NoOp).
 func (o Op) Valid() bool { return int(o) < len(opNames) }
 
+// UnmarshalText reads a word as MarshalText writes it.
+func (o *Op) UnmarshalText(b []byte) error {
+	w, ok := LookupOp(string(b))
+	if !ok && len(b) > 0 {
+		return fmt.Errorf("unknown operational state %q", b)
+	}
+	*o = w
+	return nil
+}
+
 // IsDown reports whether o takes the server down: down, fail or stopped.
 func (o Op) IsDown() bool { return o >= Down }
 
@@ -63,6 +76,16 @@ func (a Admin) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
 // Valid reports whether a is one of the words (or NoAdmin).
 func (a Admin) Valid() bool { return int(a) < len(adminNames) }
+
+// UnmarshalText reads a word as MarshalText writes it.
+func (a *Admin) UnmarshalText(b []byte) error {
+	w, ok := LookupAdmin(string(b))
+	if !ok && len(b) > 0 {
+		return fmt.Errorf("unknown administrative state %q", b)
+	}
+	*a = w
+	return nil
+}
 
 // LookupOp returns the operational word s names (lower case), and whether
 // it names one.

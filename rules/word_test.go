@@ -1,6 +1,9 @@
 package rules
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestWordsRoundTrip(t *testing.T) {
 	for _, w := range OpWords {
@@ -25,6 +28,27 @@ func TestWordsRoundTrip(t *testing.T) {
 	}
 	if (Stopped + 1).Valid() || !(Stopped).Valid() || (Maint + 1).Valid() {
 		t.Error("Valid is wrong at the edges")
+	}
+}
+
+func TestWordsJSON(t *testing.T) {
+	type reply struct {
+		Op    Op    `json:"op"`
+		Admin Admin `json:"admin"`
+	}
+	for _, in := range []reply{{Down, Drain}, {Up, Ready}, {NoOp, NoAdmin}, {Stopped, Maint}} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out reply
+		if err := json.Unmarshal(b, &out); err != nil || out != in {
+			t.Errorf("%s read back as %+v, %v", b, out, err)
+		}
+	}
+	var r reply
+	if err := json.Unmarshal([]byte(`{"op":"sideways"}`), &r); err == nil {
+		t.Error("an unknown word was read without an error")
 	}
 }
 
