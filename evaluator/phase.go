@@ -73,6 +73,10 @@ type replyState struct {
 
 	// What the agent last told HAProxy before a restart (see resume).
 	resumed, toldFull, toldMaxconn bool
+	// unrestored is set, in fleet mode, while HAProxy may hold the server
+	// out of rotation: a reply that stops acting carries the restore
+	// until HAProxy was told it, whatever reply.restore_for says.
+	unrestored bool
 }
 
 func newReplyState() replyState { return replyState{weight: rules.Unset} }
@@ -165,7 +169,8 @@ func (rs *replyState) ramp(now time.Time, cfg *rules.Reply, out bool, target int
 	case cfg.Ramp <= 0 || out:
 		rs.ramping = false
 	case rs.out:
-		rs.startRamp(now, cfg.MinWeight, target)
+		// From min_weight, but above 0: 0% would take it out again.
+		rs.startRamp(now, max(cfg.MinWeight, 1), target)
 	case rs.ramping:
 		rs.rampTo = max(rs.rampTo, target)
 	case rs.weight != rules.Unset && target > rs.weight:
@@ -199,7 +204,7 @@ func (rs *replyState) restoreWindow(now time.Time, cfg *rules.Reply, acting bool
 		rs.calmSince = now
 	}
 	rs.acting = acting
-	return !acting && (cfg.RestoreAlways || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
+	return !acting && (cfg.RestoreAlways || rs.unrestored || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
 }
 
 // releaseWindow is restoreWindow for maxconn: it records whether a limit

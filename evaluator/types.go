@@ -150,6 +150,10 @@ type Decision struct {
 	// Stale is true for a server discovery no longer lists: it keeps its
 	// last decision until stale_after, then it is forgotten.
 	Stale bool `json:"stale,omitempty"`
+	// Restore is true for a stale server HAProxy may still hold out of
+	// rotation: it is answered its restore, and counts as out, until it
+	// was told that or has not polled for fleet.forget_after.
+	Restore bool `json:"restore,omitempty"`
 
 	// prev is the same server's decision of the evaluation before, whose
 	// reply line is reused when it is the same; nil outside fleet mode.

@@ -46,6 +46,9 @@ type reply struct {
 	line       []byte
 	ok         prometheus.Counter
 	writeError prometheus.Counter
+	// answered is the publisher's count of the polls answered with line,
+	// or nil (see NewFleetTableAnswered).
+	answered *atomic.Uint64
 }
 
 // New returns a Server with opts (zero fields take their defaults). Polls
@@ -95,6 +98,11 @@ func (s *Server) Publish(t *Table) {
 				}
 			}
 			p.services[name] = s.newReply(name, line)
+		}
+	}
+	for name, n := range t.answered {
+		if r := p.services[name]; r != nil {
+			r.answered = n
 		}
 	}
 	s.current.Store(p)
