@@ -41,7 +41,9 @@ type Ramp struct {
 // evaluation, before the reply state decides what is said.
 type want struct {
 	op, admin string
-	weight    int
+	// weight is the percent wanted; abs the absolute weight, or
+	// rules.Unset. An absolute weight wins over the percent.
+	weight, abs int
 	// maxconn is the limit held, or rules.Unset.
 	maxconn int
 	// pinned is set when an override in force sets the admin word or the
@@ -97,6 +99,8 @@ func (rs *replyState) resume(line string) {
 			rs.toldFull = true
 		case strings.HasPrefix(w, "maxconn:"):
 			rs.toldMaxconn = true
+		case strings.HasPrefix(w, "weight:"):
+			rs.toldFull = true
 		case strings.HasSuffix(w, "%"):
 			if n, err := strconv.Atoi(strings.TrimSuffix(w, "%")); err == nil {
 				rs.weight, rs.toldFull = n, true
@@ -118,7 +122,7 @@ func (w *want) out() bool {
 // isNeutral reports whether w asks for nothing HAProxy would not do on its
 // own: up (or the default), ready, 100%.
 func (w *want) isNeutral() bool {
-	return !isDown(w.op) && w.admin == "ready" && w.weight == 100 && !w.pinned
+	return !isDown(w.op) && w.admin == "ready" && w.weight == 100 && w.abs == rules.Unset && !w.pinned
 }
 
 // apply turns what is wanted into d's reply at now, advancing the state:
@@ -135,6 +139,12 @@ func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w
 		maxconn = cfg.Maxconn
 	}
 	d.Op, d.Admin, d.Weight, d.Maxconn = w.op, w.admin, w.weight, maxconn
+	d.Absolute = w.abs != rules.Unset
+	if d.Absolute {
+		// No ramp: the agent cannot tell what percent an absolute
+		// weight is of the server's own.
+		d.Weight, d.Ramp = w.abs, nil
+	}
 	rs.setPhase(cfg, d, acting || held, restoring, releasing)
 	d.full = acting || restoring
 }

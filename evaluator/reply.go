@@ -52,7 +52,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 
 	w.weight = min(w.weight, rules.MaxWeight)
 	// A held server says up ready at its weight on every poll.
-	w.pinned = ov.admin != "" || ov.weight != rules.Unset || hold != ""
+	w.pinned = ov.admin != "" || ov.weight != rules.Unset || ov.abs != rules.Unset || hold != ""
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
 	return ov.out()
@@ -66,7 +66,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 // stays rules.Unset when no rule sets one.
 func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	w := want{weight: rules.Unset, maxconn: rules.Unset}
+	w := want{weight: rules.Unset, abs: rules.Unset, maxconn: rules.Unset}
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
@@ -81,8 +81,10 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		if adminRank(a.Admin) > adminRank(w.admin) {
 			w.admin = a.Admin
 		}
-		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.weight == rules.Unset || rw < w.weight) {
-			w.weight = rw
+		if a.Absolute {
+			w.abs = minWeight(w.abs, a.Weight)
+		} else if rw := e.ruleWeight(r, rr); rw != rules.Unset {
+			w.weight = minWeight(w.weight, rw)
 		}
 		w.maxconn = minMaxconn(w.maxconn, a.Maxconn)
 	}
@@ -119,7 +121,7 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
-	ov.weight, ov.maxconn = rules.Unset, rules.Unset
+	ov.weight, ov.abs, ov.maxconn = rules.Unset, rules.Unset, rules.Unset
 	for _, o := range in {
 		if o.Action.Admin == "ready" {
 			ready = true
@@ -139,14 +141,16 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 		case a.Op != "" && ov.op == "":
 			ov.op = a.Op
 		}
-		if a.Weight != rules.Unset && (ov.weight == rules.Unset || a.Weight < ov.weight) {
-			ov.weight = a.Weight
+		if a.Absolute {
+			ov.abs = minWeight(ov.abs, a.Weight)
+		} else if a.Weight != rules.Unset {
+			ov.weight = minWeight(ov.weight, a.Weight)
 		}
 		ov.maxconn = minMaxconn(ov.maxconn, a.Maxconn)
 	}
 	if ready {
 		ov.admin = "ready"
-		if ov.weight == rules.Unset {
+		if ov.weight == rules.Unset && ov.abs == rules.Unset {
 			ov.weight = defWeight
 		}
 	}
@@ -154,7 +158,8 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 }
 
 // overlay lets the overrides win over the rules, part by part: each part
-// ov sets replaces w's.
+// ov sets replaces w's. The weight is one part, percent or absolute: an
+// override setting either replaces both of the rules'.
 func (w *want) overlay(ov want) {
 	if ov.op != "" {
 		w.op = ov.op
@@ -162,8 +167,11 @@ func (w *want) overlay(ov want) {
 	if ov.admin != "" {
 		w.admin = ov.admin
 	}
-	if ov.weight != rules.Unset {
-		w.weight = ov.weight
+	if ov.weight != rules.Unset || ov.abs != rules.Unset {
+		w.abs = ov.abs
+		if ov.weight != rules.Unset {
+			w.weight = ov.weight
+		}
 	}
 	if ov.maxconn != rules.Unset {
 		w.maxconn = ov.maxconn
@@ -185,7 +193,8 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 			continue
 		}
 		if a.Op != "" && a.Op == ov.op || a.Admin != "" && a.Admin == ov.admin ||
-			a.Weight != rules.Unset && a.Weight == ov.weight || a.Maxconn != rules.Unset && a.Maxconn == ov.maxconn {
+			a.Weight != rules.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.weight) ||
+			a.Maxconn != rules.Unset && a.Maxconn == ov.maxconn {
 			parts = append(parts, "override: "+o.Reason)
 		}
 	}
@@ -195,7 +204,8 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 		}
 		a := r.Action
 		if a.Op != "" && ov.op == "" || a.Admin != "" && ov.admin == "" ||
-			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.weight == rules.Unset || a.Maxconn != rules.Unset && ov.maxconn == rules.Unset {
+			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.weight == rules.Unset && ov.abs == rules.Unset ||
+			a.Maxconn != rules.Unset && ov.maxconn == rules.Unset {
 			parts = append(parts, r.Label())
 		}
 	}
@@ -206,15 +216,27 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 // part of it is the same, since a fleet renders a thousand replies per
 // cycle and most repeat; a freshly formatted one otherwise.
 func reuseReply(d *Decision) string {
-	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Maxconn == d.Maxconn && p.Description == d.Description {
+	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Absolute == d.Absolute && p.Maxconn == d.Maxconn && p.Description == d.Description {
 		return p.Reply
 	}
 	return formatReply(d)
 }
 
-// ruleWeight is the weight a firing rule asks for, floored at min_weight,
-// or rules.Unset.
+// minWeight combines two weights of one kind: the lower wins; rules.Unset
+// is none.
+func minWeight(a, b int) int {
+	if a == rules.Unset || b != rules.Unset && b < a {
+		return b
+	}
+	return a
+}
+
+// ruleWeight is the weight percent a firing rule asks for, floored at
+// min_weight, or rules.Unset (also for an absolute weight).
 func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
+	if r.Action.Absolute {
+		return rules.Unset
+	}
 	w := r.Action.Weight
 	if r.Weight != nil {
 		w = rr.Weight
@@ -257,7 +279,8 @@ func description(parts []string) string {
 
 // formatReply renders the decision as the agent-check reply line:
 // OP[ ADMIN WEIGHT%][ maxconn:N][ #DESCRIPTION]\n, the admin word and
-// the weight only while acting or restoring.
+// the weight only while acting or restoring; an absolute weight is
+// weight:N in place of WEIGHT%.
 func formatReply(d *Decision) string {
 	b := make([]byte, 0, 32+len(d.Description))
 	b = append(b, d.Op...)
@@ -265,8 +288,13 @@ func formatReply(d *Decision) string {
 		b = append(b, ' ')
 		b = append(b, d.Admin...)
 		b = append(b, ' ')
+		if d.Absolute {
+			b = append(b, "weight:"...)
+		}
 		b = strconv.AppendInt(b, int64(d.Weight), 10)
-		b = append(b, '%')
+		if !d.Absolute {
+			b = append(b, '%')
+		}
 	}
 	if d.Maxconn != rules.Unset {
 		b = append(b, " maxconn:"...)
