@@ -7,7 +7,7 @@ import (
 	"github.com/haproxy-agent/agent/rules"
 )
 
-func abs(admin string, weight int) rules.Action {
+func abs(admin rules.Admin, weight int) rules.Action {
 	return rules.Action{Admin: admin, Weight: weight, Absolute: true, Maxconn: rules.Unset}
 }
 
@@ -19,8 +19,8 @@ func TestAbsoluteWeight(t *testing.T) {
 	b := newBuilder(t, "x")
 	b.file.Reply.MinWeight = 10
 	b.rule("default", rules.Rule{Name: "p30", Expr: "x >= 1", Action: act("", "", 30, rules.Unset)})
-	b.rule("default", rules.Rule{Name: "a50", Expr: "x >= 2", Action: abs("", 50)})
-	b.rule("default", rules.Rule{Name: "a5", Expr: "x >= 3", Action: abs("drain", 5)})
+	b.rule("default", rules.Rule{Name: "a50", Expr: "x >= 2", Action: abs(rules.NoAdmin, 50)})
+	b.rule("default", rules.Rule{Name: "a5", Expr: "x >= 3", Action: abs(rules.Drain, 5)})
 	e := New(b.file)
 	for i, tc := range []struct {
 		x    float64
@@ -32,7 +32,7 @@ func TestAbsoluteWeight(t *testing.T) {
 		{2, nil, "up ready weight:50 #p30; a50\n"},
 		{3, nil, "up drain weight:5 #p30; a50; a5\n"},
 		{2, []Override{{ID: "1", Action: act("", "", 70, rules.Unset), Reason: "pct"}}, "up ready 70% #override: pct\n"},
-		{1, []Override{{ID: "1", Action: abs("", 200), Reason: "abs"}}, "up ready weight:200 #override: abs\n"},
+		{1, []Override{{ID: "1", Action: abs(rules.NoAdmin, 200), Reason: "abs"}}, "up ready weight:200 #override: abs\n"},
 		// Back to nothing: the restore window sends 100%, the server
 		// line's own weight.
 		{0, nil, "up ready 100%\n"},

@@ -8,7 +8,9 @@ import (
 
 func TestParseAction(t *testing.T) {
 	act := func(op, admin string, weight, maxconn int) Action {
-		return Action{Op: op, Admin: admin, Weight: weight, Maxconn: maxconn}
+		o, _ := LookupOp(op)
+		ad, _ := LookupAdmin(admin)
+		return Action{Op: o, Admin: ad, Weight: weight, Maxconn: maxconn}
 	}
 	good := []struct {
 		in   string
@@ -33,7 +35,7 @@ func TestParseAction(t *testing.T) {
 		{" up,ready,,100% ", act("up", "ready", 100, Unset)},
 		{"weight 50", Action{Weight: 50, Absolute: true, Maxconn: Unset}},
 		{"weight:0", Action{Weight: 0, Absolute: true, Maxconn: Unset}},
-		{"drain weight 256", Action{Admin: "drain", Weight: 256, Absolute: true, Maxconn: Unset}},
+		{"drain weight 256", Action{Admin: Drain, Weight: 256, Absolute: true, Maxconn: Unset}},
 	}
 	for _, c := range good {
 		got, err := ParseAction(c.in)

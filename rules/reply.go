@@ -63,10 +63,10 @@ func (p *parser) replyDefault(r *Reply, e pair) {
 		p.errorf(e.val, replyCtx, "default: weight %d is absolute; the default weight is a percent of the server's, such as %d%%", a.Weight, a.Weight)
 		return
 	}
-	if a.Op != "" {
+	if a.Op != NoOp {
 		r.Default.Op = a.Op
 	}
-	if a.Admin != "" {
+	if a.Admin != NoAdmin {
 		r.Default.Admin = a.Admin
 	}
 	if a.Weight != Unset {
