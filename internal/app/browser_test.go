@@ -67,7 +67,7 @@ func TestBrowserStatusPage(t *testing.T) {
 				"draining because",
 				"worker-deep-queue",
 				"up ready 25%",
-				`class="spark"`,
+				`class="plot"`,
 			} {
 				if !strings.Contains(dom, want) {
 					t.Errorf("the DOM lacks %s", want)

@@ -23,11 +23,11 @@ func cpuTime(b *testing.B) time.Duration {
 // changes, as page loads within one step do (the charts are drawn once).
 func BenchmarkRender(b *testing.B) {
 	p := testPage(t0, 100)
-	h := New(Options{Page: func() *Page { return p }, History: fullHistory(p), Overrides: &fakeOverrides{}})
+	h := New(Options{Page: func(string) *Page { return p }, History: fullHistory(p), Overrides: &fakeOverrides{}})
 	b.ReportAllocs()
 	cpu := cpuTime(b)
 	for b.Loop() {
-		if err := h.render(io.Discard, p, nil); err != nil {
+		if err := h.render(io.Discard, p, query{}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,14 +38,14 @@ func BenchmarkRender(b *testing.B) {
 // as on the first load after a step.
 func BenchmarkRenderNewStep(b *testing.B) {
 	p := testPage(t0, 100)
-	h := New(Options{Page: func() *Page { return p }, History: fullHistory(p), Overrides: &fakeOverrides{}})
+	h := New(Options{Page: func(string) *Page { return p }, History: fullHistory(p), Overrides: &fakeOverrides{}})
 	b.ReportAllocs()
 	i := 0
 	cpu := cpuTime(b)
 	for b.Loop() {
 		i++
 		p.Now = t0.Add(time.Duration(i%2) * MinStep)
-		if err := h.render(io.Discard, p, nil); err != nil {
+		if err := h.render(io.Discard, p, query{}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -16,8 +16,10 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		Name:      d.Service,
 		Reply:     strings.TrimSuffix(d.Reply, "\n"),
 		Reason:    Reason(d, now),
-		Out:       out(d),
+		State:     StateOf(d),
+		Out:       d.Out(),
 		WeightKey: WeightKey(kind, d.Service),
+		StateKey:  StateKey(kind, d.Service),
 		Rules:     make([]Rule, len(d.Rules)),
 		Facts:     facts(d, now),
 	}
@@ -58,10 +60,6 @@ func facts(d *evaluator.Decision, now time.Time) []Fact {
 		fs = append(fs, Fact{"ramp", fmt.Sprintf("weight climbing from %d%% to %d%%, done in %s", r.From, r.To, Ago(r.Until.Sub(now)))})
 	}
 	return fs
-}
-
-func out(d *evaluator.Decision) bool {
-	return d.Op != "up" || d.Admin == "drain" || d.Admin == "maint"
 }
 
 // Reason says in plain words what a decision does and why, e.g.
