@@ -23,7 +23,7 @@ func TestFleetStatusPage(t *testing.T) {
 	var page string
 	waitFor(t, "the page to show one server held", func() bool {
 		page = ag.get(t, "/")
-		return strings.Contains(page, `<b>1</b> held by the guardrail`)
+		return strings.Contains(page, `<b>1</b> held in by the guardrail`)
 	})
 	host, _ := os.Hostname()
 	for _, want := range []string{

@@ -1,6 +1,8 @@
 package statuspage
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"syscall"
 	"testing"
@@ -50,4 +52,44 @@ func BenchmarkRenderNewStep(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkRenderFleet renders the fleet page (summary, the first 500
+// lines of the table, no card) of 100 and of 10,000 servers, ten rules
+// each, out of rotation first; and with a filter over every server.
+func BenchmarkRenderFleet(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		for _, q := range []struct {
+			name string
+			q    query
+		}{{"default", query{}}, {"filter", query{Filter: "queue_depth", Sort: "reason"}}} {
+			b.Run(fmt.Sprintf("servers=%d/%s", n, q.name), func(b *testing.B) {
+				p := fleetPage(n, t0)
+				h := New(Options{Page: func(string) *Page { return p }, History: fullHistory(p)})
+				var size int
+				b.ReportAllocs()
+				cpu := cpuTime(b)
+				for b.Loop() {
+					var buf bytes.Buffer
+					if err := h.render(&buf, p, q.q, nil); err != nil {
+						b.Fatal(err)
+					}
+					size = buf.Len()
+				}
+				b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(size), "page-bytes")
+			})
+		}
+	}
+}
+
+// BenchmarkNewFleet builds the fleet's table of 10,000 servers, as the
+// first page load after each evaluation does.
+func BenchmarkNewFleet(b *testing.B) {
+	ds, g := testFleet(10000, t0)
+	since := func(string) (time.Time, bool, bool) { return t0, false, true }
+	b.ReportAllocs()
+	for b.Loop() {
+		NewFleet(ds, g, t0, since)
+	}
 }

@@ -99,7 +99,7 @@ func TestFleetSummary(t *testing.T) {
 	for _, want := range []string{
 		`<h2>Fleet: 1,000 servers</h2>`,
 		`id="count-in" class="count"><b>988</b> in</a>`,
-		`id="count-held" class="count"><b>2</b> held by the guardrail</a>`,
+		`id="count-held" class="count"><b>2</b> held in by the guardrail</a>`,
 		`id="count-draining" class="count"><b>8</b> draining</a>`,
 		`id="count-out" class="count"><b>4</b> out</a>`,
 		`lets 100 servers out at once`,

@@ -73,7 +73,8 @@ func (v *view) RuleRows(t Target) template.HTML {
 // where it comes from.
 func (v *view) MetricCharts() template.HTML {
 	var b strings.Builder
-	b.Grow(len(v.Metrics) * 2000)
+	// A chart of an hour that moves every step is some 3.5 KB.
+	b.Grow(len(v.Metrics) * 4000)
 	esc := func(s string) { template.HTMLEscape(&b, []byte(s)) }
 	var scratch []byte
 	for _, m := range v.Metrics {
