@@ -43,7 +43,10 @@ func isDown(op string) bool { return op == "down" || op == "fail" || op == "stop
 func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState, target, hold string) (overrideOut bool) {
 	w := e.combineRules(svc, d)
 	if hold != "" {
+		// Held in rotation, and a weight of 0% is out too: hold it at
+		// min_weight, but above 0.
 		w.op, w.admin = "up", "ready"
+		w.weight = max(w.weight, e.file.Reply.MinWeight, 1)
 	}
 	d.Overrides = inForce(now, overrides, svc.Name, target)
 	ov, ready := combineOverrides(d.Overrides, e.file.Reply.Default.Weight)
@@ -115,7 +118,7 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // combineOverrides combines the overrides in force as rules combine, part
 // by part; a part none sets stays empty or rules.Unset so that the rules
 // keep it. ready means "ignore the rules' admin word and weight" and loses
-// to any other override's admin word (SPEC, Overrides); when it counts, it
+// to any other override's admin word; when it counts, it
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
