@@ -13,6 +13,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/testutil"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // demoPage is a status page as an agent with two services shows it after
@@ -89,16 +90,16 @@ func demoFleet(now time.Time) (*Page, *History) {
 	p, h := demoPage(now)
 	var ds []*evaluator.Decision
 	for i := range 40 {
-		d := &evaluator.Decision{Service: "default", Server: fmt.Sprintf("web%02d", i), Op: "up", Admin: "ready", Weight: 100, Reply: "up ready 100%\n",
+		d := &evaluator.Decision{Service: "default", Server: fmt.Sprintf("web%02d", i), Op: rules.Up, Admin: rules.Ready, Weight: 100, Reply: "up ready 100%\n",
 			Rules: []evaluator.RuleResult{{Name: "queue_depth > 500", Expr: "queue_depth > 500", Outcome: evaluator.False, State: evaluator.Inactive, Action: "drain",
 				Values: []evaluator.Value{{Name: "queue_depth", Value: float64(37 * i % 400)}}}}}
 		switch i {
 		case 7, 21:
-			d.Admin, d.Reply = "drain", "up drain 100% #queue_depth > 500\n"
+			d.Admin, d.Reply = rules.Drain, "up drain 100% #queue_depth > 500\n"
 			d.Rules[0].Outcome, d.Rules[0].State, d.Rules[0].ActiveSince = evaluator.True, evaluator.Firing, now.Add(-time.Duration(i)*time.Minute)
 			d.Rules[0].Values[0].Value = 700
 		case 30:
-			d.Op, d.Reply = "down", "down #override: disk swap\n"
+			d.Op, d.Reply = rules.Down, "down #override: disk swap\n"
 		case 33:
 			d.Held, d.Reply = true, "up ready 100% #held by guardrail (3 of 40 out); queue_depth > 500\n"
 			d.Rules[0].Outcome, d.Rules[0].State, d.Rules[0].ActiveSince = evaluator.True, evaluator.Firing, now.Add(-2*time.Minute)

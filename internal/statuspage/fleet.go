@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // State is where a reply puts a server: in rotation, draining, or out
@@ -30,12 +31,13 @@ func (s State) String() string {
 	return "in"
 }
 
-// StateOf says where a decision puts its server.
+// StateOf says where a decision puts its server: out by Decision.Out,
+// draining when that is by drain alone.
 func StateOf(d *evaluator.Decision) State {
 	switch {
 	case !d.Out():
 		return StateIn
-	case d.Admin == "drain" && (d.Op == "up" || d.Op == ""):
+	case d.Admin == rules.Drain && !d.Op.IsDown():
 		return StateDraining
 	}
 	return StateOut

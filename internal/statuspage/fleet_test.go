@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // testFleet returns n servers' decisions, by name: every 100th draining,
@@ -20,7 +21,7 @@ func testFleet(n int, now time.Time) ([]*evaluator.Decision, *evaluator.Guardrai
 	ds := make([]*evaluator.Decision, n)
 	g := &evaluator.Guardrail{MaxUnavailable: "10%", Allowed: n / 10, Servers: n, Held: []string{}}
 	for i := range ds {
-		d := &evaluator.Decision{Service: "default", Server: fmt.Sprintf("web%05d", i), Op: "up", Admin: "ready", Weight: 100,
+		d := &evaluator.Decision{Service: "default", Server: fmt.Sprintf("web%05d", i), Op: rules.Up, Admin: rules.Ready, Weight: 100,
 			Reply: "up ready 100%\n"}
 		for r := range 10 {
 			d.Rules = append(d.Rules, evaluator.RuleResult{Name: fmt.Sprintf("rule-%d", r), Expr: fmt.Sprintf("queue_depth > %d", 500+r),
@@ -33,10 +34,10 @@ func testFleet(n int, now time.Time) ([]*evaluator.Decision, *evaluator.Guardrai
 		}
 		switch {
 		case i%250 == 0:
-			d.Op, d.Reply = "down", "down #queue_depth > 500 for a long while, with a reason that goes on and on\n"
+			d.Op, d.Reply = rules.Down, "down #queue_depth > 500 for a long while, with a reason that goes on and on\n"
 			fire()
 		case i%100 == 0:
-			d.Admin, d.Reply = "drain", "up drain 100% #queue_depth > 500\n"
+			d.Admin, d.Reply = rules.Drain, "up drain 100% #queue_depth > 500\n"
 			fire()
 		case i%500 == 1:
 			d.Held, d.Reply = true, "up ready 100% #held by guardrail (1 of 4 out); queue_depth > 500\n"

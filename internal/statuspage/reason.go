@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // FromDecision turns one evaluated decision into a Target of the given
@@ -120,16 +121,16 @@ func Reason(d *evaluator.Decision, now time.Time) string {
 func stateWords(d *evaluator.Decision) string {
 	var parts []string
 	switch d.Op {
-	case "up", "":
-	case "fail":
+	case rules.Up, rules.NoOp:
+	case rules.Fail:
 		parts = append(parts, "failed")
 	default:
-		parts = append(parts, d.Op)
+		parts = append(parts, d.Op.String())
 	}
 	switch d.Admin {
-	case "drain":
+	case rules.Drain:
 		parts = append(parts, "draining")
-	case "maint":
+	case rules.Maint:
 		parts = append(parts, "in maintenance")
 	}
 	s := strings.Join(parts, " and ")
