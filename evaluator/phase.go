@@ -104,6 +104,7 @@ func (rs *replyState) resume(line string) {
 		case strings.HasSuffix(w, "%"):
 			if n, err := strconv.Atoi(strings.TrimSuffix(w, "%")); err == nil {
 				rs.weight, rs.toldFull = n, true
+				rs.out = rs.out || n == 0
 			}
 		}
 	}

@@ -141,7 +141,7 @@ func TestStateFileFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf(`{
-  "version": 2,
+  "version": 3,
   "overrides": [
     {
       "id": %q,
@@ -328,7 +328,7 @@ func TestCorruptTwiceKeepsBoth(t *testing.T) {
 
 func TestNewerStateFileIsLeftAlone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "overrides.json")
-	content := `{"version":3,"overrides":[]}`
+	content := `{"version":4,"overrides":[]}`
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
