@@ -26,7 +26,8 @@ type Table struct {
 // NewFleetTable builds the table of a fleet: the replies by server name.
 // A poll that names no server (no agent-send line, an empty line or
 // DefaultService) or an unknown one gets an empty line, which HAProxy takes
-// as "no change". It copies its argument.
+// as "no change", and is counted as an unknown_server poll. It copies its
+// argument.
 func NewFleetTable(byServer map[string][]byte) *Table {
 	t := NewTable(nil, byServer)
 	t.fleet = true
