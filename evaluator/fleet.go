@@ -202,7 +202,8 @@ func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
 // rotation: down, drain, maint or a weight of 0%.
 func (e *Evaluator) takesOut(r *rules.Rule, rr *RuleResult) bool {
 	a := r.Action
-	return isDown(a.Op) || a.Admin == "drain" || a.Admin == "maint" || e.ruleWeight(r, rr) == 0
+	a.Weight = e.ruleWeight(r, rr)
+	return a.Out()
 }
 
 // resumeGone remembers, at the first evaluation, every server HAProxy may
@@ -359,7 +360,7 @@ func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
 	svc := e.file.Services[0]
 	d := &Decision{
 		Service: svc.Name, Server: srv.name,
-		Op: "up", Admin: "ready", Weight: max(def.Weight, 1), Maxconn: rules.Unset,
+		Op: rules.Up, Admin: rules.Ready, Weight: max(def.Weight, 1), Maxconn: rules.Unset,
 		Phase: Restoring, full: true, Firing: noneFiring, Rules: []RuleResult{},
 		Description: "no longer discovered: restored", Stale: true, Restore: true, prev: srv.last,
 	}
@@ -376,7 +377,7 @@ func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
 // restores reports whether d, once HAProxy is told it, puts the server
 // back in rotation: up ready at a weight above 0.
 func restores(d *Decision) bool {
-	return d.full && !d.Out() && d.Admin == "ready"
+	return d.full && !d.Out() && d.Admin == rules.Ready
 }
 
 // AwaitPolls makes a fleet server that HAProxy may hold out of rotation

@@ -221,7 +221,7 @@ func TestFleetRestartKeepsTheDrain(t *testing.T) {
 	for s := 0; s <= 5; s++ {
 		now := t0.Add(time.Duration(s) * time.Second)
 		res := e.EvaluateServers(now, all, queues(all, deep, 1), nil)
-		if d := res.Server("web02"); d.Admin != "drain" || d.Held || d.OutBy != OutByRules {
+		if d := res.Server("web02"); d.Admin != rules.Drain || d.Held || d.OutBy != OutByRules {
 			t.Fatalf("%ds: web02 %q (out_by %q), want still drained by its rules", s, d.Reply, d.OutBy)
 		}
 		if d := res.Server("web01"); d.Out() || s >= 3 && !d.Held {

@@ -113,11 +113,11 @@ type RuleResult struct {
 
 // Decision is the reply for one service and how it came about.
 type Decision struct {
-	Service string `json:"service"`
-	Op      string `json:"op"`
+	Service string   `json:"service"`
+	Op      rules.Op `json:"op"`
 	// Admin is the administrative word the agent wants; the reply carries
 	// it (and Weight) only in the acting and restoring phases.
-	Admin string `json:"admin"`
+	Admin rules.Admin `json:"admin"`
 	// Weight is the weight percent the agent applies now: the target, or
 	// the ramp's current step.
 	Weight int `json:"weight"`
@@ -169,11 +169,9 @@ type Decision struct {
 	kept bool
 }
 
-// Out reports whether the decision takes the server out of rotation:
-// down, drain, maint, or a weight of 0% (HAProxy sends a server at weight
-// 0 no traffic, as it does a drained one).
-func (d *Decision) Out() bool {
-	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint" || d.Weight == 0
+// Action returns the words and numbers the decision wants, as one action.
+func (d *Decision) Action() rules.Action {
+	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Maxconn: d.Maxconn}
 }
 
 // Why HAProxy may hold a fleet server out of rotation (Decision.OutBy).
@@ -181,6 +179,10 @@ const (
 	OutByRules    = "rules"
 	OutByOverride = "override"
 )
+
+// Out reports whether the decision takes the server out of rotation, as
+// rules.Action.Out defines it.
+func (d *Decision) Out() bool { return d.Action().Out() }
 
 // Result is the outcome of one evaluation of a whole rule file.
 type Result struct {

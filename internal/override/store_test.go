@@ -103,7 +103,7 @@ func TestOverrideSurvivesReopen(t *testing.T) {
 	if len(a.ID) != 8 || a.ID == b.ID || !a.Created.Equal(t0) || !a.Expires.IsZero() || !b.Expires.Equal(t0.Add(2*time.Hour)) {
 		t.Fatalf("added %+v, %+v", a, b)
 	}
-	if c.Action.Op != "up" || c.Action.Admin != "ready" {
+	if c.Action.Op != rules.Up || c.Action.Admin != rules.Ready {
 		t.Errorf("ready: %+v, want up ready", c.Action)
 	}
 	s.Close()
@@ -364,7 +364,7 @@ func TestConcurrentChanges(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				o, err := s.Add(evaluator.Override{Action: rules.Action{Admin: "drain", Weight: rules.Unset, Maxconn: rules.Unset}, Reason: fmt.Sprintf("w%d i%d", w, i)}, time.Hour)
+				o, err := s.Add(evaluator.Override{Action: rules.Action{Admin: rules.Drain, Weight: rules.Unset, Maxconn: rules.Unset}, Reason: fmt.Sprintf("w%d i%d", w, i)}, time.Hour)
 				if err != nil {
 					errs <- err
 					continue
@@ -489,7 +489,7 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	s := open(t, "", Options{KnownService: func(n string) bool { return n == "default" || n == "worker" }})
-	drain := rules.Action{Admin: "drain", Weight: rules.Unset, Maxconn: rules.Unset}
+	drain := rules.Action{Admin: rules.Drain, Weight: rules.Unset, Maxconn: rules.Unset}
 	for _, tc := range []struct {
 		name string
 		o    evaluator.Override
@@ -505,7 +505,7 @@ func TestValidation(t *testing.T) {
 		{"unknown service", evaluator.Override{Service: "wroker", Action: drain, Reason: "x"}, 0, `unknown service "wroker"`},
 		{"empty action", evaluator.Override{Action: rules.NewAction(), Reason: "x"}, 0, "the action sets nothing"},
 		{"bad weight", evaluator.Override{Action: rules.Action{Weight: 300, Maxconn: rules.Unset}, Reason: "x"}, 0, "weight 300%"},
-		{"bad op", evaluator.Override{Action: rules.Action{Op: "failed", Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "x"}, 0, `unknown operational state "failed"`},
+		{"bad op", evaluator.Override{Action: rules.Action{Op: rules.Stopped + 1, Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "x"}, 0, `unknown operational state "op(5)"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.Add(tc.o, tc.ttl)
@@ -592,7 +592,7 @@ func TestParseAction(t *testing.T) {
 }
 
 func TestRecordJSON(t *testing.T) {
-	o := evaluator.Override{ID: "abc", Action: rules.Action{Op: "up", Admin: "ready", Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "r", Created: t0}
+	o := evaluator.Override{ID: "abc", Action: rules.Action{Op: rules.Up, Admin: rules.Ready, Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "r", Created: t0}
 	data, err := json.Marshal(NewRecord(o))
 	if err != nil {
 		t.Fatal(err)
