@@ -12,6 +12,11 @@ import (
 // cut here so that what the agent shows is what HAProxy shows.
 const MaxDescription = 127
 
+// MaxReplyLen is the longest reply line the agent sends, newline left
+// out: every part at its longest (an override's maxconn may be any int),
+// then a description of MaxDescription bytes.
+const MaxReplyLen = len("stopped maint 256% maxconn:-9223372036854775808 #") + MaxDescription
+
 // noneFiring is an empty list shared by every decision (appending to it
 // allocates a new one), so that JSON shows [] rather than null.
 var noneFiring = []string{}
