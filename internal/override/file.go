@@ -140,16 +140,18 @@ const (
 	maxActionJSON = len("stopped, maint, weight 256%, maxconn -9223372036854775808")
 	maxRecordJSON = jsonOverhead + 2*maxTimeJSON + 6*(idLen+rules.MaxNameLen+maxActionJSON+MaxReason)
 	maxReplyJSON  = jsonOverhead + rules.MaxNameLen + 6*evaluator.MaxReplyLen
+	// maxOutJSON is one fleet server HAProxy may hold out, and why.
+	maxOutJSON = jsonOverhead + rules.MaxNameLen + len(evaluator.OutByOverride)
 	// maxReplies is one reply per fleet server or per service.
 	maxReplies = max(rules.MaxFleetServers, rules.MaxServices+1)
 )
 
 // MaxStateFileSize bounds the state file read back. It is the largest
 // state file the agent writes within its limits: MaxOverrides overrides
-// and a reply for each of the most servers a fleet may have, every text
-// at its longest (about 18.5 MB). A file the agent wrote is never refused
-// as too large.
-const MaxStateFileSize = jsonOverhead + MaxOverrides*maxRecordJSON + maxReplies*maxReplyJSON
+// and a reply for each of the most servers a fleet may have, each of them
+// out, every text at its longest (about 24 MB). A file the agent wrote is
+// never refused as too large.
+const MaxStateFileSize = jsonOverhead + MaxOverrides*maxRecordJSON + maxReplies*maxReplyJSON + rules.MaxFleetServers*maxOutJSON
 
 // readState reads the state file with the bounded, non-blocking reader the
 // rule file uses: a FIFO or a device at the path is refused, never read.
