@@ -45,7 +45,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 
 	w.Weight = min(w.Weight, rules.MaxWeight)
 	// A held server says up ready at its weight on every poll.
-	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || hold != ""
+	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || ov.abs != rules.Unset || hold != ""
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
 	return ov.Out()
@@ -59,7 +59,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 // stays rules.Unset when no rule sets one.
 func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	w := want{Action: rules.NewAction()}
+	w := want{Action: rules.NewAction(), abs: rules.Unset}
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
@@ -76,8 +76,10 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		if a.Admin > w.Admin {
 			w.Admin = a.Admin
 		}
-		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.Weight == rules.Unset || rw < w.Weight) {
-			w.Weight = rw
+		if a.Absolute {
+			w.abs = minWeight(w.abs, a.Weight)
+		} else if rw := e.ruleWeight(r, rr); rw != rules.Unset {
+			w.Weight = minWeight(w.Weight, rw)
 		}
 		w.Maxconn = minMaxconn(w.Maxconn, a.Maxconn)
 	}
@@ -124,7 +126,7 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
-	ov.Weight, ov.Maxconn = rules.Unset, rules.Unset
+	ov.Weight, ov.abs, ov.Maxconn = rules.Unset, rules.Unset, rules.Unset
 	for _, o := range in {
 		if o.Action.Admin == rules.Ready {
 			ready = true
@@ -144,14 +146,16 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 		case a.Op != rules.NoOp && ov.Op == rules.NoOp:
 			ov.Op = a.Op
 		}
-		if a.Weight != rules.Unset && (ov.Weight == rules.Unset || a.Weight < ov.Weight) {
-			ov.Weight = a.Weight
+		if a.Absolute {
+			ov.abs = minWeight(ov.abs, a.Weight)
+		} else if a.Weight != rules.Unset {
+			ov.Weight = minWeight(ov.Weight, a.Weight)
 		}
 		ov.Maxconn = minMaxconn(ov.Maxconn, a.Maxconn)
 	}
 	if ready {
 		ov.Admin = rules.Ready
-		if ov.Weight == rules.Unset {
+		if ov.Weight == rules.Unset && ov.abs == rules.Unset {
 			ov.Weight = defWeight
 		}
 	}
@@ -159,7 +163,8 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 }
 
 // overlay lets the overrides win over the rules, part by part: each part
-// ov sets replaces w's.
+// ov sets replaces w's. The weight is one part, percent or absolute: an
+// override setting either replaces both of the rules'.
 func (w *want) overlay(ov want) {
 	if ov.Op != rules.NoOp {
 		w.Op = ov.Op
@@ -167,8 +172,11 @@ func (w *want) overlay(ov want) {
 	if ov.Admin != rules.NoAdmin {
 		w.Admin = ov.Admin
 	}
-	if ov.Weight != rules.Unset {
-		w.Weight = ov.Weight
+	if ov.Weight != rules.Unset || ov.abs != rules.Unset {
+		w.abs = ov.abs
+		if ov.Weight != rules.Unset {
+			w.Weight = ov.Weight
+		}
 	}
 	if ov.Maxconn != rules.Unset {
 		w.Maxconn = ov.Maxconn
@@ -190,7 +198,8 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 			continue
 		}
 		if a.Op != rules.NoOp && a.Op == ov.Op || a.Admin != rules.NoAdmin && a.Admin == ov.Admin ||
-			a.Weight != rules.Unset && a.Weight == ov.Weight || a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
+			a.Weight != rules.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.Weight) ||
+			a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
 			parts = append(parts, "override: "+o.Reason)
 		}
 	}
@@ -203,7 +212,8 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 		}
 		a := r.Action
 		if a.Op != rules.NoOp && ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.Admin == rules.NoAdmin ||
-			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.Weight == rules.Unset || a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
+			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.Weight == rules.Unset && ov.abs == rules.Unset ||
+			a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
 			parts = append(parts, r.Label())
 		}
 	}
@@ -214,15 +224,27 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 // part of it is the same, since a fleet renders a thousand replies per
 // cycle and most repeat; a freshly formatted one otherwise.
 func reuseReply(d *Decision) string {
-	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Maxconn == d.Maxconn && p.Description == d.Description {
+	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Absolute == d.Absolute && p.Maxconn == d.Maxconn && p.Description == d.Description {
 		return p.Reply
 	}
 	return formatReply(d)
 }
 
-// ruleWeight is the weight a firing rule asks for, floored at min_weight,
-// or rules.Unset.
+// minWeight combines two weights of one kind: the lower wins; rules.Unset
+// is none.
+func minWeight(a, b int) int {
+	if a == rules.Unset || b != rules.Unset && b < a {
+		return b
+	}
+	return a
+}
+
+// ruleWeight is the weight percent a firing rule asks for, floored at
+// min_weight, or rules.Unset (also for an absolute weight).
 func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
+	if r.Action.Absolute {
+		return rules.Unset
+	}
 	w := r.Action.Weight
 	if r.Weight != nil {
 		w = rr.Weight
@@ -265,7 +287,8 @@ func description(parts []string) string {
 
 // formatReply renders the decision as the agent-check reply line:
 // OP[ ADMIN WEIGHT%][ maxconn:N][ #DESCRIPTION]\n, the admin word and
-// the weight only while acting or restoring.
+// the weight only while acting or restoring; an absolute weight is
+// weight:N in place of WEIGHT%.
 func formatReply(d *Decision) string {
 	b := make([]byte, 0, 32+len(d.Description))
 	b = append(b, d.Op.String()...)
@@ -273,8 +296,13 @@ func formatReply(d *Decision) string {
 		b = append(b, ' ')
 		b = append(b, d.Admin.String()...)
 		b = append(b, ' ')
+		if d.Absolute {
+			b = append(b, "weight:"...)
+		}
 		b = strconv.AppendInt(b, int64(d.Weight), 10)
-		b = append(b, '%')
+		if !d.Absolute {
+			b = append(b, '%')
+		}
 	}
 	if d.Maxconn != rules.Unset {
 		b = append(b, " maxconn:"...)

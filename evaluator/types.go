@@ -119,8 +119,11 @@ type Decision struct {
 	// it (and Weight) only in the acting and restoring phases.
 	Admin rules.Admin `json:"admin"`
 	// Weight is the weight percent the agent applies now: the target, or
-	// the ramp's current step.
+	// the ramp's current step; with Absolute, the absolute weight.
 	Weight int `json:"weight"`
+	// Absolute says Weight is an absolute weight (the reply's weight:N,
+	// HAProxy 3.1+), not a percent of the server line's weight.
+	Absolute bool `json:"absolute,omitempty"`
 	// Maxconn is the maxconn sent, or rules.Unset when the reply carries
 	// none (left out of JSON).
 	Maxconn int `json:"maxconn"`

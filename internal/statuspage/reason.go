@@ -135,7 +135,10 @@ func stateWords(d *evaluator.Decision) string {
 	if s == "" {
 		s = "in rotation"
 	}
-	if d.Weight >= 0 && d.Weight != 100 {
+	switch {
+	case d.Absolute:
+		s += fmt.Sprintf(" at weight %d", d.Weight)
+	case d.Weight >= 0 && d.Weight != 100:
 		s += fmt.Sprintf(" at weight %d%%", d.Weight)
 	}
 	return s
