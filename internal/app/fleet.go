@@ -116,6 +116,15 @@ func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change
 			changes = append(changes, statuspage.Change{Time: res.Time, Target: d.Server, From: trimNL(prev), To: trimNL(d.Reply), Why: why(d)})
 		}
 		a.replies[key] = d.Reply
+		// Why HAProxy may hold it out is in the state file too.
+		if a.outBy[d.Server] != d.OutBy {
+			changed = true
+			if d.OutBy == "" {
+				delete(a.outBy, d.Server)
+			} else {
+				a.outBy[d.Server] = d.OutBy
+			}
+		}
 	}
 	if len(added) > 0 {
 		a.log.Info("fleet servers added", "count", len(added), "first", added[0], "last", added[len(added)-1], "known", len(res.Servers))
@@ -124,6 +133,7 @@ func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change
 		if len(key) > 7 && key[:7] == "server/" && !seen[key] {
 			a.log.Info("server forgotten: no longer discovered, and in rotation in HAProxy or silent for forget_after; its polls get an empty line", "server", key[7:])
 			delete(a.replies, key)
+			delete(a.outBy, key[7:])
 		}
 	}
 	if g := res.Guardrail; g != nil {
