@@ -115,7 +115,7 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // combineOverrides combines the overrides in force as rules combine, part
 // by part; a part none sets stays empty or rules.Unset so that the rules
 // keep it. ready means "ignore the rules' admin word and weight" and loses
-// to any other override's admin word (SPEC, Overrides); when it counts, it
+// to any other override's admin word; when it counts, it
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {

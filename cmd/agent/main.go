@@ -19,7 +19,8 @@ import (
 	"github.com/prometheus/common/version"
 )
 
-// Exit codes, as SPEC.md fixes them.
+// Exit codes: 0 success, 1 a failure the command reports (a check or a
+// test that fails, a server that cannot run), 2 a usage error.
 const (
 	exitOK      = 0
 	exitFailure = 1

@@ -55,7 +55,7 @@ func TestFleetTable(t *testing.T) {
 
 // TestFleetLookupAllocatesNothing polls a 1,000-server table with every
 // name in turn, and with an unknown name already logged: no poll may
-// allocate (issue 11: the lookup stays allocation-free).
+// allocate: the lookup stays allocation-free.
 func TestFleetLookupAllocatesNothing(t *testing.T) {
 	s := New(Options{})
 	s.Publish(fleetTable(1000))
