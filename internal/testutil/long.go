@@ -11,8 +11,9 @@ import (
 const LongEnv = "AGENT_LONG"
 
 // Long skips the test unless $AGENT_LONG is set (to anything but "" or
-// "0"). A long test calls it as its first statement, which is how
-// scripts/long-tests finds it; with -short it always skips.
+// "0"); with -short it always skips. A long test calls it as a statement
+// of its own function body (testutil.Long(t), not in a closure), which is
+// how scripts/long-tests finds it.
 func Long(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
