@@ -19,12 +19,14 @@ import (
 	"github.com/prometheus/common/version"
 )
 
-// Exit codes: 0 success, 1 a failure the command reports (a check or a
-// test that fails, a server that cannot run), 2 a usage error.
+// Exit codes of every command: 0 success, 1 failure, 2 usage.
 const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitInterrupted is a command that SIGINT or SIGTERM stopped before
+	// it finished, the code a shell gives a process SIGINT ends (128+2).
+	exitInterrupted = 130
 )
 
 func main() {

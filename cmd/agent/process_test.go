@@ -18,8 +18,8 @@ import (
 	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
-// The tests in this file run the real `agent` binary, as the file attacks
-// need: signals, /proc RSS, a process that must exit.
+// The tests in this file run the real `agent` binary against attacks
+// through its files: signals, /proc RSS, a process that must exit.
 
 var (
 	binOnce sync.Once

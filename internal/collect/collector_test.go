@@ -347,8 +347,8 @@ func TestCarriedReaderKeepsItsReadInFlight(t *testing.T) {
 	}
 }
 
-// TestMetricValueJSON: an infinite value does not fail the document; a
-// finite one is a number.
+// TestMetricValueJSON: an infinite value does not fail the document
+// (it is null); a finite one is a number.
 func TestMetricValueJSON(t *testing.T) {
 	for _, tc := range []struct {
 		v    float64
