@@ -155,7 +155,10 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 // overrideFailed explains err and returns the failure exit code.
 func overrideFailed(w io.Writer, url string, err error) int {
 	var unreachable *override.UnreachableError
+	var untrusted *override.UntrustedError
 	switch {
+	case errors.As(err, &untrusted):
+		fmt.Fprintf(w, "agent override: %v\nGive --web.ca-file the CA certificate that signed the agent's (or the certificate itself), and --web.server-name when the name in it is not the one in --web.url.\n", err)
 	case errors.Is(err, override.ErrUnauthorized):
 		fmt.Fprintf(w, "agent override: %v\nThe agent at %s asks for basic auth: give --web.user and --web.password-file (or AGENT_WEB_USER and AGENT_WEB_PASSWORD).\n", err, url)
 	case errors.Is(err, override.ErrNotEnabled):
