@@ -165,7 +165,7 @@ type Decision struct {
 
 // Action returns the words and numbers the decision wants, as one action.
 func (d *Decision) Action() rules.Action {
-	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Maxconn: d.Maxconn}
+	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Absolute: d.Absolute, Maxconn: d.Maxconn}
 }
 
 // Out reports whether the decision takes the server out of rotation, as
