@@ -144,6 +144,9 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	st := newStatus(rs.file, res, a.lastSnap, took, collectTook)
 	a.record(st, changes)
 	a.status.Store(st)
+	if a.view != nil {
+		a.view.Publish(res)
+	}
 	a.metrics.evaluated(took + collectTook)
 }
 

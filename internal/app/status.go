@@ -6,6 +6,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -33,6 +34,9 @@ type Status struct {
 	Discovery *collect.MetricValue `json:"discovery,omitempty"`
 	Metrics   []MetricStatus       `json:"metrics"`
 	Sources   []SourceStatus       `json:"sources"`
+	// HAProxy is, with --haproxy.runtime-api, each HAProxy's view of the
+	// servers that answer to this agent, beside their reply, with drift.
+	HAProxy []haproxyview.HAProxyStatus `json:"haproxy,omitempty"`
 
 	file *rules.File
 }
@@ -110,6 +114,9 @@ func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st.Reload = a.reloadState.Load()
 	if err := a.overrides.LoadError(); err != nil {
 		st.OverrideStateError = err.Error()
+	}
+	if a.view != nil {
+		st.HAProxy = a.view.Status()
 	}
 	if err := jsonout.Serve(w, http.StatusOK, st); err != nil {
 		a.log.Error("cannot encode /status", "err", err)

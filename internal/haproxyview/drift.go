@@ -78,6 +78,8 @@ func cause(e expectation, s *Server, port int) string {
 	switch {
 	case !s.AgentCheck:
 		return "no agent-check on this server line"
+	case s.AgentDisabled:
+		return "an operator's override: the agent check is suspended (disable agent)"
 	case port > 0 && s.AgentPort > 0 && s.AgentPort != port:
 		return fmt.Sprintf("its agent check polls port %d, not this agent's %d", s.AgentPort, port)
 	case agent != "" && agent != "L7OK" && agent != "L7STS" && agent != "CHECKED" && agent != "INI":

@@ -31,8 +31,10 @@ type Server struct {
 	LastAgent string `json:"last_agt,omitempty"`
 	// CheckStatus is the health check's last result.
 	CheckStatus string `json:"check_status,omitempty"`
-	// AgentCheck says the server has an agent check; AgentPort is its port.
-	AgentCheck bool `json:"agent_check"`
+	// AgentCheck says the server has an agent check; AgentPort is its
+	// port. AgentDisabled says an operator suspended it (disable agent).
+	AgentCheck    bool `json:"agent_check"`
+	AgentDisabled bool `json:"agent_disabled,omitempty"`
 	AgentPort  int  `json:"agent_port,omitempty"`
 	// AdminState is srv_admin_state's bits (1 forced maint, 8 forced drain...).
 	AdminState int `json:"admin_state"`
@@ -75,7 +77,9 @@ func ReadServers(ctx context.Context, c *haproxyapi.Client) ([]Server, error) {
 			s.Weight = atoi(ss.Get(j, "srv_uweight"))
 			s.InitialWeight = atoi(ss.Get(j, "srv_iweight"))
 			s.AdminState = atoi(ss.Get(j, "srv_admin_state"))
-			s.AgentCheck = atoi(ss.Get(j, "srv_agent_state")) != 0
+			// srv_agent_state holds the check's flags: 0x04 enabled.
+			agent := atoi(ss.Get(j, "srv_agent_state"))
+			s.AgentCheck, s.AgentDisabled = agent != 0, agent != 0 && agent&0x04 == 0
 			s.AgentPort = atoi(ss.Get(j, "srv_agent_port"))
 			if ms := ss.Get(j, "srv_agent_inter"); ms != "" {
 				s.AgentInter = time.Duration(atoi(ms)) * time.Millisecond
