@@ -63,10 +63,12 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
-		if rr.State != Firing {
+		if !e.counts(r, rr, d) {
 			continue
 		}
-		d.Firing = append(d.Firing, r.Name)
+		if rr.State == Firing {
+			d.Firing = append(d.Firing, r.Name)
+		}
 		a := r.Action
 		if a.Op.IsDown() && w.Op == rules.NoOp {
 			w.Op = a.Op
@@ -91,6 +93,16 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		w.Weight = def.Weight
 	}
 	return w
+}
+
+// counts reports whether rule r's action is part of d: it is firing, or
+// d keeps a server out after a restart (see Resume) and r would take it
+// out and has not let go.
+func (e *Evaluator) counts(r *rules.Rule, rr *RuleResult, d *Decision) bool {
+	if rr.State == Firing {
+		return true
+	}
+	return d.kept && e.takesOut(r, rr) && (rr.State == Pending || rr.Outcome == Unknown && r.OnMissing == rules.Keep)
 }
 
 // inForce returns the overrides that apply now to the service named svc
@@ -191,8 +203,11 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 			parts = append(parts, "override: "+o.Reason)
 		}
 	}
+	if d.kept {
+		parts = append(parts, "out before restart")
+	}
 	for j, r := range svc.Rules {
-		if d.Rules[j].State != Firing {
+		if !e.counts(r, &d.Rules[j], d) {
 			continue
 		}
 		a := r.Action
