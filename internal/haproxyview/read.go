@@ -35,7 +35,7 @@ type Server struct {
 	// port. AgentDisabled says an operator suspended it (disable agent).
 	AgentCheck    bool `json:"agent_check"`
 	AgentDisabled bool `json:"agent_disabled,omitempty"`
-	AgentPort  int  `json:"agent_port,omitempty"`
+	AgentPort     int  `json:"agent_port,omitempty"`
 	// AdminState is srv_admin_state's bits (1 forced maint, 8 forced drain...).
 	AdminState int `json:"admin_state"`
 	// AgentInter is the agent check's interval when HAProxy shows it
