@@ -56,7 +56,7 @@ func why(d *evaluator.Decision) string {
 // page builds the status page's data from the published state.
 func (a *agent) page() *statuspage.Page {
 	st := a.status.Load()
-	now := time.Now()
+	now := a.clock.Now()
 	p := &statuspage.Page{
 		Now:         now,
 		RulesFile:   st.RulesFile,
