@@ -366,3 +366,14 @@ func TestRuleValues(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxReplyLen checks that the longest reply line fits MaxReplyLen,
+// from which the state file's read limit is derived.
+func TestMaxReplyLen(t *testing.T) {
+	d := &Decision{Op: rules.Stopped, Admin: rules.Maint, Weight: rules.MaxWeight, Maxconn: math.MaxInt, full: true,
+		Description: description([]string{strings.Repeat("x", 1000)})}
+	line := formatReply(d)
+	if n := len(line) - 1; n > MaxReplyLen {
+		t.Errorf("reply of %d bytes, over MaxReplyLen (%d): %q", n, MaxReplyLen, line)
+	}
+}

@@ -213,7 +213,7 @@ func TestFleetResumeKeepsPlace(t *testing.T) {
 	f := fleetFile(t, 4, rules.Limit{Set: true, N: 1})
 	e := New(f)
 	// Before the restart web03 was drained; now web01 and web03 are deep.
-	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web01": "up"})
+	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web01": "up"}, nil)
 	res := e.Evaluate(t0, queues(f.Fleet.Static, map[string]float64{"web01": 900, "web03": 900}, 1), nil)
 	if d := res.Server("web03"); !d.Out() || d.Held {
 		t.Errorf("web03 lost its place after a restart: %q", d.Reply)

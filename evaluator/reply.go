@@ -12,6 +12,11 @@ import (
 // cut here so that what the agent shows is what HAProxy shows.
 const MaxDescription = 127
 
+// MaxReplyLen is the longest reply line the agent sends, newline left
+// out: every part at its longest (an override's maxconn may be any int),
+// then a description of MaxDescription bytes.
+const MaxReplyLen = len("stopped maint 256% maxconn:-9223372036854775808 #") + MaxDescription
+
 // noneFiring is an empty list shared by every decision (appending to it
 // allocates a new one), so that JSON shows [] rather than null.
 var noneFiring = []string{}
@@ -40,7 +45,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 
 	w.Weight = min(w.Weight, rules.MaxWeight)
 	// A held server says up ready at its weight on every poll.
-	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || hold != ""
+	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || ov.abs != rules.Unset || hold != ""
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
 	return ov.Out()
@@ -54,14 +59,16 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 // stays rules.Unset when no rule sets one.
 func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	w := want{Action: rules.NewAction()}
+	w := want{Action: rules.NewAction(), abs: rules.Unset}
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
-		if rr.State != Firing {
+		if !e.counts(r, rr, d) {
 			continue
 		}
-		d.Firing = append(d.Firing, r.Name)
+		if rr.State == Firing {
+			d.Firing = append(d.Firing, r.Name)
+		}
 		a := r.Action
 		if a.Op.IsDown() && w.Op == rules.NoOp {
 			w.Op = a.Op
@@ -69,8 +76,10 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		if a.Admin > w.Admin {
 			w.Admin = a.Admin
 		}
-		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.Weight == rules.Unset || rw < w.Weight) {
-			w.Weight = rw
+		if a.Absolute {
+			w.abs = minWeight(w.abs, a.Weight)
+		} else if rw := e.ruleWeight(r, rr); rw != rules.Unset {
+			w.Weight = minWeight(w.Weight, rw)
 		}
 		w.Maxconn = minMaxconn(w.Maxconn, a.Maxconn)
 	}
@@ -84,6 +93,16 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		w.Weight = def.Weight
 	}
 	return w
+}
+
+// counts reports whether rule r's action is part of d: it is firing, or
+// d keeps a server out after a restart (see Resume) and r would take it
+// out and has not let go.
+func (e *Evaluator) counts(r *rules.Rule, rr *RuleResult, d *Decision) bool {
+	if rr.State == Firing {
+		return true
+	}
+	return d.kept && e.takesOut(r, rr) && (rr.State == Pending || rr.Outcome == Unknown && r.OnMissing == rules.Keep)
 }
 
 // inForce returns the overrides that apply now to the service named svc
@@ -107,7 +126,7 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
-	ov.Weight, ov.Maxconn = rules.Unset, rules.Unset
+	ov.Weight, ov.abs, ov.Maxconn = rules.Unset, rules.Unset, rules.Unset
 	for _, o := range in {
 		if o.Action.Admin == rules.Ready {
 			ready = true
@@ -127,14 +146,16 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 		case a.Op != rules.NoOp && ov.Op == rules.NoOp:
 			ov.Op = a.Op
 		}
-		if a.Weight != rules.Unset && (ov.Weight == rules.Unset || a.Weight < ov.Weight) {
-			ov.Weight = a.Weight
+		if a.Absolute {
+			ov.abs = minWeight(ov.abs, a.Weight)
+		} else if a.Weight != rules.Unset {
+			ov.Weight = minWeight(ov.Weight, a.Weight)
 		}
 		ov.Maxconn = minMaxconn(ov.Maxconn, a.Maxconn)
 	}
 	if ready {
 		ov.Admin = rules.Ready
-		if ov.Weight == rules.Unset {
+		if ov.Weight == rules.Unset && ov.abs == rules.Unset {
 			ov.Weight = defWeight
 		}
 	}
@@ -142,7 +163,8 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 }
 
 // overlay lets the overrides win over the rules, part by part: each part
-// ov sets replaces w's.
+// ov sets replaces w's. The weight is one part, percent or absolute: an
+// override setting either replaces both of the rules'.
 func (w *want) overlay(ov want) {
 	if ov.Op != rules.NoOp {
 		w.Op = ov.Op
@@ -150,8 +172,11 @@ func (w *want) overlay(ov want) {
 	if ov.Admin != rules.NoAdmin {
 		w.Admin = ov.Admin
 	}
-	if ov.Weight != rules.Unset {
-		w.Weight = ov.Weight
+	if ov.Weight != rules.Unset || ov.abs != rules.Unset {
+		w.abs = ov.abs
+		if ov.Weight != rules.Unset {
+			w.Weight = ov.Weight
+		}
 	}
 	if ov.Maxconn != rules.Unset {
 		w.Maxconn = ov.Maxconn
@@ -173,17 +198,22 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 			continue
 		}
 		if a.Op != rules.NoOp && a.Op == ov.Op || a.Admin != rules.NoAdmin && a.Admin == ov.Admin ||
-			a.Weight != rules.Unset && a.Weight == ov.Weight || a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
+			a.Weight != rules.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.Weight) ||
+			a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
 			parts = append(parts, "override: "+o.Reason)
 		}
 	}
+	if d.kept {
+		parts = append(parts, "out before restart")
+	}
 	for j, r := range svc.Rules {
-		if d.Rules[j].State != Firing {
+		if !e.counts(r, &d.Rules[j], d) {
 			continue
 		}
 		a := r.Action
 		if a.Op != rules.NoOp && ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.Admin == rules.NoAdmin ||
-			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.Weight == rules.Unset || a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
+			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.Weight == rules.Unset && ov.abs == rules.Unset ||
+			a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
 			parts = append(parts, r.Label())
 		}
 	}
@@ -194,15 +224,27 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 // part of it is the same, since a fleet renders a thousand replies per
 // cycle and most repeat; a freshly formatted one otherwise.
 func reuseReply(d *Decision) string {
-	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Maxconn == d.Maxconn && p.Description == d.Description {
+	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Absolute == d.Absolute && p.Maxconn == d.Maxconn && p.Description == d.Description {
 		return p.Reply
 	}
 	return formatReply(d)
 }
 
-// ruleWeight is the weight a firing rule asks for, floored at min_weight,
-// or rules.Unset.
+// minWeight combines two weights of one kind: the lower wins; rules.Unset
+// is none.
+func minWeight(a, b int) int {
+	if a == rules.Unset || b != rules.Unset && b < a {
+		return b
+	}
+	return a
+}
+
+// ruleWeight is the weight percent a firing rule asks for, floored at
+// min_weight, or rules.Unset (also for an absolute weight).
 func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
+	if r.Action.Absolute {
+		return rules.Unset
+	}
 	w := r.Action.Weight
 	if r.Weight != nil {
 		w = rr.Weight
@@ -245,7 +287,8 @@ func description(parts []string) string {
 
 // formatReply renders the decision as the agent-check reply line:
 // OP[ ADMIN WEIGHT%][ maxconn:N][ #DESCRIPTION]\n, the admin word and
-// the weight only while acting or restoring.
+// the weight only while acting or restoring; an absolute weight is
+// weight:N in place of WEIGHT%.
 func formatReply(d *Decision) string {
 	b := make([]byte, 0, 32+len(d.Description))
 	b = append(b, d.Op.String()...)
@@ -253,8 +296,13 @@ func formatReply(d *Decision) string {
 		b = append(b, ' ')
 		b = append(b, d.Admin.String()...)
 		b = append(b, ' ')
+		if d.Absolute {
+			b = append(b, "weight:"...)
+		}
 		b = strconv.AppendInt(b, int64(d.Weight), 10)
-		b = append(b, '%')
+		if !d.Absolute {
+			b = append(b, '%')
+		}
 	}
 	if d.Maxconn != rules.Unset {
 		b = append(b, " maxconn:"...)

@@ -119,8 +119,11 @@ type Decision struct {
 	// it (and Weight) only in the acting and restoring phases.
 	Admin rules.Admin `json:"admin"`
 	// Weight is the weight percent the agent applies now: the target, or
-	// the ramp's current step.
+	// the ramp's current step; with Absolute, the absolute weight.
 	Weight int `json:"weight"`
+	// Absolute says Weight is an absolute weight (the reply's weight:N,
+	// HAProxy 3.1+), not a percent of the server line's weight.
+	Absolute bool `json:"absolute,omitempty"`
 	// Maxconn is the maxconn sent, or rules.Unset when the reply carries
 	// none (left out of JSON).
 	Maxconn int `json:"maxconn"`
@@ -150,6 +153,12 @@ type Decision struct {
 	// Stale is true for a server discovery no longer lists: it keeps its
 	// last decision until stale_after, then it is forgotten.
 	Stale bool `json:"stale,omitempty"`
+	// OutBy, in fleet mode, says why HAProxy may hold the server out of
+	// rotation: OutByRules or OutByOverride; empty when it is in rotation
+	// there. It is set from the decision that took the server out until
+	// HAProxy was told its restore, so a server just released still has
+	// it.
+	OutBy string `json:"out_by,omitempty"`
 	// Restore is true for a stale server HAProxy may still hold out of
 	// rotation: it is answered its restore, and counts as out, until it
 	// was told that or has not polled for fleet.forget_after.
@@ -158,12 +167,21 @@ type Decision struct {
 	// prev is the same server's decision of the evaluation before, whose
 	// reply line is reused when it is the same; nil outside fleet mode.
 	prev *Decision
+	// kept: the server was out by its rules before a restart, and the
+	// rules that take it out count while pending too (see Resume).
+	kept bool
 }
 
 // Action returns the words and numbers the decision wants, as one action.
 func (d *Decision) Action() rules.Action {
 	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Maxconn: d.Maxconn}
 }
+
+// Why HAProxy may hold a fleet server out of rotation (Decision.OutBy).
+const (
+	OutByRules    = "rules"
+	OutByOverride = "override"
+)
 
 // Out reports whether the decision takes the server out of rotation, as
 // rules.Action.Out defines it.

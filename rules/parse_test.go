@@ -269,7 +269,7 @@ var badCases = map[string][]string{
 		`maxconn_negative.bad.yaml:4:5: rule "cpu > 0.9": maxconn "-1": want an integer from 0 (unlimited) to 2147483647`,
 	},
 	"unknown_action": {
-		`unknown_action.bad.yaml:4:5: rule "cpu > 0.9": unknown action "dran": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "drain"?`,
+		`unknown_action.bad.yaml:4:5: rule "cpu > 0.9": unknown action "dran": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "drain"?`,
 	},
 	"nothing_after": {
 		`nothing_after.bad.yaml:4:5: rule "cpu > 0.9": nothing after =>: want an action such as drain or weight 50%`,
@@ -364,7 +364,7 @@ var badCases = map[string][]string{
 		`description_newline.bad.yaml:7:18: rule "hot": description holds a control character (newline, tab...): the reply is one line`,
 	},
 	"reply_default": {
-		`reply_default.bad.yaml:2:12: reply: default: unknown action "readdy": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "ready"?`,
+		`reply_default.bad.yaml:2:12: reply: default: unknown action "readdy": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "ready"?`,
 	},
 	"min_weight": {
 		`min_weight.bad.yaml:2:15: reply: min_weight "500%": want an integer percent from 0% to 256%, such as 1%`,
@@ -374,7 +374,7 @@ var badCases = map[string][]string{
 		`multiple.bad.yaml:5:14: source "app": timeout 1m is longer than interval 5s`,
 		`multiple.bad.yaml:8:16: metric "q": bad selector: unexpected end of input inside braces`,
 		`multiple.bad.yaml:10:5: rule "cpuu > 0.9": when: unknown name cpuu; did you mean "cpu"?`,
-		`multiple.bad.yaml:11:5: rule "cpu > 0.9": weight "50" needs a percent sign, e.g. weight 50%`,
+		`multiple.bad.yaml:11:5: rule "cpu > 0.9": weight "500": want an integer percent from 0% to 256% or an absolute weight from 0 to 256`,
 		`multiple.bad.yaml:12:5: rule "x": needs then: (an action such as drain) or weight: (an expression computing a percent)`,
 	},
 	"bad_metric_name": {

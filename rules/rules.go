@@ -257,8 +257,12 @@ type Action struct {
 	Op Op
 	// Admin is the administrative word, or NoAdmin.
 	Admin Admin
-	// Weight is a percent in [0, 256], or Unset.
+	// Weight is a percent in [0, 256], or Unset; with Absolute, an
+	// absolute weight in [0, 256] (the reply's weight:N, HAProxy 3.1+).
 	Weight int
+	// Absolute says Weight is an absolute weight ("weight 50"), not a
+	// percent of the server line's weight ("weight 50%").
+	Absolute bool
 	// Maxconn is ≥ 0, or Unset.
 	Maxconn int
 }
@@ -277,7 +281,11 @@ func (a Action) String() string {
 		parts = append(parts, a.Admin.String())
 	}
 	if a.Weight != Unset {
-		parts = append(parts, "weight "+strconv.Itoa(a.Weight)+"%")
+		w := "weight " + strconv.Itoa(a.Weight)
+		if !a.Absolute {
+			w += "%"
+		}
+		parts = append(parts, w)
 	}
 	if a.Maxconn != Unset {
 		parts = append(parts, "maxconn "+strconv.Itoa(a.Maxconn))

@@ -55,7 +55,10 @@ type agent struct {
 	polls      *pollTable
 	publishers []Publisher
 	// took is how long the cycle being published took.
-	took     cycleTook
+	took cycleTook
+	// outBy is, in fleet mode, why HAProxy may hold each server out, as
+	// last recorded in the state file.
+	outBy    map[string]string
 	sourceUp map[string]bool
 	stale    map[string]bool // metrics logged as stale
 	// guardrailHeld is how many servers the guardrail held last cycle.
@@ -91,6 +94,7 @@ func newAgent(o Options) (*agent, error) {
 		kicks:     make(chan chan struct{}),
 		replies:   map[string]string{},
 		clock:     o.Clock,
+		outBy:     map[string]string{},
 		sourceUp:  map[string]bool{},
 		stale:     map[string]bool{},
 	}

@@ -17,8 +17,10 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		Name:      d.Service,
 		Reply:     strings.TrimSuffix(d.Reply, "\n"),
 		Reason:    Reason(d, now),
+		State:     StateOf(d),
 		Out:       d.Out(),
 		WeightKey: WeightKey(kind, d.Service),
+		StateKey:  StateKey(kind, d.Service),
 		Rules:     make([]Rule, len(d.Rules)),
 		Facts:     facts(d, now),
 	}
@@ -135,7 +137,10 @@ func stateWords(d *evaluator.Decision) string {
 	if s == "" {
 		s = "in rotation"
 	}
-	if d.Weight >= 0 && d.Weight != 100 {
+	switch {
+	case d.Absolute:
+		s += fmt.Sprintf(" at weight %d", d.Weight)
+	case d.Weight >= 0 && d.Weight != 100:
 		s += fmt.Sprintf(" at weight %d%%", d.Weight)
 	}
 	return s
