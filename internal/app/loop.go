@@ -136,6 +136,11 @@ func (a *agent) publishStatus(res *evaluator.Result) {
 
 	st := newStatus(rs.file, res, a.lastSnap, a.took.evaluate, a.took.collect)
 	a.record(st, changes)
+	if a.view != nil {
+		a.view.Publish(res)
+		// As last read: the view reads HAProxy every interval too.
+		st.HAProxy = a.view.Status()
+	}
 	a.status.Store(st)
 	a.metrics.evaluated(a.took.evaluate + a.took.collect)
 }
