@@ -141,8 +141,8 @@ type Decision struct {
 	// full is whether Reply carries the admin word and the weight.
 	full bool
 	// Firing names the firing rules, in file order.
-	Firing    []string     `json:"firing"`
-	Rules     []RuleResult `json:"rules"`
+	Firing []string     `json:"firing"`
+	Rules  []RuleResult `json:"rules"`
 	// Overrides are those in force for the decision; a fleet server's
 	// decisions share one list of those for every server (and its JSON
 	// lists only those naming it).
