@@ -108,7 +108,7 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	if rs.file.Fleet != nil {
 		a.reportPolls(now)
 	}
-	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
+	res := a.eval.EvaluateServers(now, a.servers(rs.file), Snapshot(a.lastSnap), a.overrides.Active(now))
 	took := time.Since(start)
 
 	var changes []statuspage.Change
@@ -145,8 +145,12 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	a.record(st, changes)
 	if a.view != nil {
 		a.view.Publish(res)
+		a.pusher.Publish(res)
 		// As last read: the view reads HAProxy every interval too.
 		st.HAProxy = a.view.Status()
+		if pushBackend(rs.file) != "" {
+			st.Push = a.pusher.Status()
+		}
 	}
 	a.status.Store(st)
 	a.metrics.evaluated(took + collectTook)
