@@ -5,16 +5,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/haproxy-agent/agent/examples"
 	"github.com/haproxy-agent/agent/internal/app"
+	"github.com/haproxy-agent/agent/internal/memtrim"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/source"
 )
@@ -92,6 +95,29 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		o.Reload = reloads
 		o.Logger = logger
 		o.NewReader = source.NewWithLogger(logger.With("component", "source"))
+		// Start-up (package initialisation, flags, compiling the rules,
+		// setting up the web server) leaves most of the executable mapped;
+		// the steady state needs a fraction of it. Give those pages back a
+		// second after serving starts.
+		served := make(chan struct{})
+		defer close(served)
+		o.Started = func(net.Addr, net.Addr) {
+			go func() {
+				t := time.NewTimer(time.Second)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-served:
+					return
+				}
+				n, err := memtrim.ReleaseExecutablePages()
+				if err != nil {
+					logger.Debug("could not release start-up pages", "err", err)
+					return
+				}
+				logger.Debug("released start-up pages", "bytes", n)
+			}()
+		}
 		if err := app.Run(ctx, o); err != nil {
 			logger.Error("agent failed", "err", err)
 			return exitFailure
