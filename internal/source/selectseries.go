@@ -25,30 +25,32 @@ type seriesSelector struct {
 
 // all returns one Reading per metric from fams, the read's series by
 // name; t is the time of the read. absent, when not nil, says why a
-// series name the read did not yield is missing (a probe with no
-// response has no status_code): a metric selecting that name by equality
-// and matching nothing gets that reason rather than "no series matched".
-func (s *seriesSelector) all(fams map[string][]series, metrics []*rules.Metric, t time.Time, absent map[string]error) []sample.Reading {
+// metric whose selector matched nothing is missing, when the read knows
+// better than "no series matched" (a probe with no response has no
+// status_code; a command that failed has no output); nil leaves that.
+func (s *seriesSelector) all(fams map[string][]series, metrics []*rules.Metric, t time.Time, absent func(*rules.Metric) error) []sample.Reading {
 	s.rates.begin()
 	out := make([]sample.Reading, len(metrics))
 	for i, m := range metrics {
-		out[i] = s.one(fams, m, t)
-		if out[i].Err != nil && absent != nil {
-			if name, ok := equalName(m); ok && len(fams[name]) == 0 && absent[name] != nil {
-				out[i].Err = absent[name]
+		var matched int
+		out[i], matched = s.one(fams, m, t)
+		if matched == 0 && absent != nil {
+			if err := absent(m); err != nil {
+				out[i] = sample.Reading{Err: err}
 			}
 		}
 	}
 	return out
 }
 
-func (s *seriesSelector) one(fams map[string][]series, m *rules.Metric, t time.Time) sample.Reading {
+// one selects m's series from fams; matched is how many its selector matched.
+func (s *seriesSelector) one(fams map[string][]series, m *rules.Metric, t time.Time) (_ sample.Reading, matched int) {
 	var st *rateState
 	if m.Rate {
 		st = s.rates.state(m.Selector)
 	}
 	s.vals = s.vals[:0]
-	matched, fresh := 0, 0
+	fresh := 0
 	var age time.Duration
 	add := func(sr *series) {
 		if !matches(m, sr.lset) {
@@ -91,10 +93,10 @@ func (s *seriesSelector) one(fams map[string][]series, m *rules.Metric, t time.T
 		err = errFirstScrape
 	}
 	if err != nil {
-		return sample.Reading{Err: err}
+		return sample.Reading{Err: err}, matched
 	}
 	v, err := reduce(s.vals, m.Aggregate, "series matched")
-	return sample.Reading{Value: v, Err: err, Age: age}
+	return sample.Reading{Value: v, Err: err, Age: age}, matched
 }
 
 // equalName is the name a metric selects by equality, if it does.
