@@ -162,15 +162,37 @@ func TestFleetServerGoneKeepsLastReplyUntilStale(t *testing.T) {
 	f := fleetFile(t, 2, rules.Limit{})
 	e := New(f)
 	all := []string{"web01", "web02"}
+	e.EvaluateServers(t0, all, queues(all, map[string]float64{"web02": 900}, 3), nil)
+	res := e.EvaluateServers(t0.Add(2*time.Second), all[1:], queues(all[1:], map[string]float64{"web02": 900}, 3), nil)
+	d := res.Server("web01")
+	if d == nil || !d.Stale || d.Reply != "up ready 50% #region > 2\n" {
+		t.Fatalf("gone server within stale_after: %+v", d)
+	}
+	res = e.EvaluateServers(t0.Add(4*time.Second), all[1:], queues(all[1:], map[string]float64{"web02": 900}, 3), nil)
+	if d := res.Server("web01"); d != nil {
+		t.Errorf("gone server past stale_after still there: %q", d.Reply)
+	}
+}
+
+// TestFleetServerGoneWhileOutIsRestored: a server that leaves discovery
+// while drained is answered its restore, not its drain nor an empty line;
+// told at once (no AwaitPolls), it is then forgotten after stale_after.
+func TestFleetServerGoneWhileOutIsRestored(t *testing.T) {
+	f := fleetFile(t, 2, rules.Limit{})
+	e := New(f)
+	all := []string{"web01", "web02"}
 	e.EvaluateServers(t0, all, queues(all, map[string]float64{"web02": 900}, 1), nil)
 	res := e.EvaluateServers(t0.Add(2*time.Second), all[:1], queues(all[:1], nil, 1), nil)
 	d := res.Server("web02")
-	if d == nil || !d.Stale || d.Admin != "drain" {
-		t.Fatalf("gone server within stale_after: %+v", d)
+	if d == nil || !d.Stale || d.Out() || d.Reply != "up ready 100% #no longer discovered: restored\n" {
+		t.Fatalf("gone server that was out: %+v", d)
 	}
-	res = e.EvaluateServers(t0.Add(4*time.Second), all[:1], queues(all[:1], nil, 1), nil)
+	if g := res.Guardrail; g.Out != 0 {
+		t.Errorf("guardrail %+v: the restore is told as it is decided, want 0 out", g)
+	}
+	res = e.EvaluateServers(t0.Add(6*time.Second), all[:1], queues(all[:1], nil, 1), nil)
 	if d := res.Server("web02"); d != nil {
-		t.Errorf("gone server past stale_after still there: %q", d.Reply)
+		t.Errorf("gone server told its restore, past stale_after, still there: %q", d.Reply)
 	}
 }
 

@@ -74,6 +74,10 @@ type replyState struct {
 
 	// What the agent last told HAProxy before a restart (see resume).
 	resumed, toldFull, toldMaxconn bool
+	// unrestored is set, in fleet mode, while HAProxy may hold the server
+	// out of rotation: a reply that stops acting carries the restore
+	// until HAProxy was told it, whatever reply.restore_for says.
+	unrestored bool
 }
 
 func newReplyState() replyState { return replyState{weight: rules.Unset} }
@@ -109,10 +113,10 @@ func (rs *replyState) startRamp(now time.Time, from, to int) {
 	rs.ramping, rs.rampFrom, rs.rampTo, rs.rampSince = true, from, to, now
 }
 
-// out reports whether w takes the server out of rotation: down, drain or
-// maint.
+// out reports whether w takes the server out of rotation: down, drain,
+// maint or a weight of 0%.
 func (w *want) out() bool {
-	return isDown(w.op) || w.admin == "drain" || w.admin == "maint"
+	return isDown(w.op) || w.admin == "drain" || w.admin == "maint" || w.weight == 0
 }
 
 // isNeutral reports whether w asks for nothing HAProxy would not do on its
@@ -166,7 +170,8 @@ func (rs *replyState) ramp(now time.Time, cfg *rules.Reply, out bool, target int
 	case cfg.Ramp <= 0 || out:
 		rs.ramping = false
 	case rs.out:
-		rs.startRamp(now, cfg.MinWeight, target)
+		// From min_weight, but above 0: 0% would take it out again.
+		rs.startRamp(now, max(cfg.MinWeight, 1), target)
 	case rs.ramping:
 		rs.rampTo = max(rs.rampTo, target)
 	case rs.weight != rules.Unset && target > rs.weight:
@@ -200,7 +205,7 @@ func (rs *replyState) restoreWindow(now time.Time, cfg *rules.Reply, acting bool
 		rs.calmSince = now
 	}
 	rs.acting = acting
-	return !acting && (cfg.RestoreAlways || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
+	return !acting && (cfg.RestoreAlways || rs.unrestored || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
 }
 
 // releaseWindow is restoreWindow for maxconn: it records whether a limit

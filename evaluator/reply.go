@@ -43,7 +43,10 @@ func isDown(op string) bool { return op == "down" || op == "fail" || op == "stop
 func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState, target, hold string) (overrideOut bool) {
 	w := e.combineRules(svc, d)
 	if hold != "" {
+		// Held in rotation, and a weight of 0% is out too: hold it at
+		// min_weight, but above 0.
 		w.op, w.admin = "up", "ready"
+		w.weight = max(w.weight, e.file.Reply.MinWeight, 1)
 	}
 	d.Overrides = inForce(now, overrides, svc.Name, target)
 	ov, ready := combineOverrides(d.Overrides, e.file.Reply.Default.Weight)

@@ -150,6 +150,10 @@ type Decision struct {
 	// Stale is true for a server discovery no longer lists: it keeps its
 	// last decision until stale_after, then it is forgotten.
 	Stale bool `json:"stale,omitempty"`
+	// Restore is true for a stale server HAProxy may still hold out of
+	// rotation: it is answered its restore, and counts as out, until it
+	// was told that or has not polled for fleet.forget_after.
+	Restore bool `json:"restore,omitempty"`
 
 	// prev is the same server's decision of the evaluation before, whose
 	// reply line is reused when it is the same; nil outside fleet mode.
@@ -157,9 +161,10 @@ type Decision struct {
 }
 
 // Out reports whether the decision takes the server out of rotation:
-// down, drain or maint.
+// down, drain, maint, or a weight of 0% (HAProxy sends a server at weight
+// 0 no traffic, as it does a drained one).
 func (d *Decision) Out() bool {
-	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint"
+	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint" || d.Weight == 0
 }
 
 // Result is the outcome of one evaluation of a whole rule file.

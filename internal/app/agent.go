@@ -48,6 +48,9 @@ type agent struct {
 	eval     *evaluator.Evaluator
 	lastSnap *collect.Result
 	replies  map[string]string
+	// answers are, in fleet mode, the poll counters of each server's
+	// published line.
+	answers  map[string]*answers
 	sourceUp map[string]bool
 	stale    map[string]bool // metrics logged as stale
 	// guardrailHeld is how many servers the guardrail held last cycle.
@@ -75,6 +78,7 @@ func newAgent(o Options) (*agent, error) {
 		reloading: make(chan struct{}, 1),
 		kicks:     make(chan chan struct{}),
 		replies:   map[string]string{},
+		answers:   map[string]*answers{},
 		sourceUp:  map[string]bool{},
 		stale:     map[string]bool{},
 	}
@@ -91,6 +95,9 @@ func newAgent(o Options) (*agent, error) {
 	}
 	a.loaded.Store(rs)
 	a.eval = evaluator.New(rs.file)
+	// Polls are answered from what the loop publishes: a fleet server is
+	// back in rotation only once HAProxy was answered its restore.
+	a.eval.AwaitPolls()
 	a.history = statuspage.NewHistory(rs.file.Interval)
 	a.setReloaded(rs.file, nil)
 	return a, nil
