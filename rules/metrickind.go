@@ -28,10 +28,11 @@ func (p *parser) hostMetric(m *Metric, d metricDoc, ref metricRef) bool {
 	return false
 }
 
-// scrapeMetric checks a metric of a scrape source: a series selector.
-func (p *parser) scrapeMetric(m *Metric, d metricDoc, ref metricRef) bool {
+// seriesMetric checks a metric of a source of series with labels (a
+// scraped page, a probe, a command's output): a series selector.
+func (p *parser) seriesMetric(kind SourceKind, m *Metric, d metricDoc, ref metricRef) bool {
 	if ref.textKey == "query" {
-		p.errorf(ref.textNode, d.ctx, "query is for prometheus sources; a scrape source takes select: with a series selector")
+		p.errorf(ref.textNode, d.ctx, "query is for prometheus sources; %s source takes select: with a series selector", article(kind))
 		return false
 	}
 	ms, err := promql.ParseMetricSelector(ref.text)
@@ -47,7 +48,7 @@ func (p *parser) scrapeMetric(m *Metric, d metricDoc, ref metricRef) bool {
 // returns an instant vector or a scalar.
 func (p *parser) promMetric(m *Metric, d metricDoc, ref metricRef) bool {
 	if ref.textKey == "select" {
-		p.errorf(ref.textNode, d.ctx, "select is for scrape and host sources; a prometheus source takes query: with a PromQL expression")
+		p.errorf(ref.textNode, d.ctx, "select is for every kind but prometheus; a prometheus source takes query: with a PromQL expression")
 		return false
 	}
 	if d.rate.given() && m.Rate {
@@ -75,4 +76,12 @@ func (p *parser) instantQuery(n *yaml.Node, off int, text, ctx, what string) boo
 		return false
 	}
 	return true
+}
+
+// article puts "a" or "an" before a kind's name.
+func article(k SourceKind) string {
+	if k == KindHTTP || k == KindExec {
+		return "an " + string(k)
+	}
+	return "a " + string(k)
 }

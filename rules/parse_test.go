@@ -414,7 +414,7 @@ var badCases = map[string][]string{
 	},
 	"body_limit": {
 		`body_limit.bad.yaml:4:17: source "app": body_limit: bad size "lots": want a positive size such as 16MiB or 512KiB`,
-		`body_limit.bad.yaml:7:5: source "prom": body_limit applies to scrape sources only`,
+		`body_limit.bad.yaml:7:5: source "prom": body_limit applies to scrape and http sources only`,
 	},
 	"max_concurrency": {
 		`max_concurrency.bad.yaml:4:22: source "prom": max_concurrency: want a whole number from 1 to 64, got "0"`,
@@ -422,7 +422,7 @@ var badCases = map[string][]string{
 		`max_concurrency.bad.yaml:10:22: source "many": max_concurrency: want a whole number from 1 to 64, got "lots"`,
 	},
 	"source_kind": {
-		`source_kind.bad.yaml:2:3: source "app": needs scrape: URL (a /metrics page) or prometheus: URL (a Prometheus API)`,
+		`source_kind.bad.yaml:2:3: source "app": needs scrape: URL (a /metrics page), prometheus: URL (a Prometheus API), http: URL (a probe of a health endpoint) or exec: [PROGRAM, ARG...] (a command)`,
 		`source_kind.bad.yaml:6:5: source "both": both scrape and prometheus given: a source has one of them`,
 	},
 	"rules_not_list": {
@@ -433,7 +433,7 @@ var badCases = map[string][]string{
 	},
 	"metric_long": {
 		`metric_long.bad.yaml:5:3: metric "a": source is required`,
-		`metric_long.bad.yaml:10:5: metric "b": both select and query given: select is for scrape and host sources, query for prometheus sources`,
+		`metric_long.bad.yaml:10:5: metric "b": both select and query given: query is for prometheus sources, select for every other kind`,
 	},
 	"rule_item_kind": {
 		`rule_item_kind.bad.yaml:4:5: rule 1: want "EXPR => ACTIONS" such as "cpu > 0.9 => weight 50%", or a mapping with name, when and then`,

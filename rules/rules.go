@@ -121,17 +121,23 @@ const (
 type Source struct {
 	Name string
 	Kind SourceKind
-	// URL is the page to scrape or the Prometheus API's base URL; empty for host.
+	// URL is the page to scrape, the Prometheus API's base URL or the
+	// URL an http source probes; empty for host and exec.
 	URL string
 	// Timeout bounds one read of the source, connection to last byte.
 	Timeout time.Duration
-	// BodyLimit caps a scraped page's size in bytes.
+	// BodyLimit caps what is read of a scraped page or of a probe's
+	// response body, in bytes.
 	BodyLimit int64
 	// MaxConcurrency bounds the queries of a prometheus source in flight
 	// at once (each on its own kept-alive connection); 0 for other kinds.
 	MaxConcurrency int
 	// HTTP holds the HTTP client settings (auth, TLS, proxy), validated.
 	HTTP config.HTTPClientConfig
+	// Probe holds the request of an http source; nil for other kinds.
+	Probe *HTTPProbe
+	// Exec holds the command of an exec source; nil for other kinds.
+	Exec *ExecCommand
 	Pos  Pos
 }
 
@@ -155,11 +161,11 @@ type Metric struct {
 	Index int
 	// Source is the name of the source the value comes from.
 	Source string
-	// Selector is the PromQL series selector (scrape sources) or the host
-	// metric's name (host source).
+	// Selector is the PromQL series selector (scrape, http and exec
+	// sources) or the host metric's name (host source).
 	Selector string
 	// Matchers are Selector's parsed label matchers, including __name__ when
-	// the selector names a metric (scrape sources only).
+	// the selector names a metric (scrape, http and exec sources).
 	Matchers []*labels.Matcher
 	// Query is the PromQL expression (prometheus sources only).
 	Query string

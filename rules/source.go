@@ -42,20 +42,28 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 	}
 }
 
-// sourceURL reads the one of scrape/prometheus that names the source's kind.
+// sourceURL reads the one of scrape, prometheus, http and exec that names
+// the source's kind and its address.
 func (p *parser) sourceURL(s *Source, d sourceDoc) {
 	ctx := d.ctx
-	var u pair
+	var given []pair
+	for _, k := range []pair{d.scrape, d.prometheus, d.probe, d.exec} {
+		if k.given() {
+			given = append(given, k)
+		}
+	}
 	switch {
-	case d.scrape.given() && d.prometheus.given():
-		p.errorf(d.prometheus.key, ctx, "both scrape and prometheus given: a source has one of them")
+	case len(given) > 1:
+		p.errorf(given[1].key, ctx, "both %s and %s given: a source has one of them", given[0].key.Value, given[1].key.Value)
 		return
-	case d.scrape.given():
-		s.Kind, u = KindScrape, d.scrape
-	case d.prometheus.given():
-		s.Kind, u = KindPrometheus, d.prometheus
-	default:
-		p.errorf(d.key, ctx, "needs scrape: URL (a /metrics page) or prometheus: URL (a Prometheus API)")
+	case len(given) == 0:
+		p.errorf(d.key, ctx, "needs scrape: URL (a /metrics page), prometheus: URL (a Prometheus API), http: URL (a probe of a health endpoint) or exec: [PROGRAM, ARG...] (a command)")
+		return
+	}
+	u := given[0]
+	s.Kind = SourceKind(u.key.Value)
+	if s.Kind == KindExec {
+		p.execArgv(s, u, ctx)
 		return
 	}
 	text, ok := p.scalar(u, ctx)
@@ -67,6 +75,19 @@ func (p *parser) sourceURL(s *Source, d sourceDoc) {
 		return
 	}
 	s.URL = text
+}
+
+// kindOptions reads the keys that belong to one kind of source, and
+// reports those given to a source of another kind.
+func (p *parser) kindOptions(s *Source, d sourceDoc) {
+	p.kindOnly(s, d, probeKeys, KindHTTP)
+	p.kindOnly(s, d, execKeys, KindExec)
+	switch s.Kind {
+	case KindHTTP:
+		p.probeOptions(s, d)
+	case KindExec:
+		p.execOptions(s, d)
+	}
 }
 
 func checkURL(s string) error {
@@ -100,8 +121,11 @@ func (p *parser) sourceLimits(f *File, s *Source, d sourceDoc) {
 			}
 		}
 	}
-	if s.Kind == KindScrape {
+	switch s.Kind {
+	case KindScrape:
 		s.BodyLimit = DefaultBodyLimit
+	case KindHTTP:
+		s.BodyLimit = DefaultProbeBodyLimit
 	}
 	if s.Kind == KindPrometheus {
 		s.MaxConcurrency = DefaultMaxConcurrency
@@ -130,7 +154,7 @@ func (p *parser) maxConcurrency(s *Source, d sourceDoc) {
 	}
 }
 
-// bodyLimit reads body_limit, for scrape sources.
+// bodyLimit reads body_limit, for scrape and http sources.
 func (p *parser) bodyLimit(s *Source, d sourceDoc) {
 	if !d.bodyLimit.given() {
 		return
@@ -139,8 +163,8 @@ func (p *parser) bodyLimit(s *Source, d sourceDoc) {
 	if !ok {
 		return
 	}
-	if s.Kind == KindPrometheus {
-		p.errorf(d.bodyLimit.key, d.ctx, "body_limit applies to scrape sources only")
+	if s.Kind == KindPrometheus || s.Kind == KindExec {
+		p.errorf(d.bodyLimit.key, d.ctx, "body_limit applies to scrape and http sources only")
 		return
 	}
 	n, err := units.ParseBase2Bytes(strings.TrimSpace(text))

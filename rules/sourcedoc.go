@@ -5,7 +5,18 @@ import (
 )
 
 // sourceKeys are the keys of a source besides Prometheus' http_config.
-var sourceKeys = []string{"scrape", "prometheus", "timeout", "body_limit", "max_concurrency"}
+var sourceKeys = []string{"scrape", "prometheus", "http", "exec", "timeout", "body_limit", "max_concurrency",
+	"method", "headers", "body", "valid_status_codes", "json", "env", "dir"}
+
+// kindKeys are the keys that name a source's kind and its address.
+var kindKeys = []string{"scrape", "prometheus", "http", "exec"}
+
+// probeKeys are the keys of http sources only, execKeys those of exec
+// sources only.
+var (
+	probeKeys = []string{"method", "headers", "body", "valid_status_codes", "json"}
+	execKeys  = []string{"env", "dir"}
+)
 
 // sourceDoc is one entry of the sources section as the file writes it:
 // decoded, nothing checked but the keys' syntax. The agent's own keys
@@ -17,9 +28,11 @@ type sourceDoc struct {
 	node *yaml.Node // its mapping
 	ctx  string     // prefixes every message about the source
 
-	scrape, prometheus                 pair
+	scrape, prometheus, probe, exec    pair
 	timeout, bodyLimit, maxConcurrency pair
-	http                               []pair
+	// opts holds the keys of one kind only (probeKeys, execKeys) by name.
+	opts map[string]pair
+	http []pair
 }
 
 // decodeSource decodes the definition of the source named by e.key,
@@ -29,13 +42,19 @@ func (p *parser) decodeSource(e pair, ctx string) (d sourceDoc, ok bool) {
 	if !p.mappingOf(e, ctx, false) {
 		return d, false
 	}
-	d = sourceDoc{key: e.key, node: e.val, ctx: ctx}
+	d = sourceDoc{key: e.key, node: e.val, ctx: ctx, opts: map[string]pair{}}
 	for _, kv := range p.entries(e.val, ctx, "key") {
 		switch kv.key.Value {
 		case "scrape":
 			d.scrape = kv
 		case "prometheus":
 			d.prometheus = kv
+		case "http":
+			d.probe = kv
+		case "exec":
+			d.exec = kv
+		case "method", "headers", "body", "valid_status_codes", "json", "env", "dir":
+			d.opts[kv.key.Value] = kv
 		case "timeout":
 			d.timeout = kv
 		case "body_limit":
@@ -49,11 +68,22 @@ func (p *parser) decodeSource(e pair, ctx string) (d sourceDoc, ok bool) {
 	return d, true
 }
 
-// checkSource checks a decoded source into s: its kind and URL, its
-// limits, then its HTTP settings and the client serve would build.
+// checkSource checks a decoded source into s: its kind and address, its
+// limits and the options of its kind, then its HTTP settings and the
+// client serve would build.
 func (p *parser) checkSource(f *File, s *Source, d sourceDoc) {
 	p.sourceURL(s, d)
 	p.sourceLimits(f, s, d)
+	p.kindOptions(s, d)
+	if len(d.http) > 0 && s.Kind == KindExec {
+		k := d.http[0].key
+		if p.probe.known([]string{k.Value}) {
+			p.errorf(k, d.ctx, "%s: an exec source takes no HTTP settings", k.Value)
+		} else {
+			p.unknownKey(k, d.ctx, []string{"exec", "timeout", "env", "dir"})
+		}
+		return
+	}
 	if len(d.http) > 0 && p.httpConfig(s, d.key, d.http, d.ctx) {
 		p.httpClient(s, d.node, d.ctx)
 	}

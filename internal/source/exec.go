@@ -46,7 +46,8 @@ type command struct {
 	now     func() time.Time
 }
 
-func newCommand(src *rules.Source, cfg *rules.ExecCommand) (*command, error) {
+func newCommand(src *rules.Source) (*command, error) {
+	cfg := src.Exec
 	switch {
 	case cfg == nil || len(cfg.Argv) == 0:
 		return nil, errors.New("no program to run")

@@ -27,7 +27,7 @@ func script(t testing.TB, dir, name, body string) string {
 
 func newCommandT(t testing.TB, timeout time.Duration, cfg *rules.ExecCommand) *command {
 	t.Helper()
-	c, err := newCommand(&rules.Source{Name: "cmd", Kind: rules.KindExec, Timeout: timeout}, cfg)
+	c, err := newCommand(&rules.Source{Name: "cmd", Kind: rules.KindExec, Timeout: timeout, Exec: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ type probe struct {
 	src     *rules.Source
 	cfg     *rules.HTTPProbe
 	timeout time.Duration
+	limit   int64
 	client  *http.Client
 	body    bytes.Buffer
 	sel     seriesSelector
@@ -33,14 +34,15 @@ type probe struct {
 	now     func() time.Time
 }
 
-func newProbe(src *rules.Source, cfg *rules.HTTPProbe) (*probe, error) {
+func newProbe(src *rules.Source) (*probe, error) {
+	cfg := src.Probe
 	switch {
 	case cfg == nil:
 		return nil, errors.New("no probe settings")
 	case src.Timeout <= 0:
 		return nil, fmt.Errorf("timeout %s: must be greater than 0", src.Timeout)
-	case cfg.BodyLimit <= 0:
-		return nil, fmt.Errorf("body_limit %d: must be greater than 0", cfg.BodyLimit)
+	case src.BodyLimit <= 0:
+		return nil, fmt.Errorf("body_limit %d: must be greater than 0", src.BodyLimit)
 	}
 	// Keep-alives off, as blackbox_exporter probes: each probe opens its
 	// own connection, so a service that stopped accepting fails it rather
@@ -53,6 +55,7 @@ func newProbe(src *rules.Source, cfg *rules.HTTPProbe) (*probe, error) {
 		src:     src,
 		cfg:     cfg,
 		timeout: src.Timeout,
+		limit:   src.BodyLimit,
 		client:  client,
 		fams:    map[string][]series{},
 		absent:  map[string]error{},
@@ -129,12 +132,12 @@ func (p *probe) do(ctx context.Context) (status int, bodyErr, err error) {
 	if len(p.cfg.JSON) == 0 {
 		return resp.StatusCode, nil, nil
 	}
-	n, err := p.body.ReadFrom(io.LimitReader(resp.Body, p.cfg.BodyLimit+1))
+	n, err := p.body.ReadFrom(io.LimitReader(resp.Body, p.limit+1))
 	switch {
 	case err != nil:
 		return resp.StatusCode, fmt.Errorf("reading body: %w", describe(ctx, p.timeout, err)), nil
-	case n > p.cfg.BodyLimit:
-		return resp.StatusCode, fmt.Errorf("body larger than %s (body_limit)", sizeString(p.cfg.BodyLimit)), nil
+	case n > p.limit:
+		return resp.StatusCode, fmt.Errorf("body larger than %s (body_limit)", sizeString(p.limit)), nil
 	}
 	return resp.StatusCode, nil, nil
 }

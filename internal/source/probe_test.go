@@ -19,7 +19,7 @@ import (
 )
 
 func probeSource(url string, timeout time.Duration) *rules.Source {
-	return &rules.Source{Name: "app", Kind: rules.KindHTTP, URL: url, Timeout: timeout, HTTP: config.DefaultHTTPClientConfig}
+	return &rules.Source{Name: "app", Kind: rules.KindHTTP, URL: url, Timeout: timeout, BodyLimit: rules.DefaultProbeBodyLimit, HTTP: config.DefaultHTTPClientConfig}
 }
 
 func newProbeT(t testing.TB, src *rules.Source, cfg *rules.HTTPProbe) *probe {
@@ -27,10 +27,8 @@ func newProbeT(t testing.TB, src *rules.Source, cfg *rules.HTTPProbe) *probe {
 	if cfg.Method == "" {
 		cfg.Method = http.MethodGet
 	}
-	if cfg.BodyLimit == 0 {
-		cfg.BodyLimit = rules.DefaultProbeBodyLimit
-	}
-	p, err := newProbe(src, cfg)
+	src.Probe = cfg
+	p, err := newProbe(src)
 	if err != nil {
 		t.Fatal(err)
 	}

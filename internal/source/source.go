@@ -1,6 +1,6 @@
 // Package source reads metric values from the places a rule file names: a
-// scraped /metrics page, a Prometheus-compatible query API, or the host's
-// own counters. Each kind is a sample.Reader; New picks one by the
+// scraped /metrics page, a Prometheus-compatible query API, the host's own
+// counters, a probe of a health endpoint, or a command's output. Each kind is a sample.Reader; New picks one by the
 // source's kind.
 package source
 
@@ -34,6 +34,10 @@ func NewWithLogger(logger *slog.Logger) sample.NewReaderFunc {
 			return newPromQL(src, l)
 		case rules.KindHost:
 			return newHost()
+		case rules.KindHTTP:
+			return newProbe(src)
+		case rules.KindExec:
+			return newCommand(src)
 		}
 		return nil, fmt.Errorf("source %q: unknown kind %q", src.Name, src.Kind)
 	}
