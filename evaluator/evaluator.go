@@ -49,6 +49,9 @@ type Evaluator struct {
 	// told is, in fleet mode, the replies last sent before a restart, by
 	// server (see Resume).
 	told map[string]string
+	// toldOut is, in fleet mode, why HAProxy may have held each server
+	// out before a restart (see Resume).
+	toldOut map[string]string
 	// await: a fleet server is back in rotation only once Polled says
 	// HAProxy was told so (see AwaitPolls).
 	await bool
@@ -159,11 +162,17 @@ func (e *Evaluator) Reload(f *rules.File) *Evaluator {
 // start-up restore: HAProxy holds nothing of the agent's, and what an
 // operator set since stays. Call it before the first Evaluate.
 //
-// In fleet mode told is by server name, and each server takes its line
-// when it is first seen.
-func (e *Evaluator) Resume(told map[string]string) {
+// In fleet mode told is by server name, and outBy says which servers
+// HAProxy may have held out of rotation, and why (OutByRules,
+// OutByOverride; see Decision.OutBy). Each of them is out again from the
+// first evaluation: one out by its rules keeps its place while they still
+// want it out, their for: window included; one no longer discovered is
+// answered its restore. A server out by its line but missing from outBy
+// (a state file written before reasons were kept) is taken as out by its
+// rules.
+func (e *Evaluator) Resume(told, outBy map[string]string) {
 	if e.file.Fleet != nil {
-		e.told = told
+		e.told, e.toldOut = told, outBy
 		return
 	}
 	for i, s := range e.file.Services {

@@ -58,7 +58,7 @@ func TestFleetPerServerValues(t *testing.T) {
 	// A shared value applies to every server.
 	res = e.Evaluate(t0.Add(time.Second), queues(f.Fleet.Static, nil, 3), nil)
 	for _, d := range res.Servers {
-		if d.Weight != 50 || d.Admin != "ready" {
+		if d.Weight != 50 || d.Admin != rules.Ready {
 			t.Errorf("%s: %q, want ready at 50%%", d.Server, d.Reply)
 		}
 	}
@@ -70,7 +70,7 @@ func TestFleetPerServerValues(t *testing.T) {
 	if d.Rules[0].Outcome != Unknown || !strings.Contains(d.Rules[0].Values[0].Missing, "no sample with server") {
 		t.Errorf("web03 rule 0: %+v, want unknown with a missing reason", d.Rules[0])
 	}
-	if res.Server("web01").Admin != "drain" {
+	if res.Server("web01").Admin != rules.Drain {
 		t.Errorf("web01: %q, want drain", res.Server("web01").Reply)
 	}
 }
@@ -119,7 +119,7 @@ func TestFleetGuardrail(t *testing.T) {
 	// Overrides are not limited, and count as out.
 	ov := []Override{{ID: "1", Service: "web12", Action: act("", "maint", rules.Unset, rules.Unset), Reason: "disk"}}
 	res = e.Evaluate(t0.Add(3*time.Second), queues(servers, deep, 1), ov)
-	if d := res.Server("web12"); d.Admin != "maint" {
+	if d := res.Server("web12"); d.Admin != rules.Maint {
 		t.Errorf("override not applied: %q", d.Reply)
 	}
 	if g := res.Guardrail; g.Out != 3 {
@@ -204,7 +204,7 @@ func TestFleetStateCarriedOverReload(t *testing.T) {
 	e.Evaluate(t0, s, nil)
 	e = e.Reload(f)
 	res := e.Evaluate(t0.Add(2*time.Second), s, nil)
-	if d := res.Server("web01"); d.Admin != "drain" {
+	if d := res.Server("web01"); d.Admin != rules.Drain {
 		t.Errorf("pending state lost over reload: %q", d.Reply)
 	}
 }
@@ -213,7 +213,7 @@ func TestFleetResumeKeepsPlace(t *testing.T) {
 	f := fleetFile(t, 4, rules.Limit{Set: true, N: 1})
 	e := New(f)
 	// Before the restart web03 was drained; now web01 and web03 are deep.
-	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web01": "up"})
+	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web01": "up"}, nil)
 	res := e.Evaluate(t0, queues(f.Fleet.Static, map[string]float64{"web01": 900, "web03": 900}, 1), nil)
 	if d := res.Server("web03"); !d.Out() || d.Held {
 		t.Errorf("web03 lost its place after a restart: %q", d.Reply)

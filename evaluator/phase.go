@@ -40,10 +40,12 @@ type Ramp struct {
 // want is what the rules and overrides of a service ask for in one
 // evaluation, before the reply state decides what is said.
 type want struct {
-	op, admin string
-	weight    int
-	// maxconn is the limit held, or rules.Unset.
-	maxconn int
+	// Action holds the words and numbers wanted; Maxconn is the limit
+	// held, or rules.Unset. Weight is the percent wanted.
+	rules.Action
+	// abs is the absolute weight wanted, or rules.Unset: it wins over
+	// the percent.
+	abs int
 	// pinned is set when an override in force sets the admin word or the
 	// weight: the operator asked the agent to say it.
 	pinned bool
@@ -91,21 +93,29 @@ func (rs *replyState) resume(line string) {
 	}
 	rs.resumed = true
 	line, _, _ = strings.Cut(line, "#")
+	told := rules.NewAction()
 	for _, w := range strings.Fields(line) {
+		op, isOp := rules.LookupOp(w)
+		admin, isAdmin := rules.LookupAdmin(w)
 		switch {
-		case isDown(w):
-			rs.out, rs.toldFull = true, true
-		case w == "drain" || w == "maint":
-			rs.out, rs.toldFull = true, true
-		case w == "ready":
-			rs.toldFull = true
+		case isOp:
+			told.Op = op
+		case isAdmin:
+			told.Admin = admin
 		case strings.HasPrefix(w, "maxconn:"):
 			rs.toldMaxconn = true
+		case strings.HasPrefix(w, "weight:"):
+			rs.toldFull = true
 		case strings.HasSuffix(w, "%"):
 			if n, err := strconv.Atoi(strings.TrimSuffix(w, "%")); err == nil {
-				rs.weight, rs.toldFull = n, true
+				told.Weight = n
 			}
 		}
+	}
+	rs.out = told.Out()
+	rs.toldFull = told.Op.IsDown() || told.Admin != rules.NoAdmin || told.Weight != rules.Unset
+	if told.Weight != rules.Unset {
+		rs.weight = told.Weight
 	}
 }
 
@@ -113,32 +123,32 @@ func (rs *replyState) startRamp(now time.Time, from, to int) {
 	rs.ramping, rs.rampFrom, rs.rampTo, rs.rampSince = true, from, to, now
 }
 
-// out reports whether w takes the server out of rotation: down, drain,
-// maint or a weight of 0%.
-func (w *want) out() bool {
-	return isDown(w.op) || w.admin == "drain" || w.admin == "maint" || w.weight == 0
-}
-
 // isNeutral reports whether w asks for nothing HAProxy would not do on its
 // own: up (or the default), ready, 100%.
 func (w *want) isNeutral() bool {
-	return !isDown(w.op) && w.admin == "ready" && w.weight == 100 && !w.pinned
+	return !w.Op.IsDown() && w.Admin == rules.Ready && w.Weight == 100 && w.abs == rules.Unset && !w.pinned
 }
 
 // apply turns what is wanted into d's reply at now, advancing the state:
 // the ramp, the phase, and which parts the reply carries.
 func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w want, d *Decision) {
 	rs.start(now, usesMaxconn)
-	w.weight = rs.ramp(now, cfg, w.out(), w.weight, d)
+	w.Weight = rs.ramp(now, cfg, w.Out(), w.Weight, d)
 	acting := !w.isNeutral()
 	restoring := rs.restoreWindow(now, cfg, acting)
-	held := w.maxconn != rules.Unset
+	held := w.Maxconn != rules.Unset
 	releasing := rs.releaseWindow(now, cfg, usesMaxconn, held)
-	maxconn := w.maxconn
+	maxconn := w.Maxconn
 	if releasing {
 		maxconn = cfg.Maxconn
 	}
-	d.Op, d.Admin, d.Weight, d.Maxconn = w.op, w.admin, w.weight, maxconn
+	d.Op, d.Admin, d.Weight, d.Maxconn = w.Op, w.Admin, w.Weight, maxconn
+	d.Absolute = w.abs != rules.Unset
+	if d.Absolute {
+		// No ramp: the agent cannot tell what percent an absolute
+		// weight is of the server's own.
+		d.Weight, d.Ramp = w.abs, nil
+	}
 	rs.setPhase(cfg, d, acting || held, restoring, releasing)
 	d.full = acting || restoring
 }

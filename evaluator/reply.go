@@ -12,24 +12,14 @@ import (
 // cut here so that what the agent shows is what HAProxy shows.
 const MaxDescription = 127
 
-// adminRank orders the administrative words: maint over drain over ready.
-func adminRank(w string) int {
-	switch w {
-	case "maint":
-		return 3
-	case "drain":
-		return 2
-	case "ready":
-		return 1
-	}
-	return 0
-}
+// MaxReplyLen is the longest reply line the agent sends, newline left
+// out: every part at its longest (an override's maxconn may be any int),
+// then a description of MaxDescription bytes.
+const MaxReplyLen = len("stopped maint 256% maxconn:-9223372036854775808 #") + MaxDescription
 
 // noneFiring is an empty list shared by every decision (appending to it
 // allocates a new one), so that JSON shows [] rather than null.
 var noneFiring = []string{}
-
-func isDown(op string) bool { return op == "down" || op == "fail" || op == "stopped" }
 
 // decide combines the firing rules of one service and the overrides in
 // force into what the agent wants, then lets the service's reply state
@@ -45,20 +35,20 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	if hold != "" {
 		// Held in rotation, and a weight of 0% is out too: hold it at
 		// min_weight, but above 0.
-		w.op, w.admin = "up", "ready"
-		w.weight = max(w.weight, e.file.Reply.MinWeight, 1)
+		w.Op, w.Admin = rules.Up, rules.Ready
+		w.Weight = max(w.Weight, e.file.Reply.MinWeight, 1)
 	}
 	d.Overrides = inForce(now, overrides, svc.Name, target)
 	ov, ready := combineOverrides(d.Overrides, e.file.Reply.Default.Weight)
 	w.overlay(ov)
 	d.Description = e.describe(svc, d, ov, ready, hold)
 
-	w.weight = min(w.weight, rules.MaxWeight)
+	w.Weight = min(w.Weight, rules.MaxWeight)
 	// A held server says up ready at its weight on every poll.
-	w.pinned = ov.admin != "" || ov.weight != rules.Unset || hold != ""
+	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || ov.abs != rules.Unset || hold != ""
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
-	return ov.out()
+	return ov.Out()
 }
 
 // combineRules lists the firing rules of svc in d.Firing and combines what
@@ -69,36 +59,50 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 // stays rules.Unset when no rule sets one.
 func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	w := want{weight: rules.Unset, maxconn: rules.Unset}
+	w := want{Action: rules.NewAction(), abs: rules.Unset}
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
-		if rr.State != Firing {
+		if !e.counts(r, rr, d) {
 			continue
 		}
-		d.Firing = append(d.Firing, r.Name)
+		if rr.State == Firing {
+			d.Firing = append(d.Firing, r.Name)
+		}
 		a := r.Action
-		if isDown(a.Op) && w.op == "" {
-			w.op = a.Op
+		if a.Op.IsDown() && w.Op == rules.NoOp {
+			w.Op = a.Op
 		}
-		if adminRank(a.Admin) > adminRank(w.admin) {
-			w.admin = a.Admin
+		if a.Admin > w.Admin {
+			w.Admin = a.Admin
 		}
-		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.weight == rules.Unset || rw < w.weight) {
-			w.weight = rw
+		if a.Absolute {
+			w.abs = minWeight(w.abs, a.Weight)
+		} else if rw := e.ruleWeight(r, rr); rw != rules.Unset {
+			w.Weight = minWeight(w.Weight, rw)
 		}
-		w.maxconn = minMaxconn(w.maxconn, a.Maxconn)
+		w.Maxconn = minMaxconn(w.Maxconn, a.Maxconn)
 	}
-	if w.op == "" {
-		w.op = def.Op
+	if w.Op == rules.NoOp {
+		w.Op = def.Op
 	}
-	if w.admin == "" {
-		w.admin = def.Admin
+	if w.Admin == rules.NoAdmin {
+		w.Admin = def.Admin
 	}
-	if w.weight == rules.Unset {
-		w.weight = def.Weight
+	if w.Weight == rules.Unset {
+		w.Weight = def.Weight
 	}
 	return w
+}
+
+// counts reports whether rule r's action is part of d: it is firing, or
+// d keeps a server out after a restart (see Resume) and r would take it
+// out and has not let go.
+func (e *Evaluator) counts(r *rules.Rule, rr *RuleResult, d *Decision) bool {
+	if rr.State == Firing {
+		return true
+	}
+	return d.kept && e.takesOut(r, rr) && (rr.State == Pending || rr.Outcome == Unknown && r.OnMissing == rules.Keep)
 }
 
 // inForce returns the overrides that apply now to the service named svc
@@ -122,54 +126,60 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
-	ov.weight, ov.maxconn = rules.Unset, rules.Unset
+	ov.Weight, ov.abs, ov.Maxconn = rules.Unset, rules.Unset, rules.Unset
 	for _, o := range in {
-		if o.Action.Admin == "ready" {
+		if o.Action.Admin == rules.Ready {
 			ready = true
-		} else if adminRank(o.Action.Admin) > adminRank(ov.admin) {
-			ov.admin = o.Action.Admin
+		} else if o.Action.Admin > ov.Admin {
+			ov.Admin = o.Action.Admin
 		}
 	}
-	ready = ready && ov.admin == ""
+	ready = ready && ov.Admin == rules.NoAdmin
 	for _, o := range in {
 		a := o.Action
-		if a.Admin == "ready" && !ready {
+		if a.Admin == rules.Ready && !ready {
 			continue
 		}
 		switch {
-		case isDown(a.Op) && !isDown(ov.op):
-			ov.op = a.Op
-		case a.Op != "" && ov.op == "":
-			ov.op = a.Op
+		case a.Op.IsDown() && !ov.Op.IsDown():
+			ov.Op = a.Op
+		case a.Op != rules.NoOp && ov.Op == rules.NoOp:
+			ov.Op = a.Op
 		}
-		if a.Weight != rules.Unset && (ov.weight == rules.Unset || a.Weight < ov.weight) {
-			ov.weight = a.Weight
+		if a.Absolute {
+			ov.abs = minWeight(ov.abs, a.Weight)
+		} else if a.Weight != rules.Unset {
+			ov.Weight = minWeight(ov.Weight, a.Weight)
 		}
-		ov.maxconn = minMaxconn(ov.maxconn, a.Maxconn)
+		ov.Maxconn = minMaxconn(ov.Maxconn, a.Maxconn)
 	}
 	if ready {
-		ov.admin = "ready"
-		if ov.weight == rules.Unset {
-			ov.weight = defWeight
+		ov.Admin = rules.Ready
+		if ov.Weight == rules.Unset && ov.abs == rules.Unset {
+			ov.Weight = defWeight
 		}
 	}
 	return ov, ready
 }
 
 // overlay lets the overrides win over the rules, part by part: each part
-// ov sets replaces w's.
+// ov sets replaces w's. The weight is one part, percent or absolute: an
+// override setting either replaces both of the rules'.
 func (w *want) overlay(ov want) {
-	if ov.op != "" {
-		w.op = ov.op
+	if ov.Op != rules.NoOp {
+		w.Op = ov.Op
 	}
-	if ov.admin != "" {
-		w.admin = ov.admin
+	if ov.Admin != rules.NoAdmin {
+		w.Admin = ov.Admin
 	}
-	if ov.weight != rules.Unset {
-		w.weight = ov.weight
+	if ov.Weight != rules.Unset || ov.abs != rules.Unset {
+		w.abs = ov.abs
+		if ov.Weight != rules.Unset {
+			w.Weight = ov.Weight
+		}
 	}
-	if ov.maxconn != rules.Unset {
-		w.maxconn = ov.maxconn
+	if ov.Maxconn != rules.Unset {
+		w.Maxconn = ov.Maxconn
 	}
 }
 
@@ -184,21 +194,26 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 	}
 	for _, o := range d.Overrides {
 		a := o.Action
-		if a.Admin == "ready" && !ready {
+		if a.Admin == rules.Ready && !ready {
 			continue
 		}
-		if a.Op != "" && a.Op == ov.op || a.Admin != "" && a.Admin == ov.admin ||
-			a.Weight != rules.Unset && a.Weight == ov.weight || a.Maxconn != rules.Unset && a.Maxconn == ov.maxconn {
+		if a.Op != rules.NoOp && a.Op == ov.Op || a.Admin != rules.NoAdmin && a.Admin == ov.Admin ||
+			a.Weight != rules.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.Weight) ||
+			a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
 			parts = append(parts, "override: "+o.Reason)
 		}
 	}
+	if d.kept {
+		parts = append(parts, "out before restart")
+	}
 	for j, r := range svc.Rules {
-		if d.Rules[j].State != Firing {
+		if !e.counts(r, &d.Rules[j], d) {
 			continue
 		}
 		a := r.Action
-		if a.Op != "" && ov.op == "" || a.Admin != "" && ov.admin == "" ||
-			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.weight == rules.Unset || a.Maxconn != rules.Unset && ov.maxconn == rules.Unset {
+		if a.Op != rules.NoOp && ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.Admin == rules.NoAdmin ||
+			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.Weight == rules.Unset && ov.abs == rules.Unset ||
+			a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
 			parts = append(parts, r.Label())
 		}
 	}
@@ -209,15 +224,27 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 // part of it is the same, since a fleet renders a thousand replies per
 // cycle and most repeat; a freshly formatted one otherwise.
 func reuseReply(d *Decision) string {
-	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Maxconn == d.Maxconn && p.Description == d.Description {
+	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Absolute == d.Absolute && p.Maxconn == d.Maxconn && p.Description == d.Description {
 		return p.Reply
 	}
 	return formatReply(d)
 }
 
-// ruleWeight is the weight a firing rule asks for, floored at min_weight,
-// or rules.Unset.
+// minWeight combines two weights of one kind: the lower wins; rules.Unset
+// is none.
+func minWeight(a, b int) int {
+	if a == rules.Unset || b != rules.Unset && b < a {
+		return b
+	}
+	return a
+}
+
+// ruleWeight is the weight percent a firing rule asks for, floored at
+// min_weight, or rules.Unset (also for an absolute weight).
 func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
+	if r.Action.Absolute {
+		return rules.Unset
+	}
 	w := r.Action.Weight
 	if r.Weight != nil {
 		w = rr.Weight
@@ -260,16 +287,22 @@ func description(parts []string) string {
 
 // formatReply renders the decision as the agent-check reply line:
 // OP[ ADMIN WEIGHT%][ maxconn:N][ #DESCRIPTION]\n, the admin word and
-// the weight only while acting or restoring.
+// the weight only while acting or restoring; an absolute weight is
+// weight:N in place of WEIGHT%.
 func formatReply(d *Decision) string {
 	b := make([]byte, 0, 32+len(d.Description))
-	b = append(b, d.Op...)
+	b = append(b, d.Op.String()...)
 	if d.full {
 		b = append(b, ' ')
-		b = append(b, d.Admin...)
+		b = append(b, d.Admin.String()...)
 		b = append(b, ' ')
+		if d.Absolute {
+			b = append(b, "weight:"...)
+		}
 		b = strconv.AppendInt(b, int64(d.Weight), 10)
-		b = append(b, '%')
+		if !d.Absolute {
+			b = append(b, '%')
+		}
 	}
 	if d.Maxconn != rules.Unset {
 		b = append(b, " maxconn:"...)

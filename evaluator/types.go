@@ -113,14 +113,17 @@ type RuleResult struct {
 
 // Decision is the reply for one service and how it came about.
 type Decision struct {
-	Service string `json:"service"`
-	Op      string `json:"op"`
+	Service string   `json:"service"`
+	Op      rules.Op `json:"op"`
 	// Admin is the administrative word the agent wants; the reply carries
 	// it (and Weight) only in the acting and restoring phases.
-	Admin string `json:"admin"`
+	Admin rules.Admin `json:"admin"`
 	// Weight is the weight percent the agent applies now: the target, or
-	// the ramp's current step.
+	// the ramp's current step; with Absolute, the absolute weight.
 	Weight int `json:"weight"`
+	// Absolute says Weight is an absolute weight (the reply's weight:N,
+	// HAProxy 3.1+), not a percent of the server line's weight.
+	Absolute bool `json:"absolute,omitempty"`
 	// Maxconn is the maxconn sent, or rules.Unset when the reply carries
 	// none (left out of JSON).
 	Maxconn int `json:"maxconn"`
@@ -150,6 +153,12 @@ type Decision struct {
 	// Stale is true for a server discovery no longer lists: it keeps its
 	// last decision until stale_after, then it is forgotten.
 	Stale bool `json:"stale,omitempty"`
+	// OutBy, in fleet mode, says why HAProxy may hold the server out of
+	// rotation: OutByRules or OutByOverride; empty when it is in rotation
+	// there. It is set from the decision that took the server out until
+	// HAProxy was told its restore, so a server just released still has
+	// it.
+	OutBy string `json:"out_by,omitempty"`
 	// Restore is true for a stale server HAProxy may still hold out of
 	// rotation: it is answered its restore, and counts as out, until it
 	// was told that or has not polled for fleet.forget_after.
@@ -158,14 +167,25 @@ type Decision struct {
 	// prev is the same server's decision of the evaluation before, whose
 	// reply line is reused when it is the same; nil outside fleet mode.
 	prev *Decision
+	// kept: the server was out by its rules before a restart, and the
+	// rules that take it out count while pending too (see Resume).
+	kept bool
 }
 
-// Out reports whether the decision takes the server out of rotation:
-// down, drain, maint, or a weight of 0% (HAProxy sends a server at weight
-// 0 no traffic, as it does a drained one).
-func (d *Decision) Out() bool {
-	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint" || d.Weight == 0
+// Action returns the words and numbers the decision wants, as one action.
+func (d *Decision) Action() rules.Action {
+	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Maxconn: d.Maxconn}
 }
+
+// Why HAProxy may hold a fleet server out of rotation (Decision.OutBy).
+const (
+	OutByRules    = "rules"
+	OutByOverride = "override"
+)
+
+// Out reports whether the decision takes the server out of rotation, as
+// rules.Action.Out defines it.
+func (d *Decision) Out() bool { return d.Action().Out() }
 
 // Result is the outcome of one evaluation of a whole rule file.
 type Result struct {

@@ -120,7 +120,7 @@ func checkInvariants(t testing.TB, f *File) {
 		}
 	}
 	d := f.Reply.Default
-	if d.Op == "" || d.Admin == "" || d.Weight == Unset || d.Maxconn != Unset {
+	if d.Op == NoOp || d.Admin == NoAdmin || d.Weight == Unset || d.Maxconn != Unset {
 		t.Errorf("Reply.Default incomplete: %+v", d)
 	}
 	if f.Reply.MinWeight < 0 || f.Reply.MinWeight > MaxWeight || f.Reply.Maxconn < 0 || f.Reply.Maxconn > MaxMaxconn ||
@@ -159,14 +159,14 @@ func TestParseFull(t *testing.T) {
 		t.Fatalf("default service: %d rules, UsesMaxconn %v", len(def.Rules), def.UsesMaxconn)
 	}
 	r := def.Rules[2]
-	if r.Name != "overloaded" || r.Action.Op != "down" || r.For != 30*time.Second || r.KeepFiringFor != time.Minute ||
+	if r.Name != "overloaded" || r.Action.Op != Down || r.For != 30*time.Second || r.KeepFiringFor != time.Minute ||
 		r.OnMissing != Fire || r.Description != "cpu and queue both saturated" || len(r.Needs) != 2 || r.Needs[0] != 0 || r.Needs[1] != 1 {
 		t.Errorf("overloaded = %+v", r)
 	}
 	if r := def.Rules[3]; r.WeightExpr != "100 * (1 - cpu)" || r.Weight == nil || r.Action.Weight != Unset {
 		t.Errorf("shed-by-cpu = %+v", r)
 	}
-	if r := def.Rules[4]; r.Action.Admin != "maint" || r.WeightExpr != "40" || r.OnMissing != Skip || len(r.Needs) != 2 {
+	if r := def.Rules[4]; r.Action.Admin != Maint || r.WeightExpr != "40" || r.OnMissing != Skip || len(r.Needs) != 2 {
 		t.Errorf("fixed = %+v", r)
 	}
 	w := f.Service("worker")
@@ -176,7 +176,7 @@ func TestParseFull(t *testing.T) {
 	if s := f.Service("api.v1"); s == nil || len(s.Rules) != 0 {
 		t.Errorf("api.v1 = %+v", s)
 	}
-	want := Reply{Default: Action{Op: "up", Admin: "drain", Weight: 100, Maxconn: Unset}, MinWeight: 5, Maxconn: 100, RestoreFor: DefaultRestoreFor}
+	want := Reply{Default: Action{Op: Up, Admin: Drain, Weight: 100, Maxconn: Unset}, MinWeight: 5, Maxconn: 100, RestoreFor: DefaultRestoreFor}
 	if f.Reply != want {
 		t.Errorf("Reply = %+v, want %+v", f.Reply, want)
 	}
@@ -197,7 +197,7 @@ func TestParseDefaults(t *testing.T) {
 	if len(f.Services) != 1 || f.Services[0].Name != DefaultService || len(f.Services[0].Rules) != 0 {
 		t.Errorf("Services = %+v", f.Services)
 	}
-	want := Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
+	want := Reply{Default: Action{Op: Up, Admin: Ready, Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
 	if f.Reply != want {
 		t.Errorf("Reply = %+v, want %+v", f.Reply, want)
 	}
@@ -268,7 +268,7 @@ var badCases = map[string][]string{
 		`maxconn_negative.bad.yaml:4:5: rule "cpu > 0.9": maxconn "-1": want an integer from 0 (unlimited) to 2147483647`,
 	},
 	"unknown_action": {
-		`unknown_action.bad.yaml:4:5: rule "cpu > 0.9": unknown action "dran": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "drain"?`,
+		`unknown_action.bad.yaml:4:5: rule "cpu > 0.9": unknown action "dran": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "drain"?`,
 	},
 	"nothing_after": {
 		`nothing_after.bad.yaml:4:5: rule "cpu > 0.9": nothing after =>: want an action such as drain or weight 50%`,
@@ -363,7 +363,7 @@ var badCases = map[string][]string{
 		`description_newline.bad.yaml:7:18: rule "hot": description holds a control character (newline, tab...): the reply is one line`,
 	},
 	"reply_default": {
-		`reply_default.bad.yaml:2:12: reply: default: unknown action "readdy": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "ready"?`,
+		`reply_default.bad.yaml:2:12: reply: default: unknown action "readdy": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "ready"?`,
 	},
 	"min_weight": {
 		`min_weight.bad.yaml:2:15: reply: min_weight "500%": want an integer percent from 0% to 256%, such as 1%`,
@@ -373,7 +373,7 @@ var badCases = map[string][]string{
 		`multiple.bad.yaml:5:14: source "app": timeout 1m is longer than interval 5s`,
 		`multiple.bad.yaml:8:16: metric "q": bad selector: unexpected end of input inside braces`,
 		`multiple.bad.yaml:10:5: rule "cpuu > 0.9": when: unknown name cpuu; did you mean "cpu"?`,
-		`multiple.bad.yaml:11:5: rule "cpu > 0.9": weight "50" needs a percent sign, e.g. weight 50%`,
+		`multiple.bad.yaml:11:5: rule "cpu > 0.9": weight "500": want an integer percent from 0% to 256% or an absolute weight from 0 to 256`,
 		`multiple.bad.yaml:12:5: rule "x": needs then: (an action such as drain) or weight: (an expression computing a percent)`,
 	},
 	"bad_metric_name": {

@@ -59,11 +59,14 @@ func (p *parser) replyDefault(r *Reply, e pair) {
 	case a.Maxconn != Unset:
 		p.errorf(e.val, replyCtx, "default: set maxconn with reply.maxconn, not in the default action")
 		return
+	case a.Absolute:
+		p.errorf(e.val, replyCtx, "default: weight %d is absolute; the default weight is a percent of the server's, such as %d%%", a.Weight, a.Weight)
+		return
 	}
-	if a.Op != "" {
+	if a.Op != NoOp {
 		r.Default.Op = a.Op
 	}
-	if a.Admin != "" {
+	if a.Admin != NoAdmin {
 		r.Default.Admin = a.Admin
 	}
 	if a.Weight != Unset {

@@ -272,12 +272,16 @@ const MaxMaxconn = 2147483647
 // Action is the part of an agent reply one rule asks for. Empty words and
 // Unset numbers leave that part to other rules or the default.
 type Action struct {
-	// Op is "", "up", "down", "fail" or "stopped".
-	Op string
-	// Admin is "", "ready", "drain" or "maint".
-	Admin string
-	// Weight is a percent in [0, 256], or Unset.
+	// Op is the operational word, or NoOp.
+	Op Op
+	// Admin is the administrative word, or NoAdmin.
+	Admin Admin
+	// Weight is a percent in [0, 256], or Unset; with Absolute, an
+	// absolute weight in [0, 256] (the reply's weight:N, HAProxy 3.1+).
 	Weight int
+	// Absolute says Weight is an absolute weight ("weight 50"), not a
+	// percent of the server line's weight ("weight 50%").
+	Absolute bool
 	// Maxconn is ≥ 0, or Unset.
 	Maxconn int
 }
@@ -289,14 +293,18 @@ func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 // String renders the action in rule-file syntax, e.g. "drain, weight 10%".
 func (a Action) String() string {
 	var parts []string
-	if a.Op != "" {
-		parts = append(parts, a.Op)
+	if a.Op != NoOp {
+		parts = append(parts, a.Op.String())
 	}
-	if a.Admin != "" {
-		parts = append(parts, a.Admin)
+	if a.Admin != NoAdmin {
+		parts = append(parts, a.Admin.String())
 	}
 	if a.Weight != Unset {
-		parts = append(parts, "weight "+strconv.Itoa(a.Weight)+"%")
+		w := "weight " + strconv.Itoa(a.Weight)
+		if !a.Absolute {
+			w += "%"
+		}
+		parts = append(parts, w)
 	}
 	if a.Maxconn != Unset {
 		parts = append(parts, "maxconn "+strconv.Itoa(a.Maxconn))

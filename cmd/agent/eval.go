@@ -218,7 +218,7 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 	}
 	rep.live = live
 	ev := evaluator.New(f)
-	ev.Resume(state.Replies)
+	ev.Resume(state.Replies, state.OutBy)
 	rep.result = ev.EvaluateServers(now, servers, snap, state.Overrides)
 	rep.Services = rep.result.Services
 	rep.Servers, rep.Guardrail = rep.result.Servers, rep.result.Guardrail

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -242,5 +244,37 @@ func TestUnknownServiceSaysWhatToGive(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("agent %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
 		}
+	}
+}
+
+// TestCheckHAProxyConfig: --haproxy.config adds the lint's warnings to a
+// passing check; --strict makes them a failure; the example pair passes
+// strictly, and HAProxy 2.6 and 3.2 accept every example configuration.
+func TestCheckHAProxyConfig(t *testing.T) {
+	cfgs, _ := filepath.Glob("../../examples/*.cfg")
+	testutil.CheckHAProxyConfigs(t, cfgs...)
+
+	code, out, errOut := agent(t, "check", "--strict", "--haproxy.config", "../../examples/haproxy-fleet.cfg", "../../examples/fleet.yaml")
+	if code != exitOK || !strings.Contains(out, "  SUCCESS: no warnings against ../../examples/haproxy-fleet.cfg\n") {
+		t.Errorf("the example pair: exit %d\n%s%s", code, out, errOut)
+	}
+	cfg := "../../internal/haproxylint/testdata/broken.cfg"
+	rulesFile := "../../internal/haproxylint/testdata/services.yaml"
+	code, out, _ = agent(t, "check", "--haproxy.config", cfg, rulesFile)
+	if code != exitOK || !strings.Contains(out, "  WARNING: "+cfg+":23: server web/web1 sends agent-send \"web1\"") {
+		t.Errorf("warnings: exit %d, want 0 and the warnings:\n%s", code, out)
+	}
+	code, out, _ = agent(t, "check", "--strict", "--haproxy.config", cfg, rulesFile)
+	if code != exitFailure || !strings.Contains(out, "  FAILED: 7 warnings against "+cfg+" (--strict)\n") {
+		t.Errorf("--strict: exit %d, want 1:\n%s", code, out)
+	}
+	// The port compared is --listen's.
+	code, out, _ = agent(t, "check", "--strict", "--listen", ":7000", "--haproxy.config", "../../examples/haproxy-fleet.cfg", "../../examples/fleet.yaml")
+	if code != exitFailure || !strings.Contains(out, "no server polls the agent's port 7000") {
+		t.Errorf("--listen :7000: exit %d:\n%s", code, out)
+	}
+	code, out, _ = agent(t, "check", "--strict", "../../examples/fleet.yaml")
+	if code != exitFailure || !strings.Contains(out, "need --haproxy.config") {
+		t.Errorf("--strict alone: exit %d:\n%s", code, out)
 	}
 }

@@ -150,7 +150,7 @@ func TestOverrideUsageErrors(t *testing.T) {
 	}{
 		{[]string{"drian", "--reason", "x"}, `unknown action "drian"`},
 		{[]string{"weight", "300%", "--reason", "x"}, "weight"},
-		{[]string{"weight", "--reason", "x"}, "weight needs a percent"},
+		{[]string{"weight", "--reason", "x"}, "weight needs a number"},
 		{[]string{"drain"}, "--reason is required"},
 		{[]string{"drain", "--reason", "  "}, "--reason is required"},
 		{[]string{"drain", "--reason", "x", "--ttl", "soon"}, `--ttl: ttl "soon"`},

@@ -18,6 +18,13 @@ import (
 	"github.com/haproxy-agent/agent/internal/source"
 )
 
+// listenFlag is the --listen flag serve listens on and check compares
+// HAProxy's agent-port with, defined once.
+func listenFlag(c *kingpin.CmdClause) *kingpin.FlagClause {
+	return c.Flag("listen", "Address of the agent port that HAProxy polls (agent-port). Listens on IPv4 and IPv6.").
+		Default(":9999")
+}
+
 func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, command) {
 	c := ka.Command("serve", "Answer HAProxy's agent-check polls from the rules' latest decision. "+
 		"HAProxy polls the agent (agent-check agent-port ...); the agent never pushes. "+
@@ -25,8 +32,7 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 	var o app.Options
 	c.Flag("rules", "Rule file to serve. Reloaded when it changes, on SIGHUP and on POST /-/reload.").
 		PlaceHolder("FILE").StringVar(&o.RulesPath)
-	c.Flag("listen", "Address of the agent port that HAProxy polls (agent-port). Listens on IPv4 and IPv6.").
-		Default(":9999").StringVar(&o.Listen)
+	listenFlag(c).StringVar(&o.Listen)
 	c.Flag("web.listen-address", "Address of the web port: the status page (/), /metrics, /status, /healthz, and the lifecycle endpoints.").
 		Default(":9898").StringVar(&o.WebListen)
 	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload, /api/v1/overrides and the status page's override forms.").

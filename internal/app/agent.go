@@ -50,7 +50,10 @@ type agent struct {
 	replies  map[string]string
 	// answers are, in fleet mode, the poll counters of each server's
 	// published line.
-	answers  map[string]*answers
+	answers map[string]*answers
+	// outBy is, in fleet mode, why HAProxy may hold each server out, as
+	// last recorded in the state file.
+	outBy    map[string]string
 	sourceUp map[string]bool
 	stale    map[string]bool // metrics logged as stale
 	// guardrailHeld is how many servers the guardrail held last cycle.
@@ -79,6 +82,7 @@ func newAgent(o Options) (*agent, error) {
 		kicks:     make(chan chan struct{}),
 		replies:   map[string]string{},
 		answers:   map[string]*answers{},
+		outBy:     map[string]string{},
 		sourceUp:  map[string]bool{},
 		stale:     map[string]bool{},
 	}

@@ -135,8 +135,8 @@ func Run(ctx context.Context, o Options) error {
 	a.overrides = store
 	// What the agent last told HAProxy before this start: a plain "up"
 	// needs no start-up restore.
-	if told := store.Replies(); len(told) > 0 {
-		a.eval.Resume(told)
+	if told, outBy := store.Replies(), store.OutBy(); len(told) > 0 || len(outBy) > 0 {
+		a.eval.Resume(told, outBy)
 	}
 
 	// Bind both ports first, so that a port in use is the first thing

@@ -155,11 +155,19 @@ func (a *agent) saveReplies(res *evaluator.Result) {
 	for _, d := range res.Services {
 		told[d.Service] = trimNL(d.Reply)
 	}
-	// In fleet mode, by server (Evaluator.Resume takes them so).
+	// In fleet mode, by server (Evaluator.Resume takes them so), with
+	// the servers HAProxy may hold out and why.
+	var outBy map[string]string
 	for _, d := range res.Servers {
 		told[d.Server] = trimNL(d.Reply)
+		if d.OutBy != "" {
+			if outBy == nil {
+				outBy = map[string]string{}
+			}
+			outBy[d.Server] = d.OutBy
+		}
 	}
-	if err := a.overrides.SaveReplies(told); err != nil {
+	if err := a.overrides.SaveReplies(told, outBy); err != nil {
 		a.log.Error("cannot record the replies in the state file; a restart may restore more than needed", "err", err)
 	}
 }

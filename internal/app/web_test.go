@@ -59,7 +59,7 @@ func TestWebTLSAndBasicAuth(t *testing.T) {
 		{"/metrics", "haproxy_agent_config_last_reload_successful 1"},
 		{"/status", `"services"`},
 		{"/", "reply"},
-		{"/static/page.css", "svg.spark"},
+		{"/static/page.css", "svg.plot"},
 		{"/healthz", "OK"},
 		{"/api/v1/overrides", `"overrides"`},
 	} {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/fileio"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // MaxOverrides bounds the number of overrides in force at once, so that a
@@ -59,11 +60,11 @@ type Store struct {
 	// timer fires at the next expiry so that the agent re-evaluates then.
 	timer  *time.Timer
 	closed bool
-	// replies are the last replies sent, by service, as in the file;
-	// guarded by mu.
-	replies map[string]string
-	changed chan struct{}
-	loadErr error
+	// replies are the last replies sent, by service, and outBy the fleet
+	// servers HAProxy may hold out, as in the file; guarded by mu.
+	replies, outBy map[string]string
+	changed        chan struct{}
+	loadErr        error
 }
 
 // Open returns a store holding the overrides of the state file at path; a
@@ -92,7 +93,7 @@ func Open(path string, logger *slog.Logger, opts Options) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		ovs, s.replies = st.Overrides, st.Replies
+		ovs, s.replies, s.outBy = st.Overrides, st.Replies, st.OutBy
 	}
 	now := s.now()
 	ovs = slices.DeleteFunc(ovs, func(o evaluator.Override) bool { return expired(o, now) })
@@ -147,11 +148,21 @@ func (s *Store) Replies() map[string]string {
 	return maps.Clone(s.replies)
 }
 
+// OutBy returns a copy of the fleet servers HAProxy may hold out of
+// rotation, and why, as last recorded: read from the state file at Open
+// until SaveReplies records others.
+func (s *Store) OutBy() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.outBy)
+}
+
 // SaveReplies records the replies the agent now sends, by service (lines
-// with or without their newline), in the state file. It writes only when
-// they differ from those recorded, and without a state file it does
-// nothing.
-func (s *Store) SaveReplies(replies map[string]string) error {
+// with or without their newline), and in fleet mode which servers HAProxy
+// may hold out and why (see evaluator.Decision.OutBy), in the state file.
+// It writes only when they differ from those recorded, and without a
+// state file it does nothing.
+func (s *Store) SaveReplies(replies, outBy map[string]string) error {
 	if s.path == "" {
 		return nil
 	}
@@ -161,20 +172,23 @@ func (s *Store) SaveReplies(replies map[string]string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if maps.Equal(next, s.replies) {
+	if len(outBy) == 0 {
+		outBy = nil
+	}
+	if maps.Equal(next, s.replies) && maps.Equal(outBy, s.outBy) {
 		return nil
 	}
 	if s.closed {
 		return errors.New("override store is closed")
 	}
-	data, err := encodeState(live(*s.all.Load(), s.now(), nil), next)
+	data, err := encodeState(live(*s.all.Load(), s.now(), nil), next, outBy)
 	if err == nil {
 		err = writeAtomic(s.path, data)
 	}
 	if err != nil {
 		return fmt.Errorf("save replies to %s: %w", s.path, err)
 	}
-	s.replies = next
+	s.replies, s.outBy = next, maps.Clone(outBy)
 	return nil
 }
 
@@ -250,6 +264,9 @@ func (s *Store) Add(o evaluator.Override, ttl time.Duration) (evaluator.Override
 	}
 	if ttl < 0 {
 		return o, invalid("ttl %s: must not be negative (0 means never expires)", ttl)
+	}
+	if len(o.Service) > rules.MaxNameLen {
+		return o, invalid("service name too long: %d bytes, the limit is %d", len(o.Service), rules.MaxNameLen)
 	}
 	if o.Service != "" && s.known != nil && !s.known(o.Service) {
 		return o, invalid("unknown service %q: the rules loaded have no such service (nor, in fleet mode, server); without --service (an empty service) an override applies to all", o.Service)
@@ -327,7 +344,7 @@ func (s *Store) commit(next []evaluator.Override, now time.Time) error {
 		next = []evaluator.Override{}
 	}
 	if s.path != "" {
-		data, err := encodeState(next, s.replies)
+		data, err := encodeState(next, s.replies, s.outBy)
 		if err == nil {
 			err = writeAtomic(s.path, data)
 		}
@@ -400,10 +417,13 @@ func live(all []evaluator.Override, now time.Time, dst []evaluator.Override) []e
 	return dst
 }
 
-// newID returns 8 random hex digits: short enough to type, and with at
+// idLen is the length of an override's ID.
+const idLen = 8
+
+// newID returns idLen random hex digits: short enough to type, and with at
 // most MaxOverrides in force a clash is rare (and retried).
 func newID() (string, error) {
-	var b [4]byte
+	var b [idLen / 2]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("override id: %w", err)
 	}

@@ -3,7 +3,6 @@ package override
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -40,8 +39,8 @@ const DefaultTTL = time.Hour
 
 // ParseTTL parses a time-to-live: Go durations ("90m", "1h30m", "0.5h") and
 // Prometheus ones ("2d", "1w") are both accepted; "" means DefaultTTL, and
-// "0" or "forever" an override that never expires. Negative values are
-// refused.
+// "0" or "forever" an override that never expires. Negative values and
+// values under one second are refused.
 func ParseTTL(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	switch s {
@@ -58,8 +57,12 @@ func ParseTTL(s string) (time.Duration, error) {
 		}
 		d = time.Duration(md)
 	}
-	if d < 0 {
+	switch {
+	case d < 0:
 		return 0, invalid("ttl %q: must not be negative (0 or forever: never expires)", s)
+	case d > 0 && d < time.Second:
+		// It would expire before HAProxy's next poll could see it.
+		return 0, invalid("ttl %q: under one second; give 1s or more (0 or forever: never expires)", s)
 	}
 	return d, nil
 }
@@ -84,10 +87,10 @@ func checkReason(r string) error {
 // checkAction accepts what rules.ParseAction could have produced and
 // refuses an action that would change nothing.
 func checkAction(a rules.Action) error {
-	if a.Op != "" && !slices.Contains(rules.OpWords, a.Op) {
+	if !a.Op.Valid() {
 		return invalid("unknown operational state %q: want one of %s", a.Op, strings.Join(rules.OpWords, ", "))
 	}
-	if a.Admin != "" && !slices.Contains(rules.AdminWords, a.Admin) {
+	if !a.Admin.Valid() {
 		return invalid("unknown administrative state %q: want one of %s", a.Admin, strings.Join(rules.AdminWords, ", "))
 	}
 	if a.Weight != rules.Unset && (a.Weight < 0 || a.Weight > rules.MaxWeight) {
@@ -96,7 +99,7 @@ func checkAction(a rules.Action) error {
 	if a.Maxconn != rules.Unset && a.Maxconn < 0 {
 		return invalid("maxconn %d: want 0 or more (0 means unlimited)", a.Maxconn)
 	}
-	if a.Op == "" && a.Admin == "" && a.Weight == rules.Unset && a.Maxconn == rules.Unset {
+	if a.Op == rules.NoOp && a.Admin == rules.NoAdmin && a.Weight == rules.Unset && a.Maxconn == rules.Unset {
 		return invalid("the action sets nothing: want drain, maint, down, ready, weight N%% or maxconn N")
 	}
 	return nil
@@ -112,8 +115,8 @@ func ParseAction(s string) (rules.Action, error) {
 	if err != nil {
 		return a, err
 	}
-	if a.Admin == "ready" && a.Op == "" {
-		a.Op = "up"
+	if a.Admin == rules.Ready && a.Op == rules.NoOp {
+		a.Op = rules.Up
 	}
 	return a, nil
 }

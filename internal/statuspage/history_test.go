@@ -35,10 +35,10 @@ func TestSeriesWindow(t *testing.T) {
 		}
 	}
 	sp, ok := h.Spark("a", t0.Add(15*time.Second))
-	if !ok || sp.Min != 2 || sp.Max != 3 || !sp.HasLast || sp.Last != 3 || sp.Path == "" {
+	if !ok || sp.Min != 2 || sp.Max != 3 || !sp.HasLast || sp.Last != 3 || sp.empty() {
 		t.Errorf("spark = %+v, %v", sp, ok)
 	}
-	if sp, ok := h.Spark("b", t0.Add(15*time.Second)); !ok || sp.Path != "" || sp.HasLast {
+	if sp, ok := h.Spark("b", t0.Add(15*time.Second)); !ok || !sp.empty() || sp.HasLast {
 		t.Errorf("a series of missing values must draw nothing: %+v, %v", sp, ok)
 	}
 	if _, ok := h.Spark("nope", t0); ok {
@@ -72,8 +72,8 @@ func TestSeriesWrapAndPrune(t *testing.T) {
 		t.Errorf("after wrapping: min %v max %v, want %d..%d", sp.Min, sp.Max, n, 2*n-1)
 	}
 	// A long silence empties the window.
-	if sp, _ := h.Spark("a", end.Add(2*Window)); sp.Path != "" {
-		t.Errorf("a window with no value drew %q", sp.Path)
+	if sp, _ := h.Spark("a", end.Add(2*Window)); !sp.empty() {
+		t.Errorf("a window with no value drew %+v", sp)
 	}
 	h.Record(end.Add(2*Window), []Sample{{"a", 1}})
 	if sp, _ := h.Spark("a", end.Add(2*Window)); sp.Min != 1 || sp.Max != 1 {
