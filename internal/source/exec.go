@@ -77,7 +77,7 @@ type run struct {
 // a non-zero code yields exit_code and duration_seconds, and its output's
 // series are missing with the first line of its stderr as the reason.
 func (c *command) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Reading, error) {
-	ctx, cancel := withProbeDeadline(ctx, c.timeout)
+	ctx, cancel := boundedContext(ctx, c.timeout)
 	defer cancel()
 	r, err := c.run(ctx)
 	if err != nil {
@@ -106,6 +106,10 @@ func (c *command) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.R
 	absent := func(*rules.Metric) error { return why }
 	return c.sel.all(fams, metrics, t, absent), nil
 }
+
+// ResultGrace makes a command a sample.Outcome: at the deadline it kills
+// the process group and says so, which takes a moment.
+func (c *command) ResultGrace() time.Duration { return outcomeGrace }
 
 // output parses the program's standard output: one number (the series
 // value), or the Prometheus text format.

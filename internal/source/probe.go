@@ -67,7 +67,7 @@ func newProbe(src *rules.Source) (*probe, error) {
 // readings. It never fails as a whole: what went wrong is success 0 and
 // the reason the other series are missing.
 func (p *probe) Read(ctx context.Context, metrics []*rules.Metric) ([]sample.Reading, error) {
-	ctx, cancel := withProbeDeadline(ctx, p.timeout)
+	ctx, cancel := boundedContext(ctx, p.timeout)
 	defer cancel()
 	start := time.Now()
 	status, bodyErr, err := p.do(ctx)
@@ -177,15 +177,22 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// withProbeDeadline returns ctx with a deadline a little before its own
-// (or before timeout from now, if it has none), so that a probe or a
-// command that runs out of time can still report what happened (success
-// 0, the process group killed) before the read itself is cut off.
-func withProbeDeadline(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	margin := min(max(timeout/10, 10*time.Millisecond), 100*time.Millisecond)
-	d, ok := ctx.Deadline()
-	if !ok || time.Until(d) > timeout {
-		d = time.Now().Add(timeout)
+// outcomeGrace is how long the collector waits for a probe's or a
+// command's outcome past the read's deadline (see sample.Outcome): a
+// probe cut off at its deadline returns at once, a command once its
+// process group is killed; the grace only covers a loaded machine.
+const outcomeGrace = time.Second
+
+// ResultGrace makes a probe a sample.Outcome: its read ends at the
+// deadline with success 0, which must not be dropped as a timeout.
+func (p *probe) ResultGrace() time.Duration { return outcomeGrace }
+
+// boundedContext returns ctx bounded by timeout, when its own deadline is
+// later or unset: a probe or a command runs until its read's deadline,
+// then reports what happened (success 0, the process group killed).
+func boundedContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= timeout {
+		return context.WithCancel(ctx)
 	}
-	return context.WithDeadline(ctx, d.Add(-margin))
+	return context.WithTimeout(ctx, timeout)
 }
