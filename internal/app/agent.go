@@ -39,6 +39,8 @@ type agent struct {
 	kicks chan chan struct{}
 	// status is the latest published evaluation, for /status and /metrics.
 	status atomic.Pointer[Status]
+	// statusJSON is /status encoded, shared by its readers.
+	statusJSON statusCache
 	// reloadState is the outcome of the last load.
 	reloadState atomic.Pointer[ReloadStatus]
 	// history keeps the status page's charts and reply changes.

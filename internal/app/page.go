@@ -146,6 +146,10 @@ func (p *pages) page(server string) *statuspage.Page {
 			pg.Targets = append(pg.Targets, t)
 		}
 	}
+	for i := range pg.Targets {
+		t := &pg.Targets[i]
+		t.Since, t.SinceStart, _ = a.history.Since(t.Name)
+	}
 	for _, s := range st.Sources {
 		ps := statuspage.Source{
 			Name: s.Name, Kind: s.Kind, Up: s.Up, Duration: time.Duration(s.DurationSeconds * float64(time.Second)),

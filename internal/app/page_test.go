@@ -48,6 +48,7 @@ func TestFleetStatusPage(t *testing.T) {
 	for _, want := range []string{
 		`<article class="target" id="server-web3">`,
 		"max_unavailable 1 lets 1 of 4 servers out at once, and 1 is already out",
+		`<span class="meta" id="reply-for">for ≥ `, // its reply since the agent saw it first
 		"<title>web3 in · " + host,
 	} {
 		if !strings.Contains(card, want) {

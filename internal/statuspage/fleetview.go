@@ -160,6 +160,18 @@ func (v *view) pageRange() (first, last int) {
 	return first, min(first+FleetPageRows, len(v.sel))
 }
 
+// ReplyFor says for how long a target has had its reply: "for 12m", "for
+// over 3h" when it has had it since the agent first saw it, "" unknown.
+func (v *view) ReplyFor(t Target) string {
+	switch {
+	case t.Since.IsZero():
+		return ""
+	case t.SinceStart:
+		return "for ≥ " + Ago(v.Now.Sub(t.Since))
+	}
+	return "for " + Ago(v.Now.Sub(t.Since))
+}
+
 // FleetRows renders the rows of the fleet's table on the query's page.
 func (v *view) FleetRows() template.HTML {
 	first, last := v.pageRange()

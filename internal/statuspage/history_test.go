@@ -154,3 +154,32 @@ func TestHistoryMemory(t *testing.T) {
 		t.Errorf("history of 100 metrics uses %d bytes, want under 1 MiB", used)
 	}
 }
+
+// TestReplySince: a target's reply is dated from its last change, or from
+// when the agent first saw it (then marked as such); a target missing from
+// an evaluation is forgotten.
+func TestReplySince(t *testing.T) {
+	h := NewHistory(MinStep)
+	note := func(at time.Time, kv ...string) {
+		h.NoteReplies(at, func(yield func(string, string) bool) {
+			for i := 0; i < len(kv); i += 2 {
+				if !yield(kv[i], kv[i+1]) {
+					return
+				}
+			}
+		})
+	}
+	note(t0, "web1", "up ready 100%\n", "web2", "up ready 100%\n")
+	note(t0.Add(time.Minute), "web1", "up ready 100%\n", "web2", "up drain 100%\n")
+	note(t0.Add(2*time.Minute), "web1", "up ready 100%\n", "web2", "up drain 100%\n")
+	if since, start, ok := h.Since("web1"); !ok || !start || !since.Equal(t0) {
+		t.Errorf("web1: since %v, start %v, %v; want t0 from the start", since, start, ok)
+	}
+	if since, start, ok := h.Since("web2"); !ok || start || !since.Equal(t0.Add(time.Minute)) {
+		t.Errorf("web2: since %v, start %v, %v; want its change at t0+1m", since, start, ok)
+	}
+	note(t0.Add(3*time.Minute), "web2", "up drain 100%\n")
+	if _, _, ok := h.Since("web1"); ok {
+		t.Error("web1, gone from the evaluation, is still known")
+	}
+}

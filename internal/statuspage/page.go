@@ -52,6 +52,10 @@ type Target struct {
 	Reply string
 	// Reason says in plain words what the reply does and why.
 	Reason string
+	// Since is when the reply became what it is; SinceStart says it has
+	// been so since the agent first saw the target. Zero when unknown.
+	Since      time.Time
+	SinceStart bool
 	// State is where the reply puts the server; Out is true when it takes
 	// it out of rotation (draining or out).
 	State State
