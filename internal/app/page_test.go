@@ -5,7 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/statuspage"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // TestFleetStatusPage: in fleet mode the page sums the fleet up and lists
@@ -64,5 +70,41 @@ func TestFleetStatusPage(t *testing.T) {
 	}
 	if none := ag.get(t, "/?server=web9"); !strings.Contains(none, "No server named <code>web9</code>") {
 		t.Error("/?server=web9 does not say there is no such server")
+	}
+}
+
+// TestPageSnapshotOncePerEvaluation: the fleet's table is built once per
+// evaluation however many loads ask for it at once, and built again for
+// the next evaluation.
+func TestPageSnapshotOncePerEvaluation(t *testing.T) {
+	f, err := rules.Parse(fmt.Appendf(nil, fleetRules, "http://127.0.0.1:1"), "rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func() *Status {
+		st := &Status{file: f, Guardrail: &evaluator.Guardrail{MaxUnavailable: "1", Allowed: 1, Servers: 1000}}
+		for i := range 1000 {
+			st.Servers = append(st.Servers, &evaluator.Decision{Server: fmt.Sprintf("web%04d", i), Reply: "up ready 100%\n"})
+		}
+		return st
+	}
+	p := &pages{a: &agent{history: statuspage.NewHistory(time.Second)}}
+	st := status()
+	var wg sync.WaitGroup
+	got := make([]*statuspage.Fleet, 16)
+	for i := range got {
+		wg.Go(func() { got[i] = p.snapshot(st).fleet })
+	}
+	wg.Wait()
+	for i, fl := range got {
+		if fl == nil || fl != got[0] {
+			t.Fatalf("load %d got its own fleet table (%p, the first %p)", i, fl, got[0])
+		}
+	}
+	if len(got[0].Rows) != 1000 {
+		t.Errorf("%d rows, want 1000", len(got[0].Rows))
+	}
+	if next := p.snapshot(status()).fleet; next == got[0] {
+		t.Error("a new evaluation kept the old table")
 	}
 }

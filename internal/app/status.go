@@ -7,6 +7,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -34,6 +35,9 @@ type Status struct {
 	Discovery *collect.MetricValue `json:"discovery,omitempty"`
 	Metrics   []MetricStatus       `json:"metrics"`
 	Sources   []SourceStatus       `json:"sources"`
+	// HAProxy is, with --haproxy.runtime-api, each HAProxy's view of the
+	// servers that answer to this agent, beside their reply, with drift.
+	HAProxy []haproxyview.HAProxyStatus `json:"haproxy,omitempty"`
 
 	file *rules.File
 }
