@@ -2,6 +2,8 @@ package rules
 
 import (
 	"net/http"
+
+	"github.com/prometheus/common/config"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -41,15 +43,17 @@ rules:
 	h := http.Header{}
 	h.Add("X-Probe", "agent")
 	h.Add("Host", "svc.example")
-	want := &HTTPProbe{Method: "POST", Headers: h, Body: `{"deep": true}`, ValidStatusCodes: []int{200, 429},
-		JSON: []JSONField{{"lag", "replication.lag_seconds"}, {"ok", "replication.ok"}}}
-	if app.Kind != KindHTTP || app.URL != "http://127.0.0.1:8080/healthz" || !reflect.DeepEqual(app.Probe, want) ||
-		app.BodyLimit != 64<<10 || app.HTTP.BasicAuth == nil {
-		t.Errorf("app = %+v, probe %+v", app, app.Probe)
+	c := app.Config.(*HTTPConfig)
+	http := c.HTTP
+	c.HTTP = config.HTTPClientConfig{}
+	want := &HTTPConfig{URL: "http://127.0.0.1:8080/healthz", Method: "POST", Headers: h, Body: `{"deep": true}`, ValidStatusCodes: []int{200, 429},
+		BodyLimit: 64 << 10, JSON: []JSONField{{"lag", "replication.lag_seconds"}, {"ok", "replication.ok"}}}
+	if app.Kind != KindHTTP || !reflect.DeepEqual(c, want) || http.BasicAuth == nil || !http.FollowRedirects {
+		t.Errorf("app = %+v, config %+v, http %+v", app, c, http)
 	}
-	plain := f.Source("plain")
-	if !reflect.DeepEqual(plain.Probe, &HTTPProbe{Method: "GET"}) || plain.BodyLimit != DefaultProbeBodyLimit || plain.Timeout != DefaultTimeout {
-		t.Errorf("plain = %+v, probe %+v", plain, plain.Probe)
+	plain := f.Source("plain").Config.(*HTTPConfig)
+	if plain.Method != "GET" || plain.BodyLimit != DefaultProbeBodyLimit || f.Source("plain").Timeout != DefaultTimeout || plain.JSON != nil {
+		t.Errorf("plain = %+v", plain)
 	}
 	if m := f.Metric("lag"); m.Selector != "lag" || len(m.Matchers) != 1 || m.History == "" || m.HistorySource != "prom" {
 		t.Errorf("lag = %+v", m)
@@ -77,14 +81,14 @@ rules:
 	}
 	confDir, _ := filepath.Abs("conf")
 	lag := f.Source("lag")
-	want := &ExecCommand{Argv: []string{"./check-lag", "--db", "main db", "$HOME"}, Env: []string{"PGHOST=db1", "EMPTY="}, Dir: confDir}
-	if lag.Kind != KindExec || !reflect.DeepEqual(lag.Exec, want) || lag.Timeout != 2*time.Second {
-		t.Errorf("lag = %+v, exec %+v; want exec %+v", lag, lag.Exec, want)
+	want := &ExecConfig{Argv: []string{"./check-lag", "--db", "main db", "$HOME"}, Env: []string{"PGHOST=db1", "EMPTY="}, Dir: confDir}
+	if lag.Kind != KindExec || !reflect.DeepEqual(lag.Config, want) || lag.Timeout != 2*time.Second {
+		t.Errorf("lag = %+v, exec %+v; want exec %+v", lag, lag.Config, want)
 	}
-	if d := f.Source("abs").Exec.Dir; d != "/tmp" {
+	if d := f.Source("abs").Config.(*ExecConfig).Dir; d != "/tmp" {
 		t.Errorf("abs dir = %q", d)
 	}
-	if d := f.Source("rel").Exec.Dir; d != filepath.Join(confDir, "scripts") {
+	if d := f.Source("rel").Config.(*ExecConfig).Dir; d != filepath.Join(confDir, "scripts") {
 		t.Errorf("rel dir = %q", d)
 	}
 }
@@ -108,7 +112,7 @@ func TestProbeExecErrors(t *testing.T) {
 		{"exec empty", "{exec: []}", `x.yaml:3:6: source "s": exec: the list is empty: want [PROGRAM, ARG...]`},
 		{"exec empty program", "{exec: ['', a]}", `x.yaml:3:13: source "s": exec: the program is empty`},
 		{"exec list in list", "{exec: [a, [b]]}", `x.yaml:3:16: source "s": exec: want a string, got a list`},
-		{"exec HTTP setting", "{exec: [a], basic_auth: {username: a}}", `x.yaml:3:17: source "s": basic_auth: an exec source takes no HTTP settings`},
+		{"exec HTTP setting", "{exec: [a], basic_auth: {username: a}}", `x.yaml:3:17: source "s": unknown key "basic_auth" (want one of exec, timeout, env, dir)`},
 		{"exec unknown key", "{exec: [a], dri: /tmp}", `x.yaml:3:17: source "s": unknown key "dri" (want one of exec, timeout, env, dir)`},
 		{"exec body_limit", "{exec: [a], body_limit: 1MiB}", `x.yaml:3:17: source "s": body_limit applies to scrape and http sources only`},
 		{"env name", "{exec: [a], env: {'A-B': c}}", `x.yaml:3:23: source "s": env: bad variable name "A-B": want letters, digits and _, not starting with a digit`},

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
-	"github.com/prometheus/common/config"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -95,15 +94,9 @@ func (f *File) RuleCount() int {
 	return n
 }
 
-// SourceKind says how a source is read.
+// SourceKind says how a source is read: each kind is defined, with its
+// settings and checks, in a source_KIND.go file (see srcKinds).
 type SourceKind string
-
-// The kinds of source.
-const (
-	KindHost       SourceKind = "host"
-	KindScrape     SourceKind = "scrape"
-	KindPrometheus SourceKind = "prometheus"
-)
 
 // Default source settings.
 const (
@@ -121,24 +114,12 @@ const (
 type Source struct {
 	Name string
 	Kind SourceKind
-	// URL is the page to scrape, the Prometheus API's base URL or the
-	// URL an http source probes; empty for host and exec.
-	URL string
 	// Timeout bounds one read of the source, connection to last byte.
 	Timeout time.Duration
-	// BodyLimit caps what is read of a scraped page or of a probe's
-	// response body, in bytes.
-	BodyLimit int64
-	// MaxConcurrency bounds the queries of a prometheus source in flight
-	// at once (each on its own kept-alive connection); 0 for other kinds.
-	MaxConcurrency int
-	// HTTP holds the HTTP client settings (auth, TLS, proxy), validated.
-	HTTP config.HTTPClientConfig
-	// Probe holds the request of an http source; nil for other kinds.
-	Probe *HTTPProbe
-	// Exec holds the command of an exec source; nil for other kinds.
-	Exec *ExecCommand
-	Pos  Pos
+	// Config is the kind's own settings: *ScrapeConfig, *PrometheusConfig
+	// or *HostConfig, each beside its kind's checks in source_KIND.go.
+	Config any
+	Pos    Pos
 }
 
 // Aggregation names how several matching series are reduced to one value.
@@ -161,11 +142,11 @@ type Metric struct {
 	Index int
 	// Source is the name of the source the value comes from.
 	Source string
-	// Selector is the PromQL series selector (scrape, http and exec
-	// sources) or the host metric's name (host source).
+	// Selector is the PromQL series selector (scrape sources) or the host
+	// metric's name (host source).
 	Selector string
 	// Matchers are Selector's parsed label matchers, including __name__ when
-	// the selector names a metric (scrape, http and exec sources).
+	// the selector names a metric (scrape sources only).
 	Matchers []*labels.Matcher
 	// Query is the PromQL expression (prometheus sources only).
 	Query string

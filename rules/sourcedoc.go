@@ -1,21 +1,10 @@
 package rules
 
 import (
+	"slices"
+
+	"github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
-)
-
-// sourceKeys are the keys of a source besides Prometheus' http_config.
-var sourceKeys = []string{"scrape", "prometheus", "http", "exec", "timeout", "body_limit", "max_concurrency",
-	"method", "headers", "body", "valid_status_codes", "json", "env", "dir"}
-
-// kindKeys are the keys that name a source's kind and its address.
-var kindKeys = []string{"scrape", "prometheus", "http", "exec"}
-
-// probeKeys are the keys of http sources only, execKeys those of exec
-// sources only.
-var (
-	probeKeys = []string{"method", "headers", "body", "valid_status_codes", "json"}
-	execKeys  = []string{"env", "dir"}
 )
 
 // sourceDoc is one entry of the sources section as the file writes it:
@@ -28,11 +17,25 @@ type sourceDoc struct {
 	node *yaml.Node // its mapping
 	ctx  string     // prefixes every message about the source
 
-	scrape, prometheus, probe, exec    pair
-	timeout, bodyLimit, maxConcurrency pair
-	// opts holds the keys of one kind only (probeKeys, execKeys) by name.
-	opts map[string]pair
-	http []pair
+	// kinds are the keys that name a kind (scrape, prometheus...), in
+	// file order: one is expected.
+	kinds []pair
+	// target is the one of kinds the source is of, once checkSource found it.
+	target  pair
+	timeout pair
+	// options are the kinds' own keys, in file order.
+	options []pair
+	http    []pair
+}
+
+// option returns the option named name, or the zero pair.
+func (d sourceDoc) option(name string) pair {
+	for _, o := range d.options {
+		if o.key.Value == name {
+			return o
+		}
+	}
+	return pair{}
 }
 
 // decodeSource decodes the definition of the source named by e.key,
@@ -42,25 +45,16 @@ func (p *parser) decodeSource(e pair, ctx string) (d sourceDoc, ok bool) {
 	if !p.mappingOf(e, ctx, false) {
 		return d, false
 	}
-	d = sourceDoc{key: e.key, node: e.val, ctx: ctx, opts: map[string]pair{}}
+	d = sourceDoc{key: e.key, node: e.val, ctx: ctx}
+	kindKeys, keys := kindKeys(), sourceKeys()
 	for _, kv := range p.entries(e.val, ctx, "key") {
-		switch kv.key.Value {
-		case "scrape":
-			d.scrape = kv
-		case "prometheus":
-			d.prometheus = kv
-		case "http":
-			d.probe = kv
-		case "exec":
-			d.exec = kv
-		case "method", "headers", "body", "valid_status_codes", "json", "env", "dir":
-			d.opts[kv.key.Value] = kv
-		case "timeout":
+		switch k := kv.key.Value; {
+		case slices.Contains(kindKeys, k):
+			d.kinds = append(d.kinds, kv)
+		case k == "timeout":
 			d.timeout = kv
-		case "body_limit":
-			d.bodyLimit = kv
-		case "max_concurrency":
-			d.maxConcurrency = kv
+		case slices.Contains(keys, k):
+			d.options = append(d.options, kv)
 		default: // Prometheus' http_config, checked by httpConfig
 			d.http = append(d.http, kv)
 		}
@@ -68,23 +62,36 @@ func (p *parser) decodeSource(e pair, ctx string) (d sourceDoc, ok bool) {
 	return d, true
 }
 
-// checkSource checks a decoded source into s: its kind and address, its
-// limits and the options of its kind, then its HTTP settings and the
-// client serve would build.
+// checkSource checks a decoded source into s: its kind, then the kind's
+// target and options, its timeout, and its HTTP settings and the client
+// serve would build.
 func (p *parser) checkSource(f *File, s *Source, d sourceDoc) {
-	p.sourceURL(s, d)
-	p.sourceLimits(f, s, d)
-	p.kindOptions(s, d)
-	if len(d.http) > 0 && s.Kind == KindExec {
-		k := d.http[0].key
-		if p.probe.known([]string{k.Value}) {
-			p.errorf(k, d.ctx, "%s: an exec source takes no HTTP settings", k.Value)
-		} else {
-			p.unknownKey(k, d.ctx, []string{"exec", "timeout", "env", "dir"})
+	k := p.sourceKind(&d)
+	p.sourceTimeout(f, s, d)
+	if k == nil {
+		return
+	}
+	s.Kind, s.Config = k.name, k.newConfig(s)
+	k.check(p, s, d)
+	for _, o := range d.options {
+		if !slices.Contains(k.options, o.key.Value) {
+			p.errorf(o.key, d.ctx, "%s applies to %s sources only", o.key.Value,
+				kindNames(func(k *srcKind) bool { return slices.Contains(k.options, o.key.Value) }))
+		}
+	}
+	if len(d.http) == 0 {
+		return
+	}
+	if !k.http {
+		for _, kv := range d.http {
+			p.unknownKey(kv.key, d.ctx, append([]string{k.key, "timeout"}, k.options...))
 		}
 		return
 	}
-	if len(d.http) > 0 && p.httpConfig(s, d.key, d.http, d.ctx) {
-		p.httpClient(s, d.node, d.ctx)
+	h := s.Config.(interface {
+		httpSettings() *config.HTTPClientConfig
+	}).httpSettings()
+	if p.httpConfig(h, d.key, d.http, d.ctx) {
+		p.httpClient(h, d.node, d.ctx)
 	}
 }

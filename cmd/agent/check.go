@@ -75,21 +75,22 @@ func checkFile(w io.Writer, path string, l *lint) bool {
 // these run with the agent's rights.
 func printPrograms(w io.Writer, f *rules.File) {
 	for _, s := range f.Sources {
-		if s.Exec == nil {
+		c, ok := s.Config.(*rules.ExecConfig)
+		if !ok {
 			continue
 		}
-		args := make([]string, len(s.Exec.Argv))
-		for i, a := range s.Exec.Argv {
+		args := make([]string, len(c.Argv))
+		for i, a := range c.Argv {
 			args[i] = a
 			if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`*?[]{}()<>|&;#~") {
 				args[i] = strconv.Quote(a)
 			}
 		}
 		note := ""
-		if err := findProgram(s.Exec.Argv[0], s.Exec.Dir); err != nil {
+		if err := findProgram(c.Argv[0], c.Dir); err != nil {
 			note = " (" + err.Error() + ")"
 		}
-		fmt.Fprintf(w, "  source %q runs: %s (in %s)%s\n", s.Name, strings.Join(args, " "), s.Exec.Dir, note)
+		fmt.Fprintf(w, "  source %q runs: %s (in %s)%s\n", s.Name, strings.Join(args, " "), c.Dir, note)
 	}
 }
 

@@ -35,8 +35,7 @@ const pipeGrace = 100 * time.Millisecond
 // program exits, when its output passes the limit, and at the deadline,
 // so that nothing it started outlives the read.
 type command struct {
-	src     *rules.Source
-	cfg     *rules.ExecCommand
+	cfg     *rules.ExecConfig
 	timeout time.Duration
 	limit   int64
 	env     []string
@@ -47,18 +46,19 @@ type command struct {
 }
 
 func newCommand(src *rules.Source) (*command, error) {
-	cfg := src.Exec
+	cfg, ok := src.Config.(*rules.ExecConfig)
 	switch {
-	case cfg == nil || len(cfg.Argv) == 0:
+	case !ok:
+		return nil, fmt.Errorf("not an exec source: %T", src.Config)
+	case len(cfg.Argv) == 0:
 		return nil, errors.New("no program to run")
 	case src.Timeout <= 0:
 		return nil, fmt.Errorf("timeout %s: must be greater than 0", src.Timeout)
 	}
 	return &command{
-		src:     src,
 		cfg:     cfg,
 		timeout: src.Timeout,
-		limit:   rules.DefaultExecOutputLimit,
+		limit:   rules.ExecOutputLimit,
 		env:     append(os.Environ(), cfg.Env...),
 		page:    newPage(),
 		now:     time.Now,

@@ -25,9 +25,9 @@ func script(t testing.TB, dir, name, body string) string {
 	return p
 }
 
-func newCommandT(t testing.TB, timeout time.Duration, cfg *rules.ExecCommand) *command {
+func newCommandT(t testing.TB, timeout time.Duration, cfg *rules.ExecConfig) *command {
 	t.Helper()
-	c, err := newCommand(&rules.Source{Name: "cmd", Kind: rules.KindExec, Timeout: timeout, Exec: cfg})
+	c, err := newCommand(&rules.Source{Name: "cmd", Kind: rules.KindExec, Timeout: timeout, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func ended(pid int) bool {
 func TestExecSeries(t *testing.T) {
 	dir := t.TempDir()
 	text := script(t, dir, "text.sh", `printf '# TYPE replica_lag_seconds gauge\nreplica_lag_seconds{db="a"} 3\nreplica_lag_seconds{db="b"} 5\nexit_code 99\n'`)
-	c := newCommandT(t, 2*time.Second, &rules.ExecCommand{Argv: []string{text}, Dir: dir})
+	c := newCommandT(t, 2*time.Second, &rules.ExecConfig{Argv: []string{text}, Dir: dir})
 	ms := []*rules.Metric{
 		metric(t, "lag_a", `replica_lag_seconds{db="a"}`),
 		withAgg(metric(t, "lag_max", `replica_lag_seconds`), rules.AggMax),
@@ -117,14 +117,14 @@ func TestExecSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	script(t, dir, "number.sh", `cat lag.txt`)
-	c = newCommandT(t, 2*time.Second, &rules.ExecCommand{Argv: []string{"./number.sh"}, Dir: dir})
+	c = newCommandT(t, 2*time.Second, &rules.ExecConfig{Argv: []string{"./number.sh"}, Dir: dir})
 	rs, err = readCommand(t, c, []*rules.Metric{metric(t, "v", "value")})
 	if err != nil || rs[0].Err != nil || rs[0].Value != 7 {
 		t.Errorf("one number, relative program and file in dir: value = %v (%v, %v), want 7", rs[0].Value, rs[0].Err, err)
 	}
 
 	env := script(t, dir, "env.sh", `echo "$LAG"`)
-	c = newCommandT(t, 2*time.Second, &rules.ExecCommand{Argv: []string{env}, Env: []string{"LAG=12.5"}})
+	c = newCommandT(t, 2*time.Second, &rules.ExecConfig{Argv: []string{env}, Env: []string{"LAG=12.5"}})
 	rs, err = readCommand(t, c, []*rules.Metric{metric(t, "v", "value")})
 	if err != nil || rs[0].Err != nil || rs[0].Value != 12.5 {
 		t.Errorf("env: value = %v (%v, %v), want 12.5", rs[0].Value, rs[0].Err, err)
@@ -136,7 +136,7 @@ func TestExecSeries(t *testing.T) {
 func TestExecNoShell(t *testing.T) {
 	dir := t.TempDir()
 	args := script(t, dir, "args.sh", `echo "$#"`)
-	c := newCommandT(t, 2*time.Second, &rules.ExecCommand{Argv: []string{args, "$(touch pwned)", "a b", "*"}, Dir: dir})
+	c := newCommandT(t, 2*time.Second, &rules.ExecConfig{Argv: []string{args, "$(touch pwned)", "a b", "*"}, Dir: dir})
 	rs, err := readCommand(t, c, []*rules.Metric{metric(t, "v", "value")})
 	if err != nil || rs[0].Value != 3 {
 		t.Errorf("arguments counted = %v (%v), want 3", rs[0].Value, err)
@@ -152,7 +152,7 @@ func TestExecNoShell(t *testing.T) {
 func TestExecExit3(t *testing.T) {
 	dir := t.TempDir()
 	p := script(t, dir, "fail.sh", `echo 'replica_lag_seconds 3'; printf '\n  disk check failed: /var is full\nsecond line\n' >&2; exit 3`)
-	c := newCommandT(t, 2*time.Second, &rules.ExecCommand{Argv: []string{p}})
+	c := newCommandT(t, 2*time.Second, &rules.ExecConfig{Argv: []string{p}})
 	ms := []*rules.Metric{metric(t, "lag", "replica_lag_seconds"), metric(t, "code", "exit_code"), metric(t, "took", "duration_seconds"), metric(t, "any", `{__name__=~"replica_.*"}`)}
 	rs, err := readCommand(t, c, ms)
 	if err != nil {
@@ -173,7 +173,7 @@ func TestExecExit3(t *testing.T) {
 	}
 
 	silent := script(t, dir, "silent.sh", `exit 1`)
-	rs, err = readCommand(t, newCommandT(t, 2*time.Second, &rules.ExecCommand{Argv: []string{silent}}), ms[:1])
+	rs, err = readCommand(t, newCommandT(t, 2*time.Second, &rules.ExecConfig{Argv: []string{silent}}), ms[:1])
 	if err != nil || rs[0].Err == nil || rs[0].Err.Error() != "exit code 1" {
 		t.Errorf("exit 1 without stderr: %v (%v), want missing with %q", rs[0].Err, err, "exit code 1")
 	}
@@ -190,7 +190,7 @@ func TestExecGarbage(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := script(t, dir, name+".sh", body)
-			rs, err := readCommand(t, newCommandT(t, 2*time.Second, &rules.ExecCommand{Argv: []string{p}}), []*rules.Metric{metric(t, "lag", "lag"), metric(t, "code", "exit_code")})
+			rs, err := readCommand(t, newCommandT(t, 2*time.Second, &rules.ExecConfig{Argv: []string{p}}), []*rules.Metric{metric(t, "lag", "lag"), metric(t, "code", "exit_code")})
 			if err != nil {
 				t.Fatalf("garbage output is not a failed read: %v", err)
 			}
@@ -210,7 +210,7 @@ func TestExecHangs(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
 	p := script(t, dir, "hang.sh", `echo $$ > `+pidFile+`; exec sleep 600`)
-	_, err := readCommand(t, newCommandT(t, 500*time.Millisecond, &rules.ExecCommand{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
+	_, err := readCommand(t, newCommandT(t, 500*time.Millisecond, &rules.ExecConfig{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
 	var te *sample.TimeoutError
 	if err == nil || !errors.As(err, &te) || !strings.Contains(err.Error(), "timeout after 500ms (process group killed)") {
 		t.Errorf("err = %v, want the read's timeout", err)
@@ -228,7 +228,7 @@ func TestExecChildrenDie(t *testing.T) {
 	early := filepath.Join(dir, "early.pid")
 	p := script(t, dir, "fork.sh", `sleep 600 & echo $! > `+early+`
 echo 5`)
-	rs, err := readCommand(t, newCommandT(t, 5*time.Second, &rules.ExecCommand{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
+	rs, err := readCommand(t, newCommandT(t, 5*time.Second, &rules.ExecConfig{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
 	// Had the read waited for the child holding stdout, it would have
 	// timed out: the read ends when the program does.
 	if err != nil || rs[0].Value != 5 {
@@ -242,7 +242,7 @@ echo 5`)
 	p = script(t, dir, "forkhang.sh", `sh -c 'sleep 600' & echo $! > `+late+`
 (sleep 600; echo never) &
 sleep 600`)
-	_, err = readCommand(t, newCommandT(t, 500*time.Millisecond, &rules.ExecCommand{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
+	_, err = readCommand(t, newCommandT(t, 500*time.Millisecond, &rules.ExecConfig{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
 	if err == nil {
 		t.Error("a hanging program did not fail the read")
 	}
@@ -257,7 +257,7 @@ func TestExecHugeOutput(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
 	p := script(t, dir, "huge.sh", `echo $$ > `+pidFile+`; head -c 100000000 /dev/zero | tr '\0' 'x'; sleep 600`)
-	_, err := readCommand(t, newCommandT(t, 10*time.Second, &rules.ExecCommand{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
+	_, err := readCommand(t, newCommandT(t, 10*time.Second, &rules.ExecConfig{Argv: []string{p}}), []*rules.Metric{metric(t, "v", "value")})
 	if err == nil || err.Error() != "output larger than 1MiB (process group killed)" {
 		t.Errorf("err = %v, want the output limit", err)
 	}
@@ -268,7 +268,7 @@ func TestExecHugeOutput(t *testing.T) {
 
 // TestExecCannotStart: a program that does not exist fails the read.
 func TestExecCannotStart(t *testing.T) {
-	_, err := readCommand(t, newCommandT(t, time.Second, &rules.ExecCommand{Argv: []string{filepath.Join(t.TempDir(), "missing")}}), []*rules.Metric{metric(t, "v", "value")})
+	_, err := readCommand(t, newCommandT(t, time.Second, &rules.ExecConfig{Argv: []string{filepath.Join(t.TempDir(), "missing")}}), []*rules.Metric{metric(t, "v", "value")})
 	if err == nil || !strings.Contains(err.Error(), "start: ") {
 		t.Errorf("err = %v, want a failure to start", err)
 	}

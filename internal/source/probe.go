@@ -3,7 +3,6 @@ package source
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,8 +21,7 @@ import (
 // valid) is a value, success 0, not a failed read: a rule such as
 // `healthy == 0 => down` must see the service die without on_missing.
 type probe struct {
-	src     *rules.Source
-	cfg     *rules.HTTPProbe
+	cfg     *rules.HTTPConfig
 	timeout time.Duration
 	limit   int64
 	client  *http.Client
@@ -35,27 +33,26 @@ type probe struct {
 }
 
 func newProbe(src *rules.Source) (*probe, error) {
-	cfg := src.Probe
+	cfg, ok := src.Config.(*rules.HTTPConfig)
 	switch {
-	case cfg == nil:
-		return nil, errors.New("no probe settings")
+	case !ok:
+		return nil, fmt.Errorf("not an http source: %T", src.Config)
 	case src.Timeout <= 0:
 		return nil, fmt.Errorf("timeout %s: must be greater than 0", src.Timeout)
-	case src.BodyLimit <= 0:
-		return nil, fmt.Errorf("body_limit %d: must be greater than 0", src.BodyLimit)
+	case cfg.BodyLimit <= 0:
+		return nil, fmt.Errorf("body_limit %d: must be greater than 0", cfg.BodyLimit)
 	}
 	// Keep-alives off, as blackbox_exporter probes: each probe opens its
 	// own connection, so a service that stopped accepting fails it rather
 	// than answering on a connection opened before.
-	client, err := config.NewClientFromConfig(src.HTTP, "agent", config.WithUserAgent(userAgent), config.WithKeepAlivesDisabled())
+	client, err := config.NewClientFromConfig(cfg.HTTP, "agent", config.WithUserAgent(userAgent), config.WithKeepAlivesDisabled())
 	if err != nil {
 		return nil, fmt.Errorf("http client: %w", err)
 	}
 	return &probe{
-		src:     src,
 		cfg:     cfg,
 		timeout: src.Timeout,
-		limit:   src.BodyLimit,
+		limit:   cfg.BodyLimit,
 		client:  client,
 		fams:    map[string][]series{},
 		absent:  map[string]error{},
@@ -112,7 +109,7 @@ func (p *probe) do(ctx context.Context) (status int, bodyErr, err error) {
 	if p.cfg.Body != "" {
 		body = strings.NewReader(p.cfg.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, p.src.URL, body)
+	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, p.cfg.URL, body)
 	if err != nil {
 		return 0, nil, err
 	}

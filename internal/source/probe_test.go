@@ -18,16 +18,27 @@ import (
 	"github.com/haproxy-agent/agent/rules"
 )
 
+// probeSource is an http source of url with the defaults the rule file
+// parser sets.
 func probeSource(url string, timeout time.Duration) *rules.Source {
-	return &rules.Source{Name: "app", Kind: rules.KindHTTP, URL: url, Timeout: timeout, BodyLimit: rules.DefaultProbeBodyLimit, HTTP: config.DefaultHTTPClientConfig}
+	return &rules.Source{Name: "app", Kind: rules.KindHTTP, Timeout: timeout, Config: &rules.HTTPConfig{URL: url}}
 }
 
-func newProbeT(t testing.TB, src *rules.Source, cfg *rules.HTTPProbe) *probe {
+// newProbeT builds the probe of src with the request and fields of cfg.
+func newProbeT(t testing.TB, src *rules.Source, cfg *rules.HTTPConfig) *probe {
 	t.Helper()
+	c := src.Config.(*rules.HTTPConfig)
+	cfg.URL = c.URL
 	if cfg.Method == "" {
 		cfg.Method = http.MethodGet
 	}
-	src.Probe = cfg
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = rules.DefaultProbeBodyLimit
+	}
+	if !cfg.HTTP.EnableHTTP2 { // not set by the test: the parser's defaults
+		cfg.HTTP = config.DefaultHTTPClientConfig
+	}
+	src.Config = cfg
 	p, err := newProbe(src)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +97,7 @@ func TestProbeFlips(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	p := newProbeT(t, probeSource(srv.URL+"/healthz", 300*time.Millisecond), &rules.HTTPProbe{
+	p := newProbeT(t, probeSource(srv.URL+"/healthz", 300*time.Millisecond), &rules.HTTPConfig{
 		JSON: []rules.JSONField{{Name: "lag", Path: "replication.lag_seconds"}, {Name: "repl_ok", Path: "replication.ok"}},
 	})
 	ms := probeMetrics(t, "success", "status_code", "duration_seconds", "lag", "repl_ok")
@@ -137,7 +148,7 @@ func TestProbeValidStatusCodes(t *testing.T) {
 		w.WriteHeader(int(code.Load()))
 	}))
 	defer srv.Close()
-	p := newProbeT(t, probeSource(srv.URL, time.Second), &rules.HTTPProbe{ValidStatusCodes: []int{200, 429}})
+	p := newProbeT(t, probeSource(srv.URL, time.Second), &rules.HTTPConfig{ValidStatusCodes: []int{200, 429}})
 	ms := probeMetrics(t, "success")
 	for _, c := range []struct {
 		code int32
@@ -168,20 +179,20 @@ func TestProbeRequest(t *testing.T) {
 	h := http.Header{}
 	h.Set("X-Probe", "agent")
 	h.Set("Host", "svc.example")
-	p := newProbeT(t, probeSource(srv.URL+"/health", time.Second), &rules.HTTPProbe{Method: http.MethodPost, Headers: h, Body: `{"deep": true}`})
+	p := newProbeT(t, probeSource(srv.URL+"/health", time.Second), &rules.HTTPConfig{Method: http.MethodPost, Headers: h, Body: `{"deep": true}`})
 	readProbe(t, p, probeMetrics(t, "success"))
 	if s := <-got; s != (seen{"POST", "svc.example", "agent", `{"deep": true}`, "/health"}) {
 		t.Errorf("request = %+v", s)
 	}
 
-	redirect := newProbeT(t, probeSource(srv.URL+"/old", time.Second), &rules.HTTPProbe{})
+	redirect := newProbeT(t, probeSource(srv.URL+"/old", time.Second), &rules.HTTPConfig{})
 	rs := readProbe(t, redirect, probeMetrics(t, "success", "status_code"))
 	if s := <-got; s.path != "/new" || rs[0].Value != 1 || rs[1].Value != 200 {
 		t.Errorf("redirect: served %q, success %v, status %v; want /new, 1, 200", s.path, rs[0].Value, rs[1].Value)
 	}
-	src := probeSource(srv.URL+"/old", time.Second)
-	src.HTTP.FollowRedirects = false
-	noFollow := newProbeT(t, src, &rules.HTTPProbe{})
+	noFollowCfg := &rules.HTTPConfig{HTTP: config.DefaultHTTPClientConfig}
+	noFollowCfg.HTTP.FollowRedirects = false
+	noFollow := newProbeT(t, probeSource(srv.URL+"/old", time.Second), noFollowCfg)
 	rs = readProbe(t, noFollow, probeMetrics(t, "success", "status_code"))
 	if rs[0].Value != 0 || rs[1].Value != 302 {
 		t.Errorf("follow_redirects: false: success %v, status %v; want 0, 302", rs[0].Value, rs[1].Value)
@@ -221,7 +232,7 @@ func TestProbeHostileBodies(t *testing.T) {
 				_, _ = io.WriteString(w, c.body)
 			}))
 			defer srv.Close()
-			p := newProbeT(t, probeSource(srv.URL, 2*time.Second), &rules.HTTPProbe{JSON: []rules.JSONField{{Name: "field", Path: c.path}}})
+			p := newProbeT(t, probeSource(srv.URL, 2*time.Second), &rules.HTTPConfig{JSON: []rules.JSONField{{Name: "field", Path: c.path}}})
 			rs := readProbe(t, p, probeMetrics(t, "success", "field"))
 			if rs[0].Err != nil || rs[0].Value != 1 {
 				t.Errorf("success = %v (%v), want 1: the status was 200", rs[0].Value, rs[0].Err)
@@ -249,7 +260,7 @@ func TestProbeBodyNotReadWithoutJSON(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	p := newProbeT(t, probeSource(srv.URL, time.Second), &rules.HTTPProbe{})
+	p := newProbeT(t, probeSource(srv.URL, time.Second), &rules.HTTPConfig{})
 	rs := readProbe(t, p, probeMetrics(t, "success"))
 	if rs[0].Value != 1 {
 		t.Errorf("success = %v, want 1", rs[0].Value)
@@ -264,7 +275,7 @@ func TestProbeSeriesSelectors(t *testing.T) {
 		_, _ = io.WriteString(w, `{"a": 2, "b": 3}`)
 	}))
 	defer srv.Close()
-	p := newProbeT(t, probeSource(srv.URL, time.Second), &rules.HTTPProbe{JSON: []rules.JSONField{{Name: "lag_a", Path: "a"}, {Name: "lag_b", Path: "b"}}})
+	p := newProbeT(t, probeSource(srv.URL, time.Second), &rules.HTTPConfig{JSON: []rules.JSONField{{Name: "lag_a", Path: "a"}, {Name: "lag_b", Path: "b"}}})
 	ms := []*rules.Metric{withAgg(metric(t, "lag", `{__name__=~"lag_.*"}`), rules.AggMax), metric(t, "any", `{__name__=~"lag_.*"}`)}
 	rs := readProbe(t, p, ms)
 	if rs[0].Err != nil || rs[0].Value != 3 {
@@ -286,7 +297,7 @@ func TestProbeUnreachableHost(t *testing.T) {
 	defer l.Close()
 	// A listener that never accepts: connections queue in the backlog and
 	// the request waits for an answer that never comes.
-	p := newProbeT(t, probeSource(fmt.Sprintf("http://%s/", l.Addr()), 200*time.Millisecond), &rules.HTTPProbe{})
+	p := newProbeT(t, probeSource(fmt.Sprintf("http://%s/", l.Addr()), 200*time.Millisecond), &rules.HTTPConfig{})
 	rs := readProbe(t, p, probeMetrics(t, "success", "status_code"))
 	if rs[0].Value != 0 || rs[1].Err == nil {
 		t.Errorf("success = %v, status_code = %v (%v); want 0 and missing", rs[0].Value, rs[1].Value, rs[1].Err)

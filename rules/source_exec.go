@@ -10,13 +10,14 @@ import (
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
-// KindExec is a command run once per cycle, without a shell, whose
-// standard output is the Prometheus text format or one number.
+// KindExec names the exec kind of source: a command run once per cycle,
+// without a shell, whose standard output is the Prometheus text format or
+// one number.
 const KindExec SourceKind = "exec"
 
-// DefaultExecOutputLimit bounds what is read of a command's output: past
-// it, the process group is killed and the read fails.
-const DefaultExecOutputLimit = 1 << 20
+// ExecOutputLimit bounds what is read of a command's output: past it, the
+// process group is killed and the read fails.
+const ExecOutputLimit = 1 << 20
 
 // The series every command yields besides its output's.
 const (
@@ -26,67 +27,79 @@ const (
 	ExecValue = "value"
 )
 
-// ExecCommand is the configuration of an exec source beside what every
-// source has (Timeout).
-type ExecCommand struct {
-	// Argv is the program and its arguments; no shell reads them.
+// ExecConfig is what an exec source runs.
+type ExecConfig struct {
+	// Argv is the program and its arguments (exec: [PROGRAM, ARG...]);
+	// no shell reads them.
 	Argv []string
-	// Env holds NAME=VALUE pairs added to the agent's environment.
+	// Env holds NAME=VALUE pairs added to the agent's environment (env).
 	Env []string
-	// Dir is the working directory, absolute: the rule file's directory
-	// unless the file says otherwise. A relative program is taken from it.
+	// Dir is the working directory, absolute: the rule file's directory,
+	// or dir taken from it. A relative program is taken from it.
 	Dir string
+}
+
+var execKind = &srcKind{
+	name:      KindExec,
+	key:       "exec",
+	target:    "[PROGRAM, ARG...] (a command)",
+	options:   []string{"env", "dir"},
+	newConfig: func(*Source) any { return &ExecConfig{} },
+	check: func(p *parser, s *Source, d sourceDoc) {
+		c := s.Config.(*ExecConfig)
+		c.Argv = p.execArgv(d.target, d.ctx)
+		p.execOptions(c, d)
+	},
+	metric: seriesMetric(KindExec),
 }
 
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// execArgv reads exec: [PROGRAM, ARG...] into s.Exec.
-func (p *parser) execArgv(s *Source, e pair, ctx string) {
+// execArgv reads exec: [PROGRAM, ARG...], or reports why it cannot.
+func (p *parser) execArgv(e pair, ctx string) []string {
 	if e.val.Kind == yaml.ScalarNode && !yamlnode.IsNull(e.val) {
 		p.errorf(e.val, ctx, "exec: want a list [PROGRAM, ARG...], not %q: no shell splits or expands it, so each argument is an item", e.val.Value)
-		return
+		return nil
 	}
 	items, ok := yamlnode.List(yamlnode.Pair{Key: e.key, Val: e.val}, p.report(ctx))
 	if !ok {
-		return
+		return nil
 	}
 	if len(items) == 0 {
 		p.errorf(e.key, ctx, "exec: the list is empty: want [PROGRAM, ARG...]")
-		return
+		return nil
 	}
 	argv := make([]string, 0, len(items))
 	for i, n := range items {
 		switch {
 		case n.Kind != yaml.ScalarNode || yamlnode.IsNull(n):
 			p.errorf(n, ctx, "exec: want a string, got %s", yamlnode.KindName(n))
-			return
+			return nil
 		case i == 0 && strings.TrimSpace(n.Value) == "":
 			p.errorf(n, ctx, "exec: the program is empty")
-			return
+			return nil
 		case strings.ContainsRune(n.Value, 0):
 			p.errorf(n, ctx, "exec: an argument holds a NUL byte")
-			return
+			return nil
 		}
 		argv = append(argv, n.Value)
 	}
-	s.Exec = &ExecCommand{Argv: argv}
+	return argv
 }
 
-// execOptions reads env and dir into s.Exec. The working directory is the
-// rule file's unless dir says otherwise (relative to the rule file's).
-func (p *parser) execOptions(s *Source, d sourceDoc) {
-	if s.Exec == nil {
-		return
-	}
+// execOptions reads env and dir. The working directory is the rule
+// file's unless dir says otherwise (relative to the rule file's).
+func (p *parser) execOptions(c *ExecConfig, d sourceDoc) {
 	ctx := d.ctx
 	dir := p.dir()
-	if e, ok := d.opts["dir"]; ok {
+	if e := d.option("dir"); e.given() {
 		if v, ok := p.scalar(e, ctx); ok {
-			if strings.TrimSpace(v) == "" {
+			switch {
+			case strings.TrimSpace(v) == "":
 				p.errorf(e.val, ctx, "dir is empty")
-			} else if filepath.IsAbs(v) {
+			case filepath.IsAbs(v):
 				dir = v
-			} else {
+			default:
 				dir = filepath.Join(dir, v)
 			}
 		}
@@ -94,8 +107,8 @@ func (p *parser) execOptions(s *Source, d sourceDoc) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	s.Exec.Dir = dir
-	if e, ok := d.opts["env"]; ok && p.mappingOf(e, ctx, false) {
+	c.Dir = dir
+	if e := d.option("env"); e.given() && p.mappingOf(e, ctx, false) {
 		for _, kv := range p.entries(e.val, ctx, "variable") {
 			v, ok := p.scalar(kv, ctx)
 			switch {
@@ -105,7 +118,7 @@ func (p *parser) execOptions(s *Source, d sourceDoc) {
 			case strings.ContainsRune(v, 0):
 				p.errorf(kv.val, ctx, "env: %s: the value holds a NUL byte", kv.key.Value)
 			default:
-				s.Exec.Env = append(s.Exec.Env, kv.key.Value+"="+v)
+				c.Env = append(c.Env, kv.key.Value+"="+v)
 			}
 		}
 	}

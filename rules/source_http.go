@@ -7,14 +7,16 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
-// KindHTTP is a probe of a service's own health endpoint: one request per
-// cycle, whose outcome is a set of series (success, status_code,
-// duration_seconds and the JSON fields the source names).
+// KindHTTP names the http kind of source: a probe of a service's own
+// health endpoint, one request per cycle, whose outcome is a set of
+// series (success, status_code, duration_seconds and the JSON fields the
+// source names).
 const KindHTTP SourceKind = "http"
 
 // DefaultProbeBodyLimit bounds what a probe reads of a response body.
@@ -27,43 +29,65 @@ const (
 	ProbeDuration   = "duration_seconds"
 )
 
-// HTTPProbe is the configuration of an http source beside what every
-// source has (URL, Timeout, HTTP client settings).
-type HTTPProbe struct {
-	// Method is the request's method (default GET).
+// HTTPConfig is what an http source reads: the one request it sends per
+// cycle, and what it takes of the answer.
+type HTTPConfig struct {
+	// URL is the endpoint probed (http: URL).
+	URL string
+	// Method is the request's method (method, default GET).
 	Method string
-	// Headers are set on every request.
+	// Headers are set on every request (headers).
 	Headers http.Header
-	// Body is the request's body; empty for none.
+	// Body is the request's body; empty for none (body).
 	Body string
-	// ValidStatusCodes are the statuses that count as success; empty
-	// means any 2xx. (What is read of the body is bounded by the
-	// source's BodyLimit.)
+	// ValidStatusCodes are the statuses that count as success
+	// (valid_status_codes); empty means any 2xx.
 	ValidStatusCodes []int
-	// JSON names fields of a JSON response body, each one series.
+	// BodyLimit bounds what is read of the response body, in bytes
+	// (body_limit, default DefaultProbeBodyLimit).
+	BodyLimit int64
+	// JSON names fields of a JSON response body, each one series (json).
 	JSON []JSONField
+	// HTTP holds the HTTP client settings (auth, TLS, proxy), validated.
+	HTTP config.HTTPClientConfig
 }
 
 // JSONField is one named field of a probe's JSON body.
 type JSONField struct {
 	// Name is the series the field's value is.
 	Name string
-	// Path locates the value in the body: keys separated by dots, array
-	// indexes as keys (replication.lag_seconds, replicas.0.lag).
+	// Path locates the value in the body, in GJSON's path syntax: keys
+	// separated by dots, array indexes as keys (replication.lag_seconds,
+	// replicas.0.lag).
 	Path string
 }
 
 // Valid reports whether status counts as the probe's success.
-func (p *HTTPProbe) Valid(status int) bool {
-	if len(p.ValidStatusCodes) == 0 {
+func (c *HTTPConfig) Valid(status int) bool {
+	if len(c.ValidStatusCodes) == 0 {
 		return status >= 200 && status < 300
 	}
-	for _, c := range p.ValidStatusCodes {
-		if c == status {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.ValidStatusCodes, status)
+}
+
+func (c *HTTPConfig) httpSettings() *config.HTTPClientConfig { return &c.HTTP }
+
+var httpKind = &srcKind{
+	name:    KindHTTP,
+	key:     "http",
+	target:  "URL (a probe of a health endpoint)",
+	options: []string{"method", "headers", "body", "valid_status_codes", "json", "body_limit"},
+	http:    true,
+	newConfig: func(*Source) any {
+		return &HTTPConfig{Method: http.MethodGet, BodyLimit: DefaultProbeBodyLimit, HTTP: config.DefaultHTTPClientConfig}
+	},
+	check: func(p *parser, s *Source, d sourceDoc) {
+		c := s.Config.(*HTTPConfig)
+		c.URL = p.sourceURL(d)
+		p.bodyLimit(&c.BodyLimit, d)
+		p.probeOptions(c, d)
+	},
+	metric: seriesMetric(KindHTTP),
 }
 
 // probeSeries are the names a probe's JSON fields may not take.
@@ -72,21 +96,20 @@ var probeSeries = []string{ProbeSuccess, ProbeStatusCode, ProbeDuration}
 // tokenRe is an HTTP token: a method or a header name.
 var tokenRe = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
-// probeOptions reads the keys of an http source into s.Probe.
-func (p *parser) probeOptions(s *Source, d sourceDoc) {
-	pr := &HTTPProbe{Method: http.MethodGet}
+// probeOptions reads the request and the JSON fields of an http source.
+func (p *parser) probeOptions(c *HTTPConfig, d sourceDoc) {
 	ctx := d.ctx
-	if e, ok := d.opts["method"]; ok {
+	if e := d.option("method"); e.given() {
 		if v, ok := p.scalar(e, ctx); ok {
 			if m := strings.ToUpper(strings.TrimSpace(v)); tokenRe.MatchString(m) {
-				pr.Method = m
+				c.Method = m
 			} else {
 				p.errorf(e.val, ctx, "method %q: want an HTTP method such as GET, HEAD or POST", v)
 			}
 		}
 	}
-	if e, ok := d.opts["headers"]; ok && p.mappingOf(e, ctx, false) {
-		pr.Headers = http.Header{}
+	if e := d.option("headers"); e.given() && p.mappingOf(e, ctx, false) {
+		c.Headers = http.Header{}
 		for _, h := range p.entries(e.val, ctx, "header") {
 			v, ok := p.scalar(h, ctx)
 			switch {
@@ -96,22 +119,21 @@ func (p *parser) probeOptions(s *Source, d sourceDoc) {
 			case hasControl(v):
 				p.errorf(h.val, ctx, "headers: %s: the value holds a control character (newline, tab...)", h.key.Value)
 			default:
-				pr.Headers.Add(h.key.Value, v)
+				c.Headers.Add(h.key.Value, v)
 			}
 		}
 	}
-	if e, ok := d.opts["body"]; ok {
+	if e := d.option("body"); e.given() {
 		if v, ok := p.scalar(e, ctx); ok {
-			pr.Body = v
+			c.Body = v
 		}
 	}
-	if e, ok := d.opts["valid_status_codes"]; ok {
-		pr.ValidStatusCodes = p.statusCodes(e, ctx)
+	if e := d.option("valid_status_codes"); e.given() {
+		c.ValidStatusCodes = p.statusCodes(e, ctx)
 	}
-	if e, ok := d.opts["json"]; ok && p.mappingOf(e, ctx, false) {
-		pr.JSON = p.jsonFields(e, ctx)
+	if e := d.option("json"); e.given() && p.mappingOf(e, ctx, false) {
+		c.JSON = p.jsonFields(e, ctx)
 	}
-	s.Probe = pr
 }
 
 // statusCodes reads valid_status_codes: a list of HTTP statuses.
@@ -156,16 +178,4 @@ func (p *parser) jsonFields(e pair, ctx string) []JSONField {
 		}
 	}
 	return fields
-}
-
-// kindOnly reports the keys of one kind given to a source of another.
-func (p *parser) kindOnly(s *Source, d sourceDoc, keys []string, kind SourceKind) {
-	if s.Kind == "" || s.Kind == kind {
-		return
-	}
-	for _, k := range keys {
-		if e, ok := d.opts[k]; ok {
-			p.errorf(e.key, d.ctx, "%s applies to %s sources only", k, kind)
-		}
-	}
 }
