@@ -49,6 +49,10 @@ type Evaluator struct {
 	// (SetOutside), for fleet.guardrail_counts: all.
 	outside map[string]bool
 	gen   uint64
+	// admitted is the last list of servers admitted under the fleet's
+	// limit, at admittedAt (see admit).
+	admitted   []string
+	admittedAt time.Time
 	// told is, in fleet mode, the replies last sent before a restart, by
 	// server (see Resume).
 	told map[string]string
