@@ -29,6 +29,9 @@ type Status struct {
 	Services           []*evaluator.Decision `json:"services"`
 	// Servers, in fleet mode, holds each server's decision, by name.
 	Servers []*evaluator.Decision `json:"servers,omitempty"`
+	// Overrides, in fleet mode, are the overrides in force for every
+	// server, listed once; each server lists those naming it.
+	Overrides []evaluator.Override `json:"overrides,omitempty"`
 	// Guardrail is the fleet's max_unavailable at work.
 	Guardrail *evaluator.Guardrail `json:"guardrail,omitempty"`
 	// Discovery is the fleet's discovery query as last read.
@@ -87,6 +90,7 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 		Services:        res.Services,
 		Servers:         res.Servers,
 		Guardrail:       res.Guardrail,
+		Overrides:       res.Overrides,
 		Discovery:       snap.Discovery,
 		file:            f,
 	}
