@@ -7,6 +7,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/haproxypush"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
@@ -41,6 +42,8 @@ type Status struct {
 	// HAProxy is, with --haproxy.runtime-api, each HAProxy's view of the
 	// servers that answer to this agent, beside their reply, with drift.
 	HAProxy []haproxyview.HAProxyStatus `json:"haproxy,omitempty"`
+	// Push is, in push mode, each HAProxy's push state.
+	Push []haproxypush.Status `json:"push,omitempty"`
 
 	file *rules.File
 }
