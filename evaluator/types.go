@@ -174,7 +174,7 @@ type Decision struct {
 
 // Action returns the words and numbers the decision wants, as one action.
 func (d *Decision) Action() rules.Action {
-	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Maxconn: d.Maxconn}
+	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Absolute: d.Absolute, Maxconn: d.Maxconn}
 }
 
 // Why HAProxy may hold a fleet server out of rotation (Decision.OutBy).

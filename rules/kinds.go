@@ -92,6 +92,12 @@ func (k *kinder) kind(n ast.Node) kind {
 			k.need(a, kindNumber, "an argument of "+n.Name)
 		}
 		return kindNumber
+	case *ast.CallNode:
+		// The only call compiled as one is int (see intFunction).
+		for _, a := range n.Arguments {
+			k.need(a, kindNumber, "an argument of "+n.Callee.String())
+		}
+		return kindNumber
 	}
 	return k.leaf(n)
 }

@@ -33,6 +33,8 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 	c.Flag("rules", "Rule file to serve. Reloaded when it changes, on SIGHUP and on POST /-/reload.").
 		PlaceHolder("FILE").StringVar(&o.RulesPath)
 	listenFlag(c).StringVar(&o.Listen)
+	c.Flag("haproxy.runtime-api", "Runtime API of an HAProxy that polls this agent (unix:/path, tcp:HOST:PORT or a socket path; repeatable): read every interval to show HAProxy's view of each server in /status, on the page and in metrics, and to report drift.").
+		PlaceHolder("ADDRESS").StringsVar(&o.HAProxyRuntimeAPI)
 	c.Flag("web.listen-address", "Address of the web port: the status page (/), /metrics, /status, /healthz, and the lifecycle endpoints.").
 		Default(":9898").StringVar(&o.WebListen)
 	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload, /api/v1/overrides and the status page's override forms.").

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/fileio"
+	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/statuspage"
@@ -39,10 +42,15 @@ type agent struct {
 	kicks chan chan struct{}
 	// status is the latest published evaluation, for /status and /metrics.
 	status atomic.Pointer[Status]
+	// statusJSON is /status encoded, shared by its readers.
+	statusJSON statusCache
 	// reloadState is the outcome of the last load.
 	reloadState atomic.Pointer[ReloadStatus]
 	// history keeps the status page's charts and reply changes.
 	history *statuspage.History
+	// view reads what HAProxy made of the replies; nil without
+	// --haproxy.runtime-api.
+	view *haproxyview.View
 
 	// Owned by the loop goroutine (and by Run before the loop starts).
 	eval     *evaluator.Evaluator
@@ -104,7 +112,33 @@ func newAgent(o Options) (*agent, error) {
 	a.eval.AwaitPolls()
 	a.history = statuspage.NewHistory(rs.file.Interval)
 	a.setReloaded(rs.file, nil)
+	if len(o.HAProxyRuntimeAPI) > 0 {
+		if a.view, err = newView(a, o); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
+}
+
+// newView builds the reader of HAProxy's view from the options.
+func newView(a *agent, o Options) (*haproxyview.View, error) {
+	_, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("agent port (--listen) %q: %w", o.Listen, err)
+	}
+	n, _ := strconv.Atoi(port)
+	v, err := haproxyview.New(haproxyview.Options{
+		Addresses:  o.HAProxyRuntimeAPI,
+		Port:       n,
+		DriftAfter: o.HAProxyDriftAfter,
+		Interval:   func() time.Duration { return a.current().file.Interval },
+		Logger:     o.Logger.With("component", "haproxyview"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--haproxy.runtime-api: %w", err)
+	}
+	o.Registry.MustRegister(v)
+	return v, nil
 }
 
 func (a *agent) current() *ruleSet { return a.loaded.Load() }

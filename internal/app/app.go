@@ -76,6 +76,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the agent's metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// HAProxyRuntimeAPI are the Runtime API addresses of the HAProxys
+	// that poll this agent: each is read every interval, off the loop, to
+	// show HAProxy's view of each server and report drift.
+	HAProxyRuntimeAPI []string
+	// HAProxyDriftAfter is how long HAProxy may disagree with a reply
+	// before it is drift when HAProxy does not show agent-inter (zero:
+	// haproxyview.DefaultDriftAfter).
+	HAProxyDriftAfter time.Duration
+
 	// Started, if set, is called with the bound addresses once both
 	// listeners accept connections.
 	Started func(poll, web net.Addr)
@@ -160,6 +169,9 @@ func Run(ctx context.Context, o Options) error {
 	g.Go(func() error { return a.serveWeb(gctx, webLn) })
 	g.Go(func() error { a.loop(gctx); return nil })
 	g.Go(func() error { return a.watch(gctx) })
+	if a.view != nil {
+		g.Go(func() error { a.view.Run(gctx); return nil })
+	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil

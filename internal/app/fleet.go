@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -11,32 +12,40 @@ import (
 	"github.com/haproxy-agent/agent/internal/statuspage"
 )
 
-// fleetTargets are the fleet's servers as the status page shows them, with
-// the guardrail's hold and a server gone from discovery said in words. A
-// server has no weight chart: a fleet has hundreds.
-func fleetTargets(st *Status, now time.Time) []statuspage.Target {
+// fleetCard is the card of one fleet server as the status page shows it,
+// with the guardrail's hold and a server gone from discovery said in
+// words; ok is false for a server the fleet does not have. A server has
+// no weight chart: a fleet has thousands.
+func fleetCard(st *Status, name string, now time.Time) (t statuspage.Target, ok bool) {
 	g := st.Guardrail
-	if g == nil {
-		return nil
+	i, found := slices.BinarySearchFunc(st.Servers, name, func(d *evaluator.Decision, n string) int { return strings.Compare(d.Server, n) })
+	if g == nil || !found {
+		return t, false
 	}
-	out := make([]statuspage.Target, 0, len(st.Servers))
-	for _, d := range st.Servers {
-		t := statuspage.FromDecision("server", d, now)
-		t.Name, t.WeightKey = d.Server, ""
-		if d.Held {
-			t.Facts = append(t.Facts, statuspage.Fact{Name: "guardrail", Value: fmt.Sprintf(
-				"held in rotation: the rules would take it out, but max_unavailable %s lets %d of %d servers out and %d are", g.MaxUnavailable, g.Allowed, g.Servers, g.Out)})
-		}
-		if d.Stale {
-			value := "no longer discovered: its last reply is kept until stale_after, then its polls get an empty line"
-			if d.Restore {
-				value = "no longer discovered while out of rotation: it still counts as out, and its polls are answered its restore until one is, or until it has not polled for forget_after"
-			}
-			t.Facts = append(t.Facts, statuspage.Fact{Name: "discovery", Value: value})
-		}
-		out = append(out, t)
+	d := st.Servers[i]
+	t = statuspage.FromDecision("server", d, now)
+	t.Name, t.WeightKey, t.StateKey = d.Server, "", ""
+	if d.Held {
+		t.Facts = append(t.Facts, statuspage.Fact{Name: "guardrail", Value: heldWords(g)})
 	}
-	return out
+	if d.Stale {
+		value := "no longer discovered: its last reply is kept until stale_after, then its polls get an empty line"
+		if d.Restore {
+			value = "no longer discovered while out of rotation: it still counts as out, and its polls are answered its restore until one is, or until it has not polled for forget_after"
+		}
+		t.Facts = append(t.Facts, statuspage.Fact{Name: "discovery", Value: value})
+	}
+	return t, true
+}
+
+// heldWords says why the guardrail holds a server in rotation.
+func heldWords(g *evaluator.Guardrail) string {
+	already := statuspage.Thousands(g.Out) + " are"
+	if g.Out == 1 {
+		already = "1 is"
+	}
+	return fmt.Sprintf("held in rotation: the rules would take it out, but max_unavailable %s lets %s of %s out at once, and %s already out",
+		g.MaxUnavailable, statuspage.Thousands(g.Allowed), statuspage.Count(g.Servers, "server"), already)
 }
 
 // answers counts the polls of one fleet server answered with one line.

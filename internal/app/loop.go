@@ -143,6 +143,11 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 
 	st := newStatus(rs.file, res, a.lastSnap, took, collectTook)
 	a.record(st, changes)
+	if a.view != nil {
+		a.view.Publish(res)
+		// As last read: the view reads HAProxy every interval too.
+		st.HAProxy = a.view.Status()
+	}
 	a.status.Store(st)
 	a.metrics.evaluated(took + collectTook)
 }

@@ -54,7 +54,7 @@ metrics:
 rules:
   - cpu >= 0 => drain
 `, "web1\n", `outcome="unknown_server"`)
-	for _, page := range []string{servicesPage, fleetPage} {
+	for _, page := range []string{servicesPage, fleetPage, viewMetrics(t)} {
 		parser := expfmt.NewTextParser(model.UTF8Validation)
 		fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
 		if err != nil {
@@ -69,6 +69,26 @@ rules:
 		}
 	}
 	return names
+}
+
+// viewMetrics returns the /metrics page of an agent reading a real
+// HAProxy's Runtime API (--haproxy.runtime-api), once it has read it.
+func viewMetrics(t *testing.T) string {
+	t.Helper()
+	port := testutil.FreePort(t)
+	hap := testutil.StartHAProxy(t, testutil.HAProxyTCPDefaults+fmt.Sprintf(`
+backend be
+    server web1 127.0.0.1:1 weight 100 agent-check agent-addr 127.0.0.1 agent-port %d agent-inter 100ms
+`, port))
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomic(t, path, "interval: 200ms\nmetrics:\n  cpu: host:cpu\nrules:\n  - cpu > 100 => drain\n")
+	ag := startAgent(t, Options{RulesPath: path, Listen: fmt.Sprintf("127.0.0.1:%d", port), HAProxyRuntimeAPI: []string{hap.Socket}, Logger: quietLogger()})
+	var page string
+	waitFor(t, "HAProxy's view in /metrics", func() bool {
+		page = ag.get(t, "/metrics")
+		return strings.Contains(page, "haproxy_agent_drift{")
+	})
+	return page
 }
 
 // polledMetrics starts an agent on rules, polls it with send and with an
@@ -175,7 +195,7 @@ func TestMonitoringMixin(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"HAProxyAgentReloadFailing", "HAProxyAgentSourceDown", "HAProxyAgentMetricsStale",
-		"HAProxyAgentOutOfRotation", "HAProxyAgentGuardrailHolding", "HAProxyAgentUnknownNames"} {
+		"HAProxyAgentOutOfRotation", "HAProxyAgentGuardrailHolding", "HAProxyAgentUnknownNames", "HAProxyAgentDrift"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alerts.yaml lacks %s", want)
 		}

@@ -174,6 +174,10 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 	f.warnings = slices.Compact(append(f.warnings, warnings...))
 	if err != nil {
 		drop()
+		return err
 	}
-	return err
+	for _, k := range added {
+		f.got[k].sort()
+	}
+	return nil
 }

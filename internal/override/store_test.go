@@ -563,7 +563,8 @@ func TestParseTTL(t *testing.T) {
 			t.Errorf("ParseTTL(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"-1h", "soon", "1 hour", "5"} {
+	// Under a second, an override would expire before HAProxy polls.
+	for _, in := range []string{"-1h", "soon", "1 hour", "5", "1ns", "999ms", "0.5s"} {
 		if _, err := ParseTTL(in); !IsValidation(err) {
 			t.Errorf("ParseTTL(%q) = %v, want a validation error", in, err)
 		}

@@ -17,8 +17,10 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		Name:      d.Service,
 		Reply:     strings.TrimSuffix(d.Reply, "\n"),
 		Reason:    Reason(d, now),
+		State:     StateOf(d),
 		Out:       d.Out(),
 		WeightKey: WeightKey(kind, d.Service),
+		StateKey:  StateKey(kind, d.Service),
 		Rules:     make([]Rule, len(d.Rules)),
 		Facts:     facts(d, now),
 	}
