@@ -135,6 +135,10 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 	e.gen++
 	c := e.evaluateListed(now, servers, e.serverVectors(snap), overrides)
 	e.keepUnlisted(now, &c)
+	// What was told before a restart is for the servers known at the
+	// first evaluation (resumeGone remembered those out): a server
+	// forgotten and discovered again later starts afresh.
+	e.told, e.toldOut = nil, nil
 	g := e.guard(now, &c, overrides)
 	for _, srv := range c.listed {
 		e.publishedTo(now, srv)

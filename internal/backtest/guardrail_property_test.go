@@ -118,7 +118,7 @@ func guardrailRun(seed uint64) error {
 		table map[string]evaluator.Decision
 		down  int // steps the agent has left before it serves again
 		ovs   []evaluator.Override
-		trail []string           // what happened, for the failure message
+		trail []propEvent        // what happened, for the failure message
 		next  = map[string]int{} // the step of each server's next poll
 	)
 	start := func() {
@@ -127,11 +127,11 @@ func guardrailRun(seed uint64) error {
 		ev.Resume(told, outBy)
 	}
 	start()
-	note := func(format string, args ...any) {
-		trail = append(trail, fmt.Sprintf(format, args...))
-		if len(trail) > 40 {
+	note := func(ev propEvent) {
+		if len(trail) == 40 {
 			trail = trail[1:]
 		}
+		trail = append(trail, ev)
 	}
 	for k := range rp.Steps() {
 		now, servers, snap := rp.Step(k)
@@ -140,16 +140,16 @@ func guardrailRun(seed uint64) error {
 			down--
 			if down == 0 {
 				start()
-				note("%d: agent restarted", k)
+				note(propEvent{k: k, what: "agent restarted"})
 			}
 		case rnd.IntN(150) == 0:
 			// The agent stops: HAProxy's polls get no reply (no change).
 			down, table = rnd.IntN(3)+1, nil
-			note("%d: agent stopped", k)
+			note(propEvent{k: k, what: "agent stopped"})
 		}
 		if rnd.IntN(25) == 0 {
 			ovs = h.changeOverrides(rnd, ovs, now)
-			note("%d: overrides %v", k, overrideList(ovs))
+			note(propEvent{k: k, what: "overrides", ovs: ovs})
 		}
 		if down == 0 {
 			res := ev.EvaluateServers(now, servers, snap, ovs)
@@ -162,7 +162,7 @@ func guardrailRun(seed uint64) error {
 					outBy[d.Server] = d.OutBy
 				}
 			}
-			note("%d: listed %v, out %d %v, held %v; HAProxy out %v", k, servers, res.Guardrail.Out, outBy, res.Guardrail.Held, sim.outList(h, k))
+			note(propEvent{k: k, what: "evaluated", servers: servers, outBy: outBy, held: res.Guardrail.Held})
 		}
 		// HAProxy polls each server it has, each at its own agent-inter
 		// (1 to 10 steps, give or take one: always well within
@@ -182,12 +182,37 @@ func guardrailRun(seed uint64) error {
 			sim.server(srv).apply(d.Reply, lineCause(&d))
 			ev.Polled(at, srv)
 			if n, who := sim.rulesOut(h, k); n > limit {
-				return fmt.Errorf("step %d: HAProxy holds %d servers out because of the rules (%v), max_unavailable %d; %s was just told %q\n%s",
-					k, n, who, limit, srv, strings.TrimSuffix(d.Reply, "\n"), strings.Join(trail, "\n"))
+				var b strings.Builder
+				for _, ev := range trail {
+					ev.write(&b)
+				}
+				return fmt.Errorf("step %d: HAProxy holds %d servers out because of the rules (%v), max_unavailable %d; %s was just told %q; HAProxy holds out %v. Before:\n%s",
+					k, n, who, limit, srv, strings.TrimSuffix(d.Reply, "\n"), sim.outList(h, k), b.String())
 			}
 		}
 	}
 	return nil
+}
+
+// propEvent is one step of a run's trail, written out on failure.
+type propEvent struct {
+	k       int
+	what    string
+	servers []string
+	outBy   map[string]string
+	held    []string
+	ovs     []evaluator.Override
+}
+
+func (ev propEvent) write(b *strings.Builder) {
+	switch ev.what {
+	case "evaluated":
+		fmt.Fprintf(b, "%d: listed %v, out %v, held %v\n", ev.k, ev.servers, ev.outBy, ev.held)
+	case "overrides":
+		fmt.Fprintf(b, "%d: overrides %v\n", ev.k, overrideList(ev.ovs))
+	default:
+		fmt.Fprintf(b, "%d: %s\n", ev.k, ev.what)
+	}
 }
 
 // lineCause is why a reply takes its server out: an override in force
