@@ -148,7 +148,7 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 		fl.ForgetAfter = v
 	}
 	for _, m := range f.Metrics {
-		if src := f.Source(m.Source); src != nil && src.Kind == KindPrometheus {
+		if src := f.Source(m.Source); src != nil && src.HasQuery() {
 			m.ByLabel = fl.Label
 		}
 	}
@@ -189,10 +189,10 @@ func (p *parser) discovery(f *File, fl *Fleet, d serversDoc) bool {
 		return false
 	}
 	s := f.Source(srcName)
-	if s == nil || s.Kind != KindPrometheus {
+	if s == nil || !s.HasQuery() {
 		var names []string
 		for _, s := range f.Sources {
-			if s.Kind == KindPrometheus {
+			if s.HasQuery() {
 				names = append(names, s.Name)
 			}
 		}

@@ -62,8 +62,8 @@ func checkInvariants(t testing.TB, f *File) {
 		if s.Timeout <= 0 || s.Timeout > f.Interval && s.Kind != KindHost {
 			t.Errorf("source %q: timeout %v", s.Name, s.Timeout)
 		}
-		if (s.Kind == KindHost) != (s.URL == "") {
-			t.Errorf("source %q: kind %s with URL %q", s.Name, s.Kind, s.URL)
+		if k := kindOf(s.Kind); k == nil || s.Config == nil {
+			t.Errorf("source %q: kind %s with settings %v", s.Name, s.Kind, s.Config)
 		}
 	}
 	for i, m := range f.Metrics {
@@ -138,14 +138,15 @@ func TestParseFull(t *testing.T) {
 		t.Errorf("interval %v stale_after %v", f.Interval, f.StaleAfter)
 	}
 	app, prom := f.Source("app"), f.Source("prom")
-	if app.Kind != KindScrape || app.BodyLimit != 1<<20 || app.Timeout != time.Second {
+	if app.Kind != KindScrape || app.Config.(*ScrapeConfig).BodyLimit != 1<<20 || app.Timeout != time.Second {
 		t.Errorf("app = %+v", app)
 	}
-	if prom.Kind != KindPrometheus || prom.Timeout != 2*time.Second || prom.MaxConcurrency != 4 || app.MaxConcurrency != 0 || prom.HTTP.FollowRedirects || prom.HTTP.Authorization == nil {
+	pc := prom.Config.(*PrometheusConfig)
+	if prom.Kind != KindPrometheus || prom.Timeout != 2*time.Second || pc.MaxConcurrency != 4 || pc.HTTP.FollowRedirects || pc.HTTP.Authorization == nil {
 		t.Errorf("prom = %+v", prom)
 	}
-	if want, _ := filepath.Abs("testdata/token"); prom.HTTP.Authorization.CredentialsFile != filepath.Join("testdata", "token") && prom.HTTP.Authorization.CredentialsFile != want {
-		t.Errorf("credentials_file = %q, want it under testdata", prom.HTTP.Authorization.CredentialsFile)
+	if want, _ := filepath.Abs("testdata/token"); pc.HTTP.Authorization.CredentialsFile != filepath.Join("testdata", "token") && pc.HTTP.Authorization.CredentialsFile != want {
+		t.Errorf("credentials_file = %q, want it under testdata", pc.HTTP.Authorization.CredentialsFile)
 	}
 	errs := f.Metric("errors")
 	if errs.Aggregate != AggSum || !errs.Rate || errs.Index != 3 || len(errs.Matchers) != 2 {
@@ -208,11 +209,11 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := g.Source("p"); p.MaxConcurrency != DefaultMaxConcurrency || p.Timeout != DefaultTimeout || p.BodyLimit != 0 {
+	if p := g.Source("p"); p.Config.(*PrometheusConfig).MaxConcurrency != DefaultMaxConcurrency || p.Timeout != DefaultTimeout {
 		t.Errorf("prometheus defaults: %+v", p)
 	}
-	if g.StaleAfter != 12*time.Second || g.Sources[1].Timeout != DefaultTimeout || g.Sources[1].BodyLimit != DefaultBodyLimit ||
-		!g.Sources[1].HTTP.FollowRedirects || !g.Sources[1].HTTP.EnableHTTP2 {
+	if a := g.Sources[1].Config.(*ScrapeConfig); g.StaleAfter != 12*time.Second || g.Sources[1].Timeout != DefaultTimeout || a.BodyLimit != DefaultBodyLimit ||
+		!a.HTTP.FollowRedirects || !a.HTTP.EnableHTTP2 {
 		t.Errorf("defaults: %+v %+v", g, g.Sources[1])
 	}
 	if f.Hash == g.Hash {

@@ -88,6 +88,14 @@ func TestEvalDryRun(t *testing.T) {
 		if !strings.Contains(out, "  reply: "+tc.reply+"  phase: "+tc.phase) {
 			t.Errorf("%v: want reply %q in phase %q, got:\n%s", tc.sets, tc.reply, tc.phase, out)
 		}
+		// eval never changes anything: --dry-run is accepted, not needed.
+		plain := []string{"eval", "../../examples/rules.yaml"}
+		for _, s := range tc.sets {
+			plain = append(plain, "--set", s)
+		}
+		if code, out, errOut := agent(t, plain...); code != exitOK || !strings.Contains(out, "  reply: "+tc.reply+"  phase: "+tc.phase) {
+			t.Errorf("agent %s: exit %d, want reply %q\n%s%s", strings.Join(plain, " "), code, tc.reply, out, errOut)
+		}
 		for _, want := range []string{"queue_depth  --set", "queue_depth > 500", "cpu > 0.9", "weight 50%"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%v: output lacks %q:\n%s", tc.sets, want, out)
@@ -155,7 +163,6 @@ rules:
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"eval", "--rules", "../../examples/rules.yaml"},                                      // no --dry-run
 		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "nope=1"},      // undeclared metric
 		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "cpu=high"},    // not a number
 		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--service", "missing"}, // unknown service
@@ -181,7 +188,7 @@ func TestUsageErrorNamesTheCommandsHelp(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, "see 'agent serve --help'"},
 		{[]string{"check"}, "see 'agent check --help'"},
 		{[]string{"frobnicate"}, "see 'agent --help'"},
-		{[]string{"eval", "../../examples/rules.yaml"}, "eval needs --dry-run (agent eval --dry-run FILE)"},
+		{[]string{"eval"}, "eval needs a rule file: agent eval FILE"},
 	} {
 		code, _, errOut := agent(t, tc.args...)
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {

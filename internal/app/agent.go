@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/clock"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/fileio"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
@@ -25,6 +26,7 @@ type agent struct {
 	o         Options
 	log       *slog.Logger
 	resp      *responder.Server
+	clock     clock.Clock
 	overrides *override.Store
 	metrics   *metrics
 
@@ -56,9 +58,12 @@ type agent struct {
 	eval     *evaluator.Evaluator
 	lastSnap *collect.Result
 	replies  map[string]string
-	// answers are, in fleet mode, the poll counters of each server's
-	// published line.
-	answers map[string]*answers
+	// polls publishes the replies to the responder; publishers are all
+	// that each evaluation is handed to, polls first.
+	polls      *pollTable
+	publishers []Publisher
+	// took is how long the cycle being published took.
+	took cycleTook
 	// outBy is, in fleet mode, why HAProxy may hold each server out, as
 	// last recorded in the state file.
 	outBy    map[string]string
@@ -67,6 +72,10 @@ type agent struct {
 	// guardrailHeld is how many servers the guardrail held last cycle.
 	guardrailHeld int
 }
+
+// cycleTook is how long one cycle took to read the sources and to run
+// the rules.
+type cycleTook struct{ collect, evaluate time.Duration }
 
 // ruleSet is everything built from one version of the rule file: all of it
 // is made before anything is swapped, so a failed load changes nothing.
@@ -82,6 +91,9 @@ type swap struct {
 }
 
 func newAgent(o Options) (*agent, error) {
+	if o.Clock == nil {
+		o.Clock = clock.Wall()
+	}
 	a := &agent{
 		o:         o,
 		log:       o.Logger,
@@ -89,12 +101,14 @@ func newAgent(o Options) (*agent, error) {
 		reloading: make(chan struct{}, 1),
 		kicks:     make(chan chan struct{}),
 		replies:   map[string]string{},
-		answers:   map[string]*answers{},
+		clock:     o.Clock,
 		outBy:     map[string]string{},
 		sourceUp:  map[string]bool{},
 		stale:     map[string]bool{},
 	}
 	a.resp = newResponder(o)
+	a.polls = newPollTable(a.resp)
+	a.publishers = append([]Publisher{a.polls, statusPublisher{a}}, o.Publishers...)
 	a.metrics = newMetrics(a, o.Registry)
 	data, name, err := a.read()
 	if err != nil {
@@ -250,10 +264,10 @@ func (a *agent) logLoadError(err error) {
 
 // setReloaded records the outcome of a load for /status and /metrics.
 func (a *agent) setReloaded(f *rules.File, err error) {
-	st := &ReloadStatus{Time: time.Now()}
+	st := &ReloadStatus{Time: a.clock.Now()}
 	if prev := a.reloadState.Load(); prev != nil {
 		*st = *prev
-		st.Time = time.Now()
+		st.Time = a.clock.Now()
 	}
 	if err != nil {
 		st.Success = false

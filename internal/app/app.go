@@ -18,6 +18,7 @@ import (
 
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/haproxy-agent/agent/internal/clock"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/sample"
@@ -68,6 +69,15 @@ type Options struct {
 	// rule file (reload.Options.Recheck): zero is the default, negative
 	// turns it off.
 	ReloadRecheck time.Duration
+
+	// Clock is where the loop takes the time of each evaluation and its
+	// ticker from; nil is the wall clock. Durations (how long a cycle took)
+	// are always measured on the wall clock.
+	Clock clock.Clock
+	// Publishers receive each evaluation's result after the agent's own
+	// (the poll table, then the state file, /status, /metrics and the
+	// status page).
+	Publishers []Publisher
 
 	// NewReader builds the reader of each source.
 	NewReader sample.NewReaderFunc

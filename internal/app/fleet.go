@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
-	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/statuspage"
 )
 
@@ -48,53 +46,11 @@ func heldWords(g *evaluator.Guardrail) string {
 		g.MaxUnavailable, statuspage.Thousands(g.Allowed), statuspage.Count(g.Servers, "server"), already)
 }
 
-// answers counts the polls of one fleet server answered with one line.
-type answers struct {
-	line string
-	n    atomic.Uint64
-	// seen is n when the loop last read it.
-	seen uint64
-}
-
-// reportPolls tells the evaluator which fleet servers HAProxy polled since
-// the last evaluation, answered their last reply: a server it may hold out
-// of rotation is back only once told its restore, and one no longer
-// discovered is forgotten after forget_after without a poll.
-func (a *agent) reportPolls(now time.Time) {
-	for name, m := range a.answers {
-		if n := m.n.Load(); n != m.seen {
-			m.seen = n
-			a.eval.Polled(now, name)
-		}
-	}
-}
-
-// publishFleet publishes a fleet's replies by server name and logs each
-// server's reply changes, and the guardrail starting or stopping to hold
-// servers, once when they happen. It returns the changes for the status
-// page, and whether any server's reply is new or changed (to be recorded
-// in the state file).
-func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change, changed bool) {
-	byServer := make(map[string][]byte, len(res.Servers))
-	answered := make(map[string]*atomic.Uint64, len(res.Servers))
-	for _, d := range res.Servers {
-		byServer[d.Server] = []byte(d.Reply)
-		// A line gets a new counter when it changes: polls answered
-		// from an older table count on the old one.
-		m := a.answers[d.Server]
-		if m == nil || m.line != d.Reply {
-			m = &answers{line: d.Reply}
-			a.answers[d.Server] = m
-		}
-		answered[d.Server] = &m.n
-	}
-	a.resp.Publish(responder.NewFleetTableAnswered(byServer, answered))
-	for name := range a.answers {
-		if _, ok := answered[name]; !ok {
-			delete(a.answers, name)
-		}
-	}
-
+// fleetChanges logs each fleet server's reply changes, and the guardrail
+// starting or stopping to hold servers, once when they happen. It returns
+// the changes for the status page, and whether any server's reply is new
+// or changed (to be recorded in the state file).
+func (a *agent) fleetChanges(res *evaluator.Result) (changes []statuspage.Change, changed bool) {
 	seen := make(map[string]bool, len(res.Servers))
 	var added []string
 	for _, d := range res.Servers {

@@ -122,7 +122,7 @@ func (p *pages) page(server string) *statuspage.Page {
 	a := p.a
 	st := a.status.Load()
 	snap := p.snapshot(st)
-	now := time.Now()
+	now := a.clock.Now()
 	pg := &statuspage.Page{
 		Now:         now,
 		Host:        hostname(),

@@ -73,7 +73,7 @@ func NewPlan(f *rules.File, set map[string]float64) (*Plan, error) {
 		}
 		src := f.Source(m.Source)
 		switch {
-		case src != nil && src.Kind == rules.KindPrometheus:
+		case src != nil && src.HasQuery():
 			in.query = Query{Source: src, Expr: m.Query}
 		case m.History != "":
 			hm := *m

@@ -121,18 +121,23 @@ func decodeState(data []byte) (State, error) {
 // encodeState renders the overrides, replies and servers out as the state
 // file's bytes.
 func encodeState(ovs []evaluator.Override, replies, outBy map[string]string) ([]byte, error) {
-	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Overrides: Records(ovs), Replies: replies, Out: outBy}, "", "  ")
-	if err != nil {
+	// Without HTML escapes: a person reading the file sees "queue > 50",
+	// not "queue \u003e 50". Encode ends with the newline.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(stateFile{Version: stateVersion, Overrides: Records(ovs), Replies: replies, Out: outBy}); err != nil {
 		return nil, err
 	}
-	return append(data, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // What one override and one reply take in the state file at most, to
 // derive MaxStateFileSize from the limits. Free text (a reason, a reply's
 // description, and an override's service, which an agent without rules
 // does not check) counts 6 bytes a character, the longest JSON escape
-// ("<" is written \u003c); names of services and servers need none.
+// (a control character is written \u0001); names of services and servers need none.
 const (
 	// jsonOverhead covers field names, quotes, commas and indentation.
 	jsonOverhead  = 256

@@ -3,6 +3,7 @@ package override
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -104,5 +105,32 @@ func TestOutBySurvivesARestart(t *testing.T) {
 	}
 	if got := s2.Replies(); got["web1"] != told["web1"] {
 		t.Errorf("replies after reopen: %v", got)
+	}
+}
+
+// TestStateFileReadable: a reply's description and an override's reason
+// keep > < & as written (JSON's HTML escapes made "queue > 50" read
+// "queue \u003e 50" to whoever opens the file), and read back the same.
+func TestStateFileReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	clk := &clock{now: t0}
+	s := open(t, path, Options{Now: clk.Now})
+	if err := s.SaveReplies(map[string]string{"default": "up drain 100% #queue > 50 & cpu < 1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, "", "drain", "load > 2 & rising", time.Hour)
+	s.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#queue > 50 & cpu < 1", `"load > 2 & rising"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("state file without %q:\n%s", want, data)
+		}
+	}
+	st, err := ReadState(path)
+	if err != nil || st.Replies["default"] != "up drain 100% #queue > 50 & cpu < 1" || len(st.Overrides) != 1 || st.Overrides[0].Reason != "load > 2 & rising" {
+		t.Errorf("ReadState = %+v, %v", st, err)
 	}
 }

@@ -199,7 +199,8 @@ const measure = `(() => {
 // screenshots as artifacts; with AGENT_DOCS_SCREENSHOTS=1 it writes them
 // to docs/ too.
 func TestBrowserChartsAndPhoneWidth(t *testing.T) {
-	now := time.Now()
+	// A fixed time: the screenshots in docs/ change only when the page does.
+	now := time.Date(2026, 12, 7, 14, 30, 0, 0, time.UTC)
 	b := testutil.StartBrowser(t)
 	for _, tc := range []struct {
 		name  string

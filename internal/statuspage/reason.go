@@ -100,9 +100,14 @@ func Reason(d *evaluator.Decision, now time.Time) string {
 			unknown = append(unknown, label)
 		}
 	}
-	if len(causes) == 0 {
+	switch {
+	case len(causes) == 0:
 		b.WriteString(": no rule fires")
-	} else {
+	case d.Held:
+		// The rules want it out; the fleet's guardrail keeps it in.
+		b.WriteString(", held by the guardrail, although ")
+		b.WriteString(strings.Join(causes, "; "))
+	default:
 		b.WriteString(" because ")
 		b.WriteString(strings.Join(causes, "; "))
 	}
