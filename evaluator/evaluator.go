@@ -199,18 +199,20 @@ func (e *Evaluator) Evaluate(now time.Time, snap Snapshot, overrides []Override)
 // fleet mode servers is ignored.
 func (e *Evaluator) EvaluateServers(now time.Time, servers []string, snap Snapshot, overrides []Override) *Result {
 	e.load(snap)
+	defWeight := e.file.Reply.Default.Weight
 	if e.file.Fleet != nil {
 		if servers == nil {
 			servers = e.file.Fleet.Static
 		}
-		return e.evaluateFleet(now, servers, snap, overrides)
+		return e.evaluateFleet(now, servers, snap, newOverrideSet(now, overrides, e.file.Services[0].Name, defWeight))
 	}
+	set := newOverrideSet(now, overrides, "", defWeight)
 	res := &Result{Time: now, Services: make([]*Decision, len(e.file.Services))}
 	values := make([]Value, 0, e.valueCap)
 	for i, svc := range e.file.Services {
 		d := &Decision{Service: svc.Name, Rules: make([]RuleResult, len(svc.Rules))}
 		values = e.evalService(now, i, e.states[i], d, values, e.last, e.missing)
-		e.decide(now, svc, d, overrides, &e.replies[i], svc.Name, "")
+		e.decide(now, svc, d, set, &e.replies[i], svc.Name, "")
 		res.Services[i] = d
 	}
 	return res

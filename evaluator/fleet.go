@@ -127,7 +127,7 @@ type fleetCycle struct {
 
 // evaluateFleet runs the default service's rules once per server, then the
 // guardrail. e.load has run.
-func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot, overrides []Override) *Result {
+func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot, overrides *overrideSet) *Result {
 	if e.fleet == nil {
 		e.fleet = make(map[string]*fleetServer, len(servers))
 		e.resumeGone(now)
@@ -154,6 +154,7 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 		}
 	}
 	c.res.Guardrail = g
+	c.res.Overrides = overrides.wide.in
 	slices.SortFunc(c.res.Servers, func(a, b *Decision) int { return strings.Compare(a.Server, b.Server) })
 	return c.res
 }
@@ -258,7 +259,7 @@ func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 // twice), as if the guardrail did not exist. The decisions, rule results
 // and values of all servers share a few large allocations, since a fleet
 // has thousands.
-func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides []Override) fleetCycle {
+func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides *overrideSet) fleetCycle {
 	svc := e.file.Services[0]
 	nr := len(svc.Rules)
 	decisions := make([]Decision, len(servers))
@@ -429,7 +430,7 @@ func (e *Evaluator) Polled(now time.Time, name string) {
 // this evaluation, so that the first decision leaves no trace). A held
 // candidate HAProxy may already hold out keeps its slot until it is told
 // its restore, so that no other server takes it before.
-func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *Guardrail {
+func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) *Guardrail {
 	fl := e.file.Fleet
 	total := len(c.res.Servers)
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(total), Servers: total, Held: []string{}}

@@ -30,7 +30,7 @@ var noneFiring = []string{}
 // the server out of rotation (the guardrail): their op and admin words give
 // way to up and ready, and hold leads the description. It reports whether
 // an override in force takes the server out of rotation.
-func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState, target, hold string) (overrideOut bool) {
+func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides *overrideSet, rs *replyState, target, hold string) (overrideOut bool) {
 	w := e.combineRules(svc, d)
 	if hold != "" {
 		// Held in rotation, and a weight of 0% is out too: hold it at
@@ -38,10 +38,11 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 		w.Op, w.Admin = rules.Up, rules.Ready
 		w.Weight = max(w.Weight, e.file.Reply.MinWeight, 1)
 	}
-	d.Overrides = inForce(now, overrides, svc.Name, target)
-	ov, ready := combineOverrides(d.Overrides, e.file.Reply.Default.Weight)
+	applied := overrides.forTarget(now, svc.Name, target)
+	d.Overrides = applied.in
+	ov := applied.ov
 	w.overlay(ov)
-	d.Description = e.describe(svc, d, ov, ready, hold)
+	d.Description = e.describe(svc, d, applied, hold)
 
 	w.Weight = min(w.Weight, rules.MaxWeight)
 	// A held server says up ready at its weight on every poll.
@@ -49,6 +50,80 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
 	return ov.Out()
+}
+
+// overrideSet is the overrides of one evaluation, sorted out once: those
+// that apply to everything are combined once and shared by every decision
+// they apply to, so that overrides for all servers cost a fleet one
+// combination per evaluation, not one per server.
+type overrideSet struct {
+	all []Override
+	// wide is what applies to a target no override names: the overrides
+	// for everything (Service ""; in fleet mode also the default
+	// service's name, which every server answers for).
+	wide applied
+	// named holds the names overrides give, for the targets that need a
+	// combination of their own.
+	named map[string]bool
+	// wideName is the service name that counts as everything, or "".
+	wideName  string
+	defWeight int
+}
+
+// applied is the overrides in force for one target and what they combine
+// to: the parts of the reply they set, the description parts naming them,
+// and the description they make alone.
+type applied struct {
+	in    []Override
+	ov    want
+	parts []string
+	desc  string
+}
+
+// newOverrideSet sorts out the overrides in force at now. wideName is the
+// service every target answers for (fleet mode), or "".
+func newOverrideSet(now time.Time, overrides []Override, wideName string, defWeight int) *overrideSet {
+	s := &overrideSet{all: overrides, wideName: wideName, defWeight: defWeight}
+	wide := make([]Override, 0, len(overrides))
+	for _, o := range overrides {
+		if !o.Expires.IsZero() && !now.Before(o.Expires) {
+			continue
+		}
+		if o.Service == "" || o.Service == wideName && wideName != "" {
+			wide = append(wide, o)
+			continue
+		}
+		if s.named == nil {
+			s.named = make(map[string]bool)
+		}
+		s.named[o.Service] = true
+	}
+	if len(wide) == len(overrides) {
+		wide = overrides // all of them: no copy (the caller's slice is not changed)
+	}
+	if len(wide) == 0 {
+		wide = nil
+	}
+	s.wide = combined(wide, defWeight)
+	return s
+}
+
+// forTarget returns the overrides that apply to the service named svc
+// (and target, the fleet server), combined: the shared combination of
+// the overrides for everything unless one names either.
+func (s *overrideSet) forTarget(now time.Time, svc, target string) applied {
+	if !s.named[target] && (svc == s.wideName || !s.named[svc]) {
+		return s.wide
+	}
+	return combined(inForce(now, s.all, svc, target), s.defWeight)
+}
+
+// combined combines in and names the overrides that set a part of the
+// reply, for the description.
+func combined(in []Override, defWeight int) applied {
+	ov, ready := combineOverrides(in, defWeight)
+	parts := overrideParts(in, ov, ready)
+	return applied{in: in, ov: ov, parts: parts, desc: description(parts)}
 }
 
 // combineRules lists the firing rules of svc in d.Firing and combines what
@@ -185,14 +260,42 @@ func (w *want) overlay(ov want) {
 
 // describe names what is in force, so that an operator reading HAProxy's
 // stats page sees why: hold first, then the overrides that set a part of
-// the reply, then the firing rules not wholly overridden. ov and ready are
-// what combineOverrides made of d.Overrides.
-func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready bool, hold string) string {
-	var parts []string
+// the reply, then the firing rules not wholly overridden. ov is
+// d.Overrides combined.
+func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov applied, hold string) string {
+	var ruleParts []string
+	for j, r := range svc.Rules {
+		if !e.counts(r, &d.Rules[j], d) {
+			continue
+		}
+		a := r.Action
+		if a.Op != rules.NoOp && ov.ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.ov.Admin == rules.NoAdmin ||
+			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.ov.Weight == rules.Unset && ov.ov.abs == rules.Unset ||
+			a.Maxconn != rules.Unset && ov.ov.Maxconn == rules.Unset {
+			ruleParts = append(ruleParts, r.Label())
+		}
+	}
+	if hold == "" && !d.kept && len(ruleParts) == 0 {
+		return ov.desc // the overrides' alone, made once for all they apply to
+	}
+	parts := make([]string, 0, 2+len(ov.parts)+len(ruleParts))
 	if hold != "" {
 		parts = append(parts, hold)
 	}
-	for _, o := range d.Overrides {
+	parts = append(parts, ov.parts...)
+	if d.kept {
+		parts = append(parts, "out before restart")
+	}
+	return description(append(parts, ruleParts...))
+}
+
+// overrideParts names, for the description, the overrides of in that set
+// a part of ov (what combineOverrides made of in, with ready): only as
+// many as the description can show.
+func overrideParts(in []Override, ov want, ready bool) []string {
+	var parts []string
+	n := 0
+	for _, o := range in {
 		a := o.Action
 		if a.Admin == rules.Ready && !ready {
 			continue
@@ -200,24 +303,14 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 		if a.Op != rules.NoOp && a.Op == ov.Op || a.Admin != rules.NoAdmin && a.Admin == ov.Admin ||
 			a.Weight != rules.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.Weight) ||
 			a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
-			parts = append(parts, "override: "+o.Reason)
+			p := "override: " + o.Reason
+			parts = append(parts, p)
+			if n += len(p) + 2; n > MaxDescription {
+				break // the rest would be cut
+			}
 		}
 	}
-	if d.kept {
-		parts = append(parts, "out before restart")
-	}
-	for j, r := range svc.Rules {
-		if !e.counts(r, &d.Rules[j], d) {
-			continue
-		}
-		a := r.Action
-		if a.Op != rules.NoOp && ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.Admin == rules.NoAdmin ||
-			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.Weight == rules.Unset && ov.abs == rules.Unset ||
-			a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
-			parts = append(parts, r.Label())
-		}
-	}
-	return description(parts)
+	return parts
 }
 
 // reuseReply returns d's reply line: the previous decision's when every

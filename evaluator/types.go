@@ -141,9 +141,12 @@ type Decision struct {
 	// full is whether Reply carries the admin word and the weight.
 	full bool
 	// Firing names the firing rules, in file order.
-	Firing    []string     `json:"firing"`
-	Rules     []RuleResult `json:"rules"`
-	Overrides []Override   `json:"overrides,omitempty"`
+	Firing []string     `json:"firing"`
+	Rules  []RuleResult `json:"rules"`
+	// Overrides are those in force for the decision; a fleet server's
+	// decisions share one list of those for every server (and its JSON
+	// lists only those naming it).
+	Overrides []Override `json:"overrides,omitempty"`
 	// Server names the fleet server the decision is for; empty outside
 	// fleet mode.
 	Server string `json:"server,omitempty"`
@@ -196,6 +199,9 @@ type Result struct {
 	// Servers, in fleet mode, holds one decision per known server, sorted
 	// by name.
 	Servers []*Decision `json:"servers,omitempty"`
+	// Overrides, in fleet mode, are the overrides in force for every
+	// server, listed once (a server's decision lists those naming it).
+	Overrides []Override `json:"overrides,omitempty"`
 	// Guardrail is the fleet's max_unavailable at work; nil outside fleet
 	// mode.
 	Guardrail *Guardrail `json:"guardrail,omitempty"`

@@ -261,13 +261,16 @@ func TestCheckHAProxyConfig(t *testing.T) {
 	cfgs, _ := filepath.Glob("../../examples/*.cfg")
 	testutil.CheckHAProxyConfigs(t, cfgs...)
 
-	code, out, errOut := agent(t, "check", "--strict", "--haproxy.config", "../../examples/haproxy-fleet.cfg", "../../examples/fleet.yaml")
-	if code != exitOK || !strings.Contains(out, "  SUCCESS: no warnings against ../../examples/haproxy-fleet.cfg\n") {
-		t.Errorf("the example pair: exit %d\n%s%s", code, out, errOut)
+	for cfg, rulesFile := range map[string]string{"haproxy-fleet.cfg": "fleet.yaml", "haproxy-push.cfg": "push.yaml"} {
+		cfg = "../../examples/" + cfg
+		code, out, errOut := agent(t, "check", "--strict", "--haproxy.config", cfg, "../../examples/"+rulesFile)
+		if code != exitOK || !strings.Contains(out, "  SUCCESS: no warnings against "+cfg+"\n") {
+			t.Errorf("the example pair %s: exit %d\n%s%s", cfg, code, out, errOut)
+		}
 	}
 	cfg := "../../internal/haproxylint/testdata/broken.cfg"
 	rulesFile := "../../internal/haproxylint/testdata/services.yaml"
-	code, out, _ = agent(t, "check", "--haproxy.config", cfg, rulesFile)
+	code, out, _ := agent(t, "check", "--haproxy.config", cfg, rulesFile)
 	if code != exitOK || !strings.Contains(out, "  WARNING: "+cfg+":23: server web/web1 sends agent-send \"web1\"") {
 		t.Errorf("warnings: exit %d, want 0 and the warnings:\n%s", code, out)
 	}

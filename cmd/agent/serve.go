@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/haproxy-agent/agent/internal/memtrim"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -92,6 +94,29 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		o.Logger = logger
 		o.NewReader = source.NewWithLogger(logger.With("component", "source"))
 		o.ReloadDebounce = 250 * time.Millisecond
+		// Start-up (package initialisation, flags, compiling the rules,
+		// setting up the web server) leaves most of the executable mapped;
+		// the steady state needs a fraction of it. Give those pages back a
+		// second after serving starts.
+		served := make(chan struct{})
+		defer close(served)
+		o.Started = func(net.Addr, net.Addr) {
+			go func() {
+				t := time.NewTimer(time.Second)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-served:
+					return
+				}
+				n, err := memtrim.ReleaseExecutablePages()
+				if err != nil {
+					logger.Debug("could not release start-up pages", "err", err)
+					return
+				}
+				logger.Debug("released start-up pages", "bytes", n)
+			}()
+		}
 		if err := app.Run(ctx, o); err != nil {
 			logger.Error("agent failed", "err", err)
 			return exitFailure

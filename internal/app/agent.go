@@ -14,6 +14,7 @@ import (
 	"github.com/haproxy-agent/agent/internal/clock"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/fileio"
+	"github.com/haproxy-agent/agent/internal/haproxypush"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/responder"
@@ -50,9 +51,10 @@ type agent struct {
 	reloadState atomic.Pointer[ReloadStatus]
 	// history keeps the status page's charts and reply changes.
 	history *statuspage.History
-	// view reads what HAProxy made of the replies; nil without
-	// --haproxy.runtime-api.
-	view *haproxyview.View
+	// view reads what HAProxy made of the replies, and pusher applies a
+	// push-mode fleet's decisions; both nil without --haproxy.runtime-api.
+	view   *haproxyview.View
+	pusher *haproxypush.Pusher
 
 	// Owned by the loop goroutine (and by Run before the loop starts).
 	eval     *evaluator.Evaluator
@@ -130,8 +132,27 @@ func newAgent(o Options) (*agent, error) {
 		if a.view, err = newView(a, o); err != nil {
 			return nil, err
 		}
+		if a.pusher, err = haproxypush.New(haproxypush.Options{
+			Addresses: o.HAProxyRuntimeAPI,
+			Backend:   func() string { return pushBackend(a.current().file) },
+			Interval:  func() time.Duration { return a.current().file.Interval },
+			Logger:    o.Logger.With("component", "haproxypush"),
+		}); err != nil {
+			return nil, err
+		}
+		// Both only take the decisions here; they read and push on
+		// goroutines of their own.
+		a.publishers = append(a.publishers, a.view, a.pusher)
 	}
 	return a, nil
+}
+
+// pushBackend is the backend f's fleet pushes to, "" when it does not.
+func pushBackend(f *rules.File) string {
+	if f.Fleet == nil {
+		return ""
+	}
+	return f.Fleet.PushBackend
 }
 
 // newView builds the reader of HAProxy's view from the options.
@@ -189,6 +210,9 @@ func (a *agent) build(data []byte, name string) (*ruleSet, error) {
 	f, err := rules.Parse(data, name)
 	if err != nil {
 		return nil, err
+	}
+	if fl := f.Fleet; fl != nil && (fl.PushBackend != "" || fl.HAProxyBackend != "") && len(a.o.HAProxyRuntimeAPI) == 0 {
+		return nil, fmt.Errorf("%s: fleet.push and fleet.servers.haproxy need serve's --haproxy.runtime-api", name)
 	}
 	coll, err := collect.New(f, a.o.NewReader)
 	if err != nil {

@@ -181,6 +181,7 @@ func Run(ctx context.Context, o Options) error {
 	g.Go(func() error { return a.watch(gctx) })
 	if a.view != nil {
 		g.Go(func() error { a.view.Run(gctx); return nil })
+		g.Go(func() error { a.pusher.Run(gctx); return nil })
 	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

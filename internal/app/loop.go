@@ -107,7 +107,7 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	if rs.file.Fleet != nil {
 		a.polls.reportPolls(now, a.eval)
 	}
-	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
+	res := a.eval.EvaluateServers(now, a.servers(rs.file), Snapshot(a.lastSnap), a.overrides.Active(now))
 	a.took = cycleTook{collect: collectTook, evaluate: time.Since(start)}
 	a.publish(res)
 }
@@ -137,9 +137,11 @@ func (a *agent) publishStatus(res *evaluator.Result) {
 	st := newStatus(rs.file, res, a.lastSnap, a.took.evaluate, a.took.collect)
 	a.record(st, changes)
 	if a.view != nil {
-		a.view.Publish(res)
 		// As last read: the view reads HAProxy every interval too.
 		st.HAProxy = a.view.Status()
+		if pushBackend(rs.file) != "" {
+			st.Push = a.pusher.Status()
+		}
 	}
 	a.status.Store(st)
 	a.metrics.evaluated(a.took.evaluate + a.took.collect)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/haproxypush"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
@@ -29,6 +30,9 @@ type Status struct {
 	Services           []*evaluator.Decision `json:"services"`
 	// Servers, in fleet mode, holds each server's decision, by name.
 	Servers []*evaluator.Decision `json:"servers,omitempty"`
+	// Overrides, in fleet mode, are the overrides in force for every
+	// server, listed once; each server lists those naming it.
+	Overrides []evaluator.Override `json:"overrides,omitempty"`
 	// Guardrail is the fleet's max_unavailable at work.
 	Guardrail *evaluator.Guardrail `json:"guardrail,omitempty"`
 	// Discovery is the fleet's discovery query as last read.
@@ -38,6 +42,8 @@ type Status struct {
 	// HAProxy is, with --haproxy.runtime-api, each HAProxy's view of the
 	// servers that answer to this agent, beside their reply, with drift.
 	HAProxy []haproxyview.HAProxyStatus `json:"haproxy,omitempty"`
+	// Push is, in push mode, each HAProxy's push state.
+	Push []haproxypush.Status `json:"push,omitempty"`
 
 	file *rules.File
 }
@@ -87,6 +93,7 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 		Services:        res.Services,
 		Servers:         res.Servers,
 		Guardrail:       res.Guardrail,
+		Overrides:       res.Overrides,
 		Discovery:       snap.Discovery,
 		file:            f,
 	}

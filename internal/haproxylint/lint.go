@@ -68,7 +68,14 @@ func Lint(cfg *haproxycfg.Config, f *rules.File, opts Options) []Warning {
 			l.server(b, s, percents)
 		}
 	}
-	if polled == 0 {
+	push := f.Fleet != nil && f.Fleet.PushBackend != ""
+	if push {
+		l.backendExists("fleet.push.backend", f.Fleet.PushBackend)
+	}
+	if f.Fleet != nil && f.Fleet.HAProxyBackend != "" {
+		l.backendExists("fleet.servers.haproxy", f.Fleet.HAProxyBackend)
+	}
+	if polled == 0 && !push {
 		l.cfgWarn(0, "no server polls the agent's port %d: no server or server-template line has agent-check with agent-port %d", opts.Port, opts.Port)
 	} else {
 		l.unsent()
@@ -80,6 +87,18 @@ func Lint(cfg *haproxycfg.Config, f *rules.File, opts Options) []Warning {
 		}
 	}
 	return l.warnings
+}
+
+// backendExists warns when the configuration has no backend name, which
+// key of the rule file names.
+func (l *linter) backendExists(key, name string) {
+	for _, b := range l.cfg.Backends {
+		if b.Name == name {
+			return
+		}
+	}
+	l.warnings = append(l.warnings, Warning{File: l.f.Path, Line: l.f.Fleet.Pos.Line,
+		Msg: fmt.Sprintf("%s %q: %s has no such backend or listen section", key, name, l.cfg.Path)})
 }
 
 type linter struct {
@@ -105,6 +124,8 @@ func (l *linter) server(b *haproxycfg.Backend, s *haproxycfg.Server, percents bo
 	switch fl := l.f.Fleet; {
 	case fl != nil && !s.HasSend:
 		l.cfgWarn(s.Line, "%s sends no agent-send: in fleet mode each server names itself, such as agent-send \"%s\\n\"", what, s.Name)
+	case fl != nil && fl.PushBackend == b.Name:
+		// Push mode: HAProxy's polls are not how this backend is told.
 	case fl != nil && s.Template && s.Count > 1:
 		l.cfgWarn(s.Line, "%s: its %d servers all send agent-send %q, so the fleet agent cannot tell them apart; use push mode (fleet.push)", what, s.Count, name)
 	case fl != nil && fl.Static != nil && !slices.Contains(fl.Static, name):

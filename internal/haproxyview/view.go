@@ -3,6 +3,7 @@ package haproxyview
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,7 +57,9 @@ type hap struct {
 	addr   string
 	client *haproxyapi.Client
 	// Guarded by View.mu:
-	status   HAProxyStatus
+	status HAProxyStatus
+	// all is every server of the last good read, for Servers.
+	all      []Server
 	failures int
 	mismatch map[serverKey]*mismatch
 }
@@ -190,6 +193,7 @@ func (v *View) update(h *hap, servers []Server, err error) (intervals int) {
 		v.opts.Logger.Info("haproxy's runtime api answers again", "haproxy", h.addr, "failures", h.failures)
 	}
 	h.failures = 0
+	h.all = servers
 	h.status = HAProxyStatus{Address: h.addr, Up: true, ReadAt: now, Servers: v.compare(h, now, servers)}
 	return 1
 }
@@ -267,6 +271,25 @@ func (v *View) target(s *Server) *evaluator.Decision {
 		return v.def
 	}
 	return nil
+}
+
+// Servers returns the names of backend's servers, over every HAProxy as
+// last read, sorted and without repeats.
+func (v *View) Servers(backend string) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	seen := map[string]bool{}
+	var names []string
+	for _, h := range v.haps {
+		for _, s := range h.all {
+			if s.Proxy == backend && !seen[s.Server] {
+				seen[s.Server] = true
+				names = append(names, s.Server)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Status returns each HAProxy as last read, in the order of the options.
