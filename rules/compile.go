@@ -318,7 +318,13 @@ func disallowed(n ast.Node) string {
 func (p *parser) exprError(c *compiler, n *yaml.Node, off int, ctx, what string, err error) {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
-		p.errorf(n, ctx, "%s: %v", what, err)
+		msg := err.Error()
+		if want, got, ok := checkerKind(msg); ok {
+			// expr's words for a when that is a number, or a weight that
+			// is true/false.
+			msg = wrongRoot(want, got)
+		}
+		p.errorf(n, ctx, "%s: %s", what, msg)
 		return
 	}
 	msg := fe.Message

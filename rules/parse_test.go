@@ -260,7 +260,12 @@ var badCases = map[string][]string{
 		`unknown_metric.bad.yaml:4:5: rule "queue_dept > 500": when: unknown name queue_dept; did you mean "queue_depth"?`,
 	},
 	"non_bool_when": {
-		`non_bool_when.bad.yaml:5:11: rule "hot": when: expected bool, but got float64`,
+		`non_bool_when.bad.yaml:5:11: rule "hot": when: must be true/false, a comparison such as cpu > 0.9; this is a number`,
+	},
+	// Both mistakes of one short rule at once, not one per check.
+	"short_rule_errors": {
+		`short_rule_errors.bad.yaml:4:5: rule "queue_dept > 50": unknown action "drian": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "drain"?`,
+		`short_rule_errors.bad.yaml:4:5: rule "queue_dept > 50": when: unknown name queue_dept; did you mean "queue_depth"?`,
 	},
 	"weight_300": {
 		`weight_300.bad.yaml:4:5: rule "cpu > 0.9": weight "300%": want an integer percent from 0% to 256%`,
@@ -397,7 +402,7 @@ var badCases = map[string][]string{
 		`when_syntax.bad.yaml:6:16: rule "w": when: unexpected token EOF`,
 	},
 	"weight_non_numeric": {
-		`weight_non_numeric.bad.yaml:6:13: rule "w": weight: expected float64, but got bool`,
+		`weight_non_numeric.bad.yaml:6:13: rule "w": weight: must be a number, such as 100 - cpu * 50; this is true/false`,
 	},
 	"bad_service_name": {
 		`bad_service_name.bad.yaml:2:3: bad service name "web server": want letters, digits, _, . and - (it is matched against HAProxy's agent-send line)`,

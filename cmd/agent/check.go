@@ -53,8 +53,11 @@ func checkFile(w io.Writer, path string, l *lint) bool {
 	f, err := rules.ParseFile(path)
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
-		printLoadErrors(w, failedIndent, err)
-		hintOtherKind(w, err, "rule_files", fmt.Sprintf("(this is a test file, by its rule_files key: run it with 'agent test %s')", path))
+		if otherKind(err, "rule_files") {
+			fmt.Fprintf(w, "%s%s is a test file (it has rule_files): run it with 'agent test %s'\n", failedIndent, path, path)
+		} else {
+			printLoadErrors(w, failedIndent, err)
+		}
 		fmt.Fprintln(w)
 		return false
 	}
