@@ -54,7 +54,7 @@ type Fleet struct {
 	// query and in every metric's vector result.
 	Label string
 	// MaxUnavailable is the guardrail: at most this many (or this share)
-	// of the known servers out of rotation at once because of the rules.
+	// of the servers discovered now out of rotation at once because of the rules.
 	MaxUnavailable Limit
 	// ForgetAfter is how long a server that HAProxy may still hold out of
 	// rotation, no longer discovered, is remembered without a poll; once
