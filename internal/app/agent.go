@@ -213,8 +213,8 @@ func (a *agent) build(data []byte, name string) (*ruleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fl := f.Fleet; fl != nil && (fl.PushBackend != "" || fl.HAProxyBackend != "") && len(a.o.HAProxyRuntimeAPI) == 0 {
-		return nil, fmt.Errorf("%s: fleet.push and fleet.servers.haproxy need serve's --haproxy.runtime-api", name)
+	if fl := f.Fleet; fl != nil && (fl.PushBackend != "" || fl.HAProxyBackend != "" || fl.CountsAll) && len(a.o.HAProxyRuntimeAPI) == 0 {
+		return nil, fmt.Errorf("%s: fleet.push, fleet.servers.haproxy and fleet.guardrail_counts: all need serve's --haproxy.runtime-api", name)
 	}
 	coll, err := collect.New(f, a.o.NewReader)
 	if err != nil {

@@ -107,6 +107,9 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	if rs.file.Fleet != nil {
 		a.polls.reportPolls(now, a.eval)
 	}
+	if fl := rs.file.Fleet; fl != nil && fl.CountsAll && a.view != nil {
+		a.eval.SetOutside(a.view.Outside())
+	}
 	res := a.eval.EvaluateServers(now, a.servers(rs.file), Snapshot(a.lastSnap), a.overrides.Active(now))
 	a.took = cycleTook{collect: collectTook, evaluate: time.Since(start)}
 	a.publish(res)
