@@ -8,6 +8,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/cycle"
 )
 
 // Run is what one rule file did over a range.
@@ -71,15 +72,14 @@ func Replay(ctx context.Context, p *Plan, fe *Fetcher, progress func(done, total
 	}
 	r := fe.Range
 	n := r.Steps()
-	ev := evaluator.New(f)
+	cy := cycle.Replay{Eval: evaluator.New(f)}
 	hold := collect.NewHolder(f.StaleAfter)
-	snap := make(evaluator.Snapshot, len(f.Metrics))
+	step := &collect.Result{Metrics: make([]collect.MetricValue, len(f.Metrics))}
 	rec := newRecorder(f, n, r)
 	for k := range n {
 		now := r.At(k)
-		for i, m := range f.Metrics {
-			mv := p.inputs[i].observe(hold, k, now)
-			snap[m.Name] = evaluator.Sample{Value: mv.Value, Missing: mv.Missing, Servers: mv.ByServer, ServerMissing: mv.ServerMissing}
+		for i := range f.Metrics {
+			step.Metrics[i] = p.inputs[i].observe(hold, k, now)
 		}
 		var servers []string
 		if f.Fleet != nil {
@@ -89,7 +89,7 @@ func Replay(ctx context.Context, p *Plan, fe *Fetcher, progress func(done, total
 				servers = collect.Discovered(&d)
 			}
 		}
-		rec.add(k, now, ev.EvaluateServers(now, servers, snap, nil))
+		rec.add(k, now, cy.Run(now, step, servers))
 		if k%4096 == 4095 || k == n-1 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
