@@ -458,7 +458,7 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) 
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(len(c.listed)), Servers: total, Held: []string{}}
 	// Servers out by override, and those HAProxy may hold out until told
 	// their restore, take their slots first.
-	busy := c.forced + e.lingering(c)
+	busy := c.forced + e.lingering(c) + e.outsideBusy(c)
 	budget := max(0, g.Allowed-busy)
 	if len(c.candidates) <= budget {
 		return g
@@ -475,6 +475,33 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) 
 	}
 	slices.Sort(g.Held)
 	return g
+}
+
+// SetOutside names the servers HAProxy shows out of rotation for causes
+// other than the agent (an operator's maint, a failed health check), for
+// fleet.guardrail_counts: all: the guardrail counts them against
+// max_unavailable from the next evaluation on. Nil counts none.
+func (e *Evaluator) SetOutside(names []string) {
+	e.outside = make(map[string]bool, len(names))
+	for _, n := range names {
+		e.outside[n] = true
+	}
+}
+
+// outsideBusy counts the listed servers HAProxy shows out for other
+// causes that no other count has: neither forced out, nor wanted out by
+// their rules, nor held out by the agent.
+func (e *Evaluator) outsideBusy(c *fleetCycle) int {
+	if !e.file.Fleet.CountsAll || len(e.outside) == 0 {
+		return 0
+	}
+	n := 0
+	for _, srv := range c.listed {
+		if e.outside[srv.name] && !srv.forced && !srv.out && !srv.last.Out() {
+			n++
+		}
+	}
+	return n
 }
 
 // sortCandidates orders the servers wanting out by who goes first: those

@@ -31,6 +31,7 @@ func (a *agent) loop(ctx context.Context) {
 			s.rs.coll.Carry(old.coll)
 			a.eval = a.eval.Reload(s.rs.file)
 			a.loaded.Store(s.rs)
+			a.log.Info("rule file reloaded", "trigger", s.why, "file", s.name, "rules", s.rs.file.RuleCount(), "hash", s.rs.file.Hash[:12])
 			old.coll.Close()
 			if iv := s.rs.file.Interval; iv != interval {
 				interval = iv
@@ -107,6 +108,9 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	start := time.Now()
 	if rs.file.Fleet != nil {
 		a.polls.reportPolls(now, a.eval)
+	}
+	if fl := rs.file.Fleet; fl != nil && fl.CountsAll && a.view != nil {
+		a.eval.SetOutside(a.view.Outside())
 	}
 	res := cycle.Run(a.eval, now, a.lastSnap, a.servers(rs.file), a.overrides.Active(now))
 	a.took = cycleTook{collect: collectTook, evaluate: time.Since(start)}
