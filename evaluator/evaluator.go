@@ -48,7 +48,7 @@ type Evaluator struct {
 	// outside are the servers HAProxy shows out for other causes
 	// (SetOutside), for fleet.guardrail_counts: all.
 	outside map[string]bool
-	gen   uint64
+	gen     uint64
 	// admitted is the last list of servers admitted under the fleet's
 	// limit, at admittedAt (see admit).
 	admitted   []string
