@@ -89,9 +89,12 @@ type ruleSet struct {
 }
 
 // swap is a rule set handed to the loop; done is closed once it serves.
+// why and name are what the loop logs when it takes it over, before the
+// first evaluation by the new rules (and the reply changes they cause).
 type swap struct {
-	rs   *ruleSet
-	done chan struct{}
+	rs        *ruleSet
+	why, name string
+	done      chan struct{}
 }
 
 func newAgent(o Options) (*agent, error) {
@@ -256,7 +259,7 @@ func (a *agent) reload(ctx context.Context, why string) (hash string, err error)
 	}
 	done := make(chan struct{})
 	select {
-	case a.swaps <- swap{rs: rs, done: done}:
+	case a.swaps <- swap{rs: rs, why: why, name: name, done: done}:
 	case <-ctx.Done():
 		rs.coll.Close()
 		return hash, ctx.Err()
@@ -267,7 +270,6 @@ func (a *agent) reload(ctx context.Context, why string) (hash string, err error)
 		return hash, ctx.Err()
 	}
 	a.setReloaded(rs.file, nil)
-	a.log.Info("rule file reloaded", "trigger", why, "file", name, "rules", rs.file.RuleCount(), "hash", rs.file.Hash[:12])
 	return hash, nil
 }
 

@@ -30,6 +30,7 @@ func (a *agent) loop(ctx context.Context) {
 			s.rs.coll.Carry(old.coll)
 			a.eval = a.eval.Reload(s.rs.file)
 			a.loaded.Store(s.rs)
+			a.log.Info("rule file reloaded", "trigger", s.why, "file", s.name, "rules", s.rs.file.RuleCount(), "hash", s.rs.file.Hash[:12])
 			old.coll.Close()
 			if iv := s.rs.file.Interval; iv != interval {
 				interval = iv
