@@ -178,6 +178,7 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 		values = e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing)
 		srv.saved = srv.reply
 		overrideOut := e.decide(now, svc, d, overrides, &srv.reply, name, "")
+		d.byOverride = overrideOut
 		c.classify(now, srv, d, overrideOut)
 		srv.last = d
 		c.listed = append(c.listed, srv)
@@ -236,13 +237,17 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *G
 	total := len(c.res.Servers)
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(total), Servers: total, Held: []string{}}
 	budget := max(0, g.Allowed-c.forced)
-	if len(c.candidates) <= budget {
+	if len(c.candidates) <= budget && e.gate == nil {
 		return g
 	}
 	sortCandidates(c.candidates)
-	hold := "held by guardrail (" + strconv.Itoa(c.forced+budget) + " of " + strconv.Itoa(total) + " out)"
+	held := e.admit(c.candidates, budget)
+	if len(held) == 0 {
+		return g
+	}
+	hold := "held by guardrail (" + strconv.Itoa(c.forced+len(c.candidates)-len(held)) + " of " + strconv.Itoa(total) + " out)"
 	svc := e.file.Services[0]
-	for _, srv := range c.candidates[budget:] {
+	for _, srv := range held {
 		d := srv.last
 		srv.reply = srv.saved
 		e.decide(now, svc, d, overrides, &srv.reply, srv.name, hold)
@@ -251,6 +256,24 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *G
 	}
 	slices.Sort(g.Held)
 	return g
+}
+
+// admit walks the sorted candidates and returns those the guardrail holds:
+// past the budget, or not allowed by the gate.
+func (e *Evaluator) admit(candidates []*fleetServer, budget int) []*fleetServer {
+	if e.gate == nil {
+		return candidates[min(budget, len(candidates)):]
+	}
+	var held []*fleetServer
+	admitted := 0
+	for _, srv := range candidates {
+		if admitted < budget && e.gate.May(srv.name) {
+			admitted++
+			continue
+		}
+		held = append(held, srv)
+	}
+	return held
 }
 
 // sortCandidates orders the servers wanting out by who goes first: those

@@ -151,6 +151,9 @@ type Decision struct {
 	// last decision until stale_after, then it is forgotten.
 	Stale bool `json:"stale,omitempty"`
 
+	// byOverride is true when an override takes the server out.
+	byOverride bool
+
 	// prev is the same server's decision of the evaluation before, whose
 	// reply line is reused when it is the same; nil outside fleet mode.
 	prev *Decision
@@ -161,6 +164,10 @@ type Decision struct {
 func (d *Decision) Out() bool {
 	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint"
 }
+
+// RulesOut reports whether the rules, not an override, take the server
+// out of rotation: what the guardrail limits.
+func (d *Decision) RulesOut() bool { return d.Out() && !d.byOverride }
 
 // Result is the outcome of one evaluation of a whole rule file.
 type Result struct {

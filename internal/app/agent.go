@@ -12,6 +12,7 @@ import (
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/fileio"
 	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
@@ -43,6 +44,10 @@ type agent struct {
 	reloadState atomic.Pointer[ReloadStatus]
 	// history keeps the status page's charts and reply changes.
 	history *statuspage.History
+	// group is the etcd replica group, nil without one; groupChanged
+	// asks the loop to evaluate again when its gate changes.
+	group        *replica.Group
+	groupChanged chan struct{}
 
 	// Owned by the loop goroutine (and by Run before the loop starts).
 	eval     *evaluator.Evaluator
@@ -69,14 +74,15 @@ type swap struct {
 
 func newAgent(o Options) (*agent, error) {
 	a := &agent{
-		o:         o,
-		log:       o.Logger,
-		swaps:     make(chan swap),
-		reloading: make(chan struct{}, 1),
-		kicks:     make(chan chan struct{}),
-		replies:   map[string]string{},
-		sourceUp:  map[string]bool{},
-		stale:     map[string]bool{},
+		o:            o,
+		log:          o.Logger,
+		swaps:        make(chan swap),
+		reloading:    make(chan struct{}, 1),
+		kicks:        make(chan chan struct{}),
+		groupChanged: make(chan struct{}, 1),
+		replies:      map[string]string{},
+		sourceUp:     map[string]bool{},
+		stale:        map[string]bool{},
 	}
 	a.resp = newResponder(o)
 	a.metrics = newMetrics(a, o.Registry)

@@ -45,6 +45,9 @@ func (a *agent) loop(ctx context.Context) {
 		case <-a.overrides.Changed():
 			// An override expired (changes made through the API kick).
 			a.evaluate(time.Now(), 0)
+		case <-a.groupChanged:
+			// A new out-set, leadership, or etcd lost or back.
+			a.evaluate(time.Now(), 0)
 		}
 	}
 }
@@ -105,8 +108,10 @@ func (a *agent) cycle(ctx context.Context) {
 func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	rs := a.current()
 	start := time.Now()
+	a.gate()
 	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
 	took := time.Since(start)
+	a.publishOutSet(res)
 
 	var changes []statuspage.Change
 	fleetChanged := false
@@ -139,6 +144,10 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	}
 
 	st := newStatus(rs.file, res, a.lastSnap, took, collectTook)
+	if a.group != nil {
+		gs := a.group.Status()
+		st.Group = &gs
+	}
 	a.record(st, changes)
 	a.status.Store(st)
 	a.metrics.evaluated(took + collectTook)

@@ -7,6 +7,7 @@ import (
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/jsonout"
+	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -33,6 +34,9 @@ type Status struct {
 	Discovery *collect.MetricValue `json:"discovery,omitempty"`
 	Metrics   []MetricStatus       `json:"metrics"`
 	Sources   []SourceStatus       `json:"sources"`
+	// Group is the etcd replica group as this replica saw it at the
+	// evaluation; absent without --etcd.endpoints.
+	Group *replica.Status `json:"group,omitempty"`
 
 	file *rules.File
 }

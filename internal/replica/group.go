@@ -111,6 +111,9 @@ type Group struct {
 	wishes chan []string
 	cancel context.CancelFunc
 	done   chan struct{}
+	// synced is closed once the group's state was first read.
+	synced     chan struct{}
+	syncedOnce sync.Once
 
 	mu sync.Mutex
 	// The state below is guarded by mu; run's goroutine changes it.
@@ -175,6 +178,7 @@ func Start(o Options) (*Group, error) {
 		wishes:    make(chan []string, 1),
 		cancel:    cancel,
 		done:      make(chan struct{}),
+		synced:    make(chan struct{}),
 		replicas:  map[string]int64{},
 		overrides: map[string]evaluator.Override{},
 		err:       "not connected yet",
@@ -191,6 +195,10 @@ func (g *Group) Close() error {
 	<-g.done
 	return g.cli.Close()
 }
+
+// Synced is closed once the group's state has been read from etcd the
+// first time, so that a starting agent can wait a moment for it.
+func (g *Group) Synced() <-chan struct{} { return g.synced }
 
 // Gate returns the latest gate. It never waits.
 func (g *Group) Gate() *Gate { return g.gate.Load() }
@@ -372,6 +380,7 @@ func (s *watchState) resync(ctx context.Context) (clientv3.WatchChan, error) {
 	g.mu.Unlock()
 	s.apply(ctx, evs)
 	s.ack(ctx)
+	g.syncedOnce.Do(func() { close(g.synced) })
 	wctx := clientv3.WithRequireLeader(ctx)
 	return g.cli.Watch(wctx, g.o.Prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)), nil
 }

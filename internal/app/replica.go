@@ -1,0 +1,110 @@
+package app
+
+import (
+	"net"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/replica"
+)
+
+// groupStartWait bounds how long a starting replica waits for etcd before
+// its first evaluation.
+const groupStartWait = 3 * time.Second
+
+// joinGroup makes the agent a replica of the etcd group o.Etcd names:
+// overrides are written to etcd and come back from it, and the fleet
+// guardrail lets servers out only as the group's out-set allows. Nothing
+// here waits for etcd.
+func (a *agent) joinGroup(store *override.Store, pollAddr net.Addr) (*replica.Group, error) {
+	eo := a.o.Etcd
+	if eo.ID == "" {
+		host, _ := os.Hostname()
+		eo.ID = host + "/" + pollAddr.String()
+	}
+	log := a.log.With("component", "etcd")
+	eo.Logger = log
+	eo.OnOverrides = func(ovs []evaluator.Override) {
+		if err := store.Replace(ovs); err != nil {
+			log.Error("cannot apply the overrides read from etcd", "err", err)
+		}
+	}
+	eo.OnChange = func() {
+		select {
+		case a.groupChanged <- struct{}{}:
+		default:
+		}
+	}
+	g, err := replica.Start(eo)
+	if err != nil {
+		return nil, err
+	}
+	store.Share(g)
+	a.group = g
+	log.Info("joining the replica group through etcd", "endpoints", eo.Endpoints, "prefix", eo.Prefix, "replica", eo.ID, "lease_ttl", eo.LeaseTTL)
+	return g, nil
+}
+
+// gate gives the evaluator the group's latest gate; nothing without a
+// group.
+func (a *agent) gate() {
+	if a.group != nil {
+		a.eval.SetGate(a.group.Gate())
+	}
+}
+
+// publishOutSet hands the group the servers the rules hold out after an
+// evaluation: the leader publishes them as the out-set.
+func (a *agent) publishOutSet(res *evaluator.Result) {
+	if a.group == nil || res.Guardrail == nil {
+		return
+	}
+	var out []string
+	for _, d := range res.Servers {
+		if d.RulesOut() {
+			out = append(out, d.Server)
+		}
+	}
+	a.group.Publish(out)
+}
+
+// registerGroupMetrics exports the group's state.
+func registerGroupMetrics(reg prometheus.Registerer, g *replica.Group) {
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "haproxy_agent_etcd_up",
+			Help: "Whether the agent reads the replica group's state from etcd (0: fail-static, no further server let out).",
+		}, func() float64 { return b2f(g.Status().Up) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "haproxy_agent_etcd_leader",
+			Help: "Whether this replica leads the group: it decides the fleet's out-set.",
+		}, func() float64 { return b2f(g.Status().IsLeader) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "haproxy_agent_etcd_replicas",
+			Help: "Live replicas of the group, as this replica last read them.",
+		}, func() float64 { return float64(len(g.Status().Replicas)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "haproxy_agent_etcd_out_set_revision",
+			Help: "etcd revision of the latest out-set read.",
+		}, func() float64 { return float64(g.Status().Revision) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "haproxy_agent_etcd_out_set_timestamp_seconds",
+			Help: "When the leader published the latest out-set read (Unix seconds; 0 before any).",
+		}, func() float64 {
+			if t := g.Status().PublishedAt; !t.IsZero() {
+				return float64(t.UnixNano()) / 1e9
+			}
+			return 0
+		}),
+	)
+}
