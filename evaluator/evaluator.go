@@ -62,6 +62,11 @@ type Evaluator struct {
 type Gate interface {
 	// May reports whether the rules may take (or keep) server out.
 	May(server string) bool
+	// Reserved names the servers other replicas may hold out now (the
+	// group's out-set): each takes a place under max_unavailable even
+	// where this evaluation lets it in, until a set without it has been
+	// read by every replica.
+	Reserved() []string
 }
 
 // SetGate makes the guardrail consult g from the next evaluation on; nil

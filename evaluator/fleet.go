@@ -236,7 +236,7 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *G
 	fl := e.file.Fleet
 	total := len(c.res.Servers)
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(total), Servers: total, Held: []string{}}
-	budget := max(0, g.Allowed-c.forced)
+	budget := max(0, g.Allowed-c.forced-e.reserved(c))
 	if len(c.candidates) <= budget && e.gate == nil {
 		return g
 	}
@@ -256,6 +256,22 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *G
 	}
 	slices.Sort(g.Held)
 	return g
+}
+
+// reserved counts the places the gate reserves for servers other replicas
+// may hold out that this evaluation neither lets out nor counts already.
+func (e *Evaluator) reserved(c *fleetCycle) int {
+	if e.gate == nil {
+		return 0
+	}
+	n := 0
+	for _, name := range e.gate.Reserved() {
+		srv := e.fleet[name]
+		if srv == nil || srv.gen != e.gen || !srv.last.Out() {
+			n++
+		}
+	}
+	return n
 }
 
 // admit walks the sorted candidates and returns those the guardrail holds:

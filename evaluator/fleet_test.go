@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -209,6 +210,8 @@ type setGate struct {
 
 func (g setGate) May(s string) bool { return g.all || g.set[s] }
 
+func (g setGate) Reserved() []string { return slices.Sorted(maps.Keys(g.set)) }
+
 // TestFleetGate: a gate (a replica group's out-set) narrows which servers
 // the rules may take out, within max_unavailable; overrides pass it.
 func TestFleetGate(t *testing.T) {
@@ -231,6 +234,13 @@ func TestFleetGate(t *testing.T) {
 	}
 	if !slices.Equal(out, []string{"web03"}) || !slices.Equal(res.Guardrail.Held, []string{"web01", "web02"}) {
 		t.Fatalf("out %v held %v, want web03 out and web01, web02 held", out, res.Guardrail.Held)
+	}
+	// A leader's gate lets anything out, but a place the out-set still
+	// reserves is not reused before a set without it is published.
+	e.SetGate(setGate{all: true, set: map[string]bool{"web04": true}})
+	res = e.Evaluate(t0.Add(time.Second/2), queues(servers, deep, 1), nil)
+	if res.Guardrail.Out != 1 || !res.Server("web03").Out() {
+		t.Fatalf("guardrail %+v: want web03 alone out, web04's place reserved", res.Guardrail)
 	}
 	// A gate that lets anything out still leaves max_unavailable in force.
 	e.SetGate(setGate{all: true})

@@ -108,10 +108,9 @@ func (a *agent) cycle(ctx context.Context) {
 func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	rs := a.current()
 	start := time.Now()
-	a.gate()
+	gate := a.gate()
 	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
 	took := time.Since(start)
-	a.publishOutSet(res)
 
 	var changes []statuspage.Change
 	fleetChanged := false
@@ -129,6 +128,7 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 		}
 		a.resp.Publish(responder.NewTable(def, byService))
 	}
+	a.publishOutSet(res, gate)
 
 	for _, d := range res.Services {
 		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {

@@ -49,27 +49,35 @@ func (a *agent) joinGroup(store *override.Store, pollAddr net.Addr) (*replica.Gr
 	return g, nil
 }
 
-// gate gives the evaluator the group's latest gate; nothing without a
-// group.
-func (a *agent) gate() {
-	if a.group != nil {
-		a.eval.SetGate(a.group.Gate())
+// gate gives the evaluator the group's latest gate and returns it; nil
+// without a group.
+func (a *agent) gate() *replica.Gate {
+	if a.group == nil {
+		return nil
 	}
+	g := a.group.Gate()
+	a.eval.SetGate(g)
+	return g
 }
 
 // publishOutSet hands the group the servers the rules hold out after an
 // evaluation: the leader publishes them as the out-set.
-func (a *agent) publishOutSet(res *evaluator.Result) {
-	if a.group == nil || res.Guardrail == nil {
+//
+// It then acknowledges gate: the replies just published follow it.
+func (a *agent) publishOutSet(res *evaluator.Result, gate *replica.Gate) {
+	if a.group == nil {
 		return
 	}
-	var out []string
-	for _, d := range res.Servers {
-		if d.RulesOut() {
-			out = append(out, d.Server)
+	if res.Guardrail != nil {
+		var out []string
+		for _, d := range res.Servers {
+			if d.RulesOut() {
+				out = append(out, d.Server)
+			}
 		}
+		a.group.Publish(out)
 	}
-	a.group.Publish(out)
+	a.group.Applied(gate)
 }
 
 // registerGroupMetrics exports the group's state.

@@ -53,11 +53,17 @@ type Options struct {
 // Gate is what the group lets the guardrail do, as of one moment: an
 // immutable snapshot the evaluation loop reads without waiting.
 type Gate struct {
-	set map[string]bool
+	set     map[string]bool
+	servers []string
+	// rev is the etcd revision of the out-set the gate was made from.
+	rev int64
 	// adds is whether servers outside the set may be let out: only the
-	// leader, in touch with etcd, once every replica has read the latest
-	// set.
+	// leader, in touch with etcd, once every replica answers by the
+	// latest set.
 	adds bool
+	// leading is whether this replica leads and reads etcd: its wishes
+	// are published.
+	leading bool
 }
 
 // May reports whether the rules may hold server out of rotation. A nil
@@ -66,9 +72,18 @@ func (g *Gate) May(server string) bool {
 	return g == nil || g.adds || g.set[server]
 }
 
+// Reserved names the servers of the latest out-set read: other replicas
+// may hold them out until they have read a set without them.
+func (g *Gate) Reserved() []string {
+	if g == nil {
+		return nil
+	}
+	return g.servers
+}
+
 // Leading reports whether the gate is a leader's: its decisions are the
 // ones to publish.
-func (g *Gate) Leading() bool { return g != nil && g.adds }
+func (g *Gate) Leading() bool { return g != nil && g.leading }
 
 // Status is the group as this replica sees it, for /status and the page.
 type Status struct {
@@ -109,8 +124,12 @@ type Group struct {
 	log    *slog.Logger
 	gate   atomic.Pointer[Gate]
 	wishes chan []string
-	cancel context.CancelFunc
-	done   chan struct{}
+	// applied carries the revision of the latest gate whose decisions
+	// the agent has published; acked is the last one written to etcd.
+	applied chan int64
+	acked   atomic.Int64
+	cancel  context.CancelFunc
+	done    chan struct{}
 	// synced is closed once the group's state was first read.
 	synced     chan struct{}
 	syncedOnce sync.Once
@@ -176,6 +195,7 @@ func Start(o Options) (*Group, error) {
 		cli:       cli,
 		log:       o.Logger,
 		wishes:    make(chan []string, 1),
+		applied:   make(chan int64, 1),
 		cancel:    cancel,
 		done:      make(chan struct{}),
 		synced:    make(chan struct{}),
@@ -221,6 +241,27 @@ func (g *Group) Publish(out []string) {
 		}
 		select {
 		case <-g.wishes:
+		default:
+		}
+	}
+}
+
+// Applied tells the group that the agent now answers every poll by
+// decisions made under gate: only then does the replica acknowledge the
+// out-set it was made from, so that the leader reuses a freed place only
+// once no replica still answers by the older set. It never waits.
+func (g *Group) Applied(gate *Gate) {
+	if gate == nil || gate.rev <= g.acked.Load() {
+		return
+	}
+	for {
+		select {
+		case g.applied <- gate.rev:
+			return
+		default:
+		}
+		select {
+		case <-g.applied:
 		default:
 		}
 	}
@@ -331,9 +372,14 @@ func (g *Group) session(ctx context.Context) error {
 				s.apply(sctx, wr.Events)
 			case wish := <-g.wishes:
 				s.publish(sctx, wish)
+			case rev := <-g.applied:
+				if rev > g.acked.Load() {
+					g.acked.Store(rev)
+					s.ack(sctx)
+				}
 			case <-check.C:
 				// Keepalives come every TTL/3 while etcd has quorum.
-				if time.Since(lastKA) > g.o.LeaseTTL/2 {
+				if time.Since(lastKA) > g.o.LeaseTTL*2/3+time.Second {
 					g.setDown(errors.New("etcd does not answer keepalives: no quorum or unreachable"))
 				}
 			}
@@ -379,7 +425,7 @@ func (s *watchState) resync(ctx context.Context) (clientv3.WatchChan, error) {
 	g.up, g.err = true, ""
 	g.mu.Unlock()
 	s.apply(ctx, evs)
-	s.ack(ctx)
+	s.ack(ctx) // the presence key, with the last revision applied
 	g.syncedOnce.Do(func() { close(g.synced) })
 	wctx := clientv3.WithRequireLeader(ctx)
 	return g.cli.Watch(wctx, g.o.Prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)), nil
@@ -388,7 +434,7 @@ func (s *watchState) resync(ctx context.Context) (clientv3.WatchChan, error) {
 // apply takes in changes read from etcd.
 func (s *watchState) apply(ctx context.Context, evs []*clientv3.Event) {
 	g := s.g
-	var overridesChanged, setChanged, leaderChanged bool
+	var overridesChanged, leaderChanged bool
 	g.mu.Lock()
 	for _, ev := range evs {
 		key := strings.TrimPrefix(string(ev.Kv.Key), g.o.Prefix)
@@ -431,7 +477,6 @@ func (s *watchState) apply(ctx context.Context, evs []*clientv3.Event) {
 				}
 			}
 			g.set, g.setRev = set, ev.Kv.ModRevision
-			setChanged = true
 		case strings.HasPrefix(key, "leader/"):
 			leaderChanged = true
 		}
@@ -453,9 +498,6 @@ func (s *watchState) apply(ctx context.Context, evs []*clientv3.Event) {
 		g.leader = leader
 		g.mu.Unlock()
 	}
-	if setChanged {
-		s.ack(ctx)
-	}
 	g.refreshGate()
 	if overridesChanged && g.o.OnOverrides != nil {
 		g.o.OnOverrides(ovs)
@@ -473,12 +515,11 @@ func (s *watchState) currentLeader(ctx context.Context) string {
 	return string(resp.Kvs[0].Value)
 }
 
-// ack records that this replica has read the latest out-set.
+// ack writes the replica's presence key with the revision of the latest
+// out-set whose decisions it answers polls by.
 func (s *watchState) ack(ctx context.Context) {
 	g := s.g
-	g.mu.Lock()
-	p := presence{Acked: g.setRev, Time: time.Now().UTC()}
-	g.mu.Unlock()
+	p := presence{Acked: g.acked.Load(), Time: time.Now().UTC()}
 	b, _ := json.Marshal(p)
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -545,12 +586,12 @@ func (g *Group) setDown(err error) {
 // changed.
 func (g *Group) refreshGate() {
 	g.mu.Lock()
-	next := &Gate{set: make(map[string]bool, len(g.set.Servers))}
+	next := &Gate{set: make(map[string]bool, len(g.set.Servers)), servers: slices.Clone(g.set.Servers), rev: g.setRev}
 	for _, s := range g.set.Servers {
 		next.set[s] = true
 	}
 	if g.up && g.leading {
-		next.adds = true
+		next.leading, next.adds = true, true
 		for _, acked := range g.replicas {
 			if acked < g.setRev {
 				next.adds = false
@@ -560,7 +601,7 @@ func (g *Group) refreshGate() {
 	wasUp := g.up
 	g.mu.Unlock()
 	prev := g.gate.Swap(next)
-	if prev.adds != next.adds || !maps.Equal(prev.set, next.set) {
+	if prev.adds != next.adds || prev.leading != next.leading || prev.rev != next.rev || !maps.Equal(prev.set, next.set) {
 		if wasUp && !prev.adds && next.adds {
 			g.log.Debug("every replica has read the out-set; the leader may let servers out")
 		}

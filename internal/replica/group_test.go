@@ -87,7 +87,17 @@ func TestGroupSharesOutSetAndOverrides(t *testing.T) {
 	if follow.Gate().May("s2") {
 		t.Fatal("the follower may let out s2, which the out-set does not name")
 	}
-	waitFor(t, "both replicas acknowledge", 5*time.Second, func() bool { return lead.Gate().Leading() })
+	// The leader may add only once every replica answers by the set.
+	if lead.Gate().May("s2") {
+		t.Fatal("the leader may add before any replica applied the set")
+	}
+	follow.Applied(follow.Gate())
+	time.Sleep(200 * time.Millisecond)
+	if lead.Gate().May("s2") {
+		t.Fatal("the leader may add before it applied the set itself")
+	}
+	lead.Applied(lead.Gate())
+	waitFor(t, "both replicas acknowledge", 5*time.Second, func() bool { return lead.Gate().May("s2") })
 	st := follow.Status()
 	if !st.Up || st.Leader != lead.o.ID || !slices.Equal(st.OutSet, []string{"s1"}) || len(st.Replicas) != 2 {
 		t.Fatalf("follower status = %+v", st)
