@@ -55,6 +55,9 @@ func (a *agent) gate() *replica.Gate {
 	if a.group == nil {
 		return nil
 	}
+	// A freed place is reused only after HAProxy has had time to poll
+	// the server released: twice the interval.
+	a.group.SetSettle(2 * a.current().file.Interval)
 	g := a.group.Gate()
 	a.eval.SetGate(g)
 	return g

@@ -128,6 +128,9 @@ type Group struct {
 	// the agent has published; acked is the last one written to etcd.
 	applied chan int64
 	acked   atomic.Int64
+	// settle is how long the leader waits, once every replica answers by
+	// a set, before it lets a further server out (SetSettle).
+	settle atomic.Int64
 	cancel  context.CancelFunc
 	done    chan struct{}
 	// synced is closed once the group's state was first read.
@@ -144,6 +147,10 @@ type Group struct {
 	set       outSet
 	setRev    int64
 	overrides map[string]evaluator.Override
+	// ackedRev is the latest out-set every replica has applied, since
+	// ackedAt.
+	ackedRev int64
+	ackedAt  time.Time
 }
 
 // Start connects to etcd and joins the group in the background; it does
@@ -266,6 +273,12 @@ func (g *Group) Applied(gate *Gate) {
 		}
 	}
 }
+
+// SetSettle sets how long the leader waits, after every replica answers
+// by the latest out-set, before it lets a further server out: long enough
+// for HAProxy to have polled every server released by that set (the agent
+// passes twice its interval). It never waits.
+func (g *Group) SetSettle(d time.Duration) { g.settle.Store(int64(d)) }
 
 // Status returns the group as this replica sees it now.
 func (g *Group) Status() Status {
@@ -591,12 +604,18 @@ func (g *Group) refreshGate() {
 		next.set[s] = true
 	}
 	if g.up && g.leading {
-		next.leading, next.adds = true, true
+		next.leading = true
+		all := true
 		for _, acked := range g.replicas {
-			if acked < g.setRev {
-				next.adds = false
+			all = all && acked >= g.setRev
+		}
+		if all && (g.ackedRev != g.setRev || g.ackedAt.IsZero()) {
+			g.ackedRev, g.ackedAt = g.setRev, time.Now()
+			if settle := time.Duration(g.settle.Load()); settle > 0 {
+				time.AfterFunc(settle, g.refreshGate)
 			}
 		}
+		next.adds = all && g.ackedRev == g.setRev && time.Since(g.ackedAt) >= time.Duration(g.settle.Load())
 	}
 	wasUp := g.up
 	g.mu.Unlock()
