@@ -131,8 +131,8 @@ type Group struct {
 	// settle is how long the leader waits, once every replica answers by
 	// a set, before it lets a further server out (SetSettle).
 	settle atomic.Int64
-	cancel  context.CancelFunc
-	done    chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 	// synced is closed once the group's state was first read.
 	synced     chan struct{}
 	syncedOnce sync.Once
