@@ -49,6 +49,9 @@ type Evaluator struct {
 	// told is, in fleet mode, the replies last sent before a restart, by
 	// server (see Resume).
 	told map[string]string
+	// await: a fleet server is back in rotation only once Polled says
+	// HAProxy was told so (see AwaitPolls).
+	await bool
 	// noSample[i] is why metric i is missing for a server its vector
 	// result does not name.
 	noSample []string
@@ -164,6 +167,7 @@ func (e *Evaluator) Reload(f *rules.File) *Evaluator {
 			}
 		}
 	}
+	n.await = e.await
 	e.carryFleet(n)
 	return n
 }

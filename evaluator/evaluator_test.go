@@ -24,7 +24,7 @@ func newBuilder(t testing.TB, metrics ...string) *builder {
 		Interval: time.Second, StaleAfter: 3 * time.Second,
 		Services: []*rules.Service{{Name: rules.DefaultService}},
 		Reply: rules.Reply{
-			Default:    rules.Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: rules.Unset},
+			Default:    rules.Action{Op: rules.Up, Admin: rules.Ready, Weight: 100, Maxconn: rules.Unset},
 			MinWeight:  1,
 			RestoreFor: 30 * time.Second,
 		},
@@ -37,7 +37,9 @@ func newBuilder(t testing.TB, metrics ...string) *builder {
 }
 
 func act(op, admin string, weight, maxconn int) rules.Action {
-	return rules.Action{Op: op, Admin: admin, Weight: weight, Maxconn: maxconn}
+	o, _ := rules.LookupOp(op)
+	a, _ := rules.LookupAdmin(admin)
+	return rules.Action{Op: o, Admin: a, Weight: weight, Maxconn: maxconn}
 }
 
 // rule adds a rule to the named service (created on first use).
@@ -163,7 +165,7 @@ func TestForAndKeepFiringFor(t *testing.T) {
 	}
 	for _, s := range steps {
 		d := e.Evaluate(t0.Add(s.at), snap("x", s.x), nil).Service("")
-		if d.Rules[0].State != s.state || d.Admin != s.admin {
+		if d.Rules[0].State != s.state || d.Admin.String() != s.admin {
 			t.Errorf("t=%v x=%v: state %s admin %s, want %s %s", s.at, s.x, d.Rules[0].State, d.Admin, s.state, s.admin)
 		}
 	}
@@ -186,7 +188,7 @@ func TestOnMissing(t *testing.T) {
 			e := New(b.file)
 			e.Evaluate(t0, snap("x", 5, "y", 0), nil)
 			d := e.Evaluate(t0.Add(time.Second), snap("x", "connection refused", "y", 0), nil).Service("")
-			if d.Admin != tc.afterFiring || d.Rules[0].Outcome != tc.outcome {
+			if d.Admin.String() != tc.afterFiring || d.Rules[0].Outcome != tc.outcome {
 				t.Errorf("after firing: admin %s outcome %s, want %s %s", d.Admin, d.Rules[0].Outcome, tc.afterFiring, tc.outcome)
 			}
 			if v := d.Rules[0].Values[0]; v.Name != "x" || v.Missing != "connection refused" {
@@ -194,7 +196,7 @@ func TestOnMissing(t *testing.T) {
 			}
 			fresh := New(b.file)
 			d = fresh.Evaluate(t0, snap("y", 0), nil).Service("")
-			if d.Admin != tc.fromStart {
+			if d.Admin.String() != tc.fromStart {
 				t.Errorf("from start: admin %s, want %s", d.Admin, tc.fromStart)
 			}
 			if got := d.Rules[0].Values[0].Missing; got != "no value" {
@@ -362,5 +364,16 @@ func TestRuleValues(t *testing.T) {
 				t.Errorf("%s rule %q: values %v; want %v", d.Service, r.Name, got, w)
 			}
 		}
+	}
+}
+
+// TestMaxReplyLen checks that the longest reply line fits MaxReplyLen,
+// from which the state file's read limit is derived.
+func TestMaxReplyLen(t *testing.T) {
+	d := &Decision{Op: rules.Stopped, Admin: rules.Maint, Weight: rules.MaxWeight, Maxconn: math.MaxInt, full: true,
+		Description: description([]string{strings.Repeat("x", 1000)})}
+	line := formatReply(d)
+	if n := len(line) - 1; n > MaxReplyLen {
+		t.Errorf("reply of %d bytes, over MaxReplyLen (%d): %q", n, MaxReplyLen, line)
 	}
 }

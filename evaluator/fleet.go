@@ -32,8 +32,14 @@ type fleetServer struct {
 	// gen is the evaluation that last listed the server; seen its time.
 	gen  uint64
 	seen time.Time
-	// out is whether the last decision took the server out of rotation.
+	// out is whether HAProxy may hold the server out of rotation: from
+	// the first decision that takes it out until it is told a restore
+	// (up ready at a weight above 0), which without AwaitPolls is at once
+	// and with it when Polled says HAProxy was answered one.
 	out bool
+	// polled is when HAProxy last polled the server (Polled), or when
+	// the server became known; without AwaitPolls, every evaluation.
+	polled time.Time
 	// wantSince is since when the rules have wanted the server out,
 	// without a break; zero when they do not.
 	wantSince time.Time
@@ -101,10 +107,11 @@ func (e *Evaluator) serverValues(srv *fleetServer, vecs []*Sample) {
 type fleetCycle struct {
 	res *Result
 	// listed are the servers listed this time, candidates those of them
-	// whose rules want them out; forced counts the servers out because an
-	// override says so (or, unlisted, were last out).
-	listed, candidates []*fleetServer
-	forced             int
+	// whose rules want them out; unlisted are those no longer listed that
+	// HAProxy may hold out. forced counts the servers out because an
+	// override says so.
+	listed, candidates, unlisted []*fleetServer
+	forced                       int
 }
 
 // evaluateFleet runs the default service's rules once per server, then the
@@ -118,17 +125,36 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 	e.keepUnlisted(now, &c)
 	g := e.guard(now, &c, overrides)
 	for _, srv := range c.listed {
-		srv.out = srv.last.Out()
+		e.publishedTo(now, srv)
 		srv.last.prev = nil // keep one decision per server alive, not a chain
+		if srv.out {
+			g.Out++
+		}
 	}
-	for _, d := range c.res.Servers {
-		if d.Out() {
+	for _, srv := range c.unlisted {
+		e.publishedTo(now, srv)
+		if srv.out {
 			g.Out++
 		}
 	}
 	c.res.Guardrail = g
 	slices.SortFunc(c.res.Servers, func(a, b *Decision) int { return strings.Compare(a.Server, b.Server) })
 	return c.res
+}
+
+// publishedTo updates what HAProxy may hold of srv once its last decision is
+// published: out from a decision that takes it out; back in when it is
+// told a restore, at once without AwaitPolls (else see Polled).
+func (e *Evaluator) publishedTo(now time.Time, srv *fleetServer) {
+	switch {
+	case srv.last.Out():
+		srv.out = true
+	case !e.await:
+		srv.polled = now
+		if restores(srv.last) {
+			srv.out = false
+		}
+	}
 }
 
 // serverVectors returns, by metric index, the sample of each metric whose
@@ -164,6 +190,7 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 		srv := e.fleet[name]
 		if srv == nil {
 			srv = e.newServer(name)
+			srv.polled = now
 			e.fleet[name] = srv
 		}
 		if srv.gen == e.gen {
@@ -176,6 +203,8 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 		d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
 		e.env = srv.env
 		values = e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing)
+		// While HAProxy may hold it out, its reply carries the restore.
+		srv.reply.unrestored = srv.out
 		srv.saved = srv.reply
 		overrideOut := e.decide(now, svc, d, overrides, &srv.reply, name, "")
 		d.byOverride = overrideOut
@@ -207,24 +236,103 @@ func (c *fleetCycle) classify(now time.Time, srv *fleetServer, d *Decision, over
 	}
 }
 
-// keepUnlisted adds the servers no longer listed, marked stale, with their
-// last decision until stale_after, so that a discovery hiccup does not
-// make them vanish from the guardrail's count; older ones are forgotten.
+// lingering counts the servers neither forced out nor candidates that
+// HAProxy may still hold out until they are told their restore: none
+// without AwaitPolls, where the restore is told as it is decided.
+func (e *Evaluator) lingering(c *fleetCycle) int {
+	if !e.await {
+		return 0
+	}
+	n := len(c.unlisted)
+	for _, srv := range c.listed {
+		if srv.out && !srv.last.Out() {
+			n++
+		}
+	}
+	return n
+}
+
+// keepUnlisted adds the servers no longer listed. One that HAProxy may
+// still hold out of rotation stays counted, and is answered its restore
+// (up ready at reply.default's weight), never an empty line, until it has
+// been told that or has not polled for fleet.forget_after. Any other keeps
+// its last decision, marked stale, until stale_after, then is forgotten.
 func (e *Evaluator) keepUnlisted(now time.Time, c *fleetCycle) {
 	for name, srv := range e.fleet {
 		if srv.gen == e.gen {
 			continue
 		}
-		if srv.last == nil || now.Sub(srv.seen) > e.file.StaleAfter {
+		switch {
+		case srv.out && now.Sub(srv.polled) > e.forgetAfter():
 			delete(e.fleet, name)
-			continue
+		case srv.out:
+			d := e.unlistedRestore(now, srv)
+			c.unlisted = append(c.unlisted, srv)
+			c.res.Servers = append(c.res.Servers, d)
+		case srv.last == nil || now.Sub(srv.seen) > e.file.StaleAfter:
+			delete(e.fleet, name)
+		default:
+			d := *srv.last
+			d.Stale = true
+			c.res.Servers = append(c.res.Servers, &d)
 		}
-		d := *srv.last
-		d.Stale = true
-		if d.Out() {
-			c.forced++
-		}
-		c.res.Servers = append(c.res.Servers, &d)
+	}
+}
+
+// forgetAfter is fleet.forget_after, its default for a file made in code.
+func (e *Evaluator) forgetAfter() time.Duration {
+	if fa := e.file.Fleet.ForgetAfter; fa > 0 {
+		return fa
+	}
+	return rules.DefaultForgetAfter
+}
+
+// unlistedRestore is the decision for a server no longer listed that
+// HAProxy may still hold out of rotation: its restore, whatever its rules
+// last wanted, since the agent no longer answers for it. It becomes the
+// server's last decision, the one Polled reports as told.
+func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
+	def := e.file.Reply.Default
+	svc := e.file.Services[0]
+	d := &Decision{
+		Service: svc.Name, Server: srv.name,
+		Op: rules.Up, Admin: rules.Ready, Weight: max(def.Weight, 1), Maxconn: rules.Unset,
+		Phase: Restoring, full: true, Firing: noneFiring, Rules: []RuleResult{},
+		Description: "no longer discovered: restored", Stale: true, Restore: true, prev: srv.last,
+	}
+	if svc.UsesMaxconn {
+		d.Maxconn = e.file.Reply.Maxconn
+	}
+	d.Reply = reuseReply(d)
+	d.prev = nil
+	srv.last = d
+	return d
+}
+
+// restores reports whether d, once HAProxy is told it, puts the server
+// back in rotation: up ready at a weight above 0.
+func restores(d *Decision) bool {
+	return d.full && !d.Out() && d.Admin == rules.Ready
+}
+
+// AwaitPolls makes a fleet server that HAProxy may hold out of rotation
+// count as out until Polled reports that HAProxy was answered its restore
+// (the agent serving polls calls it once, before the first evaluation).
+// Without it every reply is taken as told when it is decided, as if
+// HAProxy polled each server right after each evaluation: what backtest,
+// rule tests and eval assume.
+func (e *Evaluator) AwaitPolls() { e.await = true }
+
+// Polled records that HAProxy polled the fleet server name at now and was
+// answered the reply of its last decision. A server unknown is ignored.
+func (e *Evaluator) Polled(now time.Time, name string) {
+	srv := e.fleet[name]
+	if srv == nil {
+		return
+	}
+	srv.polled = now
+	if srv.last != nil && restores(srv.last) {
+		srv.out = false
 	}
 }
 
@@ -236,7 +344,11 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *G
 	fl := e.file.Fleet
 	total := len(c.res.Servers)
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(total), Servers: total, Held: []string{}}
-	budget := max(0, g.Allowed-c.forced-e.reserved(c))
+	// Servers out by override, those HAProxy may hold out until told
+	// their restore, and the places a replica group reserves take their
+	// slots first.
+	busy := c.forced + e.lingering(c)
+	budget := max(0, g.Allowed-busy-e.reserved(c))
 	if len(c.candidates) <= budget && e.gate == nil {
 		return g
 	}
@@ -245,7 +357,7 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *G
 	if len(held) == 0 {
 		return g
 	}
-	hold := "held by guardrail (" + strconv.Itoa(c.forced+len(c.candidates)-len(held)) + " of " + strconv.Itoa(total) + " out)"
+	hold := "held by guardrail (" + strconv.Itoa(busy+len(c.candidates)-len(held)) + " of " + strconv.Itoa(total) + " out)"
 	svc := e.file.Services[0]
 	for _, srv := range held {
 		d := srv.last
@@ -323,7 +435,7 @@ func (e *Evaluator) carryFleet(n *Evaluator) {
 	n.fleet = make(map[string]*fleetServer, len(e.fleet))
 	for name, os := range e.fleet {
 		srv := n.newServer(name)
-		srv.seen, srv.out, srv.wantSince, srv.reply = os.seen, os.out, os.wantSince, os.reply
+		srv.seen, srv.out, srv.polled, srv.wantSince, srv.reply = os.seen, os.out, os.polled, os.wantSince, os.reply
 		srv.last = os.last
 		for j, r := range n.file.Services[0].Rules {
 			if i, ok := old[r.Name+"\x00"+r.Expr+"\x00"+r.WeightExpr]; ok {

@@ -59,7 +59,7 @@ func TestFleetPerServerValues(t *testing.T) {
 	// A shared value applies to every server.
 	res = e.Evaluate(t0.Add(time.Second), queues(f.Fleet.Static, nil, 3), nil)
 	for _, d := range res.Servers {
-		if d.Weight != 50 || d.Admin != "ready" {
+		if d.Weight != 50 || d.Admin != rules.Ready {
 			t.Errorf("%s: %q, want ready at 50%%", d.Server, d.Reply)
 		}
 	}
@@ -71,7 +71,7 @@ func TestFleetPerServerValues(t *testing.T) {
 	if d.Rules[0].Outcome != Unknown || !strings.Contains(d.Rules[0].Values[0].Missing, "no sample with server") {
 		t.Errorf("web03 rule 0: %+v, want unknown with a missing reason", d.Rules[0])
 	}
-	if res.Server("web01").Admin != "drain" {
+	if res.Server("web01").Admin != rules.Drain {
 		t.Errorf("web01: %q, want drain", res.Server("web01").Reply)
 	}
 }
@@ -120,7 +120,7 @@ func TestFleetGuardrail(t *testing.T) {
 	// Overrides are not limited, and count as out.
 	ov := []Override{{ID: "1", Service: "web12", Action: act("", "maint", rules.Unset, rules.Unset), Reason: "disk"}}
 	res = e.Evaluate(t0.Add(3*time.Second), queues(servers, deep, 1), ov)
-	if d := res.Server("web12"); d.Admin != "maint" {
+	if d := res.Server("web12"); d.Admin != rules.Maint {
 		t.Errorf("override not applied: %q", d.Reply)
 	}
 	if g := res.Guardrail; g.Out != 3 {
@@ -163,15 +163,37 @@ func TestFleetServerGoneKeepsLastReplyUntilStale(t *testing.T) {
 	f := fleetFile(t, 2, rules.Limit{})
 	e := New(f)
 	all := []string{"web01", "web02"}
+	e.EvaluateServers(t0, all, queues(all, map[string]float64{"web02": 900}, 3), nil)
+	res := e.EvaluateServers(t0.Add(2*time.Second), all[1:], queues(all[1:], map[string]float64{"web02": 900}, 3), nil)
+	d := res.Server("web01")
+	if d == nil || !d.Stale || d.Reply != "up ready 50% #region > 2\n" {
+		t.Fatalf("gone server within stale_after: %+v", d)
+	}
+	res = e.EvaluateServers(t0.Add(4*time.Second), all[1:], queues(all[1:], map[string]float64{"web02": 900}, 3), nil)
+	if d := res.Server("web01"); d != nil {
+		t.Errorf("gone server past stale_after still there: %q", d.Reply)
+	}
+}
+
+// TestFleetServerGoneWhileOutIsRestored: a server that leaves discovery
+// while drained is answered its restore, not its drain nor an empty line;
+// told at once (no AwaitPolls), it is then forgotten after stale_after.
+func TestFleetServerGoneWhileOutIsRestored(t *testing.T) {
+	f := fleetFile(t, 2, rules.Limit{})
+	e := New(f)
+	all := []string{"web01", "web02"}
 	e.EvaluateServers(t0, all, queues(all, map[string]float64{"web02": 900}, 1), nil)
 	res := e.EvaluateServers(t0.Add(2*time.Second), all[:1], queues(all[:1], nil, 1), nil)
 	d := res.Server("web02")
-	if d == nil || !d.Stale || d.Admin != "drain" {
-		t.Fatalf("gone server within stale_after: %+v", d)
+	if d == nil || !d.Stale || d.Out() || d.Reply != "up ready 100% #no longer discovered: restored\n" {
+		t.Fatalf("gone server that was out: %+v", d)
 	}
-	res = e.EvaluateServers(t0.Add(4*time.Second), all[:1], queues(all[:1], nil, 1), nil)
+	if g := res.Guardrail; g.Out != 0 {
+		t.Errorf("guardrail %+v: the restore is told as it is decided, want 0 out", g)
+	}
+	res = e.EvaluateServers(t0.Add(6*time.Second), all[:1], queues(all[:1], nil, 1), nil)
 	if d := res.Server("web02"); d != nil {
-		t.Errorf("gone server past stale_after still there: %q", d.Reply)
+		t.Errorf("gone server told its restore, past stale_after, still there: %q", d.Reply)
 	}
 }
 
@@ -183,7 +205,7 @@ func TestFleetStateCarriedOverReload(t *testing.T) {
 	e.Evaluate(t0, s, nil)
 	e = e.Reload(f)
 	res := e.Evaluate(t0.Add(2*time.Second), s, nil)
-	if d := res.Server("web01"); d.Admin != "drain" {
+	if d := res.Server("web01"); d.Admin != rules.Drain {
 		t.Errorf("pending state lost over reload: %q", d.Reply)
 	}
 }

@@ -40,10 +40,9 @@ type Ramp struct {
 // want is what the rules and overrides of a service ask for in one
 // evaluation, before the reply state decides what is said.
 type want struct {
-	op, admin string
-	weight    int
-	// maxconn is the limit held, or rules.Unset.
-	maxconn int
+	// Action holds the words and numbers wanted; Maxconn is the limit
+	// held, or rules.Unset.
+	rules.Action
 	// pinned is set when an override in force sets the admin word or the
 	// weight: the operator asked the agent to say it.
 	pinned bool
@@ -74,6 +73,10 @@ type replyState struct {
 
 	// What the agent last told HAProxy before a restart (see resume).
 	resumed, toldFull, toldMaxconn bool
+	// unrestored is set, in fleet mode, while HAProxy may hold the server
+	// out of rotation: a reply that stops acting carries the restore
+	// until HAProxy was told it, whatever reply.restore_for says.
+	unrestored bool
 }
 
 func newReplyState() replyState { return replyState{weight: rules.Unset} }
@@ -87,21 +90,27 @@ func (rs *replyState) resume(line string) {
 	}
 	rs.resumed = true
 	line, _, _ = strings.Cut(line, "#")
+	told := rules.NewAction()
 	for _, w := range strings.Fields(line) {
+		op, isOp := rules.LookupOp(w)
+		admin, isAdmin := rules.LookupAdmin(w)
 		switch {
-		case isDown(w):
-			rs.out, rs.toldFull = true, true
-		case w == "drain" || w == "maint":
-			rs.out, rs.toldFull = true, true
-		case w == "ready":
-			rs.toldFull = true
+		case isOp:
+			told.Op = op
+		case isAdmin:
+			told.Admin = admin
 		case strings.HasPrefix(w, "maxconn:"):
 			rs.toldMaxconn = true
 		case strings.HasSuffix(w, "%"):
 			if n, err := strconv.Atoi(strings.TrimSuffix(w, "%")); err == nil {
-				rs.weight, rs.toldFull = n, true
+				told.Weight = n
 			}
 		}
+	}
+	rs.out = told.Out()
+	rs.toldFull = told.Op.IsDown() || told.Admin != rules.NoAdmin || told.Weight != rules.Unset
+	if told.Weight != rules.Unset {
+		rs.weight = told.Weight
 	}
 }
 
@@ -109,32 +118,26 @@ func (rs *replyState) startRamp(now time.Time, from, to int) {
 	rs.ramping, rs.rampFrom, rs.rampTo, rs.rampSince = true, from, to, now
 }
 
-// out reports whether w takes the server out of rotation: down, drain or
-// maint.
-func (w *want) out() bool {
-	return isDown(w.op) || w.admin == "drain" || w.admin == "maint"
-}
-
 // isNeutral reports whether w asks for nothing HAProxy would not do on its
 // own: up (or the default), ready, 100%.
 func (w *want) isNeutral() bool {
-	return !isDown(w.op) && w.admin == "ready" && w.weight == 100 && !w.pinned
+	return !w.Op.IsDown() && w.Admin == rules.Ready && w.Weight == 100 && !w.pinned
 }
 
 // apply turns what is wanted into d's reply at now, advancing the state:
 // the ramp, the phase, and which parts the reply carries.
 func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w want, d *Decision) {
 	rs.start(now, usesMaxconn)
-	w.weight = rs.ramp(now, cfg, w.out(), w.weight, d)
+	w.Weight = rs.ramp(now, cfg, w.Out(), w.Weight, d)
 	acting := !w.isNeutral()
 	restoring := rs.restoreWindow(now, cfg, acting)
-	held := w.maxconn != rules.Unset
+	held := w.Maxconn != rules.Unset
 	releasing := rs.releaseWindow(now, cfg, usesMaxconn, held)
-	maxconn := w.maxconn
+	maxconn := w.Maxconn
 	if releasing {
 		maxconn = cfg.Maxconn
 	}
-	d.Op, d.Admin, d.Weight, d.Maxconn = w.op, w.admin, w.weight, maxconn
+	d.Op, d.Admin, d.Weight, d.Maxconn = w.Op, w.Admin, w.Weight, maxconn
 	rs.setPhase(cfg, d, acting || held, restoring, releasing)
 	d.full = acting || restoring
 }
@@ -166,7 +169,8 @@ func (rs *replyState) ramp(now time.Time, cfg *rules.Reply, out bool, target int
 	case cfg.Ramp <= 0 || out:
 		rs.ramping = false
 	case rs.out:
-		rs.startRamp(now, cfg.MinWeight, target)
+		// From min_weight, but above 0: 0% would take it out again.
+		rs.startRamp(now, max(cfg.MinWeight, 1), target)
 	case rs.ramping:
 		rs.rampTo = max(rs.rampTo, target)
 	case rs.weight != rules.Unset && target > rs.weight:
@@ -200,7 +204,7 @@ func (rs *replyState) restoreWindow(now time.Time, cfg *rules.Reply, acting bool
 		rs.calmSince = now
 	}
 	rs.acting = acting
-	return !acting && (cfg.RestoreAlways || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
+	return !acting && (cfg.RestoreAlways || rs.unrestored || !rs.calmSince.IsZero() && now.Sub(rs.calmSince) < cfg.RestoreFor)
 }
 
 // releaseWindow is restoreWindow for maxconn: it records whether a limit

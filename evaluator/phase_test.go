@@ -55,7 +55,7 @@ func TestPhasesOverTime(t *testing.T) {
 		t.Errorf("quiet_at set outside the restoring phase: %v %v", ds[2].QuietAt, ds[4].QuietAt)
 	}
 	// A quiet decision still says what the agent wants.
-	if d := ds[2]; d.Admin != "ready" || d.Weight != 100 || d.Maxconn != rules.Unset {
+	if d := ds[2]; d.Admin != rules.Ready || d.Weight != 100 || d.Maxconn != rules.Unset {
 		t.Errorf("quiet decision %+v", d)
 	}
 }
@@ -223,8 +223,8 @@ func TestOverridesCombine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.Admin == "ready" && a.Op == "" {
-			a.Op = "up" // as override.ParseAction does
+		if a.Admin == rules.Ready && a.Op == rules.NoOp {
+			a.Op = rules.Up // as override.ParseAction does
 		}
 		return Override{ID: id, Service: service, Action: a, Reason: "r" + id}
 	}

@@ -12,24 +12,14 @@ import (
 // cut here so that what the agent shows is what HAProxy shows.
 const MaxDescription = 127
 
-// adminRank orders the administrative words: maint over drain over ready.
-func adminRank(w string) int {
-	switch w {
-	case "maint":
-		return 3
-	case "drain":
-		return 2
-	case "ready":
-		return 1
-	}
-	return 0
-}
+// MaxReplyLen is the longest reply line the agent sends, newline left
+// out: every part at its longest (an override's maxconn may be any int),
+// then a description of MaxDescription bytes.
+const MaxReplyLen = len("stopped maint 256% maxconn:-9223372036854775808 #") + MaxDescription
 
 // noneFiring is an empty list shared by every decision (appending to it
 // allocates a new one), so that JSON shows [] rather than null.
 var noneFiring = []string{}
-
-func isDown(op string) bool { return op == "down" || op == "fail" || op == "stopped" }
 
 // decide combines the firing rules of one service and the overrides in
 // force into what the agent wants, then lets the service's reply state
@@ -43,19 +33,22 @@ func isDown(op string) bool { return op == "down" || op == "fail" || op == "stop
 func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState, target, hold string) (overrideOut bool) {
 	w := e.combineRules(svc, d)
 	if hold != "" {
-		w.op, w.admin = "up", "ready"
+		// Held in rotation, and a weight of 0% is out too: hold it at
+		// min_weight, but above 0.
+		w.Op, w.Admin = rules.Up, rules.Ready
+		w.Weight = max(w.Weight, e.file.Reply.MinWeight, 1)
 	}
 	d.Overrides = inForce(now, overrides, svc.Name, target)
 	ov, ready := combineOverrides(d.Overrides, e.file.Reply.Default.Weight)
 	w.overlay(ov)
 	d.Description = e.describe(svc, d, ov, ready, hold)
 
-	w.weight = min(w.weight, rules.MaxWeight)
+	w.Weight = min(w.Weight, rules.MaxWeight)
 	// A held server says up ready at its weight on every poll.
-	w.pinned = ov.admin != "" || ov.weight != rules.Unset || hold != ""
+	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || hold != ""
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
-	return ov.out()
+	return ov.Out()
 }
 
 // combineRules lists the firing rules of svc in d.Firing and combines what
@@ -66,7 +59,7 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 // stays rules.Unset when no rule sets one.
 func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	w := want{weight: rules.Unset, maxconn: rules.Unset}
+	w := want{Action: rules.NewAction()}
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
@@ -75,25 +68,25 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		}
 		d.Firing = append(d.Firing, r.Name)
 		a := r.Action
-		if isDown(a.Op) && w.op == "" {
-			w.op = a.Op
+		if a.Op.IsDown() && w.Op == rules.NoOp {
+			w.Op = a.Op
 		}
-		if adminRank(a.Admin) > adminRank(w.admin) {
-			w.admin = a.Admin
+		if a.Admin > w.Admin {
+			w.Admin = a.Admin
 		}
-		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.weight == rules.Unset || rw < w.weight) {
-			w.weight = rw
+		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.Weight == rules.Unset || rw < w.Weight) {
+			w.Weight = rw
 		}
-		w.maxconn = minMaxconn(w.maxconn, a.Maxconn)
+		w.Maxconn = minMaxconn(w.Maxconn, a.Maxconn)
 	}
-	if w.op == "" {
-		w.op = def.Op
+	if w.Op == rules.NoOp {
+		w.Op = def.Op
 	}
-	if w.admin == "" {
-		w.admin = def.Admin
+	if w.Admin == rules.NoAdmin {
+		w.Admin = def.Admin
 	}
-	if w.weight == rules.Unset {
-		w.weight = def.Weight
+	if w.Weight == rules.Unset {
+		w.Weight = def.Weight
 	}
 	return w
 }
@@ -115,39 +108,39 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // combineOverrides combines the overrides in force as rules combine, part
 // by part; a part none sets stays empty or rules.Unset so that the rules
 // keep it. ready means "ignore the rules' admin word and weight" and loses
-// to any other override's admin word (SPEC, Overrides); when it counts, it
+// to any other override's admin word; when it counts, it
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
-	ov.weight, ov.maxconn = rules.Unset, rules.Unset
+	ov.Weight, ov.Maxconn = rules.Unset, rules.Unset
 	for _, o := range in {
-		if o.Action.Admin == "ready" {
+		if o.Action.Admin == rules.Ready {
 			ready = true
-		} else if adminRank(o.Action.Admin) > adminRank(ov.admin) {
-			ov.admin = o.Action.Admin
+		} else if o.Action.Admin > ov.Admin {
+			ov.Admin = o.Action.Admin
 		}
 	}
-	ready = ready && ov.admin == ""
+	ready = ready && ov.Admin == rules.NoAdmin
 	for _, o := range in {
 		a := o.Action
-		if a.Admin == "ready" && !ready {
+		if a.Admin == rules.Ready && !ready {
 			continue
 		}
 		switch {
-		case isDown(a.Op) && !isDown(ov.op):
-			ov.op = a.Op
-		case a.Op != "" && ov.op == "":
-			ov.op = a.Op
+		case a.Op.IsDown() && !ov.Op.IsDown():
+			ov.Op = a.Op
+		case a.Op != rules.NoOp && ov.Op == rules.NoOp:
+			ov.Op = a.Op
 		}
-		if a.Weight != rules.Unset && (ov.weight == rules.Unset || a.Weight < ov.weight) {
-			ov.weight = a.Weight
+		if a.Weight != rules.Unset && (ov.Weight == rules.Unset || a.Weight < ov.Weight) {
+			ov.Weight = a.Weight
 		}
-		ov.maxconn = minMaxconn(ov.maxconn, a.Maxconn)
+		ov.Maxconn = minMaxconn(ov.Maxconn, a.Maxconn)
 	}
 	if ready {
-		ov.admin = "ready"
-		if ov.weight == rules.Unset {
-			ov.weight = defWeight
+		ov.Admin = rules.Ready
+		if ov.Weight == rules.Unset {
+			ov.Weight = defWeight
 		}
 	}
 	return ov, ready
@@ -156,17 +149,17 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 // overlay lets the overrides win over the rules, part by part: each part
 // ov sets replaces w's.
 func (w *want) overlay(ov want) {
-	if ov.op != "" {
-		w.op = ov.op
+	if ov.Op != rules.NoOp {
+		w.Op = ov.Op
 	}
-	if ov.admin != "" {
-		w.admin = ov.admin
+	if ov.Admin != rules.NoAdmin {
+		w.Admin = ov.Admin
 	}
-	if ov.weight != rules.Unset {
-		w.weight = ov.weight
+	if ov.Weight != rules.Unset {
+		w.Weight = ov.Weight
 	}
-	if ov.maxconn != rules.Unset {
-		w.maxconn = ov.maxconn
+	if ov.Maxconn != rules.Unset {
+		w.Maxconn = ov.Maxconn
 	}
 }
 
@@ -181,11 +174,11 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 	}
 	for _, o := range d.Overrides {
 		a := o.Action
-		if a.Admin == "ready" && !ready {
+		if a.Admin == rules.Ready && !ready {
 			continue
 		}
-		if a.Op != "" && a.Op == ov.op || a.Admin != "" && a.Admin == ov.admin ||
-			a.Weight != rules.Unset && a.Weight == ov.weight || a.Maxconn != rules.Unset && a.Maxconn == ov.maxconn {
+		if a.Op != rules.NoOp && a.Op == ov.Op || a.Admin != rules.NoAdmin && a.Admin == ov.Admin ||
+			a.Weight != rules.Unset && a.Weight == ov.Weight || a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
 			parts = append(parts, "override: "+o.Reason)
 		}
 	}
@@ -194,8 +187,8 @@ func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready boo
 			continue
 		}
 		a := r.Action
-		if a.Op != "" && ov.op == "" || a.Admin != "" && ov.admin == "" ||
-			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.weight == rules.Unset || a.Maxconn != rules.Unset && ov.maxconn == rules.Unset {
+		if a.Op != rules.NoOp && ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.Admin == rules.NoAdmin ||
+			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.Weight == rules.Unset || a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
 			parts = append(parts, r.Label())
 		}
 	}
@@ -260,10 +253,10 @@ func description(parts []string) string {
 // the weight only while acting or restoring.
 func formatReply(d *Decision) string {
 	b := make([]byte, 0, 32+len(d.Description))
-	b = append(b, d.Op...)
+	b = append(b, d.Op.String()...)
 	if d.full {
 		b = append(b, ' ')
-		b = append(b, d.Admin...)
+		b = append(b, d.Admin.String()...)
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, int64(d.Weight), 10)
 		b = append(b, '%')

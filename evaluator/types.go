@@ -113,11 +113,11 @@ type RuleResult struct {
 
 // Decision is the reply for one service and how it came about.
 type Decision struct {
-	Service string `json:"service"`
-	Op      string `json:"op"`
+	Service string   `json:"service"`
+	Op      rules.Op `json:"op"`
 	// Admin is the administrative word the agent wants; the reply carries
 	// it (and Weight) only in the acting and restoring phases.
-	Admin string `json:"admin"`
+	Admin rules.Admin `json:"admin"`
 	// Weight is the weight percent the agent applies now: the target, or
 	// the ramp's current step.
 	Weight int `json:"weight"`
@@ -150,6 +150,10 @@ type Decision struct {
 	// Stale is true for a server discovery no longer lists: it keeps its
 	// last decision until stale_after, then it is forgotten.
 	Stale bool `json:"stale,omitempty"`
+	// Restore is true for a stale server HAProxy may still hold out of
+	// rotation: it is answered its restore, and counts as out, until it
+	// was told that or has not polled for fleet.forget_after.
+	Restore bool `json:"restore,omitempty"`
 
 	// byOverride is true when an override takes the server out.
 	byOverride bool
@@ -159,11 +163,14 @@ type Decision struct {
 	prev *Decision
 }
 
-// Out reports whether the decision takes the server out of rotation:
-// down, drain or maint.
-func (d *Decision) Out() bool {
-	return isDown(d.Op) || d.Admin == "drain" || d.Admin == "maint"
+// Action returns the words and numbers the decision wants, as one action.
+func (d *Decision) Action() rules.Action {
+	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Maxconn: d.Maxconn}
 }
+
+// Out reports whether the decision takes the server out of rotation, as
+// rules.Action.Out defines it.
+func (d *Decision) Out() bool { return d.Action().Out() }
 
 // RulesOut reports whether the rules, not an override, take the server
 // out of rotation: what the guardrail limits.

@@ -13,9 +13,9 @@ import (
 // test files, the agent's metrics). Read them; do not modify them.
 var (
 	// OpWords set the operational state, Action.Op.
-	OpWords = []string{"up", "down", "fail", "stopped"}
+	OpWords = opNames[1:]
 	// AdminWords set the administrative state, Action.Admin.
-	AdminWords = []string{"ready", "drain", "maint"}
+	AdminWords = adminNames[1:]
 )
 
 // actionWords are the words an action may hold, for suggestions.
@@ -46,17 +46,19 @@ func ParseAction(s string) (Action, error) {
 	var opWord, adminWord string
 	for i := 0; i < len(words); i++ {
 		w := strings.ToLower(words[i])
+		op, isOp := LookupOp(w)
+		admin, isAdmin := LookupAdmin(w)
 		switch {
-		case slices.Contains(OpWords, w):
+		case isOp:
 			if opWord != "" {
 				return a, conflict(opWord, words[i], "operational state")
 			}
-			opWord, a.Op = words[i], w
-		case slices.Contains(AdminWords, w):
+			opWord, a.Op = words[i], op
+		case isAdmin:
 			if adminWord != "" {
 				return a, conflict(adminWord, words[i], "administrative state")
 			}
-			adminWord, a.Admin = words[i], w
+			adminWord, a.Admin = words[i], admin
 		case w == "weight" || strings.HasSuffix(w, "%") || strings.HasPrefix(w, "weight:"):
 			n, next, err := actionWeight(words, i)
 			if err != nil {

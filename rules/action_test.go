@@ -8,7 +8,9 @@ import (
 
 func TestParseAction(t *testing.T) {
 	act := func(op, admin string, weight, maxconn int) Action {
-		return Action{Op: op, Admin: admin, Weight: weight, Maxconn: maxconn}
+		o, _ := LookupOp(op)
+		ad, _ := LookupAdmin(admin)
+		return Action{Op: o, Admin: ad, Weight: weight, Maxconn: maxconn}
 	}
 	good := []struct {
 		in   string

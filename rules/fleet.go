@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	promparser "github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
@@ -51,8 +52,15 @@ type Fleet struct {
 	// MaxUnavailable is the guardrail: at most this many (or this share)
 	// of the known servers out of rotation at once because of the rules.
 	MaxUnavailable Limit
-	Pos            Pos
+	// ForgetAfter is how long a server that HAProxy may still hold out of
+	// rotation, no longer discovered, is remembered without a poll; once
+	// it has polled and been told its restore it is forgotten at once.
+	ForgetAfter time.Duration
+	Pos         Pos
 }
+
+// DefaultForgetAfter is fleet.forget_after when the file does not say.
+const DefaultForgetAfter = 10 * time.Minute
 
 // Limit is a count or a percentage of servers.
 type Limit struct {
@@ -99,7 +107,7 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 	if !ok {
 		return
 	}
-	fl := &Fleet{Label: DefaultFleetLabel, Pos: posOf(e.key)}
+	fl := &Fleet{Label: DefaultFleetLabel, ForgetAfter: DefaultForgetAfter, Pos: posOf(e.key)}
 	if !d.servers.given() {
 		p.errorf(e.key, fleetCtx, "servers is required: {source, query, label} to discover them, or static: [web1, web2]")
 		return
@@ -127,6 +135,17 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 			p.errorf(m.val, fleetCtx, "max_unavailable %q: want a percentage from 1%% to 100%% or a count ≥ 0, such as 25%% or 3", v)
 			return
 		}
+	}
+	if fa := d.forgetAfter; fa.given() {
+		v, ok := p.duration(fa, fleetCtx)
+		if !ok {
+			return
+		}
+		if v <= 0 {
+			p.errorf(fa.val, fleetCtx, "forget_after must be greater than 0")
+			return
+		}
+		fl.ForgetAfter = v
 	}
 	for _, m := range f.Metrics {
 		if src := f.Source(m.Source); src != nil && src.Kind == KindPrometheus {

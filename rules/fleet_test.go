@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fleetHead = `sources:
@@ -48,6 +49,14 @@ func TestFleetGood(t *testing.T) {
 			if f.Fleet.MaxUnavailable != (Limit{Set: true, N: 2}) {
 				t.Errorf("max_unavailable %+v", f.Fleet.MaxUnavailable)
 			}
+			if f.Fleet.ForgetAfter != DefaultForgetAfter {
+				t.Errorf("forget_after %v, want the default %v", f.Fleet.ForgetAfter, DefaultForgetAfter)
+			}
+		}},
+		{"forget_after", "fleet:\n  servers: [a]\n  forget_after: 90s\n", func(t *testing.T, f *File) {
+			if f.Fleet.ForgetAfter != 90*time.Second {
+				t.Errorf("forget_after %v, want 90s", f.Fleet.ForgetAfter)
+			}
 		}},
 		{"static key", "fleet:\n  servers:\n    static: [a, b]\n    label: host\n", func(t *testing.T, f *File) {
 			if !slices.Equal(f.Fleet.Static, []string{"a", "b"}) || f.Fleet.Label != "host" || f.Fleet.MaxUnavailable.Set {
@@ -84,6 +93,8 @@ func TestFleetBad(t *testing.T) {
 		{"fleet:\n  servers: {source: prom, query: 'up', static: [a]}\n", `fleet: servers: static and source/query do not combine`},
 		{"fleet:\n  servers: {source: prom, query: 'up', label: '__name__'}\n", `fleet: servers: bad label name "__name__"`},
 		{"fleet:\n  server: [a]\n", `unknown key "server"; did you mean "servers"?`},
+		{"fleet:\n  servers: [a]\n  forget_after: soon\n", `f.yaml:13:17: fleet: forget_after: bad duration "soon"`},
+		{"fleet:\n  servers: [a]\n  forget_after: 0s\n", `f.yaml:13:17: fleet: forget_after must be greater than 0`},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			_, err := Parse([]byte(fleetHead+tc.fleet), "f.yaml")

@@ -3,7 +3,7 @@ package rules
 import "go.yaml.in/yaml/v3"
 
 var (
-	fleetKeys   = []string{"servers", "max_unavailable"}
+	fleetKeys   = []string{"servers", "max_unavailable", "forget_after"}
 	serversKeys = []string{"source", "query", "label", "static"}
 )
 
@@ -17,7 +17,7 @@ const (
 // keys checked. Each key keeps its key and value nodes, the zero pair when
 // absent.
 type fleetDoc struct {
-	servers, maxUnavailable pair
+	servers, maxUnavailable, forgetAfter pair
 }
 
 // serversDoc is fleet.servers as the file writes it: a list, kept as
@@ -33,7 +33,7 @@ func (p *parser) decodeFleet(e pair) (fleetDoc, bool) {
 		return fleetDoc{}, false
 	}
 	fs := p.fields(e.val, fleetCtx, fleetKeys)
-	return fleetDoc{servers: fs["servers"], maxUnavailable: fs["max_unavailable"]}, true
+	return fleetDoc{servers: fs["servers"], maxUnavailable: fs["max_unavailable"], forgetAfter: fs["forget_after"]}, true
 }
 
 // decodeServers decodes fleet.servers: a list of names, or a mapping whose

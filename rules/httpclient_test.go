@@ -11,7 +11,7 @@ import (
 
 // TestHTTPClientBuiltAtLoad checks that a file loads only when the HTTP
 // clients that serve builds from its sources can be built, and that every
-// refusal names the key at fault with its position (issue 14 item 3).
+// refusal names the key at fault with its position.
 func TestHTTPClientBuiltAtLoad(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, _ := testutil.SelfSignedCert(t, dir)

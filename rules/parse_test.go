@@ -120,7 +120,7 @@ func checkInvariants(t testing.TB, f *File) {
 		}
 	}
 	d := f.Reply.Default
-	if d.Op == "" || d.Admin == "" || d.Weight == Unset || d.Maxconn != Unset {
+	if d.Op == NoOp || d.Admin == NoAdmin || d.Weight == Unset || d.Maxconn != Unset {
 		t.Errorf("Reply.Default incomplete: %+v", d)
 	}
 	if f.Reply.MinWeight < 0 || f.Reply.MinWeight > MaxWeight || f.Reply.Maxconn < 0 || f.Reply.Maxconn > MaxMaxconn ||
@@ -159,14 +159,14 @@ func TestParseFull(t *testing.T) {
 		t.Fatalf("default service: %d rules, UsesMaxconn %v", len(def.Rules), def.UsesMaxconn)
 	}
 	r := def.Rules[2]
-	if r.Name != "overloaded" || r.Action.Op != "down" || r.For != 30*time.Second || r.KeepFiringFor != time.Minute ||
+	if r.Name != "overloaded" || r.Action.Op != Down || r.For != 30*time.Second || r.KeepFiringFor != time.Minute ||
 		r.OnMissing != Fire || r.Description != "cpu and queue both saturated" || len(r.Needs) != 2 || r.Needs[0] != 0 || r.Needs[1] != 1 {
 		t.Errorf("overloaded = %+v", r)
 	}
 	if r := def.Rules[3]; r.WeightExpr != "100 * (1 - cpu)" || r.Weight == nil || r.Action.Weight != Unset {
 		t.Errorf("shed-by-cpu = %+v", r)
 	}
-	if r := def.Rules[4]; r.Action.Admin != "maint" || r.WeightExpr != "40" || r.OnMissing != Skip || len(r.Needs) != 2 {
+	if r := def.Rules[4]; r.Action.Admin != Maint || r.WeightExpr != "40" || r.OnMissing != Skip || len(r.Needs) != 2 {
 		t.Errorf("fixed = %+v", r)
 	}
 	w := f.Service("worker")
@@ -176,7 +176,7 @@ func TestParseFull(t *testing.T) {
 	if s := f.Service("api.v1"); s == nil || len(s.Rules) != 0 {
 		t.Errorf("api.v1 = %+v", s)
 	}
-	want := Reply{Default: Action{Op: "up", Admin: "drain", Weight: 100, Maxconn: Unset}, MinWeight: 5, Maxconn: 100, RestoreFor: DefaultRestoreFor}
+	want := Reply{Default: Action{Op: Up, Admin: Drain, Weight: 100, Maxconn: Unset}, MinWeight: 5, Maxconn: 100, RestoreFor: DefaultRestoreFor}
 	if f.Reply != want {
 		t.Errorf("Reply = %+v, want %+v", f.Reply, want)
 	}
@@ -197,7 +197,7 @@ func TestParseDefaults(t *testing.T) {
 	if len(f.Services) != 1 || f.Services[0].Name != DefaultService || len(f.Services[0].Rules) != 0 {
 		t.Errorf("Services = %+v", f.Services)
 	}
-	want := Reply{Default: Action{Op: "up", Admin: "ready", Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
+	want := Reply{Default: Action{Op: Up, Admin: Ready, Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
 	if f.Reply != want {
 		t.Errorf("Reply = %+v, want %+v", f.Reply, want)
 	}

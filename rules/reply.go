@@ -60,10 +60,10 @@ func (p *parser) replyDefault(r *Reply, e pair) {
 		p.errorf(e.val, replyCtx, "default: set maxconn with reply.maxconn, not in the default action")
 		return
 	}
-	if a.Op != "" {
+	if a.Op != NoOp {
 		r.Default.Op = a.Op
 	}
-	if a.Admin != "" {
+	if a.Admin != NoAdmin {
 		r.Default.Admin = a.Admin
 	}
 	if a.Weight != Unset {

@@ -266,10 +266,10 @@ const MaxMaxconn = 2147483647
 // Action is the part of an agent reply one rule asks for. Empty words and
 // Unset numbers leave that part to other rules or the default.
 type Action struct {
-	// Op is "", "up", "down", "fail" or "stopped".
-	Op string
-	// Admin is "", "ready", "drain" or "maint".
-	Admin string
+	// Op is the operational word, or NoOp.
+	Op Op
+	// Admin is the administrative word, or NoAdmin.
+	Admin Admin
 	// Weight is a percent in [0, 256], or Unset.
 	Weight int
 	// Maxconn is ≥ 0, or Unset.
@@ -283,11 +283,11 @@ func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 // String renders the action in rule-file syntax, e.g. "drain, weight 10%".
 func (a Action) String() string {
 	var parts []string
-	if a.Op != "" {
-		parts = append(parts, a.Op)
+	if a.Op != NoOp {
+		parts = append(parts, a.Op.String())
 	}
-	if a.Admin != "" {
-		parts = append(parts, a.Admin)
+	if a.Admin != NoAdmin {
+		parts = append(parts, a.Admin.String())
 	}
 	if a.Weight != Unset {
 		parts = append(parts, "weight "+strconv.Itoa(a.Weight)+"%")

@@ -15,7 +15,7 @@ import (
 
 // TestCheckRefusesWhatServeRefuses gives `agent check` and `agent serve`
 // sources whose HTTP clients cannot be built: both refuse the file, and
-// both name the key at fault with its position (issue 14 item 3).
+// both name the key at fault with its position.
 func TestCheckRefusesWhatServeRefuses(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "notpem.pem"), []byte("not a certificate\n"), 0o600); err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/common/version"
 )
 
-// Exit codes, as SPEC.md fixes them.
+// Exit codes of every command: 0 success, 1 failure, 2 usage.
 const (
 	exitOK      = 0
 	exitFailure = 1

@@ -31,7 +31,7 @@ func fakeSources(t *testing.T) (page, prom string) {
 	return pageSrv.URL + "/metrics", promSrv.URL
 }
 
-// TestEvalJSONNonFinite is issue 14 item 1: an infinite value (a scraped
+// TestEvalJSONNonFinite: an infinite value (a scraped
 // `m +Inf`, an error ratio with no traffic) made `agent eval --output
 // json` print nothing and exit 0. It is now null with its name beside it,
 // and rules still compare it.

@@ -18,8 +18,8 @@ import (
 	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
-// The tests in this file run the real `agent` binary, as issue 14 asks for
-// the file attacks: signals, /proc RSS, a process that must exit.
+// The tests in this file run the real `agent` binary against attacks
+// through its files: signals, /proc RSS, a process that must exit.
 
 var (
 	binOnce sync.Once
@@ -224,7 +224,7 @@ func writeContent(content string) func(string) error {
 	return func(tmp string) error { return os.WriteFile(tmp, []byte(content), 0o644) }
 }
 
-// TestServeRulesDevZero is issue 14 item 2: rules.yaml symlinked to
+// TestServeRulesDevZero: rules.yaml symlinked to
 // /dev/zero grew the agent from 17 MB to 4.6 GB in 10 s and SIGTERM no
 // longer stopped it. It is now refused at once without being read.
 func TestServeRulesDevZero(t *testing.T) {
@@ -282,7 +282,7 @@ func TestServeRulesDevZero(t *testing.T) {
 	}
 }
 
-// TestServeRulesFIFO is issue 14 item 2: a FIFO at the rules path plus
+// TestServeRulesFIFO: a FIFO at the rules path plus
 // SIGHUP blocked the reload while it held its lock; a good file put back
 // was never read, POST /-/reload hung, and after SIGTERM the process never
 // exited.
@@ -313,7 +313,7 @@ func TestServeRulesFIFO(t *testing.T) {
 	p.terminate(30 * time.Second)
 }
 
-// TestServeRulesTooLarge is issue 14 item 2: with a 50 MB rule file the
+// TestServeRulesTooLarge: with a 50 MB rule file the
 // watcher hashed the whole file and the loader its first 4 MiB + 1 byte,
 // so the hashes never matched and the failed reload and its ERROR log came
 // back at every recheck, quoting the cap instead of the size.
@@ -355,7 +355,7 @@ func TestServeRulesTooLarge(t *testing.T) {
 	p.terminate(30 * time.Second)
 }
 
-// TestServeParentSymlinkSwap is issue 14 item 7: a deploy that points
+// TestServeParentSymlinkSwap: a deploy that points
 // `current` at a new release (current -> releases/v2) used to wait for the
 // 10 s recheck (8.8 s measured). The recheck is an hour here: only the
 // file events can bring the change, within the debounce (250 ms) plus a
@@ -386,7 +386,7 @@ func TestServeParentSymlinkSwap(t *testing.T) {
 	p.terminate(30 * time.Second)
 }
 
-// TestServeChmod is issue 14 item 7: a rule file made readable again
+// TestServeChmod: a rule file made readable again
 // after chmod 000 used to wait for the recheck (7.6 s measured): chmod
 // events were ignored. Root reads a mode-000 file, so a test run as root
 // runs the agent as nobody.

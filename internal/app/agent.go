@@ -53,6 +53,9 @@ type agent struct {
 	eval     *evaluator.Evaluator
 	lastSnap *collect.Result
 	replies  map[string]string
+	// answers are, in fleet mode, the poll counters of each server's
+	// published line.
+	answers  map[string]*answers
 	sourceUp map[string]bool
 	stale    map[string]bool // metrics logged as stale
 	// guardrailHeld is how many servers the guardrail held last cycle.
@@ -81,6 +84,7 @@ func newAgent(o Options) (*agent, error) {
 		kicks:        make(chan chan struct{}),
 		groupChanged: make(chan struct{}, 1),
 		replies:      map[string]string{},
+		answers:      map[string]*answers{},
 		sourceUp:     map[string]bool{},
 		stale:        map[string]bool{},
 	}
@@ -97,6 +101,9 @@ func newAgent(o Options) (*agent, error) {
 	}
 	a.loaded.Store(rs)
 	a.eval = evaluator.New(rs.file)
+	// Polls are answered from what the loop publishes: a fleet server is
+	// back in rotation only once HAProxy was answered its restore.
+	a.eval.AwaitPolls()
 	a.history = statuspage.NewHistory(rs.file.Interval)
 	a.setReloaded(rs.file, nil)
 	return a, nil

@@ -18,7 +18,7 @@ import (
 	"github.com/haproxy-agent/agent/rules"
 )
 
-// TestStatusNonFinite is issue 14 item 1: a scraped `m +Inf`, or a PromQL
+// TestStatusNonFinite: a scraped `m +Inf`, or a PromQL
 // result such as `vector(1) / 0`, made /status answer 200 with an empty
 // body. The values are now null with their name beside them, and rules
 // still compare them.
@@ -123,7 +123,7 @@ func (h *hanging) Read(ctx context.Context, ms []*rules.Metric) ([]sample.Readin
 	return nil, fmt.Errorf("hanging reader: %w", err)
 }
 
-// TestStuckSourceDoesNotBlockTheLoop is issue 15 item 4: closing the old
+// TestStuckSourceDoesNotBlockTheLoop: closing the old
 // collector at a reload waited for its reads in flight, so a source stuck
 // in a read stopped every evaluation after the first reload. A reload now
 // serves at once, the loop keeps publishing, and shutdown does not wait

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
@@ -27,11 +28,36 @@ func fleetTargets(st *Status, now time.Time) []statuspage.Target {
 				"held in rotation: the rules would take it out, but max_unavailable %s lets %d of %d servers out and %d are", g.MaxUnavailable, g.Allowed, g.Servers, g.Out)})
 		}
 		if d.Stale {
-			t.Facts = append(t.Facts, statuspage.Fact{Name: "discovery", Value: "no longer discovered: its last reply is kept until stale_after, then its polls get an empty line"})
+			value := "no longer discovered: its last reply is kept until stale_after, then its polls get an empty line"
+			if d.Restore {
+				value = "no longer discovered while out of rotation: it still counts as out, and its polls are answered its restore until one is, or until it has not polled for forget_after"
+			}
+			t.Facts = append(t.Facts, statuspage.Fact{Name: "discovery", Value: value})
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// answers counts the polls of one fleet server answered with one line.
+type answers struct {
+	line string
+	n    atomic.Uint64
+	// seen is n when the loop last read it.
+	seen uint64
+}
+
+// reportPolls tells the evaluator which fleet servers HAProxy polled since
+// the last evaluation, answered their last reply: a server it may hold out
+// of rotation is back only once told its restore, and one no longer
+// discovered is forgotten after forget_after without a poll.
+func (a *agent) reportPolls(now time.Time) {
+	for name, m := range a.answers {
+		if n := m.n.Load(); n != m.seen {
+			m.seen = n
+			a.eval.Polled(now, name)
+		}
+	}
 }
 
 // publishFleet publishes a fleet's replies by server name and logs each
@@ -41,10 +67,24 @@ func fleetTargets(st *Status, now time.Time) []statuspage.Target {
 // in the state file).
 func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change, changed bool) {
 	byServer := make(map[string][]byte, len(res.Servers))
+	answered := make(map[string]*atomic.Uint64, len(res.Servers))
 	for _, d := range res.Servers {
 		byServer[d.Server] = []byte(d.Reply)
+		// A line gets a new counter when it changes: polls answered
+		// from an older table count on the old one.
+		m := a.answers[d.Server]
+		if m == nil || m.line != d.Reply {
+			m = &answers{line: d.Reply}
+			a.answers[d.Server] = m
+		}
+		answered[d.Server] = &m.n
 	}
-	a.resp.Publish(responder.NewFleetTable(byServer))
+	a.resp.Publish(responder.NewFleetTableAnswered(byServer, answered))
+	for name := range a.answers {
+		if _, ok := answered[name]; !ok {
+			delete(a.answers, name)
+		}
+	}
 
 	seen := make(map[string]bool, len(res.Servers))
 	var added []string
@@ -73,7 +113,7 @@ func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change
 	}
 	for key := range a.replies {
 		if len(key) > 7 && key[:7] == "server/" && !seen[key] {
-			a.log.Info("server forgotten: no longer discovered for stale_after; its polls get an empty line", "server", key[7:])
+			a.log.Info("server forgotten: no longer discovered, and in rotation in HAProxy or silent for forget_after; its polls get an empty line", "server", key[7:])
 			delete(a.replies, key)
 		}
 	}

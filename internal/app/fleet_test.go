@@ -131,7 +131,7 @@ func TestServeFleet(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"haproxy_agent_guardrail_held 1", `haproxy_agent_server_reply_admin{server="web2"} 1`, "haproxy_agent_fleet_servers 3",
-		`haproxy_agent_polls_total{outcome="unknown_server",service=""} `} {
+		`haproxy_agent_polls_total{outcome="unknown_server",server="",service=""} `} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, grep(m, "guardrail|server"))
 		}

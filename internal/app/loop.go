@@ -108,6 +108,9 @@ func (a *agent) cycle(ctx context.Context) {
 func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	rs := a.current()
 	start := time.Now()
+	if rs.file.Fleet != nil {
+		a.reportPolls(now)
+	}
 	gate := a.gate()
 	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
 	took := time.Since(start)

@@ -43,7 +43,7 @@ var (
 	descHeld = prometheus.NewDesc("haproxy_agent_guardrail_held",
 		"Fleet servers the rules would take out of rotation but the guardrail (max_unavailable) holds in.", nil, nil)
 	descGuardOut = prometheus.NewDesc("haproxy_agent_guardrail_out",
-		"Fleet servers out of rotation (drain, maint or down) after the guardrail.", nil, nil)
+		"Fleet servers out of rotation (down, drain, maint or a 0% weight) after the guardrail.", nil, nil)
 	descGuardAllowed = prometheus.NewDesc("haproxy_agent_guardrail_allowed",
 		"Fleet servers max_unavailable lets out of rotation at once.", nil, nil)
 	descServers = prometheus.NewDesc("haproxy_agent_fleet_servers",
@@ -136,10 +136,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			gauge(descMaxconn, float64(d.Maxconn), d.Service)
 		}
 		for _, w := range rules.OpWords {
-			gauge(descOp, b2f(d.Op == w), d.Service, w)
+			gauge(descOp, b2f(d.Op.String() == w), d.Service, w)
 		}
 		for _, w := range rules.AdminWords {
-			gauge(descAdmin, b2f(d.Admin == w), d.Service, w)
+			gauge(descAdmin, b2f(d.Admin.String() == w), d.Service, w)
 		}
 		for _, p := range phases {
 			gauge(descPhase, b2f(d.Phase == p), d.Service, string(p))
@@ -153,7 +153,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		for _, d := range st.Servers {
 			gauge(descServerWeight, float64(d.Weight), d.Server)
 			gauge(descServerAdmin, adminCode(d.Admin), d.Server)
-			gauge(descServerUp, b2f(d.Op == "up"), d.Server)
+			gauge(descServerUp, b2f(d.Op == rules.Up), d.Server)
 			firing += len(d.Firing)
 		}
 		def := st.file.Services[0]
@@ -179,11 +179,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 
 // adminCode numbers the administrative words as haproxy_agent_reply_admin
 // and haproxy_agent_server_reply_admin do: 0 ready, 1 drain, 2 maint.
-func adminCode(w string) float64 {
+func adminCode(w rules.Admin) float64 {
 	switch w {
-	case "drain":
+	case rules.Drain:
 		return 1
-	case "maint":
+	case rules.Maint:
 		return 2
 	}
 	return 0

@@ -37,7 +37,7 @@ services:
 	// be just after the client read the reply.
 	var body string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if body = ag.get(t, "/metrics"); strings.Contains(body, `haproxy_agent_polls_total{outcome="ok",service="default"} 1`) {
+		if body = ag.get(t, "/metrics"); strings.Contains(body, `haproxy_agent_polls_total{outcome="ok",server="",service="default"} 1`) {
 			break
 		}
 	}
@@ -61,7 +61,7 @@ services:
 		}
 	}
 	for _, want := range []string{
-		`haproxy_agent_polls_total{outcome="ok",service="default"} 1`,
+		`haproxy_agent_polls_total{outcome="ok",server="",service="default"} 1`,
 		`haproxy_agent_reply_weight_percent{service="default"} 100`,
 		`haproxy_agent_reply_weight_percent{service="worker"} 100`,
 		`haproxy_agent_reply_admin_state{service="default",state="ready"} 1`,

@@ -249,3 +249,90 @@ type panel struct {
 		Expr  string `json:"expr"`
 	}
 }
+
+// TestUnknownNamesAlertOnFleetMetrics runs the shipped HAProxyAgentUnknownNames
+// alert through promtool over the poll counters a real fleet agent exports
+// after a poll without agent-send and one naming an unknown server: their
+// labels as /metrics shows them, their values growing at the rate seen.
+// A fleet agent's servers are labelled server, and it has no series for
+// the default service.
+func TestUnknownNamesAlertOnFleetMetrics(t *testing.T) {
+	leakCheck(t)
+	promtool := testutil.RequireBinary(t, "PROMTOOL_BIN", "promtool", "/usr/bin/promtool")
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomic(t, path, `interval: 200ms
+fleet:
+  servers:
+    static: [web1, web2]
+metrics:
+  cpu: host:cpu
+rules:
+  - cpu < 0 => drain
+`)
+	// No agent-send waits the read deadline out: a second.
+	ag := startAgent(t, Options{RulesPath: path, PollReadTimeout: time.Second, Logger: quietLogger()})
+	for _, send := range []string{"web1\n", "", "nosuch\n"} {
+		if line, err := testutil.PollLine(ag.poll, send, 20*time.Second); err != nil {
+			t.Fatal(err)
+		} else if send != "web1\n" && line != "\n" {
+			t.Errorf("poll %q: %q, want an empty line", send, line)
+		}
+	}
+	var page string
+	waitFor(t, "the polls to be counted", func() bool {
+		page = ag.get(t, "/metrics")
+		return metricSum(page, "haproxy_agent_polls_total", `outcome="unknown_server"`) == 2 &&
+			metricSum(page, "haproxy_agent_polls_total", `server="web1"`, `outcome="ok"`) == 1
+	})
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var series strings.Builder
+	for _, m := range fams["haproxy_agent_polls_total"].GetMetric() {
+		labels := []string{`job="haproxy-agent"`, `instance="lb-agent:9898"`}
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "service" && l.GetValue() != "" {
+				t.Errorf("fleet series with service=%q: %v", l.GetValue(), m)
+			}
+			if l.GetValue() != "" {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+		}
+		fmt.Fprintf(&series, "      - series: '%s{%s}'\n        values: '0+%gx40'\n", "haproxy_agent_polls_total", strings.Join(labels, ","), m.GetCounter().GetValue())
+	}
+	abs, err := filepath.Abs(filepath.Join(monitoringDir, "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The description has no template: promtool compares it as written.
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := regexp.MustCompile(`(?s)alert: HAProxyAgentUnknownNames.*?description: (".*?")\n`).FindSubmatch(data)
+	if desc == nil {
+		t.Fatal("alerts.yaml: no description for HAProxyAgentUnknownNames")
+	}
+	test := fmt.Sprintf(`rule_files: [%q]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+%s    alert_rule_test:
+      - eval_time: 30m
+        alertname: HAProxyAgentUnknownNames
+        exp_alerts:
+          - exp_labels: {severity: warning, job: haproxy-agent, instance: "lb-agent:9898"}
+            exp_annotations:
+              summary: "HAProxy polls agent lb-agent:9898 with names it does not know"
+              description: %s
+`, abs, series.String(), desc[1])
+	file := filepath.Join(t.TempDir(), "fleet.test.yaml")
+	writeAtomic(t, file, test)
+	out, err := exec.Command(promtool, "test", "rules", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
+		t.Errorf("promtool test rules: %v\n%s\ntest file:\n%s", err, out, test)
+	}
+}

@@ -142,11 +142,11 @@ func (t *Target) add(r *recorder, k int, now time.Time, d *evaluator.Decision) {
 	t.last = id
 	code := byte(codeUp)
 	switch {
-	case d.Op == "down" || d.Op == "fail" || d.Op == "stopped":
+	case d.Op.IsDown():
 		code = codeDown
-	case d.Admin == "maint":
+	case d.Admin == rules.Maint:
 		code = codeMaint
-	case d.Admin == "drain":
+	case d.Admin == rules.Drain:
 		code = codeDrain
 	case d.Held:
 		code = codeHeld
@@ -214,7 +214,7 @@ func Want(d *evaluator.Decision) string {
 	if d.Ramp != nil {
 		w = d.Ramp.To
 	}
-	s := d.Op + " " + d.Admin + " " + strconv.Itoa(w) + "%"
+	s := d.Op.String() + " " + d.Admin.String() + " " + strconv.Itoa(w) + "%"
 	if d.Maxconn > 0 {
 		s += " maxconn:" + strconv.Itoa(d.Maxconn)
 	}

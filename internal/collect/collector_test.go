@@ -282,7 +282,7 @@ func (c *closingStubborn) Close() error {
 	return nil
 }
 
-// TestCloseDoesNotWaitForAStuckRead is issue 15 item 4: Close used to
+// TestCloseDoesNotWaitForAStuckRead: Close used to
 // wait for reads in flight, and the evaluation loop calls it at every
 // reload, so one stuck source stopped every evaluation. Close now returns
 // at once, and the stuck reader is closed when its Read returns.
@@ -348,7 +348,7 @@ func TestCarriedReaderKeepsItsReadInFlight(t *testing.T) {
 }
 
 // TestMetricValueJSON: an infinite value does not fail the document
-// (issue 14 item 1); a finite one is a number.
+// (it is null); a finite one is a number.
 func TestMetricValueJSON(t *testing.T) {
 	for _, tc := range []struct {
 		v    float64

@@ -13,6 +13,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/fileio"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // stateVersion is the version of the state file's format this agent
@@ -111,14 +112,33 @@ func encodeState(ovs []evaluator.Override, replies map[string]string) ([]byte, e
 	return append(data, '\n'), nil
 }
 
-// MaxStateFileSize bounds the state file read back: MaxOverrides overrides
-// take well under 1 MiB.
-const MaxStateFileSize = 4 << 20
+// What one override and one reply take in the state file at most, to
+// derive MaxStateFileSize from the limits. Free text (a reason, a reply's
+// description, and an override's service, which an agent without rules
+// does not check) counts 6 bytes a character, the longest JSON escape
+// ("<" is written \u003c); names of services and servers need none.
+const (
+	// jsonOverhead covers field names, quotes, commas and indentation.
+	jsonOverhead  = 256
+	maxTimeJSON   = len("2006-01-02T15:04:05.999999999-07:00")
+	maxActionJSON = len("stopped, maint, weight 256%, maxconn -9223372036854775808")
+	maxRecordJSON = jsonOverhead + 2*maxTimeJSON + 6*(idLen+rules.MaxNameLen+maxActionJSON+MaxReason)
+	maxReplyJSON  = jsonOverhead + rules.MaxNameLen + 6*evaluator.MaxReplyLen
+	// maxReplies is one reply per fleet server or per service.
+	maxReplies = max(rules.MaxFleetServers, rules.MaxServices+1)
+)
+
+// MaxStateFileSize bounds the state file read back. It is the largest
+// state file the agent writes within its limits: MaxOverrides overrides
+// and a reply for each of the most servers a fleet may have, every text
+// at its longest (about 18.5 MB). A file the agent wrote is never refused
+// as too large.
+const MaxStateFileSize = jsonOverhead + MaxOverrides*maxRecordJSON + maxReplies*maxReplyJSON
 
 // readState reads the state file with the bounded, non-blocking reader the
 // rule file uses: a FIFO or a device at the path is refused, never read.
 func readStateFile(path string) ([]byte, error) {
-	return fileio.ReadFile(path, MaxStateFileSize)
+	return fileio.ReadFile(path, int64(MaxStateFileSize))
 }
 
 // maxLinks bounds the symlinks resolve follows, as the kernel does (40).

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // newServer serves a memory store's API over loopback.
@@ -62,7 +64,7 @@ func TestHandlerRoundTrip(t *testing.T) {
 		!created.Created.Equal(t0) || !created.Expires.Equal(t0.Add(time.Hour)) || hdr.Get("Location") != APIPath+"/"+created.ID {
 		t.Errorf("created %+v, Location %q", created, hdr.Get("Location"))
 	}
-	if act := s.Active(t0); len(act) != 1 || act[0].ID != created.ID || act[0].Action.Admin != "drain" {
+	if act := s.Active(t0); len(act) != 1 || act[0].ID != created.ID || act[0].Action.Admin != rules.Drain {
 		t.Errorf("store after POST: %+v", act)
 	}
 

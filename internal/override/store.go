@@ -17,6 +17,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/fileio"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // MaxOverrides bounds the number of overrides in force at once, so that a
@@ -320,6 +321,9 @@ func (s *Store) Add(o evaluator.Override, ttl time.Duration) (evaluator.Override
 	if ttl < 0 {
 		return o, invalid("ttl %s: must not be negative (0 means never expires)", ttl)
 	}
+	if len(o.Service) > rules.MaxNameLen {
+		return o, invalid("service name too long: %d bytes, the limit is %d", len(o.Service), rules.MaxNameLen)
+	}
 	if o.Service != "" && s.known != nil && !s.known(o.Service) {
 		return o, invalid("unknown service %q: the rules loaded have no such service (nor, in fleet mode, server); without --service (an empty service) an override applies to all", o.Service)
 	}
@@ -478,10 +482,13 @@ func live(all []evaluator.Override, now time.Time, dst []evaluator.Override) []e
 	return dst
 }
 
-// newID returns 8 random hex digits: short enough to type, and with at
+// idLen is the length of an override's ID.
+const idLen = 8
+
+// newID returns idLen random hex digits: short enough to type, and with at
 // most MaxOverrides in force a clash is rare (and retried).
 func newID() (string, error) {
-	var b [4]byte
+	var b [idLen / 2]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("override id: %w", err)
 	}

@@ -103,7 +103,7 @@ func TestOverrideSurvivesReopen(t *testing.T) {
 	if len(a.ID) != 8 || a.ID == b.ID || !a.Created.Equal(t0) || !a.Expires.IsZero() || !b.Expires.Equal(t0.Add(2*time.Hour)) {
 		t.Fatalf("added %+v, %+v", a, b)
 	}
-	if c.Action.Op != "up" || c.Action.Admin != "ready" {
+	if c.Action.Op != rules.Up || c.Action.Admin != rules.Ready {
 		t.Errorf("ready: %+v, want up ready", c.Action)
 	}
 	s.Close()
@@ -364,7 +364,7 @@ func TestConcurrentChanges(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				o, err := s.Add(evaluator.Override{Action: rules.Action{Admin: "drain", Weight: rules.Unset, Maxconn: rules.Unset}, Reason: fmt.Sprintf("w%d i%d", w, i)}, time.Hour)
+				o, err := s.Add(evaluator.Override{Action: rules.Action{Admin: rules.Drain, Weight: rules.Unset, Maxconn: rules.Unset}, Reason: fmt.Sprintf("w%d i%d", w, i)}, time.Hour)
 				if err != nil {
 					errs <- err
 					continue
@@ -489,7 +489,7 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	s := open(t, "", Options{KnownService: func(n string) bool { return n == "default" || n == "worker" }})
-	drain := rules.Action{Admin: "drain", Weight: rules.Unset, Maxconn: rules.Unset}
+	drain := rules.Action{Admin: rules.Drain, Weight: rules.Unset, Maxconn: rules.Unset}
 	for _, tc := range []struct {
 		name string
 		o    evaluator.Override
@@ -505,7 +505,7 @@ func TestValidation(t *testing.T) {
 		{"unknown service", evaluator.Override{Service: "wroker", Action: drain, Reason: "x"}, 0, `unknown service "wroker"`},
 		{"empty action", evaluator.Override{Action: rules.NewAction(), Reason: "x"}, 0, "the action sets nothing"},
 		{"bad weight", evaluator.Override{Action: rules.Action{Weight: 300, Maxconn: rules.Unset}, Reason: "x"}, 0, "weight 300%"},
-		{"bad op", evaluator.Override{Action: rules.Action{Op: "failed", Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "x"}, 0, `unknown operational state "failed"`},
+		{"bad op", evaluator.Override{Action: rules.Action{Op: rules.Stopped + 1, Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "x"}, 0, `unknown operational state "op(5)"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.Add(tc.o, tc.ttl)
@@ -592,12 +592,78 @@ func TestParseAction(t *testing.T) {
 }
 
 func TestRecordJSON(t *testing.T) {
-	o := evaluator.Override{ID: "abc", Action: rules.Action{Op: "up", Admin: "ready", Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "r", Created: t0}
+	o := evaluator.Override{ID: "abc", Action: rules.Action{Op: rules.Up, Admin: rules.Ready, Weight: rules.Unset, Maxconn: rules.Unset}, Reason: "r", Created: t0}
 	data, err := json.Marshal(NewRecord(o))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := `{"id":"abc","service":"","action":"up, ready","reason":"r","created":"2026-03-01T12:00:00Z"}`; string(data) != want {
 		t.Errorf("record JSON %s, want %s", data, want)
+	}
+}
+
+// TestLargestStateFileReadsBack writes the largest state file the agent
+// may write within its limits, every text at its longest and in the
+// characters JSON escapes longest: MaxOverrides overrides and a reply for
+// each of rules.MaxFleetServers servers with names of rules.MaxNameLen
+// bytes. A restarted agent must read it back whole, not move it aside as
+// corrupt (which drops every override).
+func TestLargestStateFileReadsBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	clk := &clock{now: t0.Add(123456789 * time.Nanosecond)}
+	s := open(t, path, Options{Now: clk.Now})
+	longest := rules.Action{Op: rules.Stopped, Admin: rules.Maint, Weight: rules.MaxWeight, Maxconn: rules.MaxMaxconn}
+	if _, err := s.Add(evaluator.Override{Service: strings.Repeat("s", rules.MaxNameLen+1), Action: longest, Reason: "r"}, 0); !IsValidation(err) {
+		t.Errorf("a service name over rules.MaxNameLen: %v, want refused", err)
+	}
+	one, err := s.Add(evaluator.Override{Service: strings.Repeat("<", rules.MaxNameLen), Action: longest, Reason: strings.Repeat("&", MaxReason)}, 1000*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other overrides as Add makes them, written at once: adding
+	// 1,000 one by one rewrites the file 1,000 times.
+	ovs := []evaluator.Override{one}
+	for i := 1; i < MaxOverrides; i++ {
+		o := one
+		o.ID, o.Service = fmt.Sprintf("%08x", i), fmt.Sprintf("%04d", i)+one.Service[4:]
+		ovs = append(ovs, o)
+	}
+	line := "stopped maint 256% maxconn:2147483647 #" + strings.Repeat(">", evaluator.MaxDescription)
+	replies := make(map[string]string, rules.MaxFleetServers)
+	for i := range rules.MaxFleetServers {
+		replies[fmt.Sprintf("%05d", i)+strings.Repeat("w", rules.MaxNameLen-5)] = line
+	}
+	s.Close()
+	data, err := encodeState(ovs, replies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAtomic(path, data); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("largest state file: %d bytes, the limit is %d", len(data), MaxStateFileSize)
+	if len(data) > MaxStateFileSize {
+		t.Errorf("the state file is %d bytes, over MaxStateFileSize (%d)", len(data), MaxStateFileSize)
+	}
+
+	again := open(t, path, Options{Now: clk.Now})
+	defer again.Close()
+	if err := again.LoadError(); err != nil {
+		t.Fatalf("the largest state file was refused: %v", err)
+	}
+	if got := len(again.List(clk.Now())); got != MaxOverrides {
+		t.Errorf("%d overrides read back, want %d", got, MaxOverrides)
+	}
+	back := again.Replies()
+	if len(back) != len(replies) {
+		t.Errorf("%d replies read back, want %d", len(back), len(replies))
+	}
+	for name, l := range replies {
+		if back[name] != l {
+			t.Fatalf("reply of %.10s...: %q, want %q", name, back[name], l)
+		}
+	}
+	if _, err := ReadState(path); err != nil {
+		t.Errorf("ReadState (eval --dry-run): %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// TestSymlinkedStateFileStaysALink is issue 14 item 8: a --state.file that
+// TestSymlinkedStateFileStaysALink: a --state.file that
 // is a symlink (to a persistent volume, a shared directory) used to be
 // replaced by a regular file on the first write, and the old target kept
 // stale overrides. Writes now go through the link.

@@ -3,7 +3,6 @@ package override
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -84,10 +83,10 @@ func checkReason(r string) error {
 // checkAction accepts what rules.ParseAction could have produced and
 // refuses an action that would change nothing.
 func checkAction(a rules.Action) error {
-	if a.Op != "" && !slices.Contains(rules.OpWords, a.Op) {
+	if !a.Op.Valid() {
 		return invalid("unknown operational state %q: want one of %s", a.Op, strings.Join(rules.OpWords, ", "))
 	}
-	if a.Admin != "" && !slices.Contains(rules.AdminWords, a.Admin) {
+	if !a.Admin.Valid() {
 		return invalid("unknown administrative state %q: want one of %s", a.Admin, strings.Join(rules.AdminWords, ", "))
 	}
 	if a.Weight != rules.Unset && (a.Weight < 0 || a.Weight > rules.MaxWeight) {
@@ -96,7 +95,7 @@ func checkAction(a rules.Action) error {
 	if a.Maxconn != rules.Unset && a.Maxconn < 0 {
 		return invalid("maxconn %d: want 0 or more (0 means unlimited)", a.Maxconn)
 	}
-	if a.Op == "" && a.Admin == "" && a.Weight == rules.Unset && a.Maxconn == rules.Unset {
+	if a.Op == rules.NoOp && a.Admin == rules.NoAdmin && a.Weight == rules.Unset && a.Maxconn == rules.Unset {
 		return invalid("the action sets nothing: want drain, maint, down, ready, weight N%% or maxconn N")
 	}
 	return nil
@@ -112,8 +111,8 @@ func ParseAction(s string) (rules.Action, error) {
 	if err != nil {
 		return a, err
 	}
-	if a.Admin == "ready" && a.Op == "" {
-		a.Op = "up"
+	if a.Admin == rules.Ready && a.Op == rules.NoOp {
+		a.Op = rules.Up
 	}
 	return a, nil
 }

@@ -424,7 +424,7 @@ func TestNewRejectsEmptyPath(t *testing.T) {
 	}
 }
 
-// TestParentSymlinkSwap is issue 14 item 7: deploy tools (Capistrano and
+// TestParentSymlinkSwap: deploy tools (Capistrano and
 // many others) point a `current` symlink at a new release directory; the
 // rule file's path goes through it. The swap happens in a directory that
 // holds neither the configured file nor its target, and used to wait for
@@ -501,7 +501,7 @@ func TestChmodIsACheck(t *testing.T) {
 	expectNone(t, w)
 }
 
-// TestRefusedFileSignalledOnce is issue 14 item 2's third case: a file the
+// TestRefusedFileSignalledOnce: a file the
 // consumer refuses for its size is signalled once, and the consumer's
 // hash of it matches the watcher's, so the recheck does not signal (and
 // the consumer does not log a failed reload) again and again.

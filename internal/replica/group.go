@@ -552,7 +552,8 @@ func (s *watchState) publish(ctx context.Context, wish []string) {
 	if same || !leading {
 		return
 	}
-	b, _ := json.Marshal(outSet{Leader: g.o.ID, Time: time.Now().UTC(), Servers: wish})
+	set := outSet{Leader: g.o.ID, Time: time.Now().UTC(), Servers: wish}
+	b, _ := json.Marshal(set)
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	// Only while this replica's election key still leads.
@@ -566,6 +567,15 @@ func (s *watchState) publish(ctx context.Context, wish []string) {
 	case !resp.Succeeded:
 		g.log.Warn("not publishing the out-set: this replica no longer leads")
 		g.setLeading(false)
+	default:
+		// The leader knows what it wrote before its watch reads it back:
+		// no further server out until every replica has applied it.
+		g.mu.Lock()
+		if resp.Header.Revision > g.setRev {
+			g.set, g.setRev = set, resp.Header.Revision
+		}
+		g.mu.Unlock()
+		g.refreshGate()
 	}
 }
 

@@ -88,6 +88,7 @@ func TestGroupSharesOutSetAndOverrides(t *testing.T) {
 		t.Fatal("the follower may let out s2, which the out-set does not name")
 	}
 	// The leader may add only once every replica answers by the set.
+	waitFor(t, "the leader knows what it wrote", 5*time.Second, func() bool { return lead.Status().Revision == follow.Status().Revision })
 	if lead.Gate().May("s2") {
 		t.Fatal("the leader may add before any replica applied the set")
 	}
@@ -105,7 +106,7 @@ func TestGroupSharesOutSetAndOverrides(t *testing.T) {
 
 	// An override written through one replica reaches the other, and
 	// etcd's lease expires it on both.
-	o := evaluator.Override{ID: "abcd0001", Reason: "test", Action: rules.Action{Admin: "drain", Weight: rules.Unset, Maxconn: rules.Unset}, Created: time.Now().UTC(), Expires: time.Now().Add(2 * time.Second).UTC()}
+	o := evaluator.Override{ID: "abcd0001", Reason: "test", Action: rules.Action{Admin: rules.Drain, Weight: rules.Unset, Maxconn: rules.Unset}, Created: time.Now().UTC(), Expires: time.Now().Add(2 * time.Second).UTC()}
 	if err := a.PutOverride(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -25,23 +25,29 @@ func TestFleetTable(t *testing.T) {
 	h := start(t, Options{ReadTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h.srv.Publish(fleetTable(3))
 	for _, tc := range []struct {
-		name, send, want, service, outcome string
+		name, send, want, server, outcome string
 	}{
 		{"server by name", "web0001\n", "up ready 2%\n", "web0001", outcomeOK},
-		{"no line: an empty line", "", "\n", DefaultService, outcomeOK},
-		{"default: an empty line", "default\n", "\n", DefaultService, outcomeOK},
+		// A poll naming no server is a poll HAProxy sends without
+		// agent-send: counted, so that the misconfiguration shows.
+		{"no line: an empty line", "", "\n", "", outcomeUnknownServer},
+		{"empty line: an empty line", "\n", "\n", "", outcomeUnknownServer},
+		{"default: an empty line", "default\n", "\n", "", outcomeUnknownServer},
 		{"unknown server", "web9999\n", "\n", "", outcomeUnknownServer},
 		{"unknown server again", "web9999\n", "\n", "", outcomeUnknownServer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := h.count(tc.service, tc.outcome)
+			before := h.countServer(tc.server, tc.outcome)
 			if got := h.poll(tc.send, false); got != tc.want {
 				t.Errorf("reply %q, want %q", got, tc.want)
 			}
-			if got := h.count(tc.service, tc.outcome) - before; got != 1 {
-				t.Errorf("polls{service=%q,outcome=%q} grew by %v, want 1", tc.service, tc.outcome, got)
+			if got := h.countServer(tc.server, tc.outcome) - before; got != 1 {
+				t.Errorf("polls{server=%q,outcome=%q} grew by %v, want 1", tc.server, tc.outcome, got)
 			}
 		})
+	}
+	if got := h.count(DefaultService, outcomeOK); got != 0 {
+		t.Errorf("polls{service=default,outcome=ok} = %v in fleet mode, want 0", got)
 	}
 	if n := strings.Count(logs.String(), "server=web9999 "); n != 1 {
 		t.Errorf("unknown server logged %d times, want once:\n%s", n, logs.String())
@@ -53,9 +59,78 @@ func TestFleetTable(t *testing.T) {
 	}
 }
 
+// TestFleetSeriesFollowTheTable checks the poll counters' series against
+// the published tables: a fleet's servers under the server label and no
+// service="default" series, a forgotten server's series deleted, and the
+// series count bounded under churn (thousands of new names per table).
+func TestFleetSeriesFollowTheTable(t *testing.T) {
+	h := start(t, Options{})
+	h.srv.Publish(NewTable([]byte(defaultLine), map[string][]byte{"worker": []byte(workerLine)}))
+	h.poll("\n", false)
+	h.srv.Publish(fleetTable(3))
+	h.poll("web0001\n", false)
+	series := func() map[string]bool {
+		mfs, err := h.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, mf := range mfs {
+			if mf.GetName() != "haproxy_agent_polls_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				var ls []string
+				for _, l := range m.GetLabel() {
+					if l.GetValue() != "" {
+						ls = append(ls, l.GetName()+"="+l.GetValue())
+					}
+				}
+				out[strings.Join(ls, ",")] = true
+			}
+		}
+		return out
+	}
+	got := series()
+	for _, want := range []string{"outcome=ok,server=web0000", "outcome=ok,server=web0001", "outcome=write_error,server=web0002", "outcome=unknown_server"} {
+		if !got[want] {
+			t.Errorf("no series {%s}; have %v", want, got)
+		}
+	}
+	for s := range got {
+		if strings.Contains(s, "service=") {
+			t.Errorf("series {%s} left in fleet mode", s)
+		}
+	}
+	if v := h.countServer("web0001", outcomeOK); v != 1 {
+		t.Errorf("web0001 polls: %v, want 1", v)
+	}
+
+	// Churn: each table names 2,000 servers, 1,000 of them new.
+	for round := range 20 {
+		m := make(map[string][]byte, 2000)
+		for i := range 2000 {
+			m[fmt.Sprintf("churn%06d", round*1000+i)] = []byte("up")
+		}
+		h.srv.Publish(NewFleetTable(m))
+	}
+	got = series()
+	if n := len(got); n > 2*2000+10 {
+		t.Errorf("%d series after churn, want at most 2 per server of the last table (4,000) and the outcomes", n)
+	}
+	for _, gone := range []string{"outcome=ok,server=web0001", "outcome=ok,server=churn000000"} {
+		if got[gone] {
+			t.Errorf("series {%s} of a forgotten server is still there", gone)
+		}
+	}
+	if !got["outcome=ok,server=churn020999"] {
+		t.Error("no series for a server of the last table")
+	}
+}
+
 // TestFleetLookupAllocatesNothing polls a 1,000-server table with every
 // name in turn, and with an unknown name already logged: no poll may
-// allocate (issue 11: the lookup stays allocation-free).
+// allocate: the lookup stays allocation-free.
 func TestFleetLookupAllocatesNothing(t *testing.T) {
 	s := New(Options{})
 	s.Publish(fleetTable(1000))

@@ -124,8 +124,14 @@ func readAll(t *testing.T, c net.Conn) string {
 	return string(b)
 }
 
+// count is the polls counted for a service (or none: "") and outcome.
 func (h *harness) count(service, outcome string) float64 {
-	return value(h.srv.m.polls.WithLabelValues(service, outcome))
+	return value(h.srv.m.polls.WithLabelValues(service, "", outcome))
+}
+
+// countServer is count for a fleet server.
+func (h *harness) countServer(server, outcome string) float64 {
+	return value(h.srv.m.polls.WithLabelValues("", server, outcome))
 }
 
 // waitOpen waits until the server handles n connections; its deadline

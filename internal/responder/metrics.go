@@ -10,7 +10,7 @@ import (
 const (
 	outcomeOK             = "ok"              // the service's reply was written
 	outcomeUnknownService = "unknown_service" // an empty line was written
-	outcomeUnknownServer  = "unknown_server"  // fleet mode: an empty line was written
+	outcomeUnknownServer  = "unknown_server"  // fleet mode, no server or an unknown one named: an empty line was written
 	outcomeBadRequest     = "bad_request"     // oversize or non-printable line: closed without reply
 	outcomeReadError      = "read_error"      // the read failed (reset...): closed without reply
 	outcomeWriteError     = "write_error"     // the reply could not be written
@@ -31,8 +31,8 @@ type metrics struct {
 	open     prometheus.Gauge
 	duration prometheus.Histogram
 
-	// Outcomes that name no service: the service label is empty, since
-	// an unknown name must not become a label value.
+	// Outcomes that name no service nor server: both labels are empty,
+	// since an unknown name must not become a label value.
 	unknownService prometheus.Counter
 	unknownServer  prometheus.Counter
 	badRequest     prometheus.Counter
@@ -47,8 +47,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "haproxy_agent_polls_total",
-			Help: "Agent-check polls handled, by service and outcome (ok, unknown_service, unknown_server, bad_request, read_error, write_error, not_ready).",
-		}, []string{"service", "outcome"}),
+			Help: "Agent-check polls handled, by service (or fleet server) and outcome (ok, unknown_service, unknown_server, bad_request, read_error, write_error, not_ready).",
+		}, []string{"service", "server", "outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "haproxy_agent_poll_connections_rejected_total",
 			Help: "Poll connections closed at once, by reason (limit: past the connection cap; not_allowed: client outside the allow list).",
@@ -69,11 +69,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.open = register(reg, m.open)
 		m.duration = register(reg, m.duration)
 	}
-	m.unknownService = m.polls.WithLabelValues("", outcomeUnknownService)
-	m.unknownServer = m.polls.WithLabelValues("", outcomeUnknownServer)
-	m.badRequest = m.polls.WithLabelValues("", outcomeBadRequest)
-	m.readError = m.polls.WithLabelValues("", outcomeReadError)
-	m.notReady = m.polls.WithLabelValues("", outcomeNotReady)
+	m.unknownService = m.polls.WithLabelValues("", "", outcomeUnknownService)
+	m.unknownServer = m.polls.WithLabelValues("", "", outcomeUnknownServer)
+	m.badRequest = m.polls.WithLabelValues("", "", outcomeBadRequest)
+	m.readError = m.polls.WithLabelValues("", "", outcomeReadError)
+	m.notReady = m.polls.WithLabelValues("", "", outcomeNotReady)
 	m.rejectedLimit = m.rejected.WithLabelValues(reasonLimit)
 	m.rejectedNotAllowed = m.rejected.WithLabelValues(reasonNotAllowed)
 	return m

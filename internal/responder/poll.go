@@ -35,6 +35,9 @@ func (s *Server) handle(c net.Conn, accepted time.Time) {
 		return
 	}
 	r.ok.Inc()
+	if r.answered != nil {
+		r.answered.Add(1)
+	}
 	s.m.duration.Observe(time.Since(accepted).Seconds())
 }
 

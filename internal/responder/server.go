@@ -46,6 +46,13 @@ type reply struct {
 	line       []byte
 	ok         prometheus.Counter
 	writeError prometheus.Counter
+	// service and server are the counters' labels (one of them set), by
+	// which they are deleted once no table names them; both are empty for
+	// the counters of polls that name nothing known, which stay.
+	service, server string
+	// answered is the publisher's count of the polls answered with line,
+	// or nil (see NewFleetTableAnswered).
+	answered *atomic.Uint64
 }
 
 // New returns a Server with opts (zero fields take their defaults). Polls
@@ -62,7 +69,7 @@ func New(opts Options) *Server {
 	s.unknown = &reply{
 		line:       []byte("\n"),
 		ok:         s.m.unknownService,
-		writeError: s.m.polls.WithLabelValues("", outcomeWriteError),
+		writeError: s.m.polls.WithLabelValues("", "", outcomeWriteError),
 	}
 	s.unknownSrv = &reply{
 		line:       []byte("\n"),
@@ -76,35 +83,81 @@ func New(opts Options) *Server {
 // Publish makes t the table every later poll answers from. The swap is
 // atomic: a poll gets a line of exactly one published table. Publish(nil)
 // withdraws the table, and polls are again closed without a reply.
+//
+// A fleet's servers are counted under the server label, services under
+// the service label; a fleet's polls that name no server are unknown_server
+// polls. The series of a name the new table no longer has (a server
+// forgotten, a service removed) are deleted, so that churn cannot grow
+// /metrics.
 func (s *Server) Publish(t *Table) {
+	prev := s.current.Load()
 	if t == nil {
 		s.current.Store(nil)
 		return
 	}
-	p := &published{table: t, def: s.newReply(DefaultService, t.def), read: t.readsLine()}
-	prev := s.current.Load()
+	p := &published{table: t, read: t.readsLine()}
+	if t.fleet {
+		p.def = s.unknownSrv
+	} else {
+		p.def = s.newReply(DefaultService, "", t.def)
+	}
 	if len(t.byService) > 0 {
 		p.services = make(map[string]*reply, len(t.byService))
 		for name, line := range t.byService {
+			service, server := name, ""
+			if t.fleet {
+				service, server = "", name
+			}
 			// A fleet publishes every cycle: reuse the counters of the
 			// previous table rather than look up 2 label sets per server.
 			if prev != nil {
-				if r, ok := prev.services[name]; ok {
-					p.services[name] = &reply{line: line, ok: r.ok, writeError: r.writeError}
+				if r, ok := prev.services[name]; ok && r.service == service {
+					p.services[name] = &reply{line: line, ok: r.ok, writeError: r.writeError, service: service, server: server}
 					continue
 				}
 			}
-			p.services[name] = s.newReply(name, line)
+			p.services[name] = s.newReply(service, server, line)
+		}
+	}
+	for name, n := range t.answered {
+		if r := p.services[name]; r != nil {
+			r.answered = n
 		}
 	}
 	s.current.Store(p)
+	if prev != nil {
+		s.deleteGone(prev, p)
+	}
 }
 
-func (s *Server) newReply(service string, line []byte) *reply {
+// deleteGone deletes the series of every name prev counted that p does
+// not count under the same labels. Publish(nil) keeps them: nothing is
+// answered then, but the names are not gone.
+func (s *Server) deleteGone(prev, p *published) {
+	gone := func(r *reply) {
+		if r.service == "" && r.server == "" {
+			return
+		}
+		s.m.polls.DeleteLabelValues(r.service, r.server, outcomeOK)
+		s.m.polls.DeleteLabelValues(r.service, r.server, outcomeWriteError)
+	}
+	if prev.def.service != p.def.service {
+		gone(prev.def)
+	}
+	for name, r := range prev.services {
+		if n, ok := p.services[name]; !ok || n.service != r.service {
+			gone(r)
+		}
+	}
+}
+
+func (s *Server) newReply(service, server string, line []byte) *reply {
 	return &reply{
 		line:       line,
-		ok:         s.m.polls.WithLabelValues(service, outcomeOK),
-		writeError: s.m.polls.WithLabelValues(service, outcomeWriteError),
+		ok:         s.m.polls.WithLabelValues(service, server, outcomeOK),
+		writeError: s.m.polls.WithLabelValues(service, server, outcomeWriteError),
+		service:    service,
+		server:     server,
 	}
 }
 

@@ -361,7 +361,7 @@ func TestSharedRegistry(t *testing.T) {
 	s2.Publish(NewTable([]byte(defaultLine), nil))
 	h.srv.Publish(NewTable([]byte(defaultLine), nil))
 	h.poll("", false)
-	if got := value(s2.m.polls.WithLabelValues(DefaultService, outcomeOK)); got != 1 {
+	if got := value(s2.m.polls.WithLabelValues(DefaultService, "", outcomeOK)); got != 1 {
 		t.Errorf("second server sees %v polls in the shared registry, want 1", got)
 	}
 }

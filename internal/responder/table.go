@@ -1,6 +1,9 @@
 package responder
 
-import "bytes"
+import (
+	"bytes"
+	"sync/atomic"
+)
 
 // DefaultService is the service name that always selects a table's default
 // reply, as does an empty agent-send line or none at all.
@@ -15,18 +18,35 @@ type Table struct {
 	// fleet: every name is a server's, the default reply is an empty line,
 	// and polls always read their agent-send line.
 	fleet bool
+	// answered counts, by server, the polls answered with its line (see
+	// NewFleetTableAnswered).
+	answered map[string]*atomic.Uint64
 }
 
 // NewFleetTable builds the table of a fleet: the replies by server name.
 // A poll that names no server (no agent-send line, an empty line or
 // DefaultService) or an unknown one gets an empty line, which HAProxy takes
-// as "no change". It copies its argument.
+// as "no change", and is counted as an unknown_server poll. It copies its
+// argument.
 func NewFleetTable(byServer map[string][]byte) *Table {
 	t := NewTable(nil, byServer)
 	t.fleet = true
 	if t.byService == nil {
 		t.byService = map[string][]byte{}
 	}
+	return t
+}
+
+// NewFleetTableAnswered is NewFleetTable where each poll answered with a
+// server's line (written in full) adds one to that server's counter in
+// answered, if it has one: the publisher learns which lines HAProxy was
+// told without ever making a poll wait. A counter stands for one line: the
+// publisher gives a server a new one when its line changes, so that a poll
+// still answering from an older table is not taken for the new line. The
+// map is not copied; the counters are the publisher's.
+func NewFleetTableAnswered(byServer map[string][]byte, answered map[string]*atomic.Uint64) *Table {
+	t := NewFleetTable(byServer)
+	t.answered = answered
 	return t
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // TestAliases checks that test files follow YAML aliases as rule files do
-// (issue 15 item 1: one walker): an anchored series and check list reused
+// (one walker for both): an anchored series and check list reused
 // by a second test load, and run, as if written out.
 func TestAliases(t *testing.T) {
 	s, err := Parse([]byte(`rule_files: [r.yaml]

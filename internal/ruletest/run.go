@@ -177,10 +177,10 @@ func compare(t *Test, x *Expectation, res *evaluator.Result, snap evaluator.Snap
 		add("phase", *x.Phase, string(d.Phase))
 	}
 	if x.Op != nil {
-		add("op", *x.Op, d.Op)
+		add("op", *x.Op, d.Op.String())
 	}
 	if x.Admin != nil {
-		add("admin", *x.Admin, d.Admin)
+		add("admin", *x.Admin, d.Admin.String())
 	}
 	if x.Weight != nil {
 		add("weight", strconv.Itoa(*x.Weight)+"%", strconv.Itoa(d.Weight)+"%")

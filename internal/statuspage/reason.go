@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // FromDecision turns one evaluated decision into a Target of the given
@@ -16,7 +17,7 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		Name:      d.Service,
 		Reply:     strings.TrimSuffix(d.Reply, "\n"),
 		Reason:    Reason(d, now),
-		Out:       out(d),
+		Out:       d.Out(),
 		WeightKey: WeightKey(kind, d.Service),
 		Rules:     make([]Rule, len(d.Rules)),
 		Facts:     facts(d, now),
@@ -58,10 +59,6 @@ func facts(d *evaluator.Decision, now time.Time) []Fact {
 		fs = append(fs, Fact{"ramp", fmt.Sprintf("weight climbing from %d%% to %d%%, done in %s", r.From, r.To, Ago(r.Until.Sub(now)))})
 	}
 	return fs
-}
-
-func out(d *evaluator.Decision) bool {
-	return d.Op != "up" || d.Admin == "drain" || d.Admin == "maint"
 }
 
 // Reason says in plain words what a decision does and why, e.g.
@@ -122,16 +119,16 @@ func Reason(d *evaluator.Decision, now time.Time) string {
 func stateWords(d *evaluator.Decision) string {
 	var parts []string
 	switch d.Op {
-	case "up", "":
-	case "fail":
+	case rules.Up, rules.NoOp:
+	case rules.Fail:
 		parts = append(parts, "failed")
 	default:
-		parts = append(parts, d.Op)
+		parts = append(parts, d.Op.String())
 	}
 	switch d.Admin {
-	case "drain":
+	case rules.Drain:
 		parts = append(parts, "draining")
-	case "maint":
+	case rules.Maint:
 		parts = append(parts, "in maintenance")
 	}
 	s := strings.Join(parts, " and ")

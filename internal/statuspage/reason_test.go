@@ -23,24 +23,24 @@ func TestReason(t *testing.T) {
 		want string
 	}{{
 		name: "ready",
-		d:    evaluator.Decision{Op: "up", Admin: "ready", Weight: 100, Rules: []evaluator.RuleResult{rule("q", "q > 1", evaluator.False, evaluator.Inactive, 0)}},
+		d:    evaluator.Decision{Op: rules.Up, Admin: rules.Ready, Weight: 100, Rules: []evaluator.RuleResult{rule("q", "q > 1", evaluator.False, evaluator.Inactive, 0)}},
 		want: "in rotation: no rule fires",
 	}, {
 		name: "drain for 2m",
-		d: evaluator.Decision{Op: "up", Admin: "drain", Weight: 100, Rules: []evaluator.RuleResult{
+		d: evaluator.Decision{Op: rules.Up, Admin: rules.Drain, Weight: 100, Rules: []evaluator.RuleResult{
 			rule("queue_depth > 500", "queue_depth > 500", evaluator.True, evaluator.Firing, 2*time.Minute+10*time.Second)}},
 		want: "draining because queue_depth > 500 for 2m",
 	}, {
 		name: "named rule, weight, pending and unknown",
-		d: evaluator.Decision{Op: "up", Admin: "ready", Weight: 50, Rules: []evaluator.RuleResult{
+		d: evaluator.Decision{Op: rules.Up, Admin: rules.Ready, Weight: 50, Rules: []evaluator.RuleResult{
 			rule("hot", "cpu > 0.9", evaluator.True, evaluator.Firing, 45*time.Second),
 			rule("deep", "queue_depth > 500", evaluator.True, evaluator.Pending, 10*time.Second),
 			rule("p99", "p99 > 2", evaluator.Unknown, evaluator.Inactive, 0)}},
 		want: "in rotation at weight 50% because hot (cpu > 0.9) for 45s. Pending: deep (queue_depth > 500) for 10s. Unknown (data missing, state kept): p99 (p99 > 2)",
 	}, {
 		name: "down and maint by override",
-		d: evaluator.Decision{Op: "down", Admin: "maint", Weight: 100, Overrides: []evaluator.Override{{
-			Reason: "disk swap", Action: rules.Action{Op: "down", Admin: "maint", Weight: rules.Unset, Maxconn: rules.Unset}, Expires: now.Add(90 * time.Minute)}}},
+		d: evaluator.Decision{Op: rules.Down, Admin: rules.Maint, Weight: 100, Overrides: []evaluator.Override{{
+			Reason: "disk swap", Action: rules.Action{Op: rules.Down, Admin: rules.Maint, Weight: rules.Unset, Maxconn: rules.Unset}, Expires: now.Add(90 * time.Minute)}}},
 		want: `down and in maintenance because operator override "disk swap" (down, maint, ends in 1h30m)`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,7 +52,7 @@ func TestReason(t *testing.T) {
 }
 
 func TestFacts(t *testing.T) {
-	d := &evaluator.Decision{Service: "web", Op: "up", Admin: "ready", Weight: 40, Reply: "up ready 40%\n",
+	d := &evaluator.Decision{Service: "web", Op: rules.Up, Admin: rules.Ready, Weight: 40, Reply: "up ready 40%\n",
 		Phase: evaluator.Restoring, QuietAt: t0.Add(25 * time.Second),
 		Ramp: &evaluator.Ramp{From: 1, To: 100, Since: t0.Add(-time.Minute), Until: t0.Add(90 * time.Second)}}
 	tg := FromDecision("service", d, t0)
