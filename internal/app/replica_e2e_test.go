@@ -145,7 +145,7 @@ func TestReplicasThroughEtcd(t *testing.T) {
 	// 1. Flapping data: never more than max_unavailable out in HAProxy.
 	rng := rand.New(rand.NewPCG(1, 2))
 	maxOut, samplesOut := 0, 0
-	for end, next := time.Now().Add(12*time.Second), time.Now(); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	for end, next := time.Now().Add(15*time.Second), time.Now(); time.Now().Before(end) || samplesOut == 0 && time.Now().Before(end.Add(30*time.Second)); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(next) {
 			var deep []string
 			for _, s := range servers {
@@ -154,7 +154,7 @@ func TestReplicasThroughEtcd(t *testing.T) {
 				}
 			}
 			exp.set(900, deep...)
-			next = time.Now().Add(time.Duration(300+rng.IntN(700)) * time.Millisecond)
+			next = time.Now().Add(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
 		}
 		got := drained()
 		if len(got) > 1 {
@@ -167,6 +167,10 @@ func TestReplicasThroughEtcd(t *testing.T) {
 	}
 	t.Logf("flapping: %d samples with one server out, never more", samplesOut)
 	if samplesOut == 0 {
+		for _, ra := range []*runningAgent{a, b} {
+			st := ra.get(t, "/status")
+			t.Logf("status: %s", st[:min(3000, len(st))])
+		}
 		t.Fatal("no server ever drained: the flapping data tested nothing")
 	}
 
@@ -230,6 +234,9 @@ func TestReplicasThroughEtcd(t *testing.T) {
 		t.Errorf("haproxy_agent_etcd_up = %v without quorum", got)
 	}
 	exp.set(900, "s01")
+	waitUntil("both replicas read s03 back in", 20*time.Second, func() bool {
+		return !strings.Contains(replyOf(a, "s03"), "drain") && !strings.Contains(replyOf(b, "s03"), "drain")
+	})
 	waitDrained("s03 released, s01 held while etcd is down")
 	for range 40 {
 		if got := drained(); len(got) != 0 {

@@ -149,8 +149,9 @@ type Group struct {
 	overrides map[string]evaluator.Override
 	// ackedRev is the latest out-set every replica has applied, since
 	// ackedAt.
-	ackedRev int64
-	ackedAt  time.Time
+	ackedRev    int64
+	ackedAt     time.Time
+	settleTimer *time.Timer
 }
 
 // Start connects to etcd and joins the group in the background; it does
@@ -220,6 +221,11 @@ func Start(o Options) (*Group, error) {
 func (g *Group) Close() error {
 	g.cancel()
 	<-g.done
+	g.mu.Lock()
+	if g.settleTimer != nil {
+		g.settleTimer.Stop()
+	}
+	g.mu.Unlock()
 	return g.cli.Close()
 }
 
@@ -619,13 +625,21 @@ func (g *Group) refreshGate() {
 		for _, acked := range g.replicas {
 			all = all && acked >= g.setRev
 		}
-		if all && (g.ackedRev != g.setRev || g.ackedAt.IsZero()) {
-			g.ackedRev, g.ackedAt = g.setRev, time.Now()
-			if settle := time.Duration(g.settle.Load()); settle > 0 {
-				time.AfterFunc(settle, g.refreshGate)
+		if all {
+			if g.ackedRev != g.setRev || g.ackedAt.IsZero() {
+				g.ackedRev, g.ackedAt = g.setRev, time.Now()
+			}
+			if wait := time.Duration(g.settle.Load()) - time.Since(g.ackedAt); wait > 0 {
+				// Look again once the wait is over.
+				if g.settleTimer == nil {
+					g.settleTimer = time.AfterFunc(wait, g.refreshGate)
+				} else {
+					g.settleTimer.Reset(wait)
+				}
+			} else {
+				next.adds = true
 			}
 		}
-		next.adds = all && g.ackedRev == g.setRev && time.Since(g.ackedAt) >= time.Duration(g.settle.Load())
 	}
 	wasUp := g.up
 	g.mu.Unlock()
