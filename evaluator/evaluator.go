@@ -49,6 +49,9 @@ type Evaluator struct {
 	// told is, in fleet mode, the replies last sent before a restart, by
 	// server (see Resume).
 	told map[string]string
+	// toldOut is, in fleet mode, why HAProxy may have held each server
+	// out before a restart (see Resume).
+	toldOut map[string]string
 	// await: a fleet server is back in rotation only once Polled says
 	// HAProxy was told so (see AwaitPolls).
 	await bool
@@ -178,11 +181,17 @@ func (e *Evaluator) Reload(f *rules.File) *Evaluator {
 // start-up restore: HAProxy holds nothing of the agent's, and what an
 // operator set since stays. Call it before the first Evaluate.
 //
-// In fleet mode told is by server name, and each server takes its line
-// when it is first seen.
-func (e *Evaluator) Resume(told map[string]string) {
+// In fleet mode told is by server name, and outBy says which servers
+// HAProxy may have held out of rotation, and why (OutByRules,
+// OutByOverride; see Decision.OutBy). Each of them is out again from the
+// first evaluation: one out by its rules keeps its place while they still
+// want it out, their for: window included; one no longer discovered is
+// answered its restore. A server out by its line but missing from outBy
+// (a state file written before reasons were kept) is taken as out by its
+// rules.
+func (e *Evaluator) Resume(told, outBy map[string]string) {
 	if e.file.Fleet != nil {
-		e.told = told
+		e.told, e.toldOut = told, outBy
 		return
 	}
 	for i, s := range e.file.Services {
@@ -209,18 +218,20 @@ func (e *Evaluator) Evaluate(now time.Time, snap Snapshot, overrides []Override)
 // fleet mode servers is ignored.
 func (e *Evaluator) EvaluateServers(now time.Time, servers []string, snap Snapshot, overrides []Override) *Result {
 	e.load(snap)
+	defWeight := e.file.Reply.Default.Weight
 	if e.file.Fleet != nil {
 		if servers == nil {
 			servers = e.file.Fleet.Static
 		}
-		return e.evaluateFleet(now, servers, snap, overrides)
+		return e.evaluateFleet(now, servers, snap, newOverrideSet(now, overrides, e.file.Services[0].Name, defWeight))
 	}
+	set := newOverrideSet(now, overrides, "", defWeight)
 	res := &Result{Time: now, Services: make([]*Decision, len(e.file.Services))}
 	values := make([]Value, 0, e.valueCap)
 	for i, svc := range e.file.Services {
 		d := &Decision{Service: svc.Name, Rules: make([]RuleResult, len(svc.Rules))}
 		values = e.evalService(now, i, e.states[i], d, values, e.last, e.missing)
-		e.decide(now, svc, d, overrides, &e.replies[i], svc.Name, "")
+		e.decide(now, svc, d, set, &e.replies[i], svc.Name, "")
 		res.Services[i] = d
 	}
 	return res

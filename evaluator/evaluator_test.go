@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -375,5 +376,58 @@ func TestMaxReplyLen(t *testing.T) {
 	line := formatReply(d)
 	if n := len(line) - 1; n > MaxReplyLen {
 		t.Errorf("reply of %d bytes, over MaxReplyLen (%d): %q", n, MaxReplyLen, line)
+	}
+}
+
+// TestRoundingNonFinite: int() of an infinite value wrapped around to
+// -9223372036854775808, so int(ratio * 100) >= 5 was false where
+// ratio * 100 >= 5 is true, and a weight from it came out 0%. int() of a
+// number that is not finite (or beyond the integers) is now an error: the
+// rule is unknown, as a weight that is not finite is. ceil, floor and
+// round keep infinities: a comparison reads as without them, and a weight
+// from them is refused as without them.
+func TestRoundingNonFinite(t *testing.T) {
+	inf := math.Inf(1)
+	for _, tc := range []struct {
+		when, weight string
+		ratio        float64
+		want         Outcome
+	}{
+		{"int(ratio * 100) >= 5", "", inf, Unknown},
+		{"int(-ratio) < 0", "", inf, Unknown},
+		{"int(ratio - ratio) == 0", "", inf, Unknown}, // NaN
+		{"int(ratio) > 0", "", 1e300, Unknown},        // beyond the integers
+		{"int(ratio) % 2 == 0", "", inf, Unknown},
+		{"int(ratio * 100) >= 5", "", 0.07, True},
+		{"int(ratio) % 2 == 0", "", 4.5, True},
+		{"ceil(ratio) >= 5", "", inf, True},
+		{"floor(-ratio) < 0", "", inf, True},
+		{"round(ratio) >= 5", "", inf, True},
+		{"ratio * 100 >= 5", "", inf, True},
+		{"true", "int(100 - ratio)", inf, Unknown},
+		{"true", "ceil(100 - ratio)", inf, Unknown},
+		{"true", "round(100 - ratio)", inf, Unknown},
+		{"true", "100 - ratio", inf, Unknown},
+		{"true", "int(100 - ratio)", 49.5, True},
+	} {
+		// Compiled as a rule file compiles them.
+		text := fmt.Sprintf("metrics:\n  ratio: host:cpu\nrules:\n  - name: r\n    when: %q\n    then: drain\n", tc.when)
+		if tc.weight != "" {
+			text = fmt.Sprintf("metrics:\n  ratio: host:cpu\nrules:\n  - name: r\n    when: %q\n    weight: %q\n", tc.when, tc.weight)
+		}
+		f, err := rules.Parse([]byte(text), "r.yaml")
+		if err != nil {
+			t.Fatalf("%s%s: %v", tc.when, tc.weight, err)
+		}
+		rr := New(f).Evaluate(t0, snap("ratio", tc.ratio), nil).Service("").Rules[0]
+		if rr.Outcome != tc.want {
+			t.Errorf("ratio %v, when %s, weight %q: %v (%q); want %v", tc.ratio, tc.when, tc.weight, rr.Outcome, rr.Error, tc.want)
+		}
+		if tc.want == Unknown && strings.HasPrefix(tc.when+tc.weight, "int(") && !strings.Contains(rr.Error, "int(") {
+			t.Errorf("ratio %v, %s%s: error %q does not name int()", tc.ratio, tc.when, tc.weight, rr.Error)
+		}
+		if tc.weight != "" && tc.want == True && rr.Weight != 50 {
+			t.Errorf("int(100 - 49.5): weight %d; want 50 (int truncates)", rr.Weight)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
@@ -40,6 +41,13 @@ type fleetServer struct {
 	// polled is when HAProxy last polled the server (Polled), or when
 	// the server became known; without AwaitPolls, every evaluation.
 	polled time.Time
+	// outBy is why HAProxy may hold the server out (Decision.OutBy), and
+	// forced whether an override took it out in this evaluation.
+	outBy  string
+	forced bool
+	// resumed: out by its rules before a restart, the server keeps its
+	// place while they still want it out, pending or firing.
+	resumed bool
 	// wantSince is since when the rules have wanted the server out,
 	// without a break; zero when they do not.
 	wantSince time.Time
@@ -62,9 +70,12 @@ func (e *Evaluator) newServer(name string) *fleetServer {
 	}
 	if line, ok := e.told[name]; ok {
 		srv.reply.resume(line)
-		// A server HAProxy was told to take out before a restart keeps
-		// its place under the guardrail.
-		srv.out = srv.reply.out
+	}
+	// A server HAProxy may have held out before a restart is out again,
+	// and keeps its place under the guardrail while its rules want it.
+	if why := e.toldOut[name]; why != "" || srv.reply.out {
+		srv.out, srv.outBy = true, cmp.Or(why, OutByRules)
+		srv.resumed = srv.outBy == OutByRules
 	}
 	for i, m := range e.file.Metrics {
 		srv.vals[i] = math.NaN()
@@ -116,9 +127,10 @@ type fleetCycle struct {
 
 // evaluateFleet runs the default service's rules once per server, then the
 // guardrail. e.load has run.
-func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot, overrides []Override) *Result {
+func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot, overrides *overrideSet) *Result {
 	if e.fleet == nil {
 		e.fleet = make(map[string]*fleetServer, len(servers))
+		e.resumeGone(now)
 	}
 	e.gen++
 	c := e.evaluateListed(now, servers, e.serverVectors(snap), overrides)
@@ -138,6 +150,7 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 		}
 	}
 	c.res.Guardrail = g
+	c.res.Overrides = overrides.wide.in
 	slices.SortFunc(c.res.Servers, func(a, b *Decision) int { return strings.Compare(a.Server, b.Server) })
 	return c.res
 }
@@ -148,11 +161,61 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 func (e *Evaluator) publishedTo(now time.Time, srv *fleetServer) {
 	switch {
 	case srv.last.Out():
-		srv.out = true
+		srv.out, srv.outBy = true, OutByRules
+		if srv.forced {
+			srv.outBy = OutByOverride
+		}
 	case !e.await:
 		srv.polled = now
 		if restores(srv.last) {
 			srv.out = false
+		}
+	}
+	if !srv.out {
+		srv.outBy = ""
+	}
+	srv.last.OutBy = srv.outBy
+}
+
+// stillWanted reports whether the rules of a server that was out by them
+// before a restart still want it out: a rule that takes it out is firing
+// for the first time since (the server then goes on as any other), or is
+// pending, or cannot tell (a value missing, with on_missing: keep, which
+// keeps the state the rule had: firing).
+func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
+	wanted := false
+	for j, r := range svc.Rules {
+		rr := &d.Rules[j]
+		if !e.takesOut(r, rr) {
+			continue
+		}
+		switch {
+		case rr.State == Firing:
+			return false
+		case rr.State == Pending, rr.Outcome == Unknown && r.OnMissing == rules.Keep:
+			wanted = true
+		}
+	}
+	return wanted
+}
+
+// takesOut reports whether rule r, firing, takes the server out of
+// rotation: down, drain, maint or a weight of 0%.
+func (e *Evaluator) takesOut(r *rules.Rule, rr *RuleResult) bool {
+	a := r.Action
+	a.Weight = e.ruleWeight(r, rr)
+	return a.Out()
+}
+
+// resumeGone remembers, at the first evaluation, every server HAProxy may
+// have held out before a restart, listed or not: one no longer discovered
+// is then answered its restore rather than forgotten.
+func (e *Evaluator) resumeGone(now time.Time) {
+	for name, why := range e.toldOut {
+		if why != "" && e.fleet[name] == nil {
+			srv := e.newServer(name)
+			srv.polled = now
+			e.fleet[name] = srv
 		}
 	}
 }
@@ -176,7 +239,7 @@ func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 // twice), as if the guardrail did not exist. The decisions, rule results
 // and values of all servers share a few large allocations, since a fleet
 // has thousands.
-func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides []Override) fleetCycle {
+func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides *overrideSet) fleetCycle {
 	svc := e.file.Services[0]
 	nr := len(svc.Rules)
 	decisions := make([]Decision, len(servers))
@@ -203,6 +266,8 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 		d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
 		e.env = srv.env
 		values = e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing)
+		srv.resumed = srv.resumed && srv.out && e.stillWanted(svc, d)
+		d.kept = srv.resumed
 		// While HAProxy may hold it out, its reply carries the restore.
 		srv.reply.unrestored = srv.out
 		srv.saved = srv.reply
@@ -222,6 +287,7 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 // since when its rules have wanted it out: the guardrail lets the earliest
 // go first.
 func (c *fleetCycle) classify(now time.Time, srv *fleetServer, d *Decision, overrideOut bool) {
+	srv.forced = overrideOut
 	switch {
 	case overrideOut:
 		c.forced++
@@ -306,6 +372,7 @@ func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
 	d.Reply = reuseReply(d)
 	d.prev = nil
 	srv.last = d
+	srv.resumed = false
 	return d
 }
 
@@ -340,7 +407,7 @@ func (e *Evaluator) Polled(now time.Time, name string) {
 // budget left by forced servers allows are decided again under hold, in
 // rotation. The state of their replies is first put back as it was before
 // this evaluation, so that the first decision leaves no trace.
-func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides []Override) *Guardrail {
+func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) *Guardrail {
 	fl := e.file.Fleet
 	total := len(c.res.Servers)
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(total), Servers: total, Held: []string{}}

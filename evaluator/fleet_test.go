@@ -1,10 +1,12 @@
 package evaluator
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -214,13 +216,81 @@ func TestFleetResumeKeepsPlace(t *testing.T) {
 	f := fleetFile(t, 4, rules.Limit{Set: true, N: 1})
 	e := New(f)
 	// Before the restart web03 was drained; now web01 and web03 are deep.
-	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web01": "up"})
+	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web01": "up"}, nil)
 	res := e.Evaluate(t0, queues(f.Fleet.Static, map[string]float64{"web01": 900, "web03": 900}, 1), nil)
 	if d := res.Server("web03"); !d.Out() || d.Held {
 		t.Errorf("web03 lost its place after a restart: %q", d.Reply)
 	}
 	if d := res.Server("web01"); !d.Held {
 		t.Errorf("web01 not held: %q", d.Reply)
+	}
+}
+
+// TestFleetOverridesForAllAppliedOnce puts the most overrides allowed
+// (1,000) in force for every server of a 2,000-server fleet, and one
+// naming web07: every other server shares one list and one combination
+// (no copy per server), the evaluation allocates about what it does with
+// one override (a ratio in the same run), a fleet server's JSON lists only
+// the overrides naming it, and the result lists those for all once.
+func TestFleetOverridesForAllAppliedOnce(t *testing.T) {
+	f := fleetFile(t, 2000, rules.Limit{})
+	ovs := make([]Override, 0, 1000)
+	for i := range 999 {
+		ovs = append(ovs, Override{ID: fmt.Sprintf("%08x", i), Action: act("", "", 60+i%40, rules.Unset), Reason: fmt.Sprintf("all %d", i), Created: t0})
+	}
+	ovs = append(ovs, Override{ID: "web07own", Service: "web07", Action: act("", "maint", rules.Unset, rules.Unset), Reason: "disk", Created: t0})
+	snap := queues(f.Fleet.Static, nil, 1)
+
+	bytesPerCycle := func(ovs []Override) uint64 {
+		e := New(f)
+		e.Evaluate(t0, snap, ovs)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range 5 {
+			e.Evaluate(t0.Add(time.Duration(i+1)*time.Second), snap, ovs)
+		}
+		runtime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / 5
+	}
+	one, with := bytesPerCycle(ovs[:1]), bytesPerCycle(ovs)
+	t.Logf("bytes per cycle: %d with one override, %d with 1,000", one, with)
+	if with > one+one/2 {
+		t.Errorf("1,000 overrides: %d bytes per cycle, %.1f times the %d with one: copied per server", with, float64(with)/float64(one), one)
+	}
+
+	e := New(f)
+	res := e.Evaluate(t0, snap, ovs)
+	if len(res.Overrides) != 999 {
+		t.Errorf("result lists %d overrides for all servers, want 999", len(res.Overrides))
+	}
+	first := res.Server("web01")
+	for _, d := range res.Servers {
+		switch d.Server {
+		case "web07":
+			if len(d.Overrides) != 1000 || d.Admin != rules.Maint {
+				t.Errorf("web07: %d overrides, admin %v; want 1000 and maint", len(d.Overrides), d.Admin)
+			}
+		default:
+			if len(d.Overrides) != 999 || &d.Overrides[0] != &first.Overrides[0] {
+				t.Fatalf("%s: %d overrides, not the list web01 has", d.Server, len(d.Overrides))
+			}
+			if d.Weight != 60 || !strings.Contains(d.Reply, "#override: all 0") {
+				t.Errorf("%s: %q, want the lowest weight (60%%) and the first override named", d.Server, d.Reply)
+			}
+		}
+	}
+	for name, want := range map[string]int{"web01": 0, "web07": 1} {
+		data, err := json.Marshal(res.Server(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Overrides []json.RawMessage }
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Overrides) != want {
+			t.Errorf("%s's JSON lists %d overrides, want %d (those naming it)", name, len(doc.Overrides), want)
+		}
 	}
 }
 

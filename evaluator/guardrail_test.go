@@ -201,3 +201,71 @@ func TestFleetReleasedServerCountsUntilTold(t *testing.T) {
 		t.Errorf("web01 told its restore, restore_for 0: %q, want up", d.Reply)
 	}
 }
+
+// TestFleetRestartKeepsTheDrain replays the restart case: a rule with
+// for: 3s and max_unavailable 1; web02 was drained by it and web01 held
+// when the agent restarted. From the first evaluation web02 is out again,
+// through its rule's for: window, and keeps its place once both fire: web01
+// stays held.
+func TestFleetRestartKeepsTheDrain(t *testing.T) {
+	f := fleetFile(t, 4, rules.Limit{Set: true, N: 1})
+	f.Services[0].Rules[0].For = 3 * time.Second
+	all := f.Fleet.Static
+	e := New(f)
+	e.AwaitPolls()
+	e.Resume(map[string]string{
+		"web01": "up ready 100% #held by guardrail (1 of 4 out); queue > 500",
+		"web02": "up drain 100% #queue > 500",
+	}, map[string]string{"web02": OutByRules})
+	deep := map[string]float64{"web01": 900, "web02": 900}
+	for s := 0; s <= 5; s++ {
+		now := t0.Add(time.Duration(s) * time.Second)
+		res := e.EvaluateServers(now, all, queues(all, deep, 1), nil)
+		if d := res.Server("web02"); d.Admin != rules.Drain || d.Held || d.OutBy != OutByRules {
+			t.Fatalf("%ds: web02 %q (out_by %q), want still drained by its rules", s, d.Reply, d.OutBy)
+		}
+		if d := res.Server("web01"); d.Out() || s >= 3 && !d.Held {
+			t.Fatalf("%ds: web01 %q held=%v, want in rotation (pending, then held)", s, d.Reply, d.Held)
+		}
+		for _, name := range all {
+			e.Polled(now.Add(500*time.Millisecond), name)
+		}
+	}
+}
+
+// TestFleetRestartReleases: a server out by its rules before a restart
+// whose rules no longer want it out is restored at the first evaluation,
+// and so is one out by an override that is gone, even while its rules are
+// pending: it was not out because of them.
+func TestFleetRestartReleases(t *testing.T) {
+	f := fleetFile(t, 4, rules.Limit{Set: true, N: 2})
+	f.Services[0].Rules[0].For = 3 * time.Second
+	all := f.Fleet.Static
+	e := New(f)
+	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500", "web04": "up maint 100% #override: disk"},
+		map[string]string{"web03": OutByRules, "web04": OutByOverride})
+	res := e.EvaluateServers(t0, all, queues(all, map[string]float64{"web04": 900}, 1), nil)
+	for _, name := range []string{"web03", "web04"} {
+		if d := res.Server(name); d.Out() || d.Reply != "up ready 100%\n" {
+			t.Errorf("%s %q, want its restore", name, d.Reply)
+		}
+	}
+}
+
+// TestFleetRestartRemembersGoneServers: a server that was out before a
+// restart and is no longer discovered after it is remembered, counted,
+// and answered its restore.
+func TestFleetRestartRemembersGoneServers(t *testing.T) {
+	f := fleetFile(t, 3, rules.Limit{Set: true, N: 1})
+	e := New(f)
+	e.AwaitPolls()
+	e.Resume(map[string]string{"web03": "up drain 100% #queue > 500"}, map[string]string{"web03": OutByRules})
+	listed := f.Fleet.Static[:2]
+	res := e.EvaluateServers(t0, listed, queues(listed, map[string]float64{"web01": 900}, 1), nil)
+	if d := res.Server("web03"); d == nil || !d.Restore || d.Reply != "up ready 100% #no longer discovered: restored\n" {
+		t.Fatalf("web03, out before the restart and gone: %+v", d)
+	}
+	if d := res.Server("web01"); !d.Held {
+		t.Errorf("web01 %q, want held while HAProxy holds web03", d.Reply)
+	}
+}

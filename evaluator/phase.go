@@ -41,8 +41,11 @@ type Ramp struct {
 // evaluation, before the reply state decides what is said.
 type want struct {
 	// Action holds the words and numbers wanted; Maxconn is the limit
-	// held, or rules.Unset.
+	// held, or rules.Unset. Weight is the percent wanted.
 	rules.Action
+	// abs is the absolute weight wanted, or rules.Unset: it wins over
+	// the percent.
+	abs int
 	// pinned is set when an override in force sets the admin word or the
 	// weight: the operator asked the agent to say it.
 	pinned bool
@@ -101,6 +104,8 @@ func (rs *replyState) resume(line string) {
 			told.Admin = admin
 		case strings.HasPrefix(w, "maxconn:"):
 			rs.toldMaxconn = true
+		case strings.HasPrefix(w, "weight:"):
+			rs.toldFull = true
 		case strings.HasSuffix(w, "%"):
 			if n, err := strconv.Atoi(strings.TrimSuffix(w, "%")); err == nil {
 				told.Weight = n
@@ -121,7 +126,7 @@ func (rs *replyState) startRamp(now time.Time, from, to int) {
 // isNeutral reports whether w asks for nothing HAProxy would not do on its
 // own: up (or the default), ready, 100%.
 func (w *want) isNeutral() bool {
-	return !w.Op.IsDown() && w.Admin == rules.Ready && w.Weight == 100 && !w.pinned
+	return !w.Op.IsDown() && w.Admin == rules.Ready && w.Weight == 100 && w.abs == rules.Unset && !w.pinned
 }
 
 // apply turns what is wanted into d's reply at now, advancing the state:
@@ -138,6 +143,12 @@ func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w
 		maxconn = cfg.Maxconn
 	}
 	d.Op, d.Admin, d.Weight, d.Maxconn = w.Op, w.Admin, w.Weight, maxconn
+	d.Absolute = w.abs != rules.Unset
+	if d.Absolute {
+		// No ramp: the agent cannot tell what percent an absolute
+		// weight is of the server's own.
+		d.Weight, d.Ramp = w.abs, nil
+	}
 	rs.setPhase(cfg, d, acting || held, restoring, releasing)
 	d.full = acting || restoring
 }

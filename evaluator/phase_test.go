@@ -182,7 +182,7 @@ func TestResume(t *testing.T) {
 		{"up drain 100% #hot\n", "up ready 1%\n", Acting},
 	} {
 		e := New(b.file)
-		e.Resume(map[string]string{"default": tc.told, "gone": "up drain 100%"})
+		e.Resume(map[string]string{"default": tc.told, "gone": "up drain 100%"}, nil)
 		d := e.Evaluate(t0, snap("x", 0), nil).Service("")
 		if d.Reply != tc.reply || d.Phase != tc.phase {
 			t.Errorf("told %q: reply %q phase %s, want %q %s", tc.told, d.Reply, d.Phase, tc.reply, tc.phase)

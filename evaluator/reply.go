@@ -30,7 +30,7 @@ var noneFiring = []string{}
 // the server out of rotation (the guardrail): their op and admin words give
 // way to up and ready, and hold leads the description. It reports whether
 // an override in force takes the server out of rotation.
-func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides []Override, rs *replyState, target, hold string) (overrideOut bool) {
+func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides *overrideSet, rs *replyState, target, hold string) (overrideOut bool) {
 	w := e.combineRules(svc, d)
 	if hold != "" {
 		// Held in rotation, and a weight of 0% is out too: hold it at
@@ -38,17 +38,92 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 		w.Op, w.Admin = rules.Up, rules.Ready
 		w.Weight = max(w.Weight, e.file.Reply.MinWeight, 1)
 	}
-	d.Overrides = inForce(now, overrides, svc.Name, target)
-	ov, ready := combineOverrides(d.Overrides, e.file.Reply.Default.Weight)
+	applied := overrides.forTarget(now, svc.Name, target)
+	d.Overrides = applied.in
+	ov := applied.ov
 	w.overlay(ov)
-	d.Description = e.describe(svc, d, ov, ready, hold)
+	d.Description = e.describe(svc, d, applied, hold)
 
 	w.Weight = min(w.Weight, rules.MaxWeight)
 	// A held server says up ready at its weight on every poll.
-	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || hold != ""
+	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || ov.abs != rules.Unset || hold != ""
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
 	return ov.Out()
+}
+
+// overrideSet is the overrides of one evaluation, sorted out once: those
+// that apply to everything are combined once and shared by every decision
+// they apply to, so that overrides for all servers cost a fleet one
+// combination per evaluation, not one per server.
+type overrideSet struct {
+	all []Override
+	// wide is what applies to a target no override names: the overrides
+	// for everything (Service ""; in fleet mode also the default
+	// service's name, which every server answers for).
+	wide applied
+	// named holds the names overrides give, for the targets that need a
+	// combination of their own.
+	named map[string]bool
+	// wideName is the service name that counts as everything, or "".
+	wideName  string
+	defWeight int
+}
+
+// applied is the overrides in force for one target and what they combine
+// to: the parts of the reply they set, the description parts naming them,
+// and the description they make alone.
+type applied struct {
+	in    []Override
+	ov    want
+	parts []string
+	desc  string
+}
+
+// newOverrideSet sorts out the overrides in force at now. wideName is the
+// service every target answers for (fleet mode), or "".
+func newOverrideSet(now time.Time, overrides []Override, wideName string, defWeight int) *overrideSet {
+	s := &overrideSet{all: overrides, wideName: wideName, defWeight: defWeight}
+	wide := make([]Override, 0, len(overrides))
+	for _, o := range overrides {
+		if !o.Expires.IsZero() && !now.Before(o.Expires) {
+			continue
+		}
+		if o.Service == "" || o.Service == wideName && wideName != "" {
+			wide = append(wide, o)
+			continue
+		}
+		if s.named == nil {
+			s.named = make(map[string]bool)
+		}
+		s.named[o.Service] = true
+	}
+	if len(wide) == len(overrides) {
+		wide = overrides // all of them: no copy (the caller's slice is not changed)
+	}
+	if len(wide) == 0 {
+		wide = nil
+	}
+	s.wide = combined(wide, defWeight)
+	return s
+}
+
+// forTarget returns the overrides that apply to the service named svc
+// (and target, the fleet server), combined: the shared combination of
+// the overrides for everything unless one names either.
+func (s *overrideSet) forTarget(now time.Time, svc, target string) applied {
+	if !s.named[target] && (svc == s.wideName || !s.named[svc]) {
+		return s.wide
+	}
+	return combined(inForce(now, s.all, svc, target), s.defWeight)
+}
+
+// combined combines in and names the overrides that set a part of the
+// reply, for the description.
+func combined(in []Override, defWeight int) applied {
+	ov, ready := combineOverrides(in, defWeight)
+	parts := overrideParts(in, ov, ready)
+	return applied{in: in, ov: ov, parts: parts, desc: description(parts)}
 }
 
 // combineRules lists the firing rules of svc in d.Firing and combines what
@@ -59,14 +134,16 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 // stays rules.Unset when no rule sets one.
 func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	w := want{Action: rules.NewAction()}
+	w := want{Action: rules.NewAction(), abs: rules.Unset}
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
-		if rr.State != Firing {
+		if !e.counts(r, rr, d) {
 			continue
 		}
-		d.Firing = append(d.Firing, r.Name)
+		if rr.State == Firing {
+			d.Firing = append(d.Firing, r.Name)
+		}
 		a := r.Action
 		if a.Op.IsDown() && w.Op == rules.NoOp {
 			w.Op = a.Op
@@ -74,8 +151,10 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		if a.Admin > w.Admin {
 			w.Admin = a.Admin
 		}
-		if rw := e.ruleWeight(r, rr); rw != rules.Unset && (w.Weight == rules.Unset || rw < w.Weight) {
-			w.Weight = rw
+		if a.Absolute {
+			w.abs = minWeight(w.abs, a.Weight)
+		} else if rw := e.ruleWeight(r, rr); rw != rules.Unset {
+			w.Weight = minWeight(w.Weight, rw)
 		}
 		w.Maxconn = minMaxconn(w.Maxconn, a.Maxconn)
 	}
@@ -89,6 +168,16 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		w.Weight = def.Weight
 	}
 	return w
+}
+
+// counts reports whether rule r's action is part of d: it is firing, or
+// d keeps a server out after a restart (see Resume) and r would take it
+// out and has not let go.
+func (e *Evaluator) counts(r *rules.Rule, rr *RuleResult, d *Decision) bool {
+	if rr.State == Firing {
+		return true
+	}
+	return d.kept && e.takesOut(r, rr) && (rr.State == Pending || rr.Outcome == Unknown && r.OnMissing == rules.Keep)
 }
 
 // inForce returns the overrides that apply now to the service named svc
@@ -112,7 +201,7 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
-	ov.Weight, ov.Maxconn = rules.Unset, rules.Unset
+	ov.Weight, ov.abs, ov.Maxconn = rules.Unset, rules.Unset, rules.Unset
 	for _, o := range in {
 		if o.Action.Admin == rules.Ready {
 			ready = true
@@ -132,14 +221,16 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 		case a.Op != rules.NoOp && ov.Op == rules.NoOp:
 			ov.Op = a.Op
 		}
-		if a.Weight != rules.Unset && (ov.Weight == rules.Unset || a.Weight < ov.Weight) {
-			ov.Weight = a.Weight
+		if a.Absolute {
+			ov.abs = minWeight(ov.abs, a.Weight)
+		} else if a.Weight != rules.Unset {
+			ov.Weight = minWeight(ov.Weight, a.Weight)
 		}
 		ov.Maxconn = minMaxconn(ov.Maxconn, a.Maxconn)
 	}
 	if ready {
 		ov.Admin = rules.Ready
-		if ov.Weight == rules.Unset {
+		if ov.Weight == rules.Unset && ov.abs == rules.Unset {
 			ov.Weight = defWeight
 		}
 	}
@@ -147,7 +238,8 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 }
 
 // overlay lets the overrides win over the rules, part by part: each part
-// ov sets replaces w's.
+// ov sets replaces w's. The weight is one part, percent or absolute: an
+// override setting either replaces both of the rules'.
 func (w *want) overlay(ov want) {
 	if ov.Op != rules.NoOp {
 		w.Op = ov.Op
@@ -155,8 +247,11 @@ func (w *want) overlay(ov want) {
 	if ov.Admin != rules.NoAdmin {
 		w.Admin = ov.Admin
 	}
-	if ov.Weight != rules.Unset {
-		w.Weight = ov.Weight
+	if ov.Weight != rules.Unset || ov.abs != rules.Unset {
+		w.abs = ov.abs
+		if ov.Weight != rules.Unset {
+			w.Weight = ov.Weight
+		}
 	}
 	if ov.Maxconn != rules.Unset {
 		w.Maxconn = ov.Maxconn
@@ -165,49 +260,84 @@ func (w *want) overlay(ov want) {
 
 // describe names what is in force, so that an operator reading HAProxy's
 // stats page sees why: hold first, then the overrides that set a part of
-// the reply, then the firing rules not wholly overridden. ov and ready are
-// what combineOverrides made of d.Overrides.
-func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov want, ready bool, hold string) string {
-	var parts []string
+// the reply, then the firing rules not wholly overridden. ov is
+// d.Overrides combined.
+func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov applied, hold string) string {
+	var ruleParts []string
+	for j, r := range svc.Rules {
+		if !e.counts(r, &d.Rules[j], d) {
+			continue
+		}
+		a := r.Action
+		if a.Op != rules.NoOp && ov.ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.ov.Admin == rules.NoAdmin ||
+			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.ov.Weight == rules.Unset && ov.ov.abs == rules.Unset ||
+			a.Maxconn != rules.Unset && ov.ov.Maxconn == rules.Unset {
+			ruleParts = append(ruleParts, r.Label())
+		}
+	}
+	if hold == "" && !d.kept && len(ruleParts) == 0 {
+		return ov.desc // the overrides' alone, made once for all they apply to
+	}
+	parts := make([]string, 0, 2+len(ov.parts)+len(ruleParts))
 	if hold != "" {
 		parts = append(parts, hold)
 	}
-	for _, o := range d.Overrides {
+	parts = append(parts, ov.parts...)
+	if d.kept {
+		parts = append(parts, "out before restart")
+	}
+	return description(append(parts, ruleParts...))
+}
+
+// overrideParts names, for the description, the overrides of in that set
+// a part of ov (what combineOverrides made of in, with ready): only as
+// many as the description can show.
+func overrideParts(in []Override, ov want, ready bool) []string {
+	var parts []string
+	n := 0
+	for _, o := range in {
 		a := o.Action
 		if a.Admin == rules.Ready && !ready {
 			continue
 		}
 		if a.Op != rules.NoOp && a.Op == ov.Op || a.Admin != rules.NoAdmin && a.Admin == ov.Admin ||
-			a.Weight != rules.Unset && a.Weight == ov.Weight || a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
-			parts = append(parts, "override: "+o.Reason)
+			a.Weight != rules.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.Weight) ||
+			a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
+			p := "override: " + o.Reason
+			parts = append(parts, p)
+			if n += len(p) + 2; n > MaxDescription {
+				break // the rest would be cut
+			}
 		}
 	}
-	for j, r := range svc.Rules {
-		if d.Rules[j].State != Firing {
-			continue
-		}
-		a := r.Action
-		if a.Op != rules.NoOp && ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.Admin == rules.NoAdmin ||
-			e.ruleWeight(r, &d.Rules[j]) != rules.Unset && ov.Weight == rules.Unset || a.Maxconn != rules.Unset && ov.Maxconn == rules.Unset {
-			parts = append(parts, r.Label())
-		}
-	}
-	return description(parts)
+	return parts
 }
 
 // reuseReply returns d's reply line: the previous decision's when every
 // part of it is the same, since a fleet renders a thousand replies per
 // cycle and most repeat; a freshly formatted one otherwise.
 func reuseReply(d *Decision) string {
-	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Maxconn == d.Maxconn && p.Description == d.Description {
+	if p := d.prev; p != nil && p.full == d.full && p.Op == d.Op && p.Admin == d.Admin && p.Weight == d.Weight && p.Absolute == d.Absolute && p.Maxconn == d.Maxconn && p.Description == d.Description {
 		return p.Reply
 	}
 	return formatReply(d)
 }
 
-// ruleWeight is the weight a firing rule asks for, floored at min_weight,
-// or rules.Unset.
+// minWeight combines two weights of one kind: the lower wins; rules.Unset
+// is none.
+func minWeight(a, b int) int {
+	if a == rules.Unset || b != rules.Unset && b < a {
+		return b
+	}
+	return a
+}
+
+// ruleWeight is the weight percent a firing rule asks for, floored at
+// min_weight, or rules.Unset (also for an absolute weight).
 func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
+	if r.Action.Absolute {
+		return rules.Unset
+	}
 	w := r.Action.Weight
 	if r.Weight != nil {
 		w = rr.Weight
@@ -250,7 +380,8 @@ func description(parts []string) string {
 
 // formatReply renders the decision as the agent-check reply line:
 // OP[ ADMIN WEIGHT%][ maxconn:N][ #DESCRIPTION]\n, the admin word and
-// the weight only while acting or restoring.
+// the weight only while acting or restoring; an absolute weight is
+// weight:N in place of WEIGHT%.
 func formatReply(d *Decision) string {
 	b := make([]byte, 0, 32+len(d.Description))
 	b = append(b, d.Op.String()...)
@@ -258,8 +389,13 @@ func formatReply(d *Decision) string {
 		b = append(b, ' ')
 		b = append(b, d.Admin.String()...)
 		b = append(b, ' ')
+		if d.Absolute {
+			b = append(b, "weight:"...)
+		}
 		b = strconv.AppendInt(b, int64(d.Weight), 10)
-		b = append(b, '%')
+		if !d.Absolute {
+			b = append(b, '%')
+		}
 	}
 	if d.Maxconn != rules.Unset {
 		b = append(b, " maxconn:"...)

@@ -119,8 +119,11 @@ type Decision struct {
 	// it (and Weight) only in the acting and restoring phases.
 	Admin rules.Admin `json:"admin"`
 	// Weight is the weight percent the agent applies now: the target, or
-	// the ramp's current step.
+	// the ramp's current step; with Absolute, the absolute weight.
 	Weight int `json:"weight"`
+	// Absolute says Weight is an absolute weight (the reply's weight:N,
+	// HAProxy 3.1+), not a percent of the server line's weight.
+	Absolute bool `json:"absolute,omitempty"`
 	// Maxconn is the maxconn sent, or rules.Unset when the reply carries
 	// none (left out of JSON).
 	Maxconn int `json:"maxconn"`
@@ -138,9 +141,12 @@ type Decision struct {
 	// full is whether Reply carries the admin word and the weight.
 	full bool
 	// Firing names the firing rules, in file order.
-	Firing    []string     `json:"firing"`
-	Rules     []RuleResult `json:"rules"`
-	Overrides []Override   `json:"overrides,omitempty"`
+	Firing []string     `json:"firing"`
+	Rules  []RuleResult `json:"rules"`
+	// Overrides are those in force for the decision; a fleet server's
+	// decisions share one list of those for every server (and its JSON
+	// lists only those naming it).
+	Overrides []Override `json:"overrides,omitempty"`
 	// Server names the fleet server the decision is for; empty outside
 	// fleet mode.
 	Server string `json:"server,omitempty"`
@@ -150,6 +156,12 @@ type Decision struct {
 	// Stale is true for a server discovery no longer lists: it keeps its
 	// last decision until stale_after, then it is forgotten.
 	Stale bool `json:"stale,omitempty"`
+	// OutBy, in fleet mode, says why HAProxy may hold the server out of
+	// rotation: OutByRules or OutByOverride; empty when it is in rotation
+	// there. It is set from the decision that took the server out until
+	// HAProxy was told its restore, so a server just released still has
+	// it.
+	OutBy string `json:"out_by,omitempty"`
 	// Restore is true for a stale server HAProxy may still hold out of
 	// rotation: it is answered its restore, and counts as out, until it
 	// was told that or has not polled for fleet.forget_after.
@@ -161,12 +173,21 @@ type Decision struct {
 	// prev is the same server's decision of the evaluation before, whose
 	// reply line is reused when it is the same; nil outside fleet mode.
 	prev *Decision
+	// kept: the server was out by its rules before a restart, and the
+	// rules that take it out count while pending too (see Resume).
+	kept bool
 }
 
 // Action returns the words and numbers the decision wants, as one action.
 func (d *Decision) Action() rules.Action {
-	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Maxconn: d.Maxconn}
+	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Absolute: d.Absolute, Maxconn: d.Maxconn}
 }
+
+// Why HAProxy may hold a fleet server out of rotation (Decision.OutBy).
+const (
+	OutByRules    = "rules"
+	OutByOverride = "override"
+)
 
 // Out reports whether the decision takes the server out of rotation, as
 // rules.Action.Out defines it.
@@ -185,6 +206,9 @@ type Result struct {
 	// Servers, in fleet mode, holds one decision per known server, sorted
 	// by name.
 	Servers []*Decision `json:"servers,omitempty"`
+	// Overrides, in fleet mode, are the overrides in force for every
+	// server, listed once (a server's decision lists those naming it).
+	Overrides []Override `json:"overrides,omitempty"`
 	// Guardrail is the fleet's max_unavailable at work; nil outside fleet
 	// mode.
 	Guardrail *Guardrail `json:"guardrail,omitempty"`

@@ -22,7 +22,7 @@ var (
 var actionWords = slices.Concat(OpWords, AdminWords, []string{"weight", "maxconn"})
 
 // validActions lists what an action may hold, for messages.
-var validActions = strings.Join(slices.Concat(OpWords, AdminWords, []string{"weight N%", "maxconn N"}), ", ")
+var validActions = strings.Join(slices.Concat(OpWords, AdminWords, []string{"weight N%", "weight N", "maxconn N"}), ", ")
 
 // NewAction returns an action that sets nothing.
 func NewAction() Action {
@@ -32,8 +32,10 @@ func NewAction() Action {
 // ParseAction parses action text such as "drain, weight 10%": words
 // separated by commas and/or spaces, case-insensitive. The words are up,
 // down, fail, stopped (operational state), ready, drain, maint
-// (administrative state), "weight N%" or "N%" (N an integer in 0–256) and
-// "maxconn N" or "maxconn:N" (N ≥ 0). An action names each kind at most
+// (administrative state), "weight N%" or "N%" (N an integer in 0–256, a
+// percent of the server line's weight), "weight N" or "weight:N" (an
+// absolute weight, 0–256, HAProxy 3.1+) and "maxconn N" or "maxconn:N"
+// (N ≥ 0). An action names each kind at most
 // once; empty text is an error.
 func ParseAction(s string) (Action, error) {
 	a := NewAction()
@@ -60,14 +62,14 @@ func ParseAction(s string) (Action, error) {
 			}
 			adminWord, a.Admin = words[i], admin
 		case w == "weight" || strings.HasSuffix(w, "%") || strings.HasPrefix(w, "weight:"):
-			n, next, err := actionWeight(words, i)
+			n, abs, next, err := actionWeight(words, i)
 			if err != nil {
 				return a, err
 			}
 			if a.Weight != Unset {
-				return a, fmt.Errorf("two weights (%d%% and %d%%) in one action", a.Weight, n)
+				return a, fmt.Errorf("two weights (%s and %s) in one action", weightText(a.Weight, a.Absolute), weightText(n, abs))
 			}
-			i, a.Weight = next, n
+			i, a.Weight, a.Absolute = next, n, abs
 		case w == "maxconn" || strings.HasPrefix(w, "maxconn:"):
 			n, next, err := actionMaxconn(words, i)
 			if err != nil {
@@ -85,14 +87,15 @@ func ParseAction(s string) (Action, error) {
 }
 
 // actionWeight reads the weight that words[i] starts: "weight N%", "N%"
-// or "weight:N%". next is the index of its last word.
-func actionWeight(words []string, i int) (n, next int, err error) {
+// or "weight:N%" (a percent), "weight N" or "weight:N" (absolute, abs).
+// next is the index of its last word.
+func actionWeight(words []string, i int) (n int, abs bool, next int, err error) {
 	w := strings.ToLower(words[i])
 	text := w
 	switch {
 	case w == "weight":
 		if i+1 >= len(words) {
-			return 0, i, fmt.Errorf("weight needs a percent, e.g. weight 50%%")
+			return 0, false, i, fmt.Errorf("weight needs a number, e.g. weight 50%% (of the server's weight) or weight 50 (absolute)")
 		}
 		i++
 		text = words[i]
@@ -100,13 +103,25 @@ func actionWeight(words []string, i int) (n, next int, err error) {
 		text = strings.TrimPrefix(w, "weight:")
 	}
 	if !strings.HasSuffix(text, "%") {
-		return 0, i, fmt.Errorf("weight %q needs a percent sign, e.g. weight %s%%", text, text)
+		n, err := strconv.Atoi(text)
+		if err != nil || n < 0 || n > MaxWeight || text != strconv.Itoa(n) {
+			return 0, false, i, fmt.Errorf("weight %q: want an integer percent from 0%% to %d%% or an absolute weight from 0 to %d", text, MaxWeight, MaxWeight)
+		}
+		return n, true, i, nil
 	}
 	n, ok := percent(text)
 	if !ok {
-		return 0, i, fmt.Errorf("weight %q: want an integer percent from 0%% to %d%%", text, MaxWeight)
+		return 0, false, i, fmt.Errorf("weight %q: want an integer percent from 0%% to %d%%", text, MaxWeight)
 	}
-	return n, i, nil
+	return n, false, i, nil
+}
+
+// weightText renders a weight as an action writes it: "50%" or "50".
+func weightText(n int, abs bool) string {
+	if abs {
+		return strconv.Itoa(n)
+	}
+	return strconv.Itoa(n) + "%"
 }
 
 // actionMaxconn reads the maxconn that words[i] starts: "maxconn N" or

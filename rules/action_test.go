@@ -33,6 +33,9 @@ func TestParseAction(t *testing.T) {
 		{"drain, weight 10%", act("", "drain", 10, Unset)},
 		{"down drain 50% maxconn:30", act("down", "drain", 50, 30)},
 		{" up,ready,,100% ", act("up", "ready", 100, Unset)},
+		{"weight 50", Action{Weight: 50, Absolute: true, Maxconn: Unset}},
+		{"weight:0", Action{Weight: 0, Absolute: true, Maxconn: Unset}},
+		{"drain weight 256", Action{Admin: Drain, Weight: 256, Absolute: true, Maxconn: Unset}},
 	}
 	for _, c := range good {
 		got, err := ParseAction(c.in)
@@ -43,10 +46,13 @@ func TestParseAction(t *testing.T) {
 		if got != c.want {
 			t.Errorf("ParseAction(%q) = %+v, want %+v", c.in, got, c.want)
 		}
+		if again, err := ParseAction(got.String()); err != nil || again != got {
+			t.Errorf("ParseAction(%q).String() = %q reads back as %+v, %v", c.in, got.String(), again, err)
+		}
 	}
 	bad := []struct{ in, want string }{
-		{"", "empty action: want one or more of up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N"},
-		{" , ", "empty action: want one or more of up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N"},
+		{"", "empty action: want one or more of up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N"},
+		{" , ", "empty action: want one or more of up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N"},
 		{"up, down", `"up" and "down" in one action: both set the operational state`},
 		{"drain maint", `"drain" and "maint" in one action: both set the administrative state`},
 		{"drain drain", `"drain" given twice in one action`},
@@ -55,14 +61,15 @@ func TestParseAction(t *testing.T) {
 		{"weight 300%", `weight "300%": want an integer percent from 0% to 256%`},
 		{"weight -1%", `weight "-1%": want an integer percent from 0% to 256%`},
 		{"75.5%", `weight "75.5%": want an integer percent from 0% to 256%`},
-		{"weight 50", `weight "50" needs a percent sign, e.g. weight 50%`},
-		{"weight", "weight needs a percent, e.g. weight 50%"},
+		{"weight 257", `weight "257": want an integer percent from 0% to 256% or an absolute weight from 0 to 256`},
+		{"weight 50%, weight 20", `two weights (50% and 20) in one action`},
+		{"weight", "weight needs a number, e.g. weight 50% (of the server's weight) or weight 50 (absolute)"},
 		{"maxconn", "maxconn needs a number, e.g. maxconn 100"},
 		{"maxconn -1", `maxconn "-1": want an integer from 0 (unlimited) to 2147483647`},
 		{"maxconn 4294967297", `maxconn "4294967297": want an integer from 0 (unlimited) to 2147483647`},
 		{"maxconn:x", `maxconn "x": want an integer from 0 (unlimited) to 2147483647`},
-		{"failed", `unknown action "failed": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "fail"?`},
-		{"#why", `unknown action "#why": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N`},
+		{"failed", `unknown action "failed": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "fail"?`},
+		{"#why", `unknown action "#why": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N`},
 	}
 	for _, c := range bad {
 		_, err := ParseAction(c.in)

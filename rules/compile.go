@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -37,6 +38,33 @@ var disabledBuiltins = func() map[string]bool {
 	}
 	return m
 }()
+
+// intFunction replaces expr's int, which converts a float64 as Go does:
+// +Inf became -9223372036854775808, so int(ratio * 100) >= 5 was false
+// where ratio * 100 >= 5 is true. It truncates toward zero as before, and
+// a number that is not finite or beyond the integers is an error: the
+// rule is unknown, as a weight that is not finite is. It keeps expr's
+// argument check and integer result, so that int(x) % 2 still compiles.
+var intFunction = &builtin.Function{
+	Name:     "int",
+	Func:     finiteInt,
+	Validate: builtin.Builtins[builtin.Index["int"]].Validate,
+}
+
+// finiteInt is int(x) for a number x.
+func finiteInt(args ...any) (any, error) {
+	switch x := args[0].(type) {
+	case int:
+		return x, nil
+	case float64:
+		// 2^63 is the first float64 beyond int64's range.
+		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) >= 1<<63 {
+			return nil, fmt.Errorf("int(%v): not a number an integer can hold", x)
+		}
+		return int(x), nil
+	}
+	return nil, fmt.Errorf("int(%v): not a number", args[0])
+}
 
 // compiler compiles the expressions of one file against its metrics.
 type compiler struct {
@@ -83,6 +111,7 @@ func newConfig(env map[string]any) *conf.Config {
 	for name := range disabledBuiltins {
 		delete(cfg.Builtins, name)
 	}
+	cfg.Functions[intFunction.Name] = intFunction
 	return cfg
 }
 
@@ -259,6 +288,9 @@ func disallowed(n ast.Node) string {
 		return fmt.Sprintf("function %s is not available in rules (these are: %s)", n.Name, strings.Join(Builtins, ", "))
 	case *ast.CallNode:
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+			if id.Value == intFunction.Name {
+				return ""
+			}
 			if slices.Contains(builtin.Names, id.Value) {
 				return fmt.Sprintf("function %s is not available in rules (these are: %s)", id.Value, strings.Join(Builtins, ", "))
 			}
@@ -286,7 +318,13 @@ func disallowed(n ast.Node) string {
 func (p *parser) exprError(c *compiler, n *yaml.Node, off int, ctx, what string, err error) {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
-		p.errorf(n, ctx, "%s: %v", what, err)
+		msg := err.Error()
+		if want, got, ok := checkerKind(msg); ok {
+			// expr's words for a when that is a number, or a weight that
+			// is true/false.
+			msg = wrongRoot(want, got)
+		}
+		p.errorf(n, ctx, "%s: %s", what, msg)
 		return
 	}
 	msg := fe.Message

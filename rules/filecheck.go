@@ -6,7 +6,7 @@ package rules
 func (p *parser) checkFile(f *File, d fileDoc) {
 	p.timing(f, d)
 
-	f.Sources = []*Source{{Name: HostSource, Kind: KindHost, Timeout: min(DefaultTimeout, f.Interval)}}
+	f.Sources = []*Source{hostSource(f.Interval)}
 	if d.sources.given() && p.mappingOf(d.sources, "", true) {
 		p.sources(f, d.sources.val)
 	}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,13 @@ type Fleet struct {
 	// Static lists the servers when they are given in the file, sorted;
 	// nil when they are discovered.
 	Static []string
+	// HAProxyBackend, when set, makes HAProxy's own server list of that
+	// backend (read through serve's --haproxy.runtime-api) the fleet.
+	HAProxyBackend string
+	// PushBackend, when set, is push mode: each server's decision is
+	// applied to this backend through serve's --haproxy.runtime-api with
+	// set server/set weight/set maxconn, rather than waiting for polls.
+	PushBackend string
 	// Discovery is the query whose result lists the servers, one series
 	// per server named by its Label; nil for a static fleet. It is not in
 	// File.Metrics: rules cannot read it.
@@ -136,6 +144,9 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 			return
 		}
 	}
+	if d.push.given() && !p.push(fl, d.push) {
+		return
+	}
 	if fa := d.forgetAfter; fa.given() {
 		v, ok := p.duration(fa, fleetCtx)
 		if !ok {
@@ -148,11 +159,35 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 		fl.ForgetAfter = v
 	}
 	for _, m := range f.Metrics {
-		if src := f.Source(m.Source); src != nil && src.Kind == KindPrometheus {
+		if src := f.Source(m.Source); src != nil && src.HasQuery() {
 			m.ByLabel = fl.Label
 		}
 	}
 	f.Fleet = fl
+}
+
+// haproxyNameRe is what an HAProxy backend name may hold.
+var haproxyNameRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// push reads fleet.push: {backend: NAME}.
+func (p *parser) push(fl *Fleet, e pair) bool {
+	const ctx = "fleet: push: "
+	if !p.mappingOf(e, fleetCtx, false) {
+		return false
+	}
+	fs := p.fields(e.val, ctx, pushKeys)
+	b := fs["backend"]
+	if !b.given() {
+		p.errorf(e.key, ctx, "backend is required: the HAProxy backend whose servers the agent sets")
+		return false
+	}
+	v, ok := p.scalar(b, ctx)
+	if ok && !haproxyNameRe.MatchString(v) {
+		p.errorf(b.val, ctx, "backend %q: want a backend name", v)
+		return false
+	}
+	fl.PushBackend = v
+	return ok
 }
 
 // fleetServers reads a decoded fleet.servers into fl: a list of names, or
@@ -170,6 +205,17 @@ func (p *parser) fleetServers(f *File, fl *Fleet, d serversDoc) bool {
 		fl.Label = v
 	}
 	switch {
+	case d.haproxy.given() && (d.static.given() || d.source.given() || d.query.given()):
+		p.errorf(d.haproxy.key, serversCtx, "haproxy and static or source/query do not combine: one way to list the servers")
+		return false
+	case d.haproxy.given():
+		v, ok := p.scalar(d.haproxy, serversCtx)
+		if ok && !haproxyNameRe.MatchString(v) {
+			p.errorf(d.haproxy.val, serversCtx, "haproxy %q: want a backend name", v)
+			return false
+		}
+		fl.HAProxyBackend = v
+		return ok
 	case d.static.given() && (d.source.given() || d.query.given()):
 		p.errorf(d.static.key, serversCtx, "static and source/query do not combine: list the servers or discover them")
 		return false
@@ -189,10 +235,10 @@ func (p *parser) discovery(f *File, fl *Fleet, d serversDoc) bool {
 		return false
 	}
 	s := f.Source(srcName)
-	if s == nil || s.Kind != KindPrometheus {
+	if s == nil || !s.HasQuery() {
 		var names []string
 		for _, s := range f.Sources {
-			if s.Kind == KindPrometheus {
+			if s.HasQuery() {
 				names = append(names, s.Name)
 			}
 		}

@@ -3,8 +3,9 @@ package rules
 import "go.yaml.in/yaml/v3"
 
 var (
-	fleetKeys   = []string{"servers", "max_unavailable", "forget_after"}
-	serversKeys = []string{"source", "query", "label", "static"}
+	fleetKeys   = []string{"servers", "max_unavailable", "forget_after", "push"}
+	serversKeys = []string{"source", "query", "label", "static", "haproxy"}
+	pushKeys    = []string{"backend"}
 )
 
 // The prefixes of messages about the fleet section and its servers.
@@ -17,14 +18,14 @@ const (
 // keys checked. Each key keeps its key and value nodes, the zero pair when
 // absent.
 type fleetDoc struct {
-	servers, maxUnavailable, forgetAfter pair
+	servers, maxUnavailable, forgetAfter, push pair
 }
 
 // serversDoc is fleet.servers as the file writes it: a list, kept as
 // static, or a mapping of the keys below.
 type serversDoc struct {
-	key                          *yaml.Node // servers
-	label, static, source, query pair
+	key                                   *yaml.Node // servers
+	label, static, source, query, haproxy pair
 }
 
 // decodeFleet decodes the fleet section: a mapping, whose keys it checks.
@@ -33,7 +34,7 @@ func (p *parser) decodeFleet(e pair) (fleetDoc, bool) {
 		return fleetDoc{}, false
 	}
 	fs := p.fields(e.val, fleetCtx, fleetKeys)
-	return fleetDoc{servers: fs["servers"], maxUnavailable: fs["max_unavailable"], forgetAfter: fs["forget_after"]}, true
+	return fleetDoc{servers: fs["servers"], maxUnavailable: fs["max_unavailable"], forgetAfter: fs["forget_after"], push: fs["push"]}, true
 }
 
 // decodeServers decodes fleet.servers: a list of names, or a mapping whose
@@ -48,6 +49,6 @@ func (p *parser) decodeServers(e pair) (serversDoc, bool) {
 		return d, false
 	}
 	fs := p.fields(e.val, serversCtx, serversKeys)
-	d.label, d.static, d.source, d.query = fs["label"], fs["static"], fs["source"], fs["query"]
+	d.label, d.static, d.source, d.query, d.haproxy = fs["label"], fs["static"], fs["source"], fs["query"], fs["haproxy"]
 	return d, true
 }

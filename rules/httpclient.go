@@ -25,22 +25,22 @@ var proxySchemes = []string{"http", "https", "socks5", "socks5h"}
 // relative; a CA parses; proxy_url is a proxy; and prometheus/common's
 // constructor, the one serve calls, succeeds. Each problem is reported at
 // the key at fault.
-func (p *parser) httpClient(s *Source, src *yaml.Node, ctx string) {
+func (p *parser) httpClient(h *config.HTTPClientConfig, src *yaml.Node, ctx string) {
 	if !p.httpFiles(src, "", ctx, 0) {
 		return
 	}
-	ok := p.proxyURL(s.HTTP, src, ctx)
+	ok := p.proxyURL(*h, src, ctx)
 	_, tn := yamlnode.Find(src, "tls_config")
-	ok = p.tlsConfig(s.HTTP.TLSConfig, tn, "tls_config.", ctx) && ok
-	if s.HTTP.OAuth2 != nil {
+	ok = p.tlsConfig(h.TLSConfig, tn, "tls_config.", ctx) && ok
+	if h.OAuth2 != nil {
 		_, on := yamlnode.Find(src, "oauth2")
 		_, tn := yamlnode.Find(on, "tls_config")
-		ok = p.tlsConfig(s.HTTP.OAuth2.TLSConfig, tn, "oauth2.tls_config.", ctx) && ok
+		ok = p.tlsConfig(h.OAuth2.TLSConfig, tn, "oauth2.tls_config.", ctx) && ok
 	}
 	if !ok {
 		return
 	}
-	if _, err := config.NewClientFromConfig(s.HTTP, "agent"); err != nil {
+	if _, err := config.NewClientFromConfig(*h, "agent"); err != nil {
 		at := firstHTTPKey(src)
 		p.errorf(at, ctx, "http client: %v", err)
 	}
@@ -150,7 +150,7 @@ func (p *parser) tlsConfig(tc config.TLSConfig, n *yaml.Node, path, ctx string) 
 func firstHTTPKey(src *yaml.Node) *yaml.Node {
 	src = yamlnode.Deref(src)
 	for i := 0; i+1 < len(src.Content); i += 2 {
-		if k := src.Content[i]; !slices.Contains(sourceKeys, k.Value) {
+		if k := src.Content[i]; !slices.Contains(sourceKeys(), k.Value) {
 			return k
 		}
 	}

@@ -86,7 +86,7 @@ func TestHTTPFilesFromTheRuleFilesDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.Source("a").HTTP.BasicAuth.PasswordFile, filepath.Join(dir, "password"); got != want {
+	if got, want := f.Source("a").Config.(*ScrapeConfig).HTTP.BasicAuth.PasswordFile, filepath.Join(dir, "password"); got != want {
 		t.Errorf("password_file = %q, want %q", got, want)
 	}
 }

@@ -52,12 +52,12 @@ const maxHTTPDepth = 8
 // gives the position of a conflict between keys). Relative file names are
 // taken from the rule file's directory. It reports whether the settings
 // loaded.
-func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) bool {
+func (p *parser) httpConfig(h *config.HTTPClientConfig, at *yaml.Node, pairs []pair, ctx string) bool {
 	ok := true
 	for _, kv := range pairs {
 		switch path := []string{kv.key.Value}; {
 		case !p.probe.known(path):
-			p.unknownKey(kv.key, ctx, append(slices.Clone(sourceKeys), p.probe.candidates(nil)...))
+			p.unknownKey(kv.key, ctx, append(sourceKeys(), p.probe.candidates(nil)...))
 			ok = false
 		case !p.httpKeys(kv.val, path, ctx, 1):
 			ok = false
@@ -78,7 +78,7 @@ func (p *parser) httpConfig(s *Source, at *yaml.Node, pairs []pair, ctx string) 
 		return false
 	}
 	cfg.SetDirectory(p.dir())
-	s.HTTP = cfg.HTTPClientConfig
+	*h = cfg.HTTPClientConfig
 	return true
 }
 

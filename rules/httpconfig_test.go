@@ -77,7 +77,7 @@ rules: []
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := f.Source("a").HTTP, f.Source("b").HTTP
+	a, b := f.Source("a").Config.(*ScrapeConfig).HTTP, f.Source("b").Config.(*PrometheusConfig).HTTP
 	if a.Authorization == nil || a.Authorization.Type != "Bearer" || string(a.Authorization.Credentials) != "tok" || a.BearerToken != "" {
 		t.Errorf("a: bearer_token not moved to authorization: %+v", a.Authorization)
 	}

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
@@ -37,12 +38,41 @@ func (k kind) String() string {
 func checkKinds(tree *exprparser.Tree, want kind) error {
 	k := &kinder{}
 	if got := k.kind(tree.Node); got != want && got != kindBad {
-		k.fail(tree.Node, "the expression is %s; want %s", got, want)
+		k.fail(tree.Node, "%s", wrongRoot(want, got))
 	}
 	if k.err == nil {
 		return nil
 	}
 	return k.err.Bind(tree.Source)
+}
+
+// wrongRoot says what a when or weight expression must be, when it is
+// the other kind.
+func wrongRoot(want, got kind) string {
+	if want == kindBool {
+		return fmt.Sprintf("must be true/false, a comparison such as cpu > 0.9; this is %s", got)
+	}
+	return fmt.Sprintf("must be a number, such as 100 - cpu * 50; this is %s", got)
+}
+
+// checkerKind reads expr's own message for the same mistake, "expected
+// bool, but got float64", as the kinds it names.
+func checkerKind(msg string) (want, got kind, ok bool) {
+	w, g, found := strings.Cut(strings.TrimPrefix(msg, "expected "), ", but got ")
+	if !found || !strings.HasPrefix(msg, "expected ") {
+		return 0, 0, false
+	}
+	of := func(t string) kind {
+		switch t {
+		case "bool":
+			return kindBool
+		case "float64", "float32", "int", "int64":
+			return kindNumber
+		}
+		return kindBad
+	}
+	want, got = of(w), of(g)
+	return want, got, want != kindBad && got != kindBad && want != got
 }
 
 // kinder walks a typed tree, keeping the first problem found.
@@ -90,6 +120,12 @@ func (k *kinder) kind(n ast.Node) kind {
 	case *ast.BuiltinNode:
 		for _, a := range n.Arguments {
 			k.need(a, kindNumber, "an argument of "+n.Name)
+		}
+		return kindNumber
+	case *ast.CallNode:
+		// The only call compiled as one is int (see intFunction).
+		for _, a := range n.Arguments {
+			k.need(a, kindNumber, "an argument of "+n.Callee.String())
 		}
 		return kindNumber
 	}

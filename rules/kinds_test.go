@@ -25,8 +25,8 @@ func TestMixedKindsRejected(t *testing.T) {
 		{"number as the condition of ?:", "(cpu > 1 ? 1 : cpu) ? true : false", "the condition of ?: must be true/false", false},
 		{"not of a number", "!(cpu > 1 ? 1 : cpu)", "the operand of ! must be true/false", false},
 		{"modulo of a float hidden in ?:", "(cpu > 1 ? 1 : cpu) % 2 == 0", "% takes integers", false},
-		{"when yields a number", "cpu > 1 ? 1 : cpu", "the expression is a number; want true/false", false},
-		{"weight yields a bool", "cpu > 1 ? (cpu > 1 ? 1 : cpu) > 2 : load1 > 1", "expected float64, but got bool", true},
+		{"when yields a number", "cpu > 1 ? 1 : cpu", "must be true/false, a comparison such as cpu > 0.9; this is a number", false},
+		{"weight yields a bool", "cpu > 1 ? (cpu > 1 ? 1 : cpu) > 2 : load1 > 1", "must be a number, such as 100 - cpu * 50; this is true/false", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseBounded(t, exprFile(tc.expr, tc.weight))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/haproxy-agent/agent/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,9 +139,8 @@ func TestLimitsBoundMemory(t *testing.T) {
 		memChild(os.Getenv(memChildOldEnv), path)
 		return
 	}
-	if testing.Short() {
-		t.Skip("loads files of several MB in child processes")
-	}
+	// It loads files of several MB in child processes.
+	testutil.Long(t)
 	child := os.Args[0]
 	if raceEnabled {
 		// A race-built child would measure the race detector's shadow

@@ -69,14 +69,14 @@ func (p *parser) longRef(d metricDoc) (ref metricRef, ok bool) {
 	var e pair
 	switch {
 	case d.sel.given() && d.query.given():
-		p.errorf(d.query.key, d.ctx, "both select and query given: select is for scrape and host sources, query for prometheus sources")
+		p.errorf(d.query.key, d.ctx, "both select and query given: select is for %s sources, query for %s sources", selectKinds(), queryKinds())
 		return ref, false
 	case d.sel.given():
 		ref.textKey, e = "select", d.sel
 	case d.query.given():
 		ref.textKey, e = "query", d.query
 	default:
-		p.errorf(d.key, d.ctx, "needs select: (scrape and host sources) or query: (prometheus sources)")
+		p.errorf(d.key, d.ctx, "needs select: (%s sources) or query: (%s sources)", selectKinds(), queryKinds())
 		return ref, false
 	}
 	ref.textNode = e.val
@@ -124,13 +124,8 @@ func (p *parser) metricSource(f *File, m *Metric, d metricDoc, ref metricRef) (*
 		return nil, false
 	}
 	ok := true // a source whose kind is unknown was reported already
-	switch src.Kind {
-	case KindHost:
-		ok = p.hostMetric(m, d, ref)
-	case KindScrape:
-		ok = p.scrapeMetric(m, d, ref)
-	case KindPrometheus:
-		ok = p.promMetric(m, d, ref)
+	if k := kindOf(src.Kind); k != nil {
+		ok = k.metric(p, m, d, ref)
 	}
 	return src, ok
 }

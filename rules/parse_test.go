@@ -62,8 +62,8 @@ func checkInvariants(t testing.TB, f *File) {
 		if s.Timeout <= 0 || s.Timeout > f.Interval && s.Kind != KindHost {
 			t.Errorf("source %q: timeout %v", s.Name, s.Timeout)
 		}
-		if (s.Kind == KindHost) != (s.URL == "") {
-			t.Errorf("source %q: kind %s with URL %q", s.Name, s.Kind, s.URL)
+		if k := kindOf(s.Kind); k == nil || s.Config == nil {
+			t.Errorf("source %q: kind %s with settings %v", s.Name, s.Kind, s.Config)
 		}
 	}
 	for i, m := range f.Metrics {
@@ -138,14 +138,15 @@ func TestParseFull(t *testing.T) {
 		t.Errorf("interval %v stale_after %v", f.Interval, f.StaleAfter)
 	}
 	app, prom := f.Source("app"), f.Source("prom")
-	if app.Kind != KindScrape || app.BodyLimit != 1<<20 || app.Timeout != time.Second {
+	if app.Kind != KindScrape || app.Config.(*ScrapeConfig).BodyLimit != 1<<20 || app.Timeout != time.Second {
 		t.Errorf("app = %+v", app)
 	}
-	if prom.Kind != KindPrometheus || prom.Timeout != 2*time.Second || prom.MaxConcurrency != 4 || app.MaxConcurrency != 0 || prom.HTTP.FollowRedirects || prom.HTTP.Authorization == nil {
+	pc := prom.Config.(*PrometheusConfig)
+	if prom.Kind != KindPrometheus || prom.Timeout != 2*time.Second || pc.MaxConcurrency != 4 || pc.HTTP.FollowRedirects || pc.HTTP.Authorization == nil {
 		t.Errorf("prom = %+v", prom)
 	}
-	if want, _ := filepath.Abs("testdata/token"); prom.HTTP.Authorization.CredentialsFile != filepath.Join("testdata", "token") && prom.HTTP.Authorization.CredentialsFile != want {
-		t.Errorf("credentials_file = %q, want it under testdata", prom.HTTP.Authorization.CredentialsFile)
+	if want, _ := filepath.Abs("testdata/token"); pc.HTTP.Authorization.CredentialsFile != filepath.Join("testdata", "token") && pc.HTTP.Authorization.CredentialsFile != want {
+		t.Errorf("credentials_file = %q, want it under testdata", pc.HTTP.Authorization.CredentialsFile)
 	}
 	errs := f.Metric("errors")
 	if errs.Aggregate != AggSum || !errs.Rate || errs.Index != 3 || len(errs.Matchers) != 2 {
@@ -208,11 +209,11 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := g.Source("p"); p.MaxConcurrency != DefaultMaxConcurrency || p.Timeout != DefaultTimeout || p.BodyLimit != 0 {
+	if p := g.Source("p"); p.Config.(*PrometheusConfig).MaxConcurrency != DefaultMaxConcurrency || p.Timeout != DefaultTimeout {
 		t.Errorf("prometheus defaults: %+v", p)
 	}
-	if g.StaleAfter != 12*time.Second || g.Sources[1].Timeout != DefaultTimeout || g.Sources[1].BodyLimit != DefaultBodyLimit ||
-		!g.Sources[1].HTTP.FollowRedirects || !g.Sources[1].HTTP.EnableHTTP2 {
+	if a := g.Sources[1].Config.(*ScrapeConfig); g.StaleAfter != 12*time.Second || g.Sources[1].Timeout != DefaultTimeout || a.BodyLimit != DefaultBodyLimit ||
+		!a.HTTP.FollowRedirects || !a.HTTP.EnableHTTP2 {
 		t.Errorf("defaults: %+v %+v", g, g.Sources[1])
 	}
 	if f.Hash == g.Hash {
@@ -259,7 +260,12 @@ var badCases = map[string][]string{
 		`unknown_metric.bad.yaml:4:5: rule "queue_dept > 500": when: unknown name queue_dept; did you mean "queue_depth"?`,
 	},
 	"non_bool_when": {
-		`non_bool_when.bad.yaml:5:11: rule "hot": when: expected bool, but got float64`,
+		`non_bool_when.bad.yaml:5:11: rule "hot": when: must be true/false, a comparison such as cpu > 0.9; this is a number`,
+	},
+	// Both mistakes of one short rule at once, not one per check.
+	"short_rule_errors": {
+		`short_rule_errors.bad.yaml:4:5: rule "queue_dept > 50": unknown action "drian": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "drain"?`,
+		`short_rule_errors.bad.yaml:4:5: rule "queue_dept > 50": when: unknown name queue_dept; did you mean "queue_depth"?`,
 	},
 	"weight_300": {
 		`weight_300.bad.yaml:4:5: rule "cpu > 0.9": weight "300%": want an integer percent from 0% to 256%`,
@@ -268,7 +274,7 @@ var badCases = map[string][]string{
 		`maxconn_negative.bad.yaml:4:5: rule "cpu > 0.9": maxconn "-1": want an integer from 0 (unlimited) to 2147483647`,
 	},
 	"unknown_action": {
-		`unknown_action.bad.yaml:4:5: rule "cpu > 0.9": unknown action "dran": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "drain"?`,
+		`unknown_action.bad.yaml:4:5: rule "cpu > 0.9": unknown action "dran": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "drain"?`,
 	},
 	"nothing_after": {
 		`nothing_after.bad.yaml:4:5: rule "cpu > 0.9": nothing after =>: want an action such as drain or weight 50%`,
@@ -363,7 +369,7 @@ var badCases = map[string][]string{
 		`description_newline.bad.yaml:7:18: rule "hot": description holds a control character (newline, tab...): the reply is one line`,
 	},
 	"reply_default": {
-		`reply_default.bad.yaml:2:12: reply: default: unknown action "readdy": want up, down, fail, stopped, ready, drain, maint, weight N%, maxconn N; did you mean "ready"?`,
+		`reply_default.bad.yaml:2:12: reply: default: unknown action "readdy": want up, down, fail, stopped, ready, drain, maint, weight N%, weight N, maxconn N; did you mean "ready"?`,
 	},
 	"min_weight": {
 		`min_weight.bad.yaml:2:15: reply: min_weight "500%": want an integer percent from 0% to 256%, such as 1%`,
@@ -373,7 +379,7 @@ var badCases = map[string][]string{
 		`multiple.bad.yaml:5:14: source "app": timeout 1m is longer than interval 5s`,
 		`multiple.bad.yaml:8:16: metric "q": bad selector: unexpected end of input inside braces`,
 		`multiple.bad.yaml:10:5: rule "cpuu > 0.9": when: unknown name cpuu; did you mean "cpu"?`,
-		`multiple.bad.yaml:11:5: rule "cpu > 0.9": weight "50" needs a percent sign, e.g. weight 50%`,
+		`multiple.bad.yaml:11:5: rule "cpu > 0.9": weight "500": want an integer percent from 0% to 256% or an absolute weight from 0 to 256`,
 		`multiple.bad.yaml:12:5: rule "x": needs then: (an action such as drain) or weight: (an expression computing a percent)`,
 	},
 	"bad_metric_name": {
@@ -396,7 +402,7 @@ var badCases = map[string][]string{
 		`when_syntax.bad.yaml:6:16: rule "w": when: unexpected token EOF`,
 	},
 	"weight_non_numeric": {
-		`weight_non_numeric.bad.yaml:6:13: rule "w": weight: expected float64, but got bool`,
+		`weight_non_numeric.bad.yaml:6:13: rule "w": weight: must be a number, such as 100 - cpu * 50; this is true/false`,
 	},
 	"bad_service_name": {
 		`bad_service_name.bad.yaml:2:3: bad service name "web server": want letters, digits, _, . and - (it is matched against HAProxy's agent-send line)`,

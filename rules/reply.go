@@ -59,6 +59,9 @@ func (p *parser) replyDefault(r *Reply, e pair) {
 	case a.Maxconn != Unset:
 		p.errorf(e.val, replyCtx, "default: set maxconn with reply.maxconn, not in the default action")
 		return
+	case a.Absolute:
+		p.errorf(e.val, replyCtx, "default: weight %d is absolute; the default weight is a percent of the server's, such as %d%%", a.Weight, a.Weight)
+		return
 	}
 	if a.Op != NoOp {
 		r.Default.Op = a.Op

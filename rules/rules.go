@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
-	"github.com/prometheus/common/config"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -95,15 +94,9 @@ func (f *File) RuleCount() int {
 	return n
 }
 
-// SourceKind says how a source is read.
+// SourceKind says how a source is read: each kind is defined, with its
+// settings and checks, in a source_KIND.go file (see srcKinds).
 type SourceKind string
-
-// The kinds of source.
-const (
-	KindHost       SourceKind = "host"
-	KindScrape     SourceKind = "scrape"
-	KindPrometheus SourceKind = "prometheus"
-)
 
 // Default source settings.
 const (
@@ -121,18 +114,12 @@ const (
 type Source struct {
 	Name string
 	Kind SourceKind
-	// URL is the page to scrape or the Prometheus API's base URL; empty for host.
-	URL string
 	// Timeout bounds one read of the source, connection to last byte.
 	Timeout time.Duration
-	// BodyLimit caps a scraped page's size in bytes.
-	BodyLimit int64
-	// MaxConcurrency bounds the queries of a prometheus source in flight
-	// at once (each on its own kept-alive connection); 0 for other kinds.
-	MaxConcurrency int
-	// HTTP holds the HTTP client settings (auth, TLS, proxy), validated.
-	HTTP config.HTTPClientConfig
-	Pos  Pos
+	// Config is the kind's own settings: *ScrapeConfig, *PrometheusConfig
+	// or *HostConfig, each beside its kind's checks in source_KIND.go.
+	Config any
+	Pos    Pos
 }
 
 // Aggregation names how several matching series are reduced to one value.
@@ -270,8 +257,12 @@ type Action struct {
 	Op Op
 	// Admin is the administrative word, or NoAdmin.
 	Admin Admin
-	// Weight is a percent in [0, 256], or Unset.
+	// Weight is a percent in [0, 256], or Unset; with Absolute, an
+	// absolute weight in [0, 256] (the reply's weight:N, HAProxy 3.1+).
 	Weight int
+	// Absolute says Weight is an absolute weight ("weight 50"), not a
+	// percent of the server line's weight ("weight 50%").
+	Absolute bool
 	// Maxconn is ≥ 0, or Unset.
 	Maxconn int
 }
@@ -290,7 +281,11 @@ func (a Action) String() string {
 		parts = append(parts, a.Admin.String())
 	}
 	if a.Weight != Unset {
-		parts = append(parts, "weight "+strconv.Itoa(a.Weight)+"%")
+		w := "weight " + strconv.Itoa(a.Weight)
+		if !a.Absolute {
+			w += "%"
+		}
+		parts = append(parts, w)
 	}
 	if a.Maxconn != Unset {
 		parts = append(parts, "maxconn "+strconv.Itoa(a.Maxconn))

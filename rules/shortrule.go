@@ -49,16 +49,16 @@ func (p *parser) decodeShortRule(n *yaml.Node, ctx string) (shortDoc, bool) {
 }
 
 // checkShortRule parses the action of a decoded short rule and compiles
-// its condition; it returns nil after reporting a problem.
+// its condition, reporting the problems of both; it returns nil after
+// reporting any.
 func (p *parser) checkShortRule(c *compiler, d shortDoc) *Rule {
 	a, err := ParseAction(d.action)
 	if err != nil {
 		p.errorf(d.node, d.ctx, "%v", err)
-		return nil
 	}
 	r := &Rule{Name: d.name, Expr: d.expr, Action: a, Pos: posOf(d.node)}
 	needs := map[int]bool{}
-	if r.When = p.compile(c, d.node, d.off, r.Expr, d.ctx, "when", true, needs); r.When == nil {
+	if r.When = p.compile(c, d.node, d.off, r.Expr, d.ctx, "when", true, needs); r.When == nil || err != nil {
 		return nil
 	}
 	r.Needs = sortedNeeds(needs)

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/alecthomas/units"
-	"github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -27,7 +25,7 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 			p.errorf(e.key, "", "too many sources: the limit is %d", MaxSources)
 			return
 		}
-		s := &Source{Name: name, Timeout: min(DefaultTimeout, f.Interval), HTTP: config.DefaultHTTPClientConfig, Pos: posOf(e.key)}
+		s := &Source{Name: name, Timeout: min(DefaultTimeout, f.Interval), Pos: posOf(e.key)}
 		switch {
 		case name == HostSource:
 			p.errorf(e.key, "", "source %q is predeclared (the host's own metrics) and cannot be redefined", name)
@@ -42,31 +40,45 @@ func (p *parser) sources(f *File, n *yaml.Node) {
 	}
 }
 
-// sourceURL reads the one of scrape/prometheus that names the source's kind.
-func (p *parser) sourceURL(s *Source, d sourceDoc) {
-	ctx := d.ctx
-	var u pair
-	switch {
-	case d.scrape.given() && d.prometheus.given():
-		p.errorf(d.prometheus.key, ctx, "both scrape and prometheus given: a source has one of them")
-		return
-	case d.scrape.given():
-		s.Kind, u = KindScrape, d.scrape
-	case d.prometheus.given():
-		s.Kind, u = KindPrometheus, d.prometheus
-	default:
-		p.errorf(d.key, ctx, "needs scrape: URL (a /metrics page) or prometheus: URL (a Prometheus API)")
-		return
+// sourceKind finds the kind of the source: the one key of a kind it
+// has, which becomes d.target. It reports a source with none or several.
+func (p *parser) sourceKind(d *sourceDoc) *srcKind {
+	switch len(d.kinds) {
+	case 0:
+		var want []string
+		for _, k := range srcKinds {
+			if k.key != "" {
+				want = append(want, k.key+": "+k.target)
+			}
+		}
+		p.errorf(d.key, d.ctx, "needs %s", orList(want))
+		return nil
+	case 1:
+		d.target = d.kinds[0]
+		for _, k := range srcKinds {
+			if k.key == d.target.key.Value {
+				return k
+			}
+		}
+		return nil
 	}
-	text, ok := p.scalar(u, ctx)
+	p.errorf(d.kinds[1].key, d.ctx, "both %s and %s given: a source has one of them", d.kinds[0].key.Value, d.kinds[1].key.Value)
+	return nil
+}
+
+// sourceURL returns the URL the kind's key names, or "" when it is not
+// an absolute http(s) URL (reported).
+func (p *parser) sourceURL(d sourceDoc) string {
+	u := d.target
+	text, ok := p.scalar(u, d.ctx)
 	if !ok {
-		return
+		return ""
 	}
 	if err := checkURL(text); err != nil {
-		p.errorf(u.val, ctx, "%s: bad URL %q: %v", u.key.Value, text, err)
-		return
+		p.errorf(u.val, d.ctx, "%s: bad URL %q: %v", u.key.Value, text, err)
+		return ""
 	}
-	s.URL = text
+	return text
 }
 
 func checkURL(s string) error {
@@ -86,67 +98,45 @@ func checkURL(s string) error {
 	return nil
 }
 
-// sourceLimits reads timeout, max_concurrency and body_limit.
-func (p *parser) sourceLimits(f *File, s *Source, d sourceDoc) {
-	if d.timeout.given() {
-		if v, ok := p.duration(d.timeout, d.ctx); ok {
-			switch {
-			case v <= 0:
-				p.errorf(d.timeout.val, d.ctx, "timeout must be greater than 0")
-			case v > f.Interval:
-				p.errorf(d.timeout.val, d.ctx, "timeout %s is longer than interval %s", fmtDuration(v), fmtDuration(f.Interval))
-			default:
-				s.Timeout = v
-			}
-		}
-	}
-	if s.Kind == KindScrape {
-		s.BodyLimit = DefaultBodyLimit
-	}
-	if s.Kind == KindPrometheus {
-		s.MaxConcurrency = DefaultMaxConcurrency
-	}
-	p.maxConcurrency(s, d)
-	p.bodyLimit(s, d)
-}
-
-// maxConcurrency reads max_concurrency, for prometheus sources.
-func (p *parser) maxConcurrency(s *Source, d sourceDoc) {
-	if !d.maxConcurrency.given() {
+// sourceTimeout reads timeout, which every kind takes.
+func (p *parser) sourceTimeout(f *File, s *Source, d sourceDoc) {
+	if !d.timeout.given() {
 		return
 	}
-	text, ok := p.scalar(d.maxConcurrency, d.ctx)
-	switch {
-	case !ok:
-	case s.Kind != KindPrometheus:
-		p.errorf(d.maxConcurrency.key, d.ctx, "max_concurrency applies to prometheus sources only")
-	default:
-		n, err := strconv.Atoi(strings.TrimSpace(text))
-		if err != nil || n < 1 || n > MaxMaxConcurrency {
-			p.errorf(d.maxConcurrency.val, d.ctx, "max_concurrency: want a whole number from 1 to %d, got %q", MaxMaxConcurrency, text)
-		} else {
-			s.MaxConcurrency = n
+	if v, ok := p.duration(d.timeout, d.ctx); ok {
+		switch {
+		case v <= 0:
+			p.errorf(d.timeout.val, d.ctx, "timeout must be greater than 0")
+		case v > f.Interval:
+			p.errorf(d.timeout.val, d.ctx, "timeout %s is longer than interval %s", fmtDuration(v), fmtDuration(f.Interval))
+		default:
+			s.Timeout = v
 		}
 	}
 }
 
-// bodyLimit reads body_limit, for scrape sources.
-func (p *parser) bodyLimit(s *Source, d sourceDoc) {
-	if !d.bodyLimit.given() {
+// bodyLimit reads body_limit into limit.
+func (p *parser) bodyLimit(limit *int64, d sourceDoc) {
+	o := d.option("body_limit")
+	if !o.given() {
 		return
 	}
-	text, ok := p.scalar(d.bodyLimit, d.ctx)
+	text, ok := p.scalar(o, d.ctx)
 	if !ok {
-		return
-	}
-	if s.Kind == KindPrometheus {
-		p.errorf(d.bodyLimit.key, d.ctx, "body_limit applies to scrape sources only")
 		return
 	}
 	n, err := units.ParseBase2Bytes(strings.TrimSpace(text))
 	if err != nil || n <= 0 {
-		p.errorf(d.bodyLimit.val, d.ctx, "body_limit: bad size %q: want a positive size such as 16MiB or 512KiB", text)
+		p.errorf(o.val, d.ctx, "body_limit: bad size %q: want a positive size such as 16MiB or 512KiB", text)
 		return
 	}
-	s.BodyLimit = int64(n)
+	*limit = int64(n)
+}
+
+// orList joins names as "a", "a or b" or "a, b or c".
+func orList(names []string) string {
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -1,11 +1,11 @@
 package rules
 
 import (
+	"slices"
+
+	"github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
 )
-
-// sourceKeys are the keys of a source besides Prometheus' http_config.
-var sourceKeys = []string{"scrape", "prometheus", "timeout", "body_limit", "max_concurrency"}
 
 // sourceDoc is one entry of the sources section as the file writes it:
 // decoded, nothing checked but the keys' syntax. The agent's own keys
@@ -17,9 +17,25 @@ type sourceDoc struct {
 	node *yaml.Node // its mapping
 	ctx  string     // prefixes every message about the source
 
-	scrape, prometheus                 pair
-	timeout, bodyLimit, maxConcurrency pair
-	http                               []pair
+	// kinds are the keys that name a kind (scrape, prometheus...), in
+	// file order: one is expected.
+	kinds []pair
+	// target is the one of kinds the source is of, once checkSource found it.
+	target  pair
+	timeout pair
+	// options are the kinds' own keys, in file order.
+	options []pair
+	http    []pair
+}
+
+// option returns the option named name, or the zero pair.
+func (d sourceDoc) option(name string) pair {
+	for _, o := range d.options {
+		if o.key.Value == name {
+			return o
+		}
+	}
+	return pair{}
 }
 
 // decodeSource decodes the definition of the source named by e.key,
@@ -30,18 +46,15 @@ func (p *parser) decodeSource(e pair, ctx string) (d sourceDoc, ok bool) {
 		return d, false
 	}
 	d = sourceDoc{key: e.key, node: e.val, ctx: ctx}
+	kindKeys, keys := kindKeys(), sourceKeys()
 	for _, kv := range p.entries(e.val, ctx, "key") {
-		switch kv.key.Value {
-		case "scrape":
-			d.scrape = kv
-		case "prometheus":
-			d.prometheus = kv
-		case "timeout":
+		switch k := kv.key.Value; {
+		case slices.Contains(kindKeys, k):
+			d.kinds = append(d.kinds, kv)
+		case k == "timeout":
 			d.timeout = kv
-		case "body_limit":
-			d.bodyLimit = kv
-		case "max_concurrency":
-			d.maxConcurrency = kv
+		case slices.Contains(keys, k):
+			d.options = append(d.options, kv)
 		default: // Prometheus' http_config, checked by httpConfig
 			d.http = append(d.http, kv)
 		}
@@ -49,12 +62,36 @@ func (p *parser) decodeSource(e pair, ctx string) (d sourceDoc, ok bool) {
 	return d, true
 }
 
-// checkSource checks a decoded source into s: its kind and URL, its
-// limits, then its HTTP settings and the client serve would build.
+// checkSource checks a decoded source into s: its kind, then the kind's
+// target and options, its timeout, and its HTTP settings and the client
+// serve would build.
 func (p *parser) checkSource(f *File, s *Source, d sourceDoc) {
-	p.sourceURL(s, d)
-	p.sourceLimits(f, s, d)
-	if len(d.http) > 0 && p.httpConfig(s, d.key, d.http, d.ctx) {
-		p.httpClient(s, d.node, d.ctx)
+	k := p.sourceKind(&d)
+	p.sourceTimeout(f, s, d)
+	if k == nil {
+		return
+	}
+	s.Kind, s.Config = k.name, k.newConfig(s)
+	k.check(p, s, d)
+	for _, o := range d.options {
+		if !slices.Contains(k.options, o.key.Value) {
+			p.errorf(o.key, d.ctx, "%s applies to %s sources only", o.key.Value,
+				kindNames(func(k *srcKind) bool { return slices.Contains(k.options, o.key.Value) }))
+		}
+	}
+	if len(d.http) == 0 {
+		return
+	}
+	if !k.http {
+		for _, kv := range d.http {
+			p.unknownKey(kv.key, d.ctx, append([]string{k.key, "timeout"}, k.options...))
+		}
+		return
+	}
+	h := s.Config.(interface {
+		httpSettings() *config.HTTPClientConfig
+	}).httpSettings()
+	if p.httpConfig(h, d.key, d.http, d.ctx) {
+		p.httpClient(h, d.node, d.ctx)
 	}
 }

@@ -22,7 +22,7 @@ import (
 const defaultBacktestFrom = 6 * time.Hour
 
 func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string, command) {
-	c := ka.Command("backtest", "Replay a rule file over the history Prometheus holds (read from the file's own prometheus sources, as serve would query them): what would these rules have replied? Prints, per service or fleet server, every change with the firing rules, the time out of rotation and at reduced weight, and a timeline; with --baseline, the same for another file over the same data and where the two differ. Exit 0 when it ran, 1 when a metric has no history or Prometheus fails, 2 for usage errors.")
+	c := ka.Command("backtest", "Replay a rule file over the history Prometheus holds (read from the file's own prometheus sources, as serve would query them): what would these rules have replied? Prints, per service or fleet server, every change with the firing rules, the time out of rotation and at reduced weight, and a timeline; with --baseline, the same for another file over the same data and where the two differ. Exit 0 when it ran; 1 when a metric has no history, no metric had any data over the range, or Prometheus fails; 2 for usage errors; 130 when interrupted.")
 	path := c.Flag("rules", "Rule file to replay.").Required().PlaceHolder("FILE").String()
 	from := c.Flag("from", "Replay this far back from now (default 6h without --start).").PlaceHolder("DURATION").String()
 	start := c.Flag("start", "Start of the replay: RFC 3339 or Unix time, as promtool takes it.").PlaceHolder("TIME").String()
@@ -95,11 +95,21 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 			queries = append(queries, bplan.Queries()...)
 		}
 		prog := progress(stderr)
+		// A signal stops a backtest at once: no report of a run that did
+		// not finish.
+		interrupted := func() int {
+			prog.clear()
+			fmt.Fprintln(stderr, "agent: backtest: interrupted; no report")
+			return exitInterrupted
+		}
 		fe := &backtest.Fetcher{Range: rng, Timeout: *queryTimeout}
 		if prog != nil {
 			fe.Progress = func(done, total int) { prog.show("range queries read", done, total) }
 		}
 		if err := fe.Fetch(ctx, queries); err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
 			prog.clear()
 			fmt.Fprintf(stderr, "agent: backtest: %v\n", err)
 			return exitFailure
@@ -111,7 +121,10 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 		if prog != nil {
 			steps = func(done, total int) { prog.show("steps evaluated", done, total) }
 		}
-		run, err := backtest.Replay(plan, fe, steps)
+		run, err := backtest.Replay(ctx, plan, fe, steps)
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		if err != nil {
 			prog.clear()
 			fmt.Fprintf(stderr, "agent: backtest: %v\n", err)
@@ -119,13 +132,26 @@ func registerBacktest(ka *kingpin.Application, stdout, stderr io.Writer) (string
 		}
 		var brun *backtest.Run
 		if bplan != nil {
-			if brun, err = backtest.Replay(bplan, fe, steps); err != nil {
+			brun, err = backtest.Replay(ctx, bplan, fe, steps)
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			if err != nil {
 				prog.clear()
 				fmt.Fprintf(stderr, "agent: backtest: %v\n", err)
 				return exitFailure
 			}
 		}
 		prog.clear()
+		for _, r := range []*backtest.Run{run, brun} {
+			if r == nil {
+				continue
+			}
+			if err := r.ReadNothing(); err != nil {
+				fmt.Fprintf(stderr, "agent: backtest: %s: %v\n", r.RulesFile, err)
+				return exitFailure
+			}
+		}
 		only := *service
 		if *server != "" {
 			only = *server

@@ -149,6 +149,25 @@ func TestBacktestCommand(t *testing.T) {
 			t.Errorf("line longer than 100 columns: %q", line)
 		}
 	}
+
+	// A run that read nothing is a failure that names what had no data,
+	// not a report of a quiet service: a CI gate must not pass on it.
+	typos := writeRules(t, fmt.Sprintf("interval: 15s\nsources:\n  prom:\n    prometheus: %s\nmetrics:\n  q: prom:queu\n  r: prom:queue_depth\nrules:\n  - q > 500 || r > 1 => drain\n", p.URL))
+	code, out, errOut = agent(t, "backtest", "--rules", typos, "--start", start, "--end", end)
+	if code != exitFailure || out != "" || !strings.Contains(errOut, "agent: backtest: "+typos+": no data at all from "+base.Format(time.RFC3339)) ||
+		!strings.Contains(errOut, "no series for q, r at any step") {
+		t.Errorf("no data: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// One typo among metrics that read something is named in the report.
+	oneTypo := writeRules(t, fmt.Sprintf("interval: 15s\nsources:\n  prom:\n    prometheus: %s\nmetrics:\n  q: prom:queue\n  r: prom:queue_depth\nrules:\n  - q > 500 || r > 1 => drain\n", p.URL))
+	if code, out, errOut = agent(t, "backtest", "--rules", oneTypo, "--start", start, "--end", end); code != exitOK || !strings.Contains(out, "No data at all for r") {
+		t.Errorf("one metric without data: exit %d\n%s%s", code, out, errOut)
+	}
+	noServers := writeRules(t, fmt.Sprintf("interval: 15s\nsources:\n  prom:\n    prometheus: %s\nfleet:\n  servers: {source: prom, query: upp, label: instance}\nmetrics:\n  q: prom:max by (instance) (queue)\nrules:\n  - q > 500 => drain\n", p.URL))
+	code, out, errOut = agent(t, "backtest", "--rules", noServers, "--start", start, "--end", end)
+	if code != exitFailure || out != "" || !strings.Contains(errOut, "agent: backtest: "+noServers+": no server known at any step from ") || !strings.Contains(errOut, `discovery query "upp" named none`) {
+		t.Errorf("no server: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
 
 // TestBacktestProgressOnlyOnTerminal: progress is for a terminal; a file,

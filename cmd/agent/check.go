@@ -13,14 +13,29 @@ import (
 )
 
 func registerCheck(app *kingpin.Application, stdout, _ io.Writer) (string, command) {
-	c := app.Command("check", "Check rule files: syntax, metric names, every expression compiled. Exit 0 when all are valid, 1 otherwise.")
+	c := app.Command("check", "Check rule files: syntax, metric names, every expression compiled. Exit 0 when all are valid, 1 otherwise. "+
+		"With --haproxy.config, also read HAProxy's server lines and warn where HAProxy would ignore or misread the agent's replies.")
+	var lo lintOptions
+	c.Flag("haproxy.config", "HAProxy configuration to check the rule files against (backend, listen and defaults sections: server, server-template, default-server, balance, timeout check).").
+		PlaceHolder("FILE").StringVar(&lo.config)
+	listenFlag(c).StringVar(&lo.listen)
+	c.Flag("strict", "With --haproxy.config: warnings fail the check (exit 1).").BoolVar(&lo.strict)
+	c.Flag("haproxy.version", "With --haproxy.config: the HAProxy version that runs it (e.g. 2.6), for what depends on it (absolute weights need 3.1). The configuration cannot tell.").
+		PlaceHolder("X.Y").StringVar(&lo.version)
+	c.Flag("haproxy.runtime-api", "With --haproxy.config: read the version from this HAProxy's Runtime API (show info): unix:/path, tcp:HOST:PORT or a socket path. Repeatable; the oldest counts.").
+		PlaceHolder("ADDRESS").StringsVar(&lo.runtimeAPI)
 	// Not ExistingFiles: a missing file is a failed check like any other,
 	// reported after the files that exist are checked.
 	files := c.Arg("file", "Rule files to check.").Required().Strings()
-	return c.FullCommand(), func(context.Context, *slog.Logger) int {
+	return c.FullCommand(), func(ctx context.Context, _ *slog.Logger) int {
+		l, err := lo.load(ctx)
+		if err != nil {
+			fmt.Fprintf(stdout, "Checking %s\n  FAILED:\n%s%v\n\n", lo.config, failedIndent, err)
+			return exitFailure
+		}
 		code := exitOK
 		for _, f := range *files {
-			if !checkFile(stdout, f) {
+			if !checkFile(stdout, f, l) {
 				code = exitFailure
 			}
 		}
@@ -31,19 +46,25 @@ func registerCheck(app *kingpin.Application, stdout, _ io.Writer) (string, comma
 // failedIndent indents the errors under "  FAILED:", as promtool does.
 const failedIndent = "    "
 
-// checkFile prints the promtool-style verdict for one file.
-func checkFile(w io.Writer, path string) bool {
+// checkFile prints the promtool-style verdict for one file, then the
+// lint's warnings against HAProxy's configuration when l is set.
+func checkFile(w io.Writer, path string, l *lint) bool {
 	fmt.Fprintf(w, "Checking %s\n", path)
 	f, err := rules.ParseFile(path)
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
-		printLoadErrors(w, failedIndent, err)
-		hintOtherKind(w, err, "rule_files", fmt.Sprintf("(this is a test file, by its rule_files key: run it with 'agent test %s')", path))
+		if otherKind(err, "rule_files") {
+			fmt.Fprintf(w, "%s%s is a test file (it has rule_files): run it with 'agent test %s'\n", failedIndent, path, path)
+		} else {
+			printLoadErrors(w, failedIndent, err)
+		}
 		fmt.Fprintln(w)
 		return false
 	}
-	fmt.Fprintf(w, "  SUCCESS: %d rules found\n\n", f.RuleCount())
-	return true
+	fmt.Fprintf(w, "  SUCCESS: %d rules found\n", f.RuleCount())
+	ok := l.check(w, f)
+	fmt.Fprintln(w)
+	return ok
 }
 
 // printLoadErrors prints a load error one FILE:LINE:COL: message a line,

@@ -24,7 +24,8 @@ import (
 func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, command) {
 	c := ka.Command("eval", "Show what a rule file would reply right now: read the live sources once, evaluate, print every metric, every rule and the exact reply line. Sends nothing to HAProxy, changes nothing.")
 	path := c.Flag("rules", "Rule file to evaluate (or give it as the argument).").PlaceHolder("FILE").String()
-	dryRun := c.Flag("dry-run", "Required: eval only ever dry-runs.").Bool()
+	// Accepted for the scripts that give it: eval only ever dry-runs.
+	c.Flag("dry-run", "Accepted and ignored: eval only ever dry-runs.").Bool()
 	service := c.Flag("service", "Show only this service (the top-level rules are \"default\").").String()
 	server := c.Flag("server", "Fleet mode: show this server in full (its values, rules and reply) rather than the table of servers.").PlaceHolder("NAME").String()
 	sets := c.Flag("set", "Use VALUE for metric NAME instead of reading it (what-if); repeatable.").PlaceHolder("NAME=VALUE").Strings()
@@ -33,13 +34,9 @@ func registerEval(ka *kingpin.Application, stdout, stderr io.Writer) (string, co
 	file := c.Arg("file", "Rule file to evaluate, as check and test take it (or --rules).").String()
 
 	return c.FullCommand(), func(ctx context.Context, logger *slog.Logger) int {
-		if !*dryRun {
-			fmt.Fprintln(stderr, "agent: eval needs --dry-run (agent eval --dry-run FILE): it evaluates and prints, it never changes anything")
-			return exitUsage
-		}
 		switch {
 		case *path == "" && *file == "":
-			fmt.Fprintln(stderr, "agent: eval needs a rule file: agent eval --dry-run FILE (or --rules FILE)")
+			fmt.Fprintln(stderr, "agent: eval needs a rule file: agent eval FILE (or --rules FILE)")
 			return exitUsage
 		case *path != "" && *file != "" && *path != *file:
 			fmt.Fprintf(stderr, "agent: eval takes one rule file; got --rules %s and %s\n", *path, *file)
@@ -218,7 +215,7 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 	}
 	rep.live = live
 	ev := evaluator.New(f)
-	ev.Resume(state.Replies)
+	ev.Resume(state.Replies, state.OutBy)
 	rep.result = ev.EvaluateServers(now, servers, snap, state.Overrides)
 	rep.Services = rep.result.Services
 	rep.Servers, rep.Guardrail = rep.result.Servers, rep.result.Guardrail

@@ -24,6 +24,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitInterrupted is a command that SIGINT or SIGTERM stopped before
+	// it finished, the code a shell gives a process SIGINT ends (128+2).
+	exitInterrupted = 130
 )
 
 func main() {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -86,6 +88,14 @@ func TestEvalDryRun(t *testing.T) {
 		if !strings.Contains(out, "  reply: "+tc.reply+"  phase: "+tc.phase) {
 			t.Errorf("%v: want reply %q in phase %q, got:\n%s", tc.sets, tc.reply, tc.phase, out)
 		}
+		// eval never changes anything: --dry-run is accepted, not needed.
+		plain := []string{"eval", "../../examples/rules.yaml"}
+		for _, s := range tc.sets {
+			plain = append(plain, "--set", s)
+		}
+		if code, out, errOut := agent(t, plain...); code != exitOK || !strings.Contains(out, "  reply: "+tc.reply+"  phase: "+tc.phase) {
+			t.Errorf("agent %s: exit %d, want reply %q\n%s%s", strings.Join(plain, " "), code, tc.reply, out, errOut)
+		}
 		for _, want := range []string{"queue_depth  --set", "queue_depth > 500", "cpu > 0.9", "weight 50%"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%v: output lacks %q:\n%s", tc.sets, want, out)
@@ -153,7 +163,6 @@ rules:
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"eval", "--rules", "../../examples/rules.yaml"},                                      // no --dry-run
 		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "nope=1"},      // undeclared metric
 		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--set", "cpu=high"},    // not a number
 		{"eval", "--dry-run", "--rules", "../../examples/rules.yaml", "--service", "missing"}, // unknown service
@@ -179,7 +188,7 @@ func TestUsageErrorNamesTheCommandsHelp(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, "see 'agent serve --help'"},
 		{[]string{"check"}, "see 'agent check --help'"},
 		{[]string{"frobnicate"}, "see 'agent --help'"},
-		{[]string{"eval", "../../examples/rules.yaml"}, "eval needs --dry-run (agent eval --dry-run FILE)"},
+		{[]string{"eval"}, "eval needs a rule file: agent eval FILE"},
 	} {
 		code, _, errOut := agent(t, tc.args...)
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {
@@ -242,5 +251,40 @@ func TestUnknownServiceSaysWhatToGive(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("agent %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
 		}
+	}
+}
+
+// TestCheckHAProxyConfig: --haproxy.config adds the lint's warnings to a
+// passing check; --strict makes them a failure; the example pair passes
+// strictly, and HAProxy 2.6 and 3.2 accept every example configuration.
+func TestCheckHAProxyConfig(t *testing.T) {
+	cfgs, _ := filepath.Glob("../../examples/*.cfg")
+	testutil.CheckHAProxyConfigs(t, cfgs...)
+
+	for cfg, rulesFile := range map[string]string{"haproxy-fleet.cfg": "fleet.yaml", "haproxy-push.cfg": "push.yaml"} {
+		cfg = "../../examples/" + cfg
+		code, out, errOut := agent(t, "check", "--strict", "--haproxy.config", cfg, "../../examples/"+rulesFile)
+		if code != exitOK || !strings.Contains(out, "  SUCCESS: no warnings against "+cfg+"\n") {
+			t.Errorf("the example pair %s: exit %d\n%s%s", cfg, code, out, errOut)
+		}
+	}
+	cfg := "../../internal/haproxylint/testdata/broken.cfg"
+	rulesFile := "../../internal/haproxylint/testdata/services.yaml"
+	code, out, _ := agent(t, "check", "--haproxy.config", cfg, rulesFile)
+	if code != exitOK || !strings.Contains(out, "  WARNING: "+cfg+":23: server web/web1 sends agent-send \"web1\"") {
+		t.Errorf("warnings: exit %d, want 0 and the warnings:\n%s", code, out)
+	}
+	code, out, _ = agent(t, "check", "--strict", "--haproxy.config", cfg, rulesFile)
+	if code != exitFailure || !strings.Contains(out, "  FAILED: 7 warnings against "+cfg+" (--strict)\n") {
+		t.Errorf("--strict: exit %d, want 1:\n%s", code, out)
+	}
+	// The port compared is --listen's.
+	code, out, _ = agent(t, "check", "--strict", "--listen", ":7000", "--haproxy.config", "../../examples/haproxy-fleet.cfg", "../../examples/fleet.yaml")
+	if code != exitFailure || !strings.Contains(out, "no server polls the agent's port 7000") {
+		t.Errorf("--listen :7000: exit %d:\n%s", code, out)
+	}
+	code, out, _ = agent(t, "check", "--strict", "../../examples/fleet.yaml")
+	if code != exitFailure || !strings.Contains(out, "need --haproxy.config") {
+		t.Errorf("--strict alone: exit %d:\n%s", code, out)
 	}
 }

@@ -3,25 +3,25 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/haproxy-agent/agent/rules"
 )
 
-// hintOtherKind prints hint under a file's load errors when they show the
-// file is of the other kind (a test file given to `agent check`, a rule
-// file given to `agent test`): a top-level key that only the other kind
-// has, reported as unknown.
-func hintOtherKind(w io.Writer, err error, key, hint string) {
+// otherKind reports whether a file's load errors show it is of the other
+// kind (a test file given to `agent check`, a rule file given to `agent
+// test`): a top-level key that only the other kind has, reported as
+// unknown. The other errors of such a file say nothing useful, so the
+// caller prints only which command the file is for.
+func otherKind(err error, key string) bool {
 	var errs rules.Errors
 	if !errors.As(err, &errs) {
-		return
+		return false
 	}
 	for _, e := range errs {
 		if e.Pos.Col == 1 && strings.HasPrefix(e.Msg, fmt.Sprintf("unknown key %q", key)) {
-			fmt.Fprintln(w, failedIndent+hint)
-			return
+			return true
 		}
 	}
+	return false
 }

@@ -29,7 +29,7 @@ const overrideHelp = `Put, list or remove operator overrides on a running agent:
   agent override drain|maint|down|ready [--service S] --reason TEXT [--ttl D]
   agent override weight N% [--service S] --reason TEXT [--ttl D]
   agent override list
-  agent override clear [ID]   (no ID: clear all)
+  agent override clear ID | --all
 
 ready forces the server back into rotation (up ready) whatever the rules say, unless another override drains, maints or downs it. Overrides combine as rules do: down wins, maint over drain, the lowest weight and maxconn. Actions combine as in rule files ("drain maxconn 10"). Without --ttl an override lasts 1h; --ttl 0 (or forever) keeps it until cleared. The agent must run with --web.enable-lifecycle.`
 
@@ -39,6 +39,7 @@ type overrideFlags struct {
 	service string
 	reason  string
 	ttl     string
+	all     bool
 	url     string
 	// The web port's TLS and basic auth, for an agent run with
 	// --web.config.file.
@@ -51,10 +52,11 @@ type overrideFlags struct {
 func registerOverride(app *kingpin.Application, stdout, stderr io.Writer) (string, command) {
 	c := app.Command("override", overrideHelp)
 	var f overrideFlags
-	c.Arg("what", "drain, maint, down, ready, weight N%; or list; or clear [ID].").Required().StringsVar(&f.args)
+	c.Arg("what", "drain, maint, down, ready, weight N%; or list; or clear ID.").Required().StringsVar(&f.args)
 	c.Flag("service", "Apply to this service only (in fleet mode: this server; default: all).").PlaceHolder("NAME").StringVar(&f.service)
 	c.Flag("reason", "Why: required when adding; HAProxy shows it as \"override: REASON\".").PlaceHolder("TEXT").StringVar(&f.reason)
 	c.Flag("ttl", "Remove the override after this long (e.g. 30m, 4h, 1d; default 1h); 0 or forever keeps it until cleared.").StringVar(&f.ttl)
+	c.Flag("all", "With clear: remove every override in force.").BoolVar(&f.all)
 	c.Flag("web.url", "Base URL of the running agent's web server (its --web.listen-address); https://... when its --web.config.file sets TLS.").Default("http://127.0.0.1:9898").Envar("AGENT_WEB_URL").StringVar(&f.url)
 	c.Flag("web.user", "Basic auth user, for an agent whose --web.config.file sets basic_auth_users.").Envar("AGENT_WEB_USER").PlaceHolder("USER").StringVar(&f.user)
 	c.Flag("web.password", "Basic auth password (prefer the environment variable or --web.password-file: flags show in ps).").Envar("AGENT_WEB_PASSWORD").PlaceHolder("PASSWORD").StringVar(&f.password)
@@ -84,6 +86,9 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 	}
 
 	verb := strings.ToLower(f.args[0])
+	if f.all && verb != "clear" {
+		return usage("--all is for clear, not for %s", verb)
+	}
 	if verb == "list" || verb == "clear" {
 		if f.service != "" || f.reason != "" || f.ttl != "" {
 			return usage("--service, --reason and --ttl are for adding an override, not for %s", verb)
@@ -101,8 +106,12 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 		printOverrides(stdout, recs, overrideNow())
 		return exitOK
 	case "clear":
-		switch len(f.args) {
-		case 1:
+		switch {
+		case len(f.args) == 1 && !f.all:
+			return usage("clear needs an override ID (see 'agent override list'), or --all to remove every override")
+		case len(f.args) == 2 && f.all:
+			return usage("clear takes an override ID or --all, not both")
+		case len(f.args) == 1:
 			recs, err := client.Clear(ctx)
 			if err != nil {
 				return overrideFailed(stderr, f.url, err)
@@ -111,7 +120,7 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 			for _, r := range recs {
 				fmt.Fprintf(stdout, "  %s: %s\n", r.ID, describe(r))
 			}
-		case 2:
+		case len(f.args) == 2:
 			r, err := client.Remove(ctx, f.args[1])
 			if err != nil {
 				return overrideFailed(stderr, f.url, err)
@@ -126,7 +135,7 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 	text := strings.Join(f.args, " ")
 	action, err := override.ParseAction(text)
 	if err != nil {
-		return usage("%v (or list, or clear [ID])", err)
+		return usage("%v (or list, or clear ID | --all)", err)
 	}
 	if strings.TrimSpace(f.reason) == "" {
 		return usage("--reason is required: say why, HAProxy shows it as \"override: REASON\"")
@@ -155,7 +164,10 @@ func runOverride(ctx context.Context, f overrideFlags, stdout, stderr io.Writer)
 // overrideFailed explains err and returns the failure exit code.
 func overrideFailed(w io.Writer, url string, err error) int {
 	var unreachable *override.UnreachableError
+	var untrusted *override.UntrustedError
 	switch {
+	case errors.As(err, &untrusted):
+		fmt.Fprintf(w, "agent override: %v\nGive --web.ca-file the CA certificate that signed the agent's (or the certificate itself), and --web.server-name when the name in it is not the one in --web.url.\n", err)
 	case errors.Is(err, override.ErrUnauthorized):
 		fmt.Fprintf(w, "agent override: %v\nThe agent at %s asks for basic auth: give --web.user and --web.password-file (or AGENT_WEB_USER and AGENT_WEB_PASSWORD).\n", err, url)
 	case errors.Is(err, override.ErrNotEnabled):

@@ -131,7 +131,7 @@ func TestOverrideCommands(t *testing.T) {
 	if code != exitFailure || out != "" || errOut != "agent override: no such override \""+ovs[0].ID+"\"\n" {
 		t.Errorf("clear a removed ID: exit %d %q %q", code, out, errOut)
 	}
-	code, out, _ = overrideCLI(t, url, "clear")
+	code, out, _ = overrideCLI(t, url, "clear", "--all")
 	if code != exitOK || !strings.HasPrefix(out, "Removed 4 overrides.\n  "+ovs[1].ID+": weight 25% for service worker") {
 		t.Errorf("clear: exit %d\n%s", code, out)
 	}
@@ -150,7 +150,7 @@ func TestOverrideUsageErrors(t *testing.T) {
 	}{
 		{[]string{"drian", "--reason", "x"}, `unknown action "drian"`},
 		{[]string{"weight", "300%", "--reason", "x"}, "weight"},
-		{[]string{"weight", "--reason", "x"}, "weight needs a percent"},
+		{[]string{"weight", "--reason", "x"}, "weight needs a number"},
 		{[]string{"drain"}, "--reason is required"},
 		{[]string{"drain", "--reason", "  "}, "--reason is required"},
 		{[]string{"drain", "--reason", "x", "--ttl", "soon"}, `--ttl: ttl "soon"`},
@@ -159,6 +159,10 @@ func TestOverrideUsageErrors(t *testing.T) {
 		{[]string{"list", "--reason", "x"}, "are for adding an override, not for list"},
 		{[]string{"clear", "--service", "worker"}, "not for clear"},
 		{[]string{"clear", "a", "b"}, "clear takes at most one override ID"},
+		// Clearing every override is said, not the default of a missing ID.
+		{[]string{"clear"}, "clear needs an override ID (see 'agent override list'), or --all to remove every override"},
+		{[]string{"clear", "a", "--all"}, "clear takes an override ID or --all, not both"},
+		{[]string{"drain", "--reason", "x", "--all"}, "--all is for clear"},
 	} {
 		code, out, errOut := overrideCLI(t, url, tc.args...)
 		if code != exitUsage || out != "" || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "see 'agent override --help'") {
@@ -199,7 +203,7 @@ func TestOverrideAgentWithoutLifecycle(t *testing.T) {
 	mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	for _, args := range [][]string{{"list"}, {"drain", "--reason", "x"}, {"clear"}, {"clear", "abc"}} {
+	for _, args := range [][]string{{"list"}, {"drain", "--reason", "x"}, {"clear", "--all"}, {"clear", "abc"}} {
 		code, _, errOut := overrideCLI(t, srv.URL, args...)
 		if code != exitFailure || !strings.Contains(errOut, "--web.enable-lifecycle") {
 			t.Errorf("agent override %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
@@ -284,7 +288,7 @@ func TestOverrideOverTLSWithBasicAuth(t *testing.T) {
 		code    int
 		wantOut string
 	}{
-		{"no CA", "", []string{"list"}, exitFailure, "certificate"},
+		{"no CA", "", []string{"list"}, exitFailure, "is not trusted: x509: certificate signed by unknown authority\nGive --web.ca-file"},
 		{"no user", "", []string{"list", "--web.ca-file", cert}, exitFailure, "asks for basic auth"},
 		{"wrong password", "nope", []string{"list", "--web.ca-file", cert, "--web.user", "ops"}, exitFailure, "401 Unauthorized"},
 		{"password from the environment", "s3cret", []string{"drain", "--reason", "tls", "--web.ca-file", cert, "--web.user", "ops"}, exitOK, "Added override"},
@@ -294,7 +298,7 @@ func TestOverrideOverTLSWithBasicAuth(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("AGENT_WEB_PASSWORD", c.env)
 			code, out, errOut := overrideCLI(t, url, c.args...)
-			if code != c.code || !strings.Contains(out+errOut, c.wantOut) {
+			if code != c.code || !strings.Contains(out+errOut, c.wantOut) || strings.Contains(errOut, "not the agent's") {
 				t.Errorf("agent override %s: exit %d, want %d with %q\nstdout: %s\nstderr: %s", strings.Join(c.args, " "), code, c.code, c.wantOut, out, errOut)
 			}
 		})

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/haproxy-agent/agent/internal/memtrim"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -20,6 +22,13 @@ import (
 	"github.com/haproxy-agent/agent/internal/source"
 )
 
+// listenFlag is the --listen flag serve listens on and check compares
+// HAProxy's agent-port with, defined once.
+func listenFlag(c *kingpin.CmdClause) *kingpin.FlagClause {
+	return c.Flag("listen", "Address of the agent port that HAProxy polls (agent-port). Listens on IPv4 and IPv6.").
+		Default(":9999")
+}
+
 func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, command) {
 	c := ka.Command("serve", "Answer HAProxy's agent-check polls from the rules' latest decision. "+
 		"HAProxy polls the agent (agent-check agent-port ...); the agent never pushes. "+
@@ -28,8 +37,9 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 	var etcdConfig string
 	c.Flag("rules", "Rule file to serve. Reloaded when it changes, on SIGHUP and on POST /-/reload.").
 		PlaceHolder("FILE").StringVar(&o.RulesPath)
-	c.Flag("listen", "Address of the agent port that HAProxy polls (agent-port). Listens on IPv4 and IPv6.").
-		Default(":9999").StringVar(&o.Listen)
+	listenFlag(c).StringVar(&o.Listen)
+	c.Flag("haproxy.runtime-api", "Runtime API of an HAProxy that polls this agent (unix:/path, tcp:HOST:PORT or a socket path; repeatable): read every interval to show HAProxy's view of each server in /status, on the page and in metrics, and to report drift.").
+		PlaceHolder("ADDRESS").StringsVar(&o.HAProxyRuntimeAPI)
 	c.Flag("web.listen-address", "Address of the web port: the status page (/), /metrics, /status, /healthz, and the lifecycle endpoints.").
 		Default(":9898").StringVar(&o.WebListen)
 	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload, /api/v1/overrides and the status page's override forms.").
@@ -99,6 +109,29 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		o.Logger = logger
 		o.NewReader = source.NewWithLogger(logger.With("component", "source"))
 		o.ReloadDebounce = 250 * time.Millisecond
+		// Start-up (package initialisation, flags, compiling the rules,
+		// setting up the web server) leaves most of the executable mapped;
+		// the steady state needs a fraction of it. Give those pages back a
+		// second after serving starts.
+		served := make(chan struct{})
+		defer close(served)
+		o.Started = func(net.Addr, net.Addr) {
+			go func() {
+				t := time.NewTimer(time.Second)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-served:
+					return
+				}
+				n, err := memtrim.ReleaseExecutablePages()
+				if err != nil {
+					logger.Debug("could not release start-up pages", "err", err)
+					return
+				}
+				logger.Debug("released start-up pages", "bytes", n)
+			}()
+		}
 		if err := app.Run(ctx, o); err != nil {
 			logger.Error("agent failed", "err", err)
 			return exitFailure

@@ -103,7 +103,7 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "disk swap") {
 		t.Fatalf("override list: exit %d\n%s", code, out)
 	}
-	if code, out, errOut = agent(t, "override", "clear"); code != exitOK {
+	if code, out, errOut = agent(t, "override", "clear", "--all"); code != exitOK {
 		t.Fatalf("override clear: exit %d: %s%s", code, out, errOut)
 	}
 	if got := testutil.Poll(t, poll, ""); got != "up ready 100%\n" {

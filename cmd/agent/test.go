@@ -44,8 +44,11 @@ func testFile(w io.Writer, path string, filter *regexp.Regexp) bool {
 	s, err := ruletest.LoadFile(path)
 	if err != nil {
 		fmt.Fprintln(w, "  FAILED:")
-		printLoadErrors(w, failedIndent, err)
-		hintOtherKind(w, err, "rules", fmt.Sprintf("(this is a rule file, by its rules key: check it with 'agent check %s'; a test file names it in rule_files)", path))
+		if otherKind(err, "rules") {
+			fmt.Fprintf(w, "%s%s is a rule file (it has rules): check it with 'agent check %s'; a test file names it in rule_files\n", failedIndent, path, path)
+		} else {
+			printLoadErrors(w, failedIndent, err)
+		}
 		fmt.Fprintln(w)
 		return false
 	}

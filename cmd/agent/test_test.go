@@ -110,26 +110,29 @@ func TestTestUsage(t *testing.T) {
 }
 
 // TestOtherKindOfFileIsNamed: a test file given to check, or a rule file
-// given to test, fails with a line saying which command it is for; a
+// given to test, fails with only a line saying which command it is for
+// (the errors of reading it as the wrong kind say nothing useful); a
 // plainly broken file gets no such line.
 func TestOtherKindOfFileIsNamed(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"check", "../../examples/tests/rules.test.yaml"}, "(this is a test file, by its rule_files key: run it with 'agent test ../../examples/tests/rules.test.yaml')"},
-		{[]string{"test", "../../examples/rules.yaml"}, "(this is a rule file, by its rules key: check it with 'agent check ../../examples/rules.yaml'"},
+		{[]string{"check", "../../examples/tests/rules.test.yaml"}, "Checking ../../examples/tests/rules.test.yaml\n  FAILED:\n" +
+			"    ../../examples/tests/rules.test.yaml is a test file (it has rule_files): run it with 'agent test ../../examples/tests/rules.test.yaml'\n\n"},
+		{[]string{"test", "../../examples/rules.yaml"}, "Unit Testing: ../../examples/rules.yaml\n  FAILED:\n" +
+			"    ../../examples/rules.yaml is a rule file (it has rules): check it with 'agent check ../../examples/rules.yaml'; a test file names it in rule_files\n\n"},
 	} {
 		code, out, _ := agent(t, tc.args...)
-		if code != exitFailure || !strings.Contains(out, tc.want) {
-			t.Errorf("agent %s: exit %d, stdout:\n%s\nwant exit 1 and %q", strings.Join(tc.args, " "), code, out, tc.want)
+		if code != exitFailure || out != tc.want {
+			t.Errorf("agent %s: exit %d, stdout:\n%s\nwant exit 1 and\n%s", strings.Join(tc.args, " "), code, out, tc.want)
 		}
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("rules: [nope]\nbogus: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, _ := agent(t, "check", bad); code != exitFailure || strings.Contains(out, "(this is a") {
+	if code, out, _ := agent(t, "check", bad); code != exitFailure || (strings.Contains(out, "is a test file") || strings.Contains(out, "is a rule file")) {
 		t.Errorf("agent check on a broken rule file: exit %d, stdout:\n%s\nwant exit 1 and no hint", code, out)
 	}
 }

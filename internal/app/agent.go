@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/clock"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/fileio"
+	"github.com/haproxy-agent/agent/internal/haproxypush"
+	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/internal/responder"
@@ -23,6 +28,7 @@ type agent struct {
 	o         Options
 	log       *slog.Logger
 	resp      *responder.Server
+	clock     clock.Clock
 	overrides *override.Store
 	metrics   *metrics
 
@@ -40,27 +46,45 @@ type agent struct {
 	kicks chan chan struct{}
 	// status is the latest published evaluation, for /status and /metrics.
 	status atomic.Pointer[Status]
+	// statusJSON is /status encoded, shared by its readers.
+	statusJSON statusCache
 	// reloadState is the outcome of the last load.
 	reloadState atomic.Pointer[ReloadStatus]
 	// history keeps the status page's charts and reply changes.
 	history *statuspage.History
+	// view reads what HAProxy made of the replies, and pusher applies a
+	// push-mode fleet's decisions; both nil without --haproxy.runtime-api.
+	view   *haproxyview.View
+	pusher *haproxypush.Pusher
 	// group is the etcd replica group, nil without one; groupChanged
 	// asks the loop to evaluate again when its gate changes.
 	group        *replica.Group
 	groupChanged chan struct{}
+	// lastGate is the group's gate the last evaluation ran under.
+	lastGate *replica.Gate
 
 	// Owned by the loop goroutine (and by Run before the loop starts).
 	eval     *evaluator.Evaluator
 	lastSnap *collect.Result
 	replies  map[string]string
-	// answers are, in fleet mode, the poll counters of each server's
-	// published line.
-	answers  map[string]*answers
+	// polls publishes the replies to the responder; publishers are all
+	// that each evaluation is handed to, polls first.
+	polls      *pollTable
+	publishers []Publisher
+	// took is how long the cycle being published took.
+	took cycleTook
+	// outBy is, in fleet mode, why HAProxy may hold each server out, as
+	// last recorded in the state file.
+	outBy    map[string]string
 	sourceUp map[string]bool
 	stale    map[string]bool // metrics logged as stale
 	// guardrailHeld is how many servers the guardrail held last cycle.
 	guardrailHeld int
 }
+
+// cycleTook is how long one cycle took to read the sources and to run
+// the rules.
+type cycleTook struct{ collect, evaluate time.Duration }
 
 // ruleSet is everything built from one version of the rule file: all of it
 // is made before anything is swapped, so a failed load changes nothing.
@@ -76,19 +100,25 @@ type swap struct {
 }
 
 func newAgent(o Options) (*agent, error) {
+	if o.Clock == nil {
+		o.Clock = clock.Wall()
+	}
 	a := &agent{
 		o:            o,
 		log:          o.Logger,
 		swaps:        make(chan swap),
 		reloading:    make(chan struct{}, 1),
 		kicks:        make(chan chan struct{}),
-		groupChanged: make(chan struct{}, 1),
 		replies:      map[string]string{},
-		answers:      map[string]*answers{},
+		clock:        o.Clock,
+		outBy:        map[string]string{},
 		sourceUp:     map[string]bool{},
 		stale:        map[string]bool{},
+		groupChanged: make(chan struct{}, 1),
 	}
 	a.resp = newResponder(o)
+	a.polls = newPollTable(a.resp)
+	a.publishers = append([]Publisher{a.polls, statusPublisher{a}}, o.Publishers...)
 	a.metrics = newMetrics(a, o.Registry)
 	data, name, err := a.read()
 	if err != nil {
@@ -106,7 +136,52 @@ func newAgent(o Options) (*agent, error) {
 	a.eval.AwaitPolls()
 	a.history = statuspage.NewHistory(rs.file.Interval)
 	a.setReloaded(rs.file, nil)
+	if len(o.HAProxyRuntimeAPI) > 0 {
+		if a.view, err = newView(a, o); err != nil {
+			return nil, err
+		}
+		if a.pusher, err = haproxypush.New(haproxypush.Options{
+			Addresses: o.HAProxyRuntimeAPI,
+			Backend:   func() string { return pushBackend(a.current().file) },
+			Interval:  func() time.Duration { return a.current().file.Interval },
+			Logger:    o.Logger.With("component", "haproxypush"),
+		}); err != nil {
+			return nil, err
+		}
+		// Both only take the decisions here; they read and push on
+		// goroutines of their own.
+		a.publishers = append(a.publishers, a.view, a.pusher)
+	}
 	return a, nil
+}
+
+// pushBackend is the backend f's fleet pushes to, "" when it does not.
+func pushBackend(f *rules.File) string {
+	if f.Fleet == nil {
+		return ""
+	}
+	return f.Fleet.PushBackend
+}
+
+// newView builds the reader of HAProxy's view from the options.
+func newView(a *agent, o Options) (*haproxyview.View, error) {
+	_, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("agent port (--listen) %q: %w", o.Listen, err)
+	}
+	n, _ := strconv.Atoi(port)
+	v, err := haproxyview.New(haproxyview.Options{
+		Addresses:  o.HAProxyRuntimeAPI,
+		Port:       n,
+		DriftAfter: o.HAProxyDriftAfter,
+		Interval:   func() time.Duration { return a.current().file.Interval },
+		Logger:     o.Logger.With("component", "haproxyview"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--haproxy.runtime-api: %w", err)
+	}
+	o.Registry.MustRegister(v)
+	return v, nil
 }
 
 func (a *agent) current() *ruleSet { return a.loaded.Load() }
@@ -143,6 +218,9 @@ func (a *agent) build(data []byte, name string) (*ruleSet, error) {
 	f, err := rules.Parse(data, name)
 	if err != nil {
 		return nil, err
+	}
+	if fl := f.Fleet; fl != nil && (fl.PushBackend != "" || fl.HAProxyBackend != "") && len(a.o.HAProxyRuntimeAPI) == 0 {
+		return nil, fmt.Errorf("%s: fleet.push and fleet.servers.haproxy need serve's --haproxy.runtime-api", name)
 	}
 	coll, err := collect.New(f, a.o.NewReader)
 	if err != nil {
@@ -218,10 +296,10 @@ func (a *agent) logLoadError(err error) {
 
 // setReloaded records the outcome of a load for /status and /metrics.
 func (a *agent) setReloaded(f *rules.File, err error) {
-	st := &ReloadStatus{Time: time.Now()}
+	st := &ReloadStatus{Time: a.clock.Now()}
 	if prev := a.reloadState.Load(); prev != nil {
 		*st = *prev
-		st.Time = time.Now()
+		st.Time = a.clock.Now()
 	}
 	if err != nil {
 		st.Success = false

@@ -18,6 +18,7 @@ import (
 
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/haproxy-agent/agent/internal/clock"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/internal/responder"
@@ -74,6 +75,15 @@ type Options struct {
 	// turns it off.
 	ReloadRecheck time.Duration
 
+	// Clock is where the loop takes the time of each evaluation and its
+	// ticker from; nil is the wall clock. Durations (how long a cycle took)
+	// are always measured on the wall clock.
+	Clock clock.Clock
+	// Publishers receive each evaluation's result after the agent's own
+	// (the poll table, then the state file, /status, /metrics and the
+	// status page).
+	Publishers []Publisher
+
 	// NewReader builds the reader of each source.
 	NewReader sample.NewReaderFunc
 	// Reload delivers reload requests (SIGHUP).
@@ -81,6 +91,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the agent's metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// HAProxyRuntimeAPI are the Runtime API addresses of the HAProxys
+	// that poll this agent: each is read every interval, off the loop, to
+	// show HAProxy's view of each server and report drift.
+	HAProxyRuntimeAPI []string
+	// HAProxyDriftAfter is how long HAProxy may disagree with a reply
+	// before it is drift when HAProxy does not show agent-inter (zero:
+	// haproxyview.DefaultDriftAfter).
+	HAProxyDriftAfter time.Duration
+
 	// Started, if set, is called with the bound addresses once both
 	// listeners accept connections.
 	Started func(poll, web net.Addr)
@@ -140,8 +159,8 @@ func Run(ctx context.Context, o Options) error {
 	a.overrides = store
 	// What the agent last told HAProxy before this start: a plain "up"
 	// needs no start-up restore.
-	if told := store.Replies(); len(told) > 0 {
-		a.eval.Resume(told)
+	if told, outBy := store.Replies(), store.OutBy(); len(told) > 0 || len(outBy) > 0 {
+		a.eval.Resume(told, outBy)
 	}
 
 	// Bind both ports first, so that a port in use is the first thing
@@ -183,6 +202,10 @@ func Run(ctx context.Context, o Options) error {
 	g.Go(func() error { return a.serveWeb(gctx, webLn) })
 	g.Go(func() error { a.loop(gctx); return nil })
 	g.Go(func() error { return a.watch(gctx) })
+	if a.view != nil {
+		g.Go(func() error { a.view.Run(gctx); return nil })
+		g.Go(func() error { a.pusher.Run(gctx); return nil })
+	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -67,7 +67,7 @@ func TestBrowserStatusPage(t *testing.T) {
 				"draining because",
 				"worker-deep-queue",
 				"up ready 25%",
-				`class="spark"`,
+				`class="plot"`,
 			} {
 				if !strings.Contains(dom, want) {
 					t.Errorf("the DOM lacks %s", want)
@@ -89,7 +89,7 @@ func TestBrowserStatusPage(t *testing.T) {
 
 			for _, shot := range []struct {
 				name, size string
-			}{{"phone", "412,1600"}, {"desktop", "1280,1400"}} {
+			}{{"phone", "400,1600"}, {"desktop", "1280,1400"}} {
 				file := testutil.ArtifactPath(t, fmt.Sprintf("status-page-%s-lifecycle-%v.png", shot.name, lifecycle))
 				os.Remove(file)
 				testutil.Headless(t, "--window-size="+shot.size, "--screenshot="+file, url)
@@ -102,5 +102,92 @@ func TestBrowserStatusPage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBrowserFleetSummary serves a fleet of 30 servers from a real agent
+// and reads, in a real chromium, the summary's counts, follows its
+// "draining" link and a server's link, and checks that at 400 pixels
+// nothing is wider than the window. It keeps screenshots at 1280 and 400
+// pixels as artifacts.
+func TestBrowserFleetSummary(t *testing.T) {
+	leakCheck(t)
+	prom := newFakeProm(t)
+	up, queue := map[string]float64{}, map[string]float64{}
+	for i := range 30 {
+		name := fmt.Sprintf("web%02d", i)
+		up[name], queue[name] = 1, float64(i*10)
+	}
+	// Two deep queues: with max_unavailable 1 one drains, one is held.
+	queue["web05"], queue["web17"] = 900, 800
+	prom.set(`up{job="web"}`, up)
+	prom.set("jobs_queue_depth", queue)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomic(t, path, fmt.Sprintf(fleetRules, prom.srv.URL))
+	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, Logger: quietLogger()})
+	waitFor(t, "one server held", func() bool {
+		return strings.Contains(ag.get(t, "/status"), `"held": [`+"\n"+`      "web`)
+	})
+	b := testutil.StartBrowser(t)
+	base := "http://" + ag.web + "/"
+	for _, width := range []int{1280, 400} {
+		tab := b.Open(t, base, width, 900)
+		var summary struct {
+			In, Held, Draining, Out, Rows, ScrollWidth int
+			Title, DrainingHref                        string
+		}
+		tab.Eval(t, `(() => {
+			const n = id => parseInt((document.querySelector('#count-' + id + ' b') || {}).textContent || '-1');
+			return {In: n('in'), Held: n('held'), Draining: n('draining'), Out: n('out'),
+				Rows: document.querySelectorAll('table.servers tbody tr').length,
+				ScrollWidth: document.documentElement.scrollWidth, Title: document.title,
+				DrainingHref: document.querySelector('#count-draining').getAttribute('href')};
+		})()`, &summary)
+		if summary.In != 29 || summary.Held != 1 || summary.Draining != 1 || summary.Out != 0 || summary.Rows != 30 {
+			t.Errorf("%d px: summary %+v, want 29 in (1 held), 1 draining, 0 out, 30 rows", width, summary)
+		}
+		if host, _ := os.Hostname(); !strings.HasPrefix(summary.Title, host+": 1 of 30 servers out") {
+			t.Errorf("%d px: title %q", width, summary.Title)
+		}
+		if summary.ScrollWidth > width {
+			t.Errorf("%d px: the page is %d px wide", width, summary.ScrollWidth)
+		}
+		file := testutil.ArtifactPath(t, fmt.Sprintf("fleet-summary-%d.png", width))
+		tab.Screenshot(t, file, false)
+
+		// The count's link lists the draining server alone; its name's
+		// link opens its card.
+		tab.Load(t, base+summary.DrainingHref)
+		var listed struct {
+			Names    []string
+			Classes  []string
+			NameHref string
+		}
+		tab.Eval(t, `(() => ({
+			Names: [...document.querySelectorAll('table.servers td.name a')].map(a => a.textContent),
+			Classes: [...document.querySelectorAll('table.servers tbody tr')].map(r => r.className),
+			NameHref: (document.querySelector('table.servers td.name a') || {getAttribute: () => ''}).getAttribute('href'),
+		}))()`, &listed)
+		if len(listed.Names) != 1 || listed.Names[0] != "web05" || listed.Classes[0] != "s-draining" {
+			t.Fatalf("%d px: the draining link lists %q (%q)", width, listed.Names, listed.Classes)
+		}
+		tab.Load(t, base+listed.NameHref)
+		var card struct {
+			Cards       []string
+			Reason      string
+			ScrollWidth int
+		}
+		tab.Eval(t, `(() => ({
+			Cards: [...document.querySelectorAll('article.target')].map(a => a.id),
+			Reason: (document.querySelector('article.target .reason') || {}).textContent,
+			ScrollWidth: document.documentElement.scrollWidth,
+		}))()`, &card)
+		if len(card.Cards) != 1 || card.Cards[0] != "server-web05" || !strings.HasPrefix(card.Reason, "draining because queue > 500") {
+			t.Errorf("%d px: the name's link shows cards %q, reason %q", width, card.Cards, card.Reason)
+		}
+		if card.ScrollWidth > width {
+			t.Errorf("%d px: the card's page is %d px wide", width, card.ScrollWidth)
+		}
+		tab.Screenshot(t, testutil.ArtifactPath(t, fmt.Sprintf("fleet-card-%d.png", width)), false)
 	}
 }

@@ -2,90 +2,55 @@ package app
 
 import (
 	"fmt"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
-	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/statuspage"
 )
 
-// fleetTargets are the fleet's servers as the status page shows them, with
-// the guardrail's hold and a server gone from discovery said in words. A
-// server has no weight chart: a fleet has hundreds.
-func fleetTargets(st *Status, now time.Time) []statuspage.Target {
+// fleetCard is the card of one fleet server as the status page shows it,
+// with the guardrail's hold and a server gone from discovery said in
+// words; ok is false for a server the fleet does not have. A server has
+// no weight chart: a fleet has thousands.
+func fleetCard(st *Status, name string, now time.Time) (t statuspage.Target, ok bool) {
 	g := st.Guardrail
-	if g == nil {
-		return nil
+	i, found := slices.BinarySearchFunc(st.Servers, name, func(d *evaluator.Decision, n string) int { return strings.Compare(d.Server, n) })
+	if g == nil || !found {
+		return t, false
 	}
-	out := make([]statuspage.Target, 0, len(st.Servers))
-	for _, d := range st.Servers {
-		t := statuspage.FromDecision("server", d, now)
-		t.Name, t.WeightKey = d.Server, ""
-		if d.Held {
-			t.Facts = append(t.Facts, statuspage.Fact{Name: "guardrail", Value: fmt.Sprintf(
-				"held in rotation: the rules would take it out, but max_unavailable %s lets %d of %d servers out and %d are", g.MaxUnavailable, g.Allowed, g.Servers, g.Out)})
-		}
-		if d.Stale {
-			value := "no longer discovered: its last reply is kept until stale_after, then its polls get an empty line"
-			if d.Restore {
-				value = "no longer discovered while out of rotation: it still counts as out, and its polls are answered its restore until one is, or until it has not polled for forget_after"
-			}
-			t.Facts = append(t.Facts, statuspage.Fact{Name: "discovery", Value: value})
-		}
-		out = append(out, t)
+	d := st.Servers[i]
+	t = statuspage.FromDecision("server", d, now)
+	t.Name, t.WeightKey, t.StateKey = d.Server, "", ""
+	if d.Held {
+		t.Facts = append(t.Facts, statuspage.Fact{Name: "guardrail", Value: heldWords(g)})
 	}
-	return out
+	if d.Stale {
+		value := "no longer discovered: its last reply is kept until stale_after, then its polls get an empty line"
+		if d.Restore {
+			value = "no longer discovered while out of rotation: it still counts as out, and its polls are answered its restore until one is, or until it has not polled for forget_after"
+		}
+		t.Facts = append(t.Facts, statuspage.Fact{Name: "discovery", Value: value})
+	}
+	return t, true
 }
 
-// answers counts the polls of one fleet server answered with one line.
-type answers struct {
-	line string
-	n    atomic.Uint64
-	// seen is n when the loop last read it.
-	seen uint64
+// heldWords says why the guardrail holds a server in rotation.
+func heldWords(g *evaluator.Guardrail) string {
+	already := statuspage.Thousands(g.Out) + " are"
+	if g.Out == 1 {
+		already = "1 is"
+	}
+	return fmt.Sprintf("held in rotation: the rules would take it out, but max_unavailable %s lets %s of %s out at once, and %s already out",
+		g.MaxUnavailable, statuspage.Thousands(g.Allowed), statuspage.Count(g.Servers, "server"), already)
 }
 
-// reportPolls tells the evaluator which fleet servers HAProxy polled since
-// the last evaluation, answered their last reply: a server it may hold out
-// of rotation is back only once told its restore, and one no longer
-// discovered is forgotten after forget_after without a poll.
-func (a *agent) reportPolls(now time.Time) {
-	for name, m := range a.answers {
-		if n := m.n.Load(); n != m.seen {
-			m.seen = n
-			a.eval.Polled(now, name)
-		}
-	}
-}
-
-// publishFleet publishes a fleet's replies by server name and logs each
-// server's reply changes, and the guardrail starting or stopping to hold
-// servers, once when they happen. It returns the changes for the status
-// page, and whether any server's reply is new or changed (to be recorded
-// in the state file).
-func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change, changed bool) {
-	byServer := make(map[string][]byte, len(res.Servers))
-	answered := make(map[string]*atomic.Uint64, len(res.Servers))
-	for _, d := range res.Servers {
-		byServer[d.Server] = []byte(d.Reply)
-		// A line gets a new counter when it changes: polls answered
-		// from an older table count on the old one.
-		m := a.answers[d.Server]
-		if m == nil || m.line != d.Reply {
-			m = &answers{line: d.Reply}
-			a.answers[d.Server] = m
-		}
-		answered[d.Server] = &m.n
-	}
-	a.resp.Publish(responder.NewFleetTableAnswered(byServer, answered))
-	for name := range a.answers {
-		if _, ok := answered[name]; !ok {
-			delete(a.answers, name)
-		}
-	}
-
+// fleetChanges logs each fleet server's reply changes, and the guardrail
+// starting or stopping to hold servers, once when they happen. It returns
+// the changes for the status page, and whether any server's reply is new
+// or changed (to be recorded in the state file).
+func (a *agent) fleetChanges(res *evaluator.Result) (changes []statuspage.Change, changed bool) {
 	seen := make(map[string]bool, len(res.Servers))
 	var added []string
 	for _, d := range res.Servers {
@@ -107,6 +72,15 @@ func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change
 			changes = append(changes, statuspage.Change{Time: res.Time, Target: d.Server, From: trimNL(prev), To: trimNL(d.Reply), Why: why(d)})
 		}
 		a.replies[key] = d.Reply
+		// Why HAProxy may hold it out is in the state file too.
+		if a.outBy[d.Server] != d.OutBy {
+			changed = true
+			if d.OutBy == "" {
+				delete(a.outBy, d.Server)
+			} else {
+				a.outBy[d.Server] = d.OutBy
+			}
+		}
 	}
 	if len(added) > 0 {
 		a.log.Info("fleet servers added", "count", len(added), "first", added[0], "last", added[len(added)-1], "known", len(res.Servers))
@@ -115,6 +89,7 @@ func (a *agent) publishFleet(res *evaluator.Result) (changes []statuspage.Change
 		if len(key) > 7 && key[:7] == "server/" && !seen[key] {
 			a.log.Info("server forgotten: no longer discovered, and in rotation in HAProxy or silent for forget_after; its polls get an empty line", "server", key[7:])
 			delete(a.replies, key)
+			delete(a.outBy, key[7:])
 		}
 	}
 	if g := res.Guardrail; g != nil {

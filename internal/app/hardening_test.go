@@ -180,11 +180,9 @@ func quietLogger() *slog.Logger {
 // whole line of exactly one rule set, no poll may fail, and at the end the
 // agent must converge on the valid file the storm ends with.
 func TestReloadStorm(t *testing.T) {
+	testutil.Long(t)
 	leakCheck(t)
 	storm := 10 * time.Second
-	if testing.Short() {
-		storm = 2 * time.Second
-	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
 	writeAtomic(t, path, stormA)
@@ -364,14 +362,12 @@ func holdFD(t *testing.T, n uint64) {
 // by exact counts: every normal poll is answered, the agent closes slow
 // connections as soon as the baseline does, and counts every connection.
 func TestSlowlorisThousand(t *testing.T) {
+	testutil.Long(t)
 	leakCheck(t)
 	holdFD(t, 8192)
 	const slow = 1000 // per target
 	const readTimeout = 100 * time.Millisecond
 	hold := 3 * time.Second
-	if testing.Short() {
-		hold = time.Second
-	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
 	writeAtomic(t, path, stormA)
@@ -571,6 +567,7 @@ func (tg *slowTarget) normalPoll(send string) {
 // agent that held a connection longer than it should would be late every
 // time.
 func TestHostilePolls(t *testing.T) {
+	testutil.Long(t)
 	leakCheck(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")

@@ -8,7 +8,6 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/reload"
-	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
 )
@@ -18,13 +17,13 @@ import (
 // the operator overrides change.
 func (a *agent) loop(ctx context.Context) {
 	interval := a.current().file.Interval
-	ticker := time.NewTicker(interval)
+	ticker := a.clock.NewTicker(interval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-ticker.C():
 			a.cycle(ctx)
 		case s := <-a.swaps:
 			old := a.current()
@@ -40,14 +39,14 @@ func (a *agent) loop(ctx context.Context) {
 			a.cycle(ctx)
 			close(s.done)
 		case done := <-a.kicks:
-			a.evaluate(time.Now(), 0)
+			a.evaluate(a.clock.Now(), 0)
 			close(done)
 		case <-a.overrides.Changed():
 			// An override expired (changes made through the API kick).
-			a.evaluate(time.Now(), 0)
+			a.evaluate(a.clock.Now(), 0)
 		case <-a.groupChanged:
 			// A new out-set, leadership, or etcd lost or back.
-			a.evaluate(time.Now(), 0)
+			a.evaluate(a.clock.Now(), 0)
 		}
 	}
 }
@@ -72,8 +71,8 @@ func (a *agent) reevaluate(ctx context.Context) {
 // skipped, never stacked, and counted.
 func (a *agent) cycle(ctx context.Context) {
 	rs := a.current()
-	start := time.Now()
-	a.lastSnap = rs.coll.Collect(ctx, start)
+	now, start := a.clock.Now(), time.Now()
+	a.lastSnap = rs.coll.Collect(ctx, now)
 	if ctx.Err() != nil {
 		return
 	}
@@ -96,43 +95,36 @@ func (a *agent) cycle(ctx context.Context) {
 	}
 	a.logStale()
 	took := time.Since(start)
-	a.evaluate(start, took)
+	a.evaluate(now, took)
 	if over := took / rs.file.Interval; over > 0 {
 		a.metrics.skipped.Add(float64(over))
 		a.log.Warn("evaluation cycle overran the interval; skipping cycles", "took", took, "interval", rs.file.Interval, "skipped", int(over))
 	}
 }
 
-// evaluate runs the rules over the last snapshot and publishes the result:
-// the reply table to the responder, the status to /status and /metrics.
+// evaluate runs the rules over the last snapshot and publishes the result
+// to every publisher.
 func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	rs := a.current()
 	start := time.Now()
 	if rs.file.Fleet != nil {
-		a.reportPolls(now)
+		a.polls.reportPolls(now, a.eval)
 	}
-	gate := a.gate()
-	res := a.eval.EvaluateServers(now, servers(a.lastSnap), Snapshot(a.lastSnap), a.overrides.Active(now))
-	took := time.Since(start)
+	a.lastGate = a.gate()
+	res := a.eval.EvaluateServers(now, a.servers(rs.file), Snapshot(a.lastSnap), a.overrides.Active(now))
+	a.took = cycleTook{collect: collectTook, evaluate: time.Since(start)}
+	a.publish(res)
+}
 
+// publishStatus logs and records the reply changes of res, and publishes
+// it to /status, /metrics and the status page.
+func (a *agent) publishStatus(res *evaluator.Result) {
+	rs := a.current()
 	var changes []statuspage.Change
 	fleetChanged := false
 	if rs.file.Fleet != nil {
-		changes, fleetChanged = a.publishFleet(res)
-	} else {
-		byService := make(map[string][]byte, len(res.Services))
-		def := []byte(nil)
-		for i, d := range res.Services {
-			if i == 0 {
-				def = []byte(d.Reply)
-				continue
-			}
-			byService[d.Service] = []byte(d.Reply)
-		}
-		a.resp.Publish(responder.NewTable(def, byService))
+		changes, fleetChanged = a.fleetChanges(res)
 	}
-	a.publishOutSet(res, gate)
-
 	for _, d := range res.Services {
 		if prev, ok := a.replies[d.Service]; !ok || prev != d.Reply {
 			a.log.Info("reply changed", "service", d.Service, "from", trimNL(prev), "to", trimNL(d.Reply), "firing", strings.Join(d.Firing, ", "), "phase", d.Phase)
@@ -146,14 +138,21 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 		a.saveReplies(res)
 	}
 
-	st := newStatus(rs.file, res, a.lastSnap, took, collectTook)
+	st := newStatus(rs.file, res, a.lastSnap, a.took.evaluate, a.took.collect)
 	if a.group != nil {
 		gs := a.group.Status()
 		st.Group = &gs
 	}
 	a.record(st, changes)
+	if a.view != nil {
+		// As last read: the view reads HAProxy every interval too.
+		st.HAProxy = a.view.Status()
+		if pushBackend(rs.file) != "" {
+			st.Push = a.pusher.Status()
+		}
+	}
 	a.status.Store(st)
-	a.metrics.evaluated(took + collectTook)
+	a.metrics.evaluated(a.took.evaluate + a.took.collect)
 }
 
 // saveReplies records in the state file what HAProxy is now told, so that
@@ -164,11 +163,19 @@ func (a *agent) saveReplies(res *evaluator.Result) {
 	for _, d := range res.Services {
 		told[d.Service] = trimNL(d.Reply)
 	}
-	// In fleet mode, by server (Evaluator.Resume takes them so).
+	// In fleet mode, by server (Evaluator.Resume takes them so), with
+	// the servers HAProxy may hold out and why.
+	var outBy map[string]string
 	for _, d := range res.Servers {
 		told[d.Server] = trimNL(d.Reply)
+		if d.OutBy != "" {
+			if outBy == nil {
+				outBy = map[string]string{}
+			}
+			outBy[d.Server] = d.OutBy
+		}
 	}
-	if err := a.overrides.SaveReplies(told); err != nil {
+	if err := a.overrides.SaveReplies(told, outBy); err != nil {
 		a.log.Error("cannot record the replies in the state file; a restart may restore more than needed", "err", err)
 	}
 }

@@ -61,7 +61,7 @@ rules:
 	o := Options{RulesPath: path, Logger: quietLogger()}
 	o.Etcd.Endpoints = []string{fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t))}
 	replicaPage := startAgent(t, o).get(t, "/metrics")
-	for _, page := range []string{servicesPage, fleetPage, replicaPage} {
+	for _, page := range []string{servicesPage, fleetPage, viewMetrics(t), replicaPage} {
 		parser := expfmt.NewTextParser(model.UTF8Validation)
 		fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
 		if err != nil {
@@ -76,6 +76,26 @@ rules:
 		}
 	}
 	return names
+}
+
+// viewMetrics returns the /metrics page of an agent reading a real
+// HAProxy's Runtime API (--haproxy.runtime-api), once it has read it.
+func viewMetrics(t *testing.T) string {
+	t.Helper()
+	port := testutil.FreePort(t)
+	hap := testutil.StartHAProxy(t, testutil.HAProxyTCPDefaults+fmt.Sprintf(`
+backend be
+    server web1 127.0.0.1:1 weight 100 agent-check agent-addr 127.0.0.1 agent-port %d agent-inter 100ms
+`, port))
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomic(t, path, "interval: 200ms\nmetrics:\n  cpu: host:cpu\nrules:\n  - cpu > 100 => drain\n")
+	ag := startAgent(t, Options{RulesPath: path, Listen: fmt.Sprintf("127.0.0.1:%d", port), HAProxyRuntimeAPI: []string{hap.Socket}, Logger: quietLogger()})
+	var page string
+	waitFor(t, "HAProxy's view in /metrics", func() bool {
+		page = ag.get(t, "/metrics")
+		return strings.Contains(page, "haproxy_agent_drift{")
+	})
+	return page
 }
 
 // polledMetrics starts an agent on rules, polls it with send and with an
@@ -182,7 +202,7 @@ func TestMonitoringMixin(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"HAProxyAgentReloadFailing", "HAProxyAgentSourceDown", "HAProxyAgentMetricsStale",
-		"HAProxyAgentOutOfRotation", "HAProxyAgentGuardrailHolding", "HAProxyAgentUnknownNames", "HAProxyAgentEtcdDown"} {
+		"HAProxyAgentOutOfRotation", "HAProxyAgentGuardrailHolding", "HAProxyAgentUnknownNames", "HAProxyAgentDrift", "HAProxyAgentEtcdDown"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alerts.yaml lacks %s", want)
 		}

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"math"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
@@ -15,10 +17,11 @@ import (
 const targetKind = "service"
 
 // record feeds the status page's history with one evaluation: every
-// metric's value, every service's weight, the reply changes and the
-// sources' errors. It runs on the loop goroutine.
+// metric's value, every service's weight and state, each reply and since
+// when it is so, the reply changes and the sources' errors. It runs on
+// the loop goroutine.
 func (a *agent) record(st *Status, changes []statuspage.Change) {
-	samples := make([]statuspage.Sample, 0, len(st.Metrics)+len(st.Services))
+	samples := make([]statuspage.Sample, 0, len(st.Metrics)+2*len(st.Services))
 	for _, m := range st.Metrics {
 		v := math.NaN()
 		if m.Value != nil {
@@ -27,9 +30,24 @@ func (a *agent) record(st *Status, changes []statuspage.Change) {
 		samples = append(samples, statuspage.Sample{Key: statuspage.MetricKey(m.Name), Value: v})
 	}
 	for _, d := range st.Services {
-		samples = append(samples, statuspage.Sample{Key: statuspage.WeightKey(targetKind, d.Service), Value: float64(d.Weight)})
+		samples = append(samples,
+			statuspage.Sample{Key: statuspage.WeightKey(targetKind, d.Service), Value: float64(d.Weight)},
+			statuspage.Sample{Key: statuspage.StateKey(targetKind, d.Service), Value: float64(statuspage.StateOf(d))})
 	}
 	a.history.Record(st.EvaluatedAt, samples)
+	a.history.NoteReplies(st.EvaluatedAt, func(yield func(string, string) bool) {
+		for _, ds := range [2][]*evaluator.Decision{st.Services, st.Servers} {
+			for _, d := range ds {
+				name := d.Service
+				if d.Server != "" {
+					name = d.Server
+				}
+				if !yield(name, d.Reply) {
+					return
+				}
+			}
+		}
+	})
 	for _, c := range changes {
 		a.history.AddChange(c)
 	}
@@ -53,26 +71,85 @@ func why(d *evaluator.Decision) string {
 	return strings.Join(parts, "; ")
 }
 
-// page builds the status page's data from the published state.
-func (a *agent) page() *statuspage.Page {
+// hostname is the machine's name, shown in the status page's title.
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return h
+})
+
+// pages builds the status page's data. What is costly and the same for
+// every load (the fleet's table, the rules' thresholds) is built once per
+// evaluation, on the first load after it, and shared by every load until
+// the next: no load copies the fleet.
+type pages struct {
+	a *agent
+
+	mu   sync.Mutex
+	snap *pageSnapshot
+}
+
+// pageSnapshot is what the page shows of one evaluation (one Status).
+type pageSnapshot struct {
+	st         *Status
+	fleet      *statuspage.Fleet
+	thresholds map[string][]statuspage.Threshold
+}
+
+// snapshot returns the shared part of the page for st, building it when st
+// is new; loads that come meanwhile wait for it rather than build it too.
+func (p *pages) snapshot(st *Status) *pageSnapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.snap != nil && p.snap.st == st {
+		return p.snap
+	}
+	s := &pageSnapshot{st: st}
+	if p.snap != nil && p.snap.st.file == st.file {
+		s.thresholds = p.snap.thresholds
+	} else {
+		s.thresholds = statuspage.Thresholds(st.file)
+	}
+	if st.file.Fleet != nil {
+		s.fleet = statuspage.NewFleet(st.Servers, st.Guardrail, st.EvaluatedAt, p.a.history.Since)
+	}
+	p.snap = s
+	return s
+}
+
+// page builds the status page's data from the published state, with the
+// card of the fleet server asked for.
+func (p *pages) page(server string) *statuspage.Page {
+	a := p.a
 	st := a.status.Load()
-	now := time.Now()
-	p := &statuspage.Page{
+	snap := p.snapshot(st)
+	now := a.clock.Now()
+	pg := &statuspage.Page{
 		Now:         now,
+		Host:        hostname(),
 		RulesFile:   st.RulesFile,
 		RulesHash:   st.RulesHash,
 		EvaluatedAt: st.EvaluatedAt,
+		Fleet:       snap.fleet,
 	}
 	if rs := a.reloadState.Load(); rs != nil {
-		p.Reload = statuspage.Reload{OK: rs.Success, Time: rs.Time, SuccessTime: rs.SuccessTime, Errors: rs.Errors}
+		pg.Reload = statuspage.Reload{OK: rs.Success, Time: rs.Time, SuccessTime: rs.SuccessTime, Errors: rs.Errors}
 	}
 	if err := a.overrides.LoadError(); err != nil {
-		p.Notes = append(p.Notes, "The state file could not be read and was moved aside; the overrides it held are no longer in force: "+err.Error())
+		pg.Notes = append(pg.Notes, "The state file could not be read and was moved aside; the overrides it held are no longer in force: "+err.Error())
 	}
 	for _, d := range st.Services {
-		p.Targets = append(p.Targets, statuspage.FromDecision(targetKind, d, now))
+		pg.Targets = append(pg.Targets, statuspage.FromDecision(targetKind, d, now))
 	}
-	p.Targets = append(p.Targets, fleetTargets(st, now)...)
+	if snap.fleet != nil && server != "" {
+		pg.Asked = server
+		if t, ok := fleetCard(st, server, now); ok {
+			pg.Targets = append(pg.Targets, t)
+		}
+	}
+	for i := range pg.Targets {
+		t := &pg.Targets[i]
+		t.Since, t.SinceStart, _ = a.history.Since(t.Name)
+	}
 	for _, s := range st.Sources {
 		ps := statuspage.Source{
 			Name: s.Name, Kind: s.Kind, Up: s.Up, Duration: time.Duration(s.DurationSeconds * float64(time.Second)),
@@ -81,7 +158,7 @@ func (a *agent) page() *statuspage.Page {
 		if e, ok := a.history.LastSourceError(s.Name); ok {
 			ps.LastError, ps.LastErrorTime = e.Err, e.Time
 		}
-		p.Sources = append(p.Sources, ps)
+		pg.Sources = append(pg.Sources, ps)
 	}
 	queries := make(map[string]string, len(st.file.Metrics))
 	for _, m := range st.file.Metrics {
@@ -93,28 +170,29 @@ func (a *agent) page() *statuspage.Page {
 	}
 	for _, m := range st.Metrics {
 		pm := statuspage.Metric{Name: m.Name, Source: m.Source, Query: queries[m.Name],
-			Age: time.Duration(m.AgeSeconds * float64(time.Second)), Missing: m.Missing, Servers: m.Servers}
+			Age: time.Duration(m.AgeSeconds * float64(time.Second)), Missing: m.Missing, Servers: m.Servers,
+			Thresholds: snap.thresholds[m.Name]}
 		if m.Value != nil {
 			pm.Value = *m.Value
 		}
-		p.Metrics = append(p.Metrics, pm)
+		pg.Metrics = append(pg.Metrics, pm)
 	}
 	for _, o := range a.overrides.List(now) {
-		p.Overrides = append(p.Overrides, statuspage.Override{
+		pg.Overrides = append(pg.Overrides, statuspage.Override{
 			ID: o.ID, Service: o.Service, Action: o.Action.String(), Reason: o.Reason, Created: o.Created, Expires: o.Expires,
 		})
 	}
-	if st.file.Fleet != nil {
-		// An override may name one server.
-		for _, d := range st.Servers {
-			p.ServiceNames = append(p.ServiceNames, d.Server)
-		}
-	} else if len(st.file.Services) > 1 {
+	switch {
+	case st.file.Fleet != nil && server != "" && len(pg.Targets) > 0:
+		// An override may name one server: the one whose card is shown
+		// (the form would list the whole fleet otherwise).
+		pg.ServiceNames = []string{server}
+	case st.file.Fleet == nil && len(st.file.Services) > 1:
 		for _, s := range st.file.Services {
-			p.ServiceNames = append(p.ServiceNames, s.Name)
+			pg.ServiceNames = append(pg.ServiceNames, s.Name)
 		}
 	}
-	return p
+	return pg
 }
 
 // pageOverrides lets the status page's forms change the overrides; each

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/haproxy-agent/agent/internal/testutil"
 	"io"
 	"net/http"
 	"os"
@@ -24,9 +25,7 @@ import (
 // the ratio says what the page costs the agent port beyond any HTTP
 // client; no poll may fail.
 func TestPollsWhilePageLoadedInALoop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("load test")
-	}
+	testutil.Long(t)
 	leakCheck(t)
 	var rules strings.Builder
 	rules.WriteString("interval: 1s\nmetrics:\n  cpu: host:cpu\n  load1: host:load1\n  mem: host:mem_used_ratio\nrules:\n")

@@ -45,6 +45,9 @@ func (a *agent) joinGroup(store *override.Store, pollAddr net.Addr) (*replica.Gr
 	}
 	store.Share(g)
 	a.group = g
+	// After the poll table: the acknowledgement says the replies follow
+	// the gate.
+	a.publishers = append(a.publishers, groupPublisher{a})
 	log.Info("joining the replica group through etcd", "endpoints", eo.Endpoints, "prefix", eo.Prefix, "replica", eo.ID, "lease_ttl", eo.LeaseTTL)
 	return g, nil
 }
@@ -62,6 +65,11 @@ func (a *agent) gate() *replica.Gate {
 	a.eval.SetGate(g)
 	return g
 }
+
+// groupPublisher hands each evaluation to the group.
+type groupPublisher struct{ a *agent }
+
+func (p groupPublisher) Publish(res *evaluator.Result) { p.a.publishOutSet(res, p.a.lastGate) }
 
 // publishOutSet hands the group the servers the rules hold out after an
 // evaluation: the leader publishes them as the out-set.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/haproxy-agent/agent/internal/testutil"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,6 +79,7 @@ func vmRSS() string {
 // load; and by exact counts: every poll scheduled is made, and every one
 // gets a whole reply of one rule set (the poll timeout only catches hangs).
 func TestSoak(t *testing.T) {
+	testutil.Long(t)
 	duration := 10 * time.Second
 	if s := os.Getenv("AGENT_SOAK_DURATION"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -85,9 +87,6 @@ func TestSoak(t *testing.T) {
 			t.Fatalf("AGENT_SOAK_DURATION: %v", err)
 		}
 		duration = d
-	}
-	if testing.Short() {
-		duration = 2 * time.Second
 	}
 	leakCheck(t)
 

@@ -2,10 +2,13 @@ package app
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/haproxypush"
+	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/rules"
@@ -28,12 +31,20 @@ type Status struct {
 	Services           []*evaluator.Decision `json:"services"`
 	// Servers, in fleet mode, holds each server's decision, by name.
 	Servers []*evaluator.Decision `json:"servers,omitempty"`
+	// Overrides, in fleet mode, are the overrides in force for every
+	// server, listed once; each server lists those naming it.
+	Overrides []evaluator.Override `json:"overrides,omitempty"`
 	// Guardrail is the fleet's max_unavailable at work.
 	Guardrail *evaluator.Guardrail `json:"guardrail,omitempty"`
 	// Discovery is the fleet's discovery query as last read.
 	Discovery *collect.MetricValue `json:"discovery,omitempty"`
 	Metrics   []MetricStatus       `json:"metrics"`
 	Sources   []SourceStatus       `json:"sources"`
+	// HAProxy is, with --haproxy.runtime-api, each HAProxy's view of the
+	// servers that answer to this agent, beside their reply, with drift.
+	HAProxy []haproxyview.HAProxyStatus `json:"haproxy,omitempty"`
+	// Push is, in push mode, each HAProxy's push state.
+	Push []haproxypush.Status `json:"push,omitempty"`
 	// Group is the etcd replica group as this replica saw it at the
 	// evaluation; absent without --etcd.endpoints.
 	Group *replica.Status `json:"group,omitempty"`
@@ -86,6 +97,7 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 		Services:        res.Services,
 		Servers:         res.Servers,
 		Guardrail:       res.Guardrail,
+		Overrides:       res.Overrides,
 		Discovery:       snap.Discovery,
 		file:            f,
 	}
@@ -110,12 +122,41 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 // handleStatus serves the latest Status as JSON; a Status that cannot be
 // encoded is a 500 with the reason, never an empty 200.
 func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
-	st := *a.status.Load()
-	st.Reload = a.reloadState.Load()
-	if err := a.overrides.LoadError(); err != nil {
-		st.OverrideStateError = err.Error()
+	a.statusJSON.get(a).Write(w)
+}
+
+// statusCache holds /status encoded once per evaluation (and reload
+// outcome) and shared by every reader: at 10,000 servers × 10 rules the
+// document is tens of MB, and one per reader multiplied the agent's
+// memory by the number of readers. One document is built at a time;
+// readers wanting the new one wait for it.
+type statusCache struct {
+	mu   sync.Mutex
+	st   *Status
+	rl   *ReloadStatus
+	resp jsonout.Response
+}
+
+// get returns the response for the latest Status, building it if the
+// Status or the reload outcome changed since the last build.
+func (c *statusCache) get(a *agent) jsonout.Response {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, rl := a.status.Load(), a.reloadState.Load()
+	if st == c.st && rl == c.rl && c.resp.Body != nil {
+		return c.resp
 	}
-	if err := jsonout.Serve(w, http.StatusOK, st); err != nil {
+	doc := *st
+	doc.Reload = rl
+	if err := a.overrides.LoadError(); err != nil {
+		doc.OverrideStateError = err.Error()
+	}
+	size := len(c.resp.Body)
+	c.st, c.rl, c.resp = nil, nil, jsonout.Response{} // the old one may go while the new one is built
+	resp, err := jsonout.NewResponse(http.StatusOK, doc, size+size/8)
+	if err != nil {
 		a.log.Error("cannot encode /status", "err", err)
 	}
+	c.st, c.rl, c.resp = st, rl, resp
+	return resp
 }

@@ -61,7 +61,7 @@ func (a *agent) webHandler(ctx context.Context) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "OK")
 	})
-	page := statuspage.Options{Page: a.page, History: a.history, Logger: a.log.With("component", "statuspage")}
+	page := statuspage.Options{Page: (&pages{a: a}).page, History: a.history, Logger: a.log.With("component", "statuspage")}
 	if a.o.EnableLifecycle {
 		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 			// The reload ends with the request or with the agent, so

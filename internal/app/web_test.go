@@ -59,7 +59,7 @@ func TestWebTLSAndBasicAuth(t *testing.T) {
 		{"/metrics", "haproxy_agent_config_last_reload_successful 1"},
 		{"/status", `"services"`},
 		{"/", "reply"},
-		{"/static/page.css", "svg.spark"},
+		{"/static/page.css", "svg.plot"},
 		{"/healthz", "OK"},
 		{"/api/v1/overrides", `"overrides"`},
 	} {
@@ -134,15 +134,13 @@ func TestWebConfigFileInvalid(t *testing.T) {
 // connection cap shows that the attack does starve the agent port then, so
 // that the test can tell.
 func TestWebIdleFloodDoesNotStarvePolls(t *testing.T) {
+	testutil.Long(t)
 	holdFD(t, 4096)
 	bin := buildAgent(t)
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules.yaml")
 	writeAtomic(t, rules, "interval: 200ms\nmetrics:\n  cpu: host:cpu\nrules:\n  - cpu > 2 => drain\n")
 	hold := 3 * time.Second
-	if testing.Short() {
-		hold = 1500 * time.Millisecond
-	}
 	for _, tc := range []struct {
 		name     string
 		maxConns int

@@ -2,6 +2,7 @@ package backtest_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,7 +146,7 @@ func BenchmarkReplay7Days(b *testing.B) {
 	b.ReportAllocs()
 	var run *backtest.Run
 	for b.Loop() {
-		if run, err = backtest.Replay(p, fe, nil); err != nil {
+		if run, err = backtest.Replay(context.Background(), p, fe, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -205,7 +207,7 @@ rules:
 	b.ReportAllocs()
 	var run *backtest.Run
 	for b.Loop() {
-		if run, err = backtest.Replay(p, fe, nil); err != nil {
+		if run, err = backtest.Replay(context.Background(), p, fe, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -222,5 +224,114 @@ rules:
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "history-MB")
 	b.ReportMetric(float64(done.HeapAlloc-before.HeapAlloc)/1e6, "heap-MB")
 	b.ReportMetric(float64(held), "holds")
+	runtime.KeepAlive(fe)
+}
+
+// sparseAPI answers a range query the way Prometheus does for series with
+// one sample per chunk: each of its servers' series has a value at the
+// steps of the first five minutes (the lookback) of every query, and none
+// after.
+type sparseAPI struct {
+	v1.API
+	servers int
+}
+
+func (s sparseAPI) QueryRange(_ context.Context, _ string, r v1.Range, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	var m model.Matrix
+	for i := range s.servers {
+		ss := &model.SampleStream{Metric: model.Metric{"instance": model.LabelValue(fmt.Sprintf("web%02d", i))}}
+		for t := r.Start; !t.After(r.End) && t.Sub(r.Start) < 5*time.Minute; t = t.Add(r.Step) {
+			ss.Values = append(ss.Values, model.SamplePair{Timestamp: model.TimeFromUnixNano(t.UnixNano()), Value: model.SampleValue(1000 * (i % 2))})
+		}
+		m = append(m, ss)
+	}
+	return m, nil, nil, nil
+}
+
+// sparseDays is the range of BenchmarkReplaySparse: 30 days by default,
+// so that running every benchmark once stays short; -sparse.days 365 is
+// a year at 5s (6.3 million evaluations, minutes of replay).
+var sparseDays = flag.Int("sparse.days", 30, "days replayed by BenchmarkReplaySparse")
+
+// BenchmarkReplaySparse is -sparse.days at a 5s step of 20 fleet servers
+// whose one series each holds one sample per range query: little data
+// over a long range. It reports the peak heap in use while reading and
+// replaying (peak-heap-MB, sampled every 10ms) and the heap the history
+// and the run keep (kept-MB): both follow the data, not the steps.
+func BenchmarkReplaySparse(b *testing.B) {
+	var servers []string
+	for i := range 20 {
+		servers = append(servers, fmt.Sprintf("web%02d", i))
+	}
+	f := benchFile(b, fmt.Sprintf(`interval: 5s
+sources:
+  prom:
+    prometheus: http://prom:9090
+fleet:
+  servers:
+    static: [%s]
+metrics:
+  x: prom:max by (instance) (x)
+rules:
+  - name: high
+    when: x > 500
+    then: drain
+    on_missing: keep
+`, strings.Join(servers, ", ")))
+	start := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	r, err := backtest.NewRange(start, start.Add(time.Duration(*sparseDays)*24*time.Hour), 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := backtest.NewPlan(f, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+			}
+		}
+	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var run *backtest.Run
+	var fe *backtest.Fetcher
+	for b.Loop() {
+		fe = &backtest.Fetcher{Range: r, NewAPI: func(*rules.Source, int64) (v1.API, io.Closer, error) {
+			return sparseAPI{servers: 20}, io.NopCloser(nil), nil
+		}}
+		if err := fe.Fetch(context.Background(), p.Queries()); err != nil {
+			b.Fatal(err)
+		}
+		if run, err = backtest.Replay(context.Background(), p, fe, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	<-sampled
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if len(run.Servers) != 20 || !strings.HasPrefix(run.Target("web01").Initial, "up drain") {
+		b.Fatalf("%d servers, web01 initially %q", len(run.Servers), run.Target("web01").Initial)
+	}
+	b.ReportMetric(float64(peak.Load()-before.HeapInuse)/1e6, "peak-heap-MB")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "kept-MB")
 	runtime.KeepAlive(fe)
 }

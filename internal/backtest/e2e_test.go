@@ -99,7 +99,7 @@ func replay(t *testing.T, fe *backtest.Fetcher, f *rules.File, set map[string]fl
 	if err := fe.Fetch(context.Background(), p.Queries()); err != nil {
 		t.Fatal(err)
 	}
-	run, err := backtest.Replay(p, fe, nil)
+	run, err := backtest.Replay(context.Background(), p, fe, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

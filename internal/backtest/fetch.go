@@ -31,7 +31,13 @@ type Query struct {
 	Expr   string
 }
 
-func (q Query) key() string { return q.Source.Name + "\x00" + q.Source.URL + "\x00" + q.Expr }
+func (q Query) key() string {
+	url := ""
+	if c, ok := q.Source.Config.(*rules.PrometheusConfig); ok {
+		url = c.URL
+	}
+	return q.Source.Name + "\x00" + url + "\x00" + q.Expr
+}
 
 // Fetcher reads histories with range queries, each range split in chunks
 // below Prometheus' points-per-series limit, at most the source's
@@ -130,7 +136,11 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 		api := apis[i]
 		g.Go(func() error {
 			sg, sctx := errgroup.WithContext(gctx)
-			sg.SetLimit(max(1, src.MaxConcurrency))
+			limit := 1
+			if c, ok := src.Config.(*rules.PrometheusConfig); ok {
+				limit = max(1, c.MaxConcurrency)
+			}
+			sg.SetLimit(limit)
 			for _, q := range bySource[src] {
 				h := f.got[q.key()]
 				for _, c := range chunks {
@@ -174,6 +184,10 @@ func (f *Fetcher) Fetch(ctx context.Context, qs []Query) error {
 	f.warnings = slices.Compact(append(f.warnings, warnings...))
 	if err != nil {
 		drop()
+		return err
 	}
-	return err
+	for _, k := range added {
+		f.got[k].sort()
+	}
+	return nil
 }

@@ -56,7 +56,7 @@ func TestFetchChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := &recordingAPI{}
-	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, URL: "http://prom:9090", MaxConcurrency: 3}
+	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, Config: &rules.PrometheusConfig{URL: "http://prom:9090", MaxConcurrency: 3}}
 	fe := &backtest.Fetcher{Range: r, NewAPI: func(*rules.Source, int64) (v1.API, io.Closer, error) { return api, io.NopCloser(nil), nil }}
 	var progress []int
 	fe.Progress = func(done, total int) {
@@ -95,7 +95,7 @@ func TestFetchTimeout(t *testing.T) {
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	r, _ := backtest.NewRange(start, start.Add(time.Hour), 15*time.Second)
 	api := &recordingAPI{hang: true}
-	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, URL: "http://prom:9090", MaxConcurrency: 8}
+	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, Config: &rules.PrometheusConfig{URL: "http://prom:9090", MaxConcurrency: 8}}
 	fe := &backtest.Fetcher{Range: r, Timeout: 50 * time.Millisecond,
 		NewAPI: func(*rules.Source, int64) (v1.API, io.Closer, error) { return api, io.NopCloser(nil), nil }}
 	q := backtest.Query{Source: src, Expr: "up"}

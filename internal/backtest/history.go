@@ -1,7 +1,8 @@
 package backtest
 
 import (
-	"math/bits"
+	"cmp"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 // value at each step where it had one. A range query's value at a step is
 // what an instant query at that time returns (the last sample within the
 // lookback window), so a step here reads as a collection cycle would have
-// read at that time.
+// read at that time. It keeps only the values that arrived, so that its
+// size follows the data and not the number of steps of the range.
 type History struct {
 	rng    Range
 	mu     sync.Mutex
@@ -20,20 +22,33 @@ type History struct {
 	byFP   map[model.Fingerprint]*series
 }
 
-// series is one series' values by step; has marks the steps with a value.
+// series is one series' values at the steps where it had one, as runs of
+// consecutive steps, in step order once History.sort ran. A range query
+// has a value at every step while its series exists: dense history is a
+// run per chunk, a float64 a step, and sparse history costs a run per
+// stretch of values.
 type series struct {
 	labels model.Metric
-	vals   []float64
-	has    []uint64
+	runs   []stepRun
 }
+
+// stepRun is a series' values at the consecutive steps from from on
+// (MaxSteps fits an int32).
+type stepRun struct {
+	from int32
+	vals []float64
+}
+
+func (r *stepRun) end() int { return int(r.from) + len(r.vals) }
 
 func newHistory(r Range) *History {
 	return &History{rng: r, byFP: map[model.Fingerprint]*series{}}
 }
 
-// add stores a range query's result; chunks may arrive in any order.
+// add stores a range query's result; chunks may arrive in any order, and
+// sort puts them in step order once all arrived.
 func (h *History) add(m model.Matrix) {
-	n := h.rng.Steps()
+	n := int64(h.rng.Steps())
 	start, step := h.rng.Start.UnixMilli(), h.rng.Step.Milliseconds()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -41,33 +56,67 @@ func (h *History) add(m model.Matrix) {
 		fp := ss.Metric.Fingerprint()
 		s := h.byFP[fp]
 		if s == nil {
-			s = &series{labels: ss.Metric, vals: make([]float64, n), has: make([]uint64, (n+63)/64)}
+			s = &series{labels: ss.Metric}
 			h.byFP[fp] = s
 			h.series = append(h.series, s)
 		}
-		for _, p := range ss.Values {
+		// The step of each value, -1 for a timestamp that is not one of
+		// ours; each stretch of consecutive steps becomes one run, its
+		// slice made to measure.
+		steps := make([]int64, len(ss.Values))
+		for i, p := range ss.Values {
 			off := int64(p.Timestamp) - start
-			if off < 0 || off%step != 0 {
-				continue // not one of our steps
+			steps[i] = -1
+			if off >= 0 && off%step == 0 && off/step < n {
+				steps[i] = off / step
 			}
-			k := int(off / step)
-			if k >= n {
+		}
+		for i := 0; i < len(steps); {
+			if steps[i] < 0 {
+				i++
 				continue
 			}
-			s.vals[k] = float64(p.Value)
-			s.has[k/64] |= 1 << (k % 64)
+			j := i + 1
+			for j < len(steps) && steps[j] == steps[j-1]+1 {
+				j++
+			}
+			r := stepRun{from: int32(steps[i]), vals: make([]float64, j-i)}
+			for x := i; x < j; x++ {
+				r.vals[x-i] = float64(ss.Values[x].Value)
+			}
+			s.runs = append(s.runs, r)
+			i = j
 		}
+	}
+}
+
+// sort puts each series' runs in step order.
+func (h *History) sort() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.series {
+		slices.SortFunc(s.runs, func(a, b stepRun) int { return cmp.Compare(a.from, b.from) })
+		s.runs = slices.Clip(s.runs)
 	}
 }
 
 // at appends to vec the samples of step k, stamped now, using buf as their
 // storage (so that a replay allocates nothing per step); it returns vec.
-func (h *History) at(k int, now model.Time, buf []model.Sample, vec model.Vector) model.Vector {
+// next holds, per series, the index of the first run not read to its end:
+// the steps of one replay come in order, and each series is read on from
+// where the last step left it.
+func (h *History) at(k int, next []int, now model.Time, buf []model.Sample, vec model.Vector) model.Vector {
 	for i, s := range h.series {
-		if s.has[k/64]&(1<<(k%64)) == 0 {
+		j := next[i]
+		for j < len(s.runs) && s.runs[j].end() <= k {
+			j++
+		}
+		next[i] = j
+		if j == len(s.runs) || int(s.runs[j].from) > k {
 			continue
 		}
-		buf[i] = model.Sample{Metric: s.labels, Value: model.SampleValue(s.vals[k]), Timestamp: now}
+		r := &s.runs[j]
+		buf[i] = model.Sample{Metric: s.labels, Value: model.SampleValue(r.vals[k-int(r.from)]), Timestamp: now}
 		vec = append(vec, &buf[i])
 	}
 	return vec
@@ -80,8 +129,8 @@ func (h *History) Series() int { return len(h.series) }
 func (h *History) Points() int {
 	n := 0
 	for _, s := range h.series {
-		for _, w := range s.has {
-			n += bits.OnesCount64(w)
+		for _, r := range s.runs {
+			n += len(r.vals)
 		}
 	}
 	return n

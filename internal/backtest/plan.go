@@ -30,8 +30,9 @@ type input struct {
 	query  Query
 	fixed  bool
 	value  float64
-	// hist, buf and vec are set by Replay.
+	// hist, next, buf and vec are set by Replay.
 	hist *History
+	next []int
 	buf  []model.Sample
 	vec  model.Vector
 }
@@ -72,7 +73,7 @@ func NewPlan(f *rules.File, set map[string]float64) (*Plan, error) {
 		}
 		src := f.Source(m.Source)
 		switch {
-		case src != nil && src.Kind == rules.KindPrometheus:
+		case src != nil && src.HasQuery():
 			in.query = Query{Source: src, Expr: m.Query}
 		case m.History != "":
 			hm := *m
@@ -119,6 +120,7 @@ func (in *input) bind(fe *Fetcher) error {
 	if in.hist == nil {
 		return fmt.Errorf("metric %q: query %q was not read", in.metric.Name, in.query.Expr)
 	}
+	in.next = make([]int, in.hist.Series())
 	in.buf = make([]model.Sample, in.hist.Series())
 	in.vec = make(model.Vector, 0, in.hist.Series())
 	return nil
@@ -130,7 +132,7 @@ func (in *input) observe(hold *collect.Holder, k int, now time.Time) collect.Met
 	if in.fixed {
 		return collect.MetricValue{Name: in.metric.Name, Source: "--set", Value: in.value}
 	}
-	in.vec = in.hist.at(k, stamp(now), in.buf, in.vec[:0])
+	in.vec = in.hist.at(k, in.next, stamp(now), in.buf, in.vec[:0])
 	r := source.Reading(in.vec, in.metric, now)
 	return hold.ObserveReading(in.metric, r, now)
 }

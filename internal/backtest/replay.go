@@ -1,6 +1,11 @@
 package backtest
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
 )
@@ -19,6 +24,10 @@ type Run struct {
 	// in a query or a label.
 	NoData []string `json:"no_data,omitempty"`
 	rng    Range
+	// read counts the metrics read from history (not fixed); discovery
+	// is the fleet's discovery query, "" without one.
+	read      int
+	discovery string
 }
 
 // Targets are the services, or in fleet mode the servers.
@@ -46,7 +55,9 @@ func (r *Run) Target(name string) *Target {
 // across gaps, and one Evaluator carries rule and reply state from step to
 // step. The run starts as a freshly started agent: every rule inactive.
 // progress, when set, is told how many steps are done every so often.
-func Replay(p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) {
+// A cancelled ctx stops the replay within a few thousand steps; it then
+// returns ctx's error and no run.
+func Replay(ctx context.Context, p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) {
 	f := p.File
 	for i := range p.inputs {
 		if err := p.inputs[i].bind(fe); err != nil {
@@ -79,16 +90,47 @@ func Replay(p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) 
 			}
 		}
 		rec.add(k, now, ev.EvaluateServers(now, servers, snap, nil))
-		if progress != nil && (k%4096 == 4095 || k == n-1) {
-			progress(k+1, n)
+		if k%4096 == 4095 || k == n-1 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if progress != nil {
+				progress(k+1, n)
+			}
 		}
 	}
 	run := rec.finish()
 	run.RulesFile = f.Path
 	for i, m := range f.Metrics {
-		if in := &p.inputs[i]; !in.fixed && in.hist.Series() == 0 {
+		in := &p.inputs[i]
+		if in.fixed {
+			continue
+		}
+		run.read++
+		if in.hist.Series() == 0 {
 			run.NoData = append(run.NoData, m.Name)
 		}
 	}
+	if p.discovery != nil {
+		run.discovery = p.discovery.query.Expr
+	}
 	return run, nil
+}
+
+// ReadNothing returns an error naming what had no data when the run stands
+// on nothing: every metric read from history returned no series over the
+// whole range, or a discovered fleet's query named no server at any step.
+// Its report would show services or servers quietly in rotation, which
+// the history never said.
+func (r *Run) ReadNothing() error {
+	from, to := r.rng.Start.Format(time.RFC3339), r.rng.End.Format(time.RFC3339)
+	switch {
+	case r.read > 0 && len(r.NoData) == r.read:
+		return fmt.Errorf("no data at all from %s to %s: the queries returned no series for %s at any step (check the queries, their labels and the range)",
+			from, to, strings.Join(r.NoData, ", "))
+	case r.discovery != "" && len(r.Servers) == 0:
+		return fmt.Errorf("no server known at any step from %s to %s: the fleet's discovery query %q named none (check fleet.servers: its query and label)",
+			from, to, r.discovery)
+	}
+	return nil
 }

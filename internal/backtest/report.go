@@ -94,18 +94,25 @@ func (rep *Report) targets() []*Target {
 	return rep.Services
 }
 
-// differ returns the stretches where a and b want different things.
+// differ returns the stretches where a and b want different things, over
+// the n steps of r.
 func differ(r Range, a, b *Target) []Difference {
 	var out []Difference
-	text := func(t *Target, k int) string {
-		if t.wants[k] < 0 {
+	text := func(t *Target, w int32) string {
+		if w < 0 {
 			return ""
 		}
-		return t.table[t.wants[k]]
+		return t.table[w]
 	}
+	n := r.Steps()
 	var cur *Difference
-	for k := range len(a.wants) {
-		x, y := text(a, k), text(b, k)
+	var i, j int
+	// Only the steps where a span of a or b starts can change anything.
+	for k := 0; k < n; {
+		var wa, wb int32
+		wa, i = a.wantAt(k, i)
+		wb, j = b.wantAt(k, j)
+		x, y := text(a, wa), text(b, wb)
 		if cur != nil && (x != cur.Rules || y != cur.Baseline) {
 			cur.End = r.At(k)
 			cur.Seconds = cur.End.Sub(cur.Start).Seconds()
@@ -115,9 +122,17 @@ func differ(r Range, a, b *Target) []Difference {
 		if x != y && cur == nil {
 			cur = &Difference{Name: a.Name, Start: r.At(k), Rules: x, Baseline: y}
 		}
+		next := n
+		if i+1 < len(a.spans) {
+			next = min(next, int(a.spans[i+1].from))
+		}
+		if j+1 < len(b.spans) {
+			next = min(next, int(b.spans[j+1].from))
+		}
+		k = next
 	}
 	if cur != nil {
-		cur.End = r.At(len(a.wants))
+		cur.End = r.At(n)
 		cur.Seconds = cur.End.Sub(cur.Start).Seconds()
 		out = append(out, *cur)
 	}

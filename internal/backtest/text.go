@@ -91,8 +91,8 @@ func (rep *Report) writeTarget(w io.Writer, t, b *Target) {
 	writeChanges(w, "", t)
 	if b == nil {
 		x := t.Totals
-		fmt.Fprintf(w, "  out of rotation %s (longest %s), reduced weight %s, %d changes, guardrail holds %d",
-			fmtDur(x.OutSeconds), fmtDur(x.LongestOutSeconds), fmtDur(x.ReducedWeightSeconds), x.Changes, x.GuardrailHolds)
+		fmt.Fprintf(w, "  out of rotation %s (longest %s), reduced weight %s, %s, guardrail holds %d",
+			fmtDur(x.OutSeconds), fmtDur(x.LongestOutSeconds), fmtDur(x.ReducedWeightSeconds), changes(x.Changes), x.GuardrailHolds)
 		if x.HeldSeconds > 0 {
 			fmt.Fprintf(w, " (held %s)", fmtDur(x.HeldSeconds))
 		}
@@ -145,6 +145,14 @@ func axis(r Range, width int) string {
 // fmtDur renders seconds as the rule file writes durations (1h30m, 15s).
 func fmtDur(s float64) string {
 	return model.Duration(time.Duration(s * float64(time.Second))).String()
+}
+
+// changes counts changes in words: "1 change", "2 changes".
+func changes(n int) string {
+	if n == 1 {
+		return "1 change"
+	}
+	return fmt.Sprintf("%d changes", n)
 }
 
 func cut(s string, n int) string {

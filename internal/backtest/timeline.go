@@ -14,24 +14,27 @@ const codeFlap = '!'
 const TimelineLegend = ". up, full weight  w reduced weight  H held by the guardrail  D drain  M maint  X down\n" +
 	"  ! flapping (3+ changes)  blank: server not known"
 
-// Timeline renders a run's steps (their codes) as at most width
-// characters, one per bucket of consecutive steps: each shows the worst
-// state of its bucket, or ! when what the agent wanted changed more than
-// twice within it (changes holds the steps of the changes, in order).
-func Timeline(states []byte, changes []int, width int) string {
-	n := len(states)
+// timeline renders a run of n steps (their codes, as spans) as at most
+// width characters, one per bucket of consecutive steps: each shows the
+// worst state of its bucket, or ! when what the agent wanted changed more
+// than twice within it (changes holds the steps of the changes, in order).
+func timeline(spans []span, n int, changes []int, width int) string {
 	if n == 0 || width <= 0 {
 		return ""
 	}
 	size := BucketSize(n, width)
 	out := make([]byte, 0, (n+size-1)/size)
-	c := 0
+	c, s := 0, 0
 	for first := 0; first < n; first += size {
 		last := min(first+size, n)
-		worst := states[first]
-		for _, s := range states[first+1 : last] {
-			if severity(s) > severity(worst) {
-				worst = s
+		// The spans that overlap [first, last): s is the one holding first.
+		for s+1 < len(spans) && int(spans[s+1].from) <= first {
+			s++
+		}
+		worst := spans[s].code
+		for j := s + 1; j < len(spans) && int(spans[j].from) < last; j++ {
+			if severity(spans[j].code) > severity(worst) {
+				worst = spans[j].code
 			}
 		}
 		k := 0

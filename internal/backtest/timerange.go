@@ -41,8 +41,14 @@ func NewRange(start, end time.Time, step time.Duration) (Range, error) {
 	s := start.UnixMilli()
 	s -= ((s % ms) + ms) % ms
 	r := Range{Start: time.UnixMilli(s).UTC(), Step: step}
-	n := end.Sub(r.Start) / step
+	span := end.Sub(r.Start)
+	n := span / step
 	switch {
+	case !r.Start.Add(span).Equal(end):
+		// Sub saturates at the longest time.Duration: the range would
+		// silently end elsewhere.
+		return Range{}, fmt.Errorf("from %s to %s is longer than 292 years, the longest range a backtest covers",
+			start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
 	case n < 1:
 		return Range{}, fmt.Errorf("from %s to %s is shorter than one step of %s", start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), step)
 	case n > MaxSteps:

@@ -56,6 +56,10 @@ func TestNewRange(t *testing.T) {
 		{t0, t0, time.Second, "is not after start"},
 		{t0, t0.Add(5 * time.Second), time.Minute, "shorter than one step"},
 		{t0, t0.Add(24 * 365 * time.Hour), time.Second, "the limit is 10000000"},
+		// A time.Duration ends at 292 years: the span must be refused,
+		// not cut there into another range.
+		{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 24 * 365 * time.Hour, "longer than 292 years"},
+		{time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 24 * time.Hour, "longer than 292 years"},
 	} {
 		if _, err := NewRange(tc.start, tc.end, tc.step); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("NewRange(%v, %v, %v): %v; want %q", tc.start, tc.end, tc.step, err, tc.err)
@@ -115,7 +119,7 @@ func TestTimeline(t *testing.T) {
 		{"uneven last bucket", ".....D.", []int{5, 6}, 3, ".D."},
 		{"empty", "", nil, 10, ""},
 	} {
-		got := Timeline([]byte(tc.states), tc.changes, tc.width)
+		got := timeline(spansOf(tc.states), len(tc.states), tc.changes, tc.width)
 		if got != tc.want {
 			t.Errorf("%s: Timeline(%q, %v, %d) = %q; want %q", tc.name, tc.states, tc.changes, tc.width, got, tc.want)
 		}
@@ -124,11 +128,18 @@ func TestTimeline(t *testing.T) {
 		}
 	}
 	// 7 days at 15s fit the width.
-	states := make([]byte, 40320)
-	for i := range states {
-		states[i] = '.'
-	}
-	if got := Timeline(states, nil, TimelineWidth); len(got) > TimelineWidth || len(got) < TimelineWidth-5 {
+	if got := timeline([]span{{code: codeUp}}, 40320, nil, TimelineWidth); len(got) > TimelineWidth || len(got) < TimelineWidth-5 {
 		t.Errorf("40,320 steps: %d characters", len(got))
 	}
+}
+
+// spansOf turns one code per step into spans, one per run of a code.
+func spansOf(states string) []span {
+	var out []span
+	for k := range len(states) {
+		if k == 0 || states[k] != states[k-1] {
+			out = append(out, span{from: int32(k), code: states[k]})
+		}
+	}
+	return out
 }

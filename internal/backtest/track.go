@@ -23,10 +23,10 @@ type Target struct {
 	// bucket of steps.
 	Timeline string `json:"timeline"`
 
-	// states[k] is the timeline code of step k; wants[k] indexes the
-	// distinct wants, -1 where the target was not known.
-	states []byte
-	wants  []int32
+	// spans hold the timeline code and the want of every step, one span
+	// per run of steps alike: a run costs what its changes cost, not
+	// what its steps do.
+	spans  []span
 	table  []string
 	byText map[string]int32
 	// changeSteps are the steps of Changes.
@@ -65,6 +65,15 @@ type Totals struct {
 	HeldSeconds    float64 `json:"held_seconds"`
 }
 
+// span is a run of steps, from its first to the next span's, with one
+// timeline code and one want (an index in the target's table, -1 where
+// the target was not known).
+type span struct {
+	from int32
+	code byte
+	want int32
+}
+
 // Timeline codes, worst first.
 const (
 	codeUnknown = ' '
@@ -98,8 +107,7 @@ func newRecorder(f *rules.File, n int, r Range) *recorder {
 func (r *recorder) target(name string) *Target {
 	t := r.targets[name]
 	if t == nil {
-		t = &Target{Name: name, Changes: []Change{}, states: make([]byte, r.n), wants: make([]int32, r.n),
-			byText: map[string]int32{}, last: -1, lastStep: -1}
+		t = &Target{Name: name, Changes: []Change{}, byText: map[string]int32{}, last: -1, lastStep: -1}
 		r.targets[name] = t
 		r.order = append(r.order, t)
 	}
@@ -131,7 +139,6 @@ func (t *Target) add(r *recorder, k int, now time.Time, d *evaluator.Decision) {
 		t.table = append(t.table, text)
 		t.byText[text] = id
 	}
-	t.wants[k] = id
 	switch {
 	case t.last < 0:
 		t.Initial = text
@@ -153,7 +160,7 @@ func (t *Target) add(r *recorder, k int, now time.Time, d *evaluator.Decision) {
 	case d.Weight < r.file.Reply.Default.Weight:
 		code = codeWeight
 	}
-	t.states[k] = code
+	t.mark(k, code, id)
 	if d.Out() {
 		t.outRun++
 		t.Totals.OutSeconds += r.step
@@ -176,12 +183,28 @@ func (t *Target) add(r *recorder, k int, now time.Time, d *evaluator.Decision) {
 // gap marks the steps before k since the target was last seen as
 // unknown: a fleet server discovery did not list.
 func (t *Target) gap(k int) {
-	for j := t.lastStep + 1; j < k; j++ {
-		t.states[j], t.wants[j] = codeUnknown, -1
-	}
 	if k > t.lastStep+1 {
+		t.mark(t.lastStep+1, codeUnknown, -1)
 		t.outRun, t.held = 0, false
 	}
+}
+
+// mark records that step k and the steps after it, until the next mark,
+// have code and want.
+func (t *Target) mark(k int, code byte, want int32) {
+	if n := len(t.spans); n > 0 && t.spans[n-1].code == code && t.spans[n-1].want == want {
+		return
+	}
+	t.spans = append(t.spans, span{from: int32(k), code: code, want: want})
+}
+
+// wantAt returns the want of the span holding step k, from span i on, and
+// the index of that span.
+func (t *Target) wantAt(k, i int) (int32, int) {
+	for i+1 < len(t.spans) && int(t.spans[i+1].from) <= k {
+		i++
+	}
+	return t.spans[i].want, i
 }
 
 func (r *recorder) finish() *Run {
@@ -189,7 +212,7 @@ func (r *recorder) finish() *Run {
 	for _, t := range r.order {
 		t.gap(r.n)
 		t.Totals.Changes = len(t.Changes)
-		t.Timeline = Timeline(t.states, t.changeSteps, TimelineWidth)
+		t.Timeline = timeline(t.spans, r.n, t.changeSteps, TimelineWidth)
 	}
 	if r.file.Fleet != nil {
 		run.Servers = slices.Clone(r.order)

@@ -20,7 +20,7 @@ import (
 func file50(b testing.TB, url string) *rules.File {
 	p := parser.NewParser(parser.Options{})
 	f := &rules.File{Interval: time.Second, StaleAfter: 3 * time.Second}
-	f.Sources = []*rules.Source{{Name: "app", Kind: rules.KindScrape, URL: url, Timeout: 2 * time.Second, BodyLimit: rules.DefaultBodyLimit}}
+	f.Sources = []*rules.Source{{Name: "app", Kind: rules.KindScrape, Timeout: 2 * time.Second, Config: &rules.ScrapeConfig{URL: url, BodyLimit: rules.DefaultBodyLimit}}}
 	add := func(name, sel string, agg rules.Aggregation, rate bool) {
 		ms, err := p.ParseMetricSelector(sel)
 		if err != nil {

@@ -64,7 +64,7 @@ func file(staleAfter time.Duration, sources ...string) *rules.File {
 	}
 	f := &rules.File{Interval: time.Second, StaleAfter: staleAfter}
 	for _, s := range sources {
-		f.Sources = append(f.Sources, &rules.Source{Name: s, Kind: rules.KindScrape, URL: "http://" + s, Timeout: 200 * time.Millisecond})
+		f.Sources = append(f.Sources, &rules.Source{Name: s, Kind: rules.KindScrape, Timeout: 200 * time.Millisecond, Config: &rules.ScrapeConfig{URL: "http://" + s}})
 		f.Metrics = append(f.Metrics, &rules.Metric{Name: s + "_m", Index: len(f.Metrics), Source: s, Selector: "x"})
 	}
 	return f
@@ -252,7 +252,7 @@ func TestCarry(t *testing.T) {
 
 	// A changed source is not carried.
 	changed := file(10*time.Second, "app")
-	changed.Sources[0].URL = "http://elsewhere"
+	changed.Sources[0].Config.(*rules.ScrapeConfig).URL = "http://elsewhere"
 	r3 := &fake{err: errors.New("down")}
 	c2 := newCollector(t, changed, map[string]*fake{"app": r3})
 	c2.Carry(c)

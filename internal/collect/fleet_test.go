@@ -36,7 +36,7 @@ func (f *byLabelFake) Read(_ context.Context, ms []*rules.Metric) ([]sample.Read
 }
 
 func TestCollectFleet(t *testing.T) {
-	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, URL: "http://prom", Timeout: 200 * time.Millisecond}
+	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, Timeout: 200 * time.Millisecond, Config: &rules.PrometheusConfig{URL: "http://prom"}}
 	f := &rules.File{Interval: time.Second, StaleAfter: 3 * time.Second, Sources: []*rules.Source{src}}
 	f.Metrics = []*rules.Metric{{Name: "queue", Source: "prom", Query: "q", ByLabel: "server"}}
 	f.Fleet = &rules.Fleet{Label: "server", Discovery: &rules.Metric{Name: rules.DiscoveryMetric, Index: -1, Source: "prom", Query: "up", ByLabel: "server"}}
@@ -73,7 +73,7 @@ func TestCollectFleet(t *testing.T) {
 // than its bound is a failed read: the last good list is kept (until
 // stale_after), and the reason names the limit.
 func TestDiscoveryOverItsBound(t *testing.T) {
-	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, URL: "http://prom", Timeout: 200 * time.Millisecond}
+	src := &rules.Source{Name: "prom", Kind: rules.KindPrometheus, Timeout: 200 * time.Millisecond, Config: &rules.PrometheusConfig{URL: "http://prom"}}
 	f := &rules.File{Interval: time.Second, StaleAfter: 3 * time.Second, Sources: []*rules.Source{src}}
 	f.Fleet = &rules.Fleet{Label: "server", Discovery: &rules.Metric{Name: rules.DiscoveryMetric, Index: -1, Source: "prom", Query: "up", ByLabel: "server", MaxSeries: 2}}
 	fk := &byLabelFake{vals: map[string]sample.Labeled{"web1": {Value: 1}, "web2": {Value: 1}}}

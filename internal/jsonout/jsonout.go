@@ -47,9 +47,14 @@ func NonFinite(v float64) string {
 // Marshal encodes v indented by two spaces, ending in a newline, with
 // "<", ">" and "&" as they are: these documents are read by people and
 // scripts, never embedded in HTML.
-func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+func Marshal(v any) ([]byte, error) { return MarshalSized(v, 0) }
+
+// MarshalSized is Marshal into a buffer of size bytes to start with: the
+// size of the last such document, so that a large one is not copied
+// through every doubling of its buffer.
+func MarshalSized(v any, size int) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	enc := json.NewEncoder(buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // expressions: "cpu > 0.9", not "cpu \u003e 0.9"
 	if err := enc.Encode(v); err != nil {
@@ -86,15 +91,33 @@ func Write(w io.Writer, v any) error {
 // cannot be encoded it answers 500 with the error instead, as JSON
 // ({"error": "..."}), and returns the error for the caller to log.
 func Serve(w http.ResponseWriter, code int, v any) error {
-	data, err := Marshal(v)
+	r, err := NewResponse(code, v, 0)
+	r.Write(w)
+	return err
+}
+
+// Response is an answer encoded ahead, to be written to many requests.
+type Response struct {
+	Code int
+	Body []byte
+}
+
+// NewResponse encodes v as Serve answers it (size as for MarshalSized):
+// code and v, or 500 and the error as JSON, with the error returned.
+func NewResponse(code int, v any, size int) (Response, error) {
+	data, err := MarshalSized(v, size)
 	if err != nil {
 		code = http.StatusInternalServerError
 		msg, _ := json.Marshal(err.Error()) // a string always encodes
 		data = []byte(`{"error": ` + string(msg) + "}\n")
 	}
+	return Response{Code: code, Body: data}, err
+}
+
+// Write sends r; a failed write is the client gone.
+func (r Response) Write(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(code)
-	_, _ = w.Write(data) // the status is sent; a failed write is the client gone
-	return err
+	w.Header().Set("Content-Length", strconv.Itoa(len(r.Body)))
+	w.WriteHeader(r.Code)
+	_, _ = w.Write(r.Body)
 }

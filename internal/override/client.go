@@ -3,6 +3,7 @@ package override
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,20 @@ var ErrNotEnabled = errors.New("the agent does not serve the overrides API")
 // overrides API: not HTTP at all (the agent port, for one), a page that is
 // not the API's JSON, or JSON of another shape.
 var ErrNotAgent = errors.New("this is not the agent's overrides API")
+
+// UntrustedError is a TLS handshake whose certificate the client could not
+// verify: a self-signed or private CA not given, or a name that does not
+// match.
+type UntrustedError struct {
+	URL string
+	Err *tls.CertificateVerificationError
+}
+
+func (e *UntrustedError) Error() string {
+	return fmt.Sprintf("the TLS certificate of %s is not trusted: %v", e.URL, e.Err.Err)
+}
+
+func (e *UntrustedError) Unwrap() error { return e.Err }
 
 // ErrUnauthorized is returned by Client when the agent refuses the
 // request's credentials, or their absence (its --web.config.file asks for
@@ -128,6 +143,10 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			return &UntrustedError{URL: c.BaseURL, Err: cv}
+		}
 		if connected(ctx, err) {
 			// Something accepted the connection but did not answer in
 			// HTTP: most often the agent port (agent-check) given for

@@ -17,8 +17,9 @@ import (
 )
 
 // stateVersion is the version of the state file's format this agent
-// writes; it reads it and every earlier one. Version 2 added replies.
-const stateVersion = 2
+// writes; it reads it and every earlier one. Version 2 added replies,
+// version 3 out.
+const stateVersion = 3
 
 // stateFile is the state file's content.
 type stateFile struct {
@@ -28,6 +29,11 @@ type stateFile struct {
 	// HAProxy (without its newline), so that a restarted agent knows
 	// whether HAProxy holds anything of its own to restore.
 	Replies map[string]string `json:"replies,omitempty"`
+	// Out names, in fleet mode, the servers HAProxy may hold out of
+	// rotation and why ("rules" or "override"), so that a restarted agent
+	// counts them from its first evaluation and keeps a server its rules
+	// took out in its place.
+	Out map[string]string `json:"out,omitempty"`
 }
 
 // State is what a state file holds.
@@ -35,6 +41,8 @@ type State struct {
 	Overrides []evaluator.Override
 	// Replies are the last reply lines sent, by service.
 	Replies map[string]string
+	// OutBy says which fleet servers HAProxy may hold out and why.
+	OutBy map[string]string
 }
 
 // CorruptError reports a state file that could not be read back: it was
@@ -75,6 +83,13 @@ func decodeState(data []byte) (State, error) {
 		return State{}, fmt.Errorf("format version %d: want 1 to %d", st.Version, stateVersion)
 	case st.Version == 1 && st.Replies != nil:
 		return State{}, errors.New("format version 1 has no replies")
+	case st.Version < 3 && st.Out != nil:
+		return State{}, fmt.Errorf("format version %d has no out", st.Version)
+	}
+	for srv, why := range st.Out {
+		if why != evaluator.OutByRules && why != evaluator.OutByOverride {
+			return State{}, fmt.Errorf("server %q is out by %q: want %q or %q", srv, why, evaluator.OutByRules, evaluator.OutByOverride)
+		}
 	}
 	for svc, line := range st.Replies {
 		if strings.ContainsAny(line, "\r\n") {
@@ -100,23 +115,29 @@ func decodeState(data []byte) (State, error) {
 		}
 		ovs = append(ovs, o)
 	}
-	return State{Overrides: ovs, Replies: st.Replies}, nil
+	return State{Overrides: ovs, Replies: st.Replies, OutBy: st.Out}, nil
 }
 
-// encodeState renders the overrides and replies as the state file's bytes.
-func encodeState(ovs []evaluator.Override, replies map[string]string) ([]byte, error) {
-	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Overrides: Records(ovs), Replies: replies}, "", "  ")
-	if err != nil {
+// encodeState renders the overrides, replies and servers out as the state
+// file's bytes.
+func encodeState(ovs []evaluator.Override, replies, outBy map[string]string) ([]byte, error) {
+	// Without HTML escapes: a person reading the file sees "queue > 50",
+	// not "queue \u003e 50". Encode ends with the newline.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(stateFile{Version: stateVersion, Overrides: Records(ovs), Replies: replies, Out: outBy}); err != nil {
 		return nil, err
 	}
-	return append(data, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // What one override and one reply take in the state file at most, to
 // derive MaxStateFileSize from the limits. Free text (a reason, a reply's
 // description, and an override's service, which an agent without rules
 // does not check) counts 6 bytes a character, the longest JSON escape
-// ("<" is written \u003c); names of services and servers need none.
+// (a control character is written \u0001); names of services and servers need none.
 const (
 	// jsonOverhead covers field names, quotes, commas and indentation.
 	jsonOverhead  = 256
@@ -124,16 +145,18 @@ const (
 	maxActionJSON = len("stopped, maint, weight 256%, maxconn -9223372036854775808")
 	maxRecordJSON = jsonOverhead + 2*maxTimeJSON + 6*(idLen+rules.MaxNameLen+maxActionJSON+MaxReason)
 	maxReplyJSON  = jsonOverhead + rules.MaxNameLen + 6*evaluator.MaxReplyLen
+	// maxOutJSON is one fleet server HAProxy may hold out, and why.
+	maxOutJSON = jsonOverhead + rules.MaxNameLen + len(evaluator.OutByOverride)
 	// maxReplies is one reply per fleet server or per service.
 	maxReplies = max(rules.MaxFleetServers, rules.MaxServices+1)
 )
 
 // MaxStateFileSize bounds the state file read back. It is the largest
 // state file the agent writes within its limits: MaxOverrides overrides
-// and a reply for each of the most servers a fleet may have, every text
-// at its longest (about 18.5 MB). A file the agent wrote is never refused
-// as too large.
-const MaxStateFileSize = jsonOverhead + MaxOverrides*maxRecordJSON + maxReplies*maxReplyJSON
+// and a reply for each of the most servers a fleet may have, each of them
+// out, every text at its longest (about 24 MB). A file the agent wrote is
+// never refused as too large.
+const MaxStateFileSize = jsonOverhead + MaxOverrides*maxRecordJSON + maxReplies*maxReplyJSON + rules.MaxFleetServers*maxOutJSON
 
 // readState reads the state file with the bounded, non-blocking reader the
 // rule file uses: a FIFO or a device at the path is refused, never read.

@@ -74,11 +74,11 @@ type Store struct {
 	// timer fires at the next expiry so that the agent re-evaluates then.
 	timer  *time.Timer
 	closed bool
-	// replies are the last replies sent, by service, as in the file;
-	// guarded by mu.
-	replies map[string]string
-	changed chan struct{}
-	loadErr error
+	// replies are the last replies sent, by service, and outBy the fleet
+	// servers HAProxy may hold out, as in the file; guarded by mu.
+	replies, outBy map[string]string
+	changed        chan struct{}
+	loadErr        error
 	// shared, when set, is written before the local set changes.
 	shared Shared
 }
@@ -162,7 +162,7 @@ func Open(path string, logger *slog.Logger, opts Options) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		ovs, s.replies = st.Overrides, st.Replies
+		ovs, s.replies, s.outBy = st.Overrides, st.Replies, st.OutBy
 	}
 	now := s.now()
 	ovs = slices.DeleteFunc(ovs, func(o evaluator.Override) bool { return expired(o, now) })
@@ -217,11 +217,21 @@ func (s *Store) Replies() map[string]string {
 	return maps.Clone(s.replies)
 }
 
+// OutBy returns a copy of the fleet servers HAProxy may hold out of
+// rotation, and why, as last recorded: read from the state file at Open
+// until SaveReplies records others.
+func (s *Store) OutBy() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.outBy)
+}
+
 // SaveReplies records the replies the agent now sends, by service (lines
-// with or without their newline), in the state file. It writes only when
-// they differ from those recorded, and without a state file it does
-// nothing.
-func (s *Store) SaveReplies(replies map[string]string) error {
+// with or without their newline), and in fleet mode which servers HAProxy
+// may hold out and why (see evaluator.Decision.OutBy), in the state file.
+// It writes only when they differ from those recorded, and without a
+// state file it does nothing.
+func (s *Store) SaveReplies(replies, outBy map[string]string) error {
 	if s.path == "" {
 		return nil
 	}
@@ -231,20 +241,23 @@ func (s *Store) SaveReplies(replies map[string]string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if maps.Equal(next, s.replies) {
+	if len(outBy) == 0 {
+		outBy = nil
+	}
+	if maps.Equal(next, s.replies) && maps.Equal(outBy, s.outBy) {
 		return nil
 	}
 	if s.closed {
 		return errors.New("override store is closed")
 	}
-	data, err := encodeState(live(*s.all.Load(), s.now(), nil), next)
+	data, err := encodeState(live(*s.all.Load(), s.now(), nil), next, outBy)
 	if err == nil {
 		err = writeAtomic(s.path, data)
 	}
 	if err != nil {
 		return fmt.Errorf("save replies to %s: %w", s.path, err)
 	}
-	s.replies = next
+	s.replies, s.outBy = next, maps.Clone(outBy)
 	return nil
 }
 
@@ -409,7 +422,7 @@ func (s *Store) commit(next []evaluator.Override, now time.Time) error {
 		next = []evaluator.Override{}
 	}
 	if s.path != "" {
-		data, err := encodeState(next, s.replies)
+		data, err := encodeState(next, s.replies, s.outBy)
 		if err == nil {
 			err = writeAtomic(s.path, data)
 		}

@@ -141,7 +141,7 @@ func TestStateFileFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf(`{
-  "version": 2,
+  "version": 3,
   "overrides": [
     {
       "id": %q,
@@ -328,7 +328,7 @@ func TestCorruptTwiceKeepsBoth(t *testing.T) {
 
 func TestNewerStateFileIsLeftAlone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "overrides.json")
-	content := `{"version":3,"overrides":[]}`
+	content := `{"version":4,"overrides":[]}`
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +563,8 @@ func TestParseTTL(t *testing.T) {
 			t.Errorf("ParseTTL(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"-1h", "soon", "1 hour", "5"} {
+	// Under a second, an override would expire before HAProxy polls.
+	for _, in := range []string{"-1h", "soon", "1 hour", "5", "1ns", "999ms", "0.5s"} {
 		if _, err := ParseTTL(in); !IsValidation(err) {
 			t.Errorf("ParseTTL(%q) = %v, want a validation error", in, err)
 		}
@@ -630,11 +631,13 @@ func TestLargestStateFileReadsBack(t *testing.T) {
 	}
 	line := "stopped maint 256% maxconn:2147483647 #" + strings.Repeat(">", evaluator.MaxDescription)
 	replies := make(map[string]string, rules.MaxFleetServers)
+	outBy := make(map[string]string, rules.MaxFleetServers)
 	for i := range rules.MaxFleetServers {
-		replies[fmt.Sprintf("%05d", i)+strings.Repeat("w", rules.MaxNameLen-5)] = line
+		name := fmt.Sprintf("%05d", i) + strings.Repeat("w", rules.MaxNameLen-5)
+		replies[name], outBy[name] = line, evaluator.OutByOverride
 	}
 	s.Close()
-	data, err := encodeState(ovs, replies)
+	data, err := encodeState(ovs, replies, outBy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -653,6 +656,9 @@ func TestLargestStateFileReadsBack(t *testing.T) {
 	}
 	if got := len(again.List(clk.Now())); got != MaxOverrides {
 		t.Errorf("%d overrides read back, want %d", got, MaxOverrides)
+	}
+	if got := len(again.OutBy()); got != len(outBy) {
+		t.Errorf("%d servers out read back, want %d", got, len(outBy))
 	}
 	back := again.Replies()
 	if len(back) != len(replies) {

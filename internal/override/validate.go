@@ -39,8 +39,8 @@ const DefaultTTL = time.Hour
 
 // ParseTTL parses a time-to-live: Go durations ("90m", "1h30m", "0.5h") and
 // Prometheus ones ("2d", "1w") are both accepted; "" means DefaultTTL, and
-// "0" or "forever" an override that never expires. Negative values are
-// refused.
+// "0" or "forever" an override that never expires. Negative values and
+// values under one second are refused.
 func ParseTTL(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	switch s {
@@ -57,8 +57,12 @@ func ParseTTL(s string) (time.Duration, error) {
 		}
 		d = time.Duration(md)
 	}
-	if d < 0 {
+	switch {
+	case d < 0:
 		return 0, invalid("ttl %q: must not be negative (0 or forever: never expires)", s)
+	case d > 0 && d < time.Second:
+		// It would expire before HAProxy's next poll could see it.
+		return 0, invalid("ttl %q: under one second; give 1s or more (0 or forever: never expires)", s)
 	}
 	return d, nil
 }

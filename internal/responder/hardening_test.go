@@ -2,6 +2,7 @@ package responder
 
 import (
 	"errors"
+	"github.com/haproxy-agent/agent/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -21,6 +22,7 @@ import (
 // silent ones (a server that extended the deadline per byte would hold
 // them until the client gives up, 10 deadlines later).
 func TestSlowlorisDoesNotDelayPolls(t *testing.T) {
+	testutil.Long(t)
 	const (
 		readTimeout = 2 * time.Second
 		slow        = 200

@@ -34,7 +34,7 @@ func withAgg(m *rules.Metric, agg rules.Aggregation) *rules.Metric {
 }
 
 func scrapeSource(url string) *rules.Source {
-	return &rules.Source{Name: "app", Kind: rules.KindScrape, URL: url, Timeout: time.Second, BodyLimit: rules.DefaultBodyLimit}
+	return &rules.Source{Name: "app", Kind: rules.KindScrape, Timeout: time.Second, Config: &rules.ScrapeConfig{URL: url, BodyLimit: rules.DefaultBodyLimit}}
 }
 
 // exporter serves body with the given content type.

@@ -137,9 +137,9 @@ func TestScrapeHostileServers(t *testing.T) {
 			timeout := hostileTimeout(tc.want)
 			src := scrapeSource(url)
 			// As a rule file's source: redirects followed.
-			src.HTTP = config.DefaultHTTPClientConfig
+			src.Config.(*rules.ScrapeConfig).HTTP = config.DefaultHTTPClientConfig
 			src.Timeout = timeout
-			src.BodyLimit = 1 << 20
+			src.Config.(*rules.ScrapeConfig).BodyLimit = 1 << 20
 			s := newScrapeT(t, src)
 			checkHostileRead(t, timeout, tc.want, func() error {
 				_, err := s.Read(context.Background(), []*rules.Metric{metric(t, "m", `jobs_queue_depth{queue="default"}`)})

@@ -43,23 +43,26 @@ type promql struct {
 }
 
 func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
+	cfg, ok := src.Config.(*rules.PrometheusConfig)
 	switch {
+	case !ok:
+		return nil, fmt.Errorf("not a prometheus source: %T", src.Config)
 	case src.Timeout <= 0:
 		return nil, fmt.Errorf("timeout %s: must be greater than 0", src.Timeout)
-	case src.MaxConcurrency < 1:
-		return nil, fmt.Errorf("max_concurrency %d: must be at least 1", src.MaxConcurrency)
+	case cfg.MaxConcurrency < 1:
+		return nil, fmt.Errorf("max_concurrency %d: must be at least 1", cfg.MaxConcurrency)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c, rt, err := newClient(src, rules.DefaultBodyLimit)
+	c, rt, err := newClient(cfg, rules.DefaultBodyLimit)
 	if err != nil {
 		return nil, err
 	}
 	return &promql{
 		src:     src,
 		timeout: src.Timeout,
-		workers: src.MaxConcurrency,
+		workers: cfg.MaxConcurrency,
 		api:     v1.NewAPI(c),
 		client:  c,
 		rt:      rt,
@@ -70,7 +73,7 @@ func newPromQL(src *rules.Source, logger *slog.Logger) (*promql, error) {
 
 // newClient builds the API client of a prometheus source with its HTTP
 // settings (auth, TLS, proxy), refusing responses larger than limit.
-func newClient(src *rules.Source, limit int64) (api.Client, http.RoundTripper, error) {
+func newClient(src *rules.PrometheusConfig, limit int64) (api.Client, http.RoundTripper, error) {
 	// prometheus/common's transport keeps up to 1,000 idle connections per
 	// host, more than MaxConcurrency can open: every connection is reused.
 	rt, err := config.NewRoundTripperFromConfig(src.HTTP, "agent", config.WithUserAgent(userAgent))
@@ -93,10 +96,11 @@ func newClient(src *rules.Source, limit int64) (api.Client, http.RoundTripper, e
 // queries of a collection cycle (backtests' range queries). Responses
 // larger than limit bytes fail. Close releases its idle connections.
 func NewAPI(src *rules.Source, limit int64) (v1.API, io.Closer, error) {
-	if src.Kind != rules.KindPrometheus {
+	cfg, ok := src.Config.(*rules.PrometheusConfig)
+	if !ok {
 		return nil, nil, fmt.Errorf("source %q is a %s source, not prometheus", src.Name, src.Kind)
 	}
-	c, rt, err := newClient(src, limit)
+	c, rt, err := newClient(cfg, limit)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -100,7 +100,7 @@ func vectorOf(q string, at float64) string {
 
 func newPromQLN(t *testing.T, url string, timeout time.Duration, n int) *promql {
 	t.Helper()
-	p, err := newPromQL(&rules.Source{Name: "prom", Kind: rules.KindPrometheus, URL: url, Timeout: timeout, MaxConcurrency: n}, nil)
+	p, err := newPromQL(&rules.Source{Name: "prom", Kind: rules.KindPrometheus, Timeout: timeout, Config: &rules.PrometheusConfig{URL: url, MaxConcurrency: n}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func promMetric(name, query string, agg rules.Aggregation) *rules.Metric {
 
 func newPromQLT(t testing.TB, url string, timeout time.Duration) *promql {
 	t.Helper()
-	p, err := newPromQL(&rules.Source{Name: "prom", Kind: rules.KindPrometheus, URL: url, Timeout: timeout, MaxConcurrency: rules.DefaultMaxConcurrency}, nil)
+	p, err := newPromQL(&rules.Source{Name: "prom", Kind: rules.KindPrometheus, Timeout: timeout, Config: &rules.PrometheusConfig{URL: url, MaxConcurrency: rules.DefaultMaxConcurrency}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ const userAgent = "haproxy-agent"
 // scrape reads a /metrics page: one GET per Read, however many metrics.
 type scrape struct {
 	src     *rules.Source
+	url     string
 	timeout time.Duration
 	limit   int64
 	client  *http.Client
@@ -41,20 +42,25 @@ type scrape struct {
 }
 
 func newScrape(src *rules.Source) (*scrape, error) {
-	client, err := config.NewClientFromConfig(src.HTTP, "agent", config.WithUserAgent(userAgent))
+	c, ok := src.Config.(*rules.ScrapeConfig)
+	if !ok {
+		return nil, fmt.Errorf("not a scrape source: %T", src.Config)
+	}
+	client, err := config.NewClientFromConfig(c.HTTP, "agent", config.WithUserAgent(userAgent))
 	if err != nil {
 		return nil, fmt.Errorf("http client: %w", err)
 	}
 	switch {
 	case src.Timeout <= 0:
 		return nil, fmt.Errorf("timeout %s: must be greater than 0", src.Timeout)
-	case src.BodyLimit <= 0:
-		return nil, fmt.Errorf("body_limit %d: must be greater than 0", src.BodyLimit)
+	case c.BodyLimit <= 0:
+		return nil, fmt.Errorf("body_limit %d: must be greater than 0", c.BodyLimit)
 	}
 	return &scrape{
 		src:     src,
+		url:     c.URL,
 		timeout: src.Timeout,
-		limit:   src.BodyLimit,
+		limit:   c.BodyLimit,
 		client:  client,
 		page:    newPage(),
 		now:     time.Now,
@@ -85,7 +91,7 @@ func (s *scrape) Close() error {
 
 // fetch GETs the page into s.body and says whether it is OpenMetrics.
 func (s *scrape) fetch(ctx context.Context) (openMetrics bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.src.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
 		return false, err
 	}

@@ -255,7 +255,7 @@ func TestScrapeErrors(t *testing.T) {
 				src.Timeout = tc.timeout
 			}
 			if tc.limit > 0 {
-				src.BodyLimit = tc.limit
+				src.Config.(*rules.ScrapeConfig).BodyLimit = tc.limit
 			}
 			if tc.bigTimeout {
 				src.Timeout = 20 * time.Second

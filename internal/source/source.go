@@ -1,7 +1,7 @@
 // Package source reads metric values from the places a rule file names: a
 // scraped /metrics page, a Prometheus-compatible query API, or the host's
-// own counters. Each kind is a sample.Reader; New picks one by the
-// source's kind.
+// own counters. Each kind's reader is a sample.Reader in a file of its
+// own, found by the source's kind in readers.
 package source
 
 import (
@@ -27,14 +27,19 @@ func NewWithLogger(logger *slog.Logger) sample.NewReaderFunc {
 	}
 	return func(src *rules.Source) (sample.Reader, error) {
 		l := logger.With("source_name", src.Name) // not "source": promslog's key for the code location
-		switch src.Kind {
-		case rules.KindScrape:
-			return newScrape(src)
-		case rules.KindPrometheus:
-			return newPromQL(src, l)
-		case rules.KindHost:
-			return newHost()
+		newReader, ok := readers[src.Kind]
+		if !ok {
+			return nil, fmt.Errorf("source %q: unknown kind %q", src.Name, src.Kind)
 		}
-		return nil, fmt.Errorf("source %q: unknown kind %q", src.Name, src.Kind)
+		return newReader(src, l)
 	}
+}
+
+// readers builds the reader of each kind of source from its settings
+// (src.Config, the kind's type in package rules). A new kind adds its
+// reader here, in a file of its own.
+var readers = map[rules.SourceKind]func(src *rules.Source, logger *slog.Logger) (sample.Reader, error){
+	rules.KindScrape:     func(src *rules.Source, _ *slog.Logger) (sample.Reader, error) { return newScrape(src) },
+	rules.KindPrometheus: func(src *rules.Source, l *slog.Logger) (sample.Reader, error) { return newPromQL(src, l) },
+	rules.KindHost:       func(*rules.Source, *slog.Logger) (sample.Reader, error) { return newHost() },
 }

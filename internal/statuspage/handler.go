@@ -32,7 +32,10 @@ var pageTemplate = template.Must(template.New("").Funcs(template.FuncMap{
 	"dur":       func(d time.Duration) string { return d.Round(time.Microsecond * 100).String() },
 	"num":       formatNumber,
 	"short":     func(s string) string { return s[:min(len(s), 12)] },
-	"metricKey": MetricKey,
+	"count":     Count,
+	"thousands": Thousands,
+	// card is a target's card with the view it is drawn in.
+	"card": func(v *view, t Target) cardData { return cardData{V: v, T: t} },
 }).ParseFS(assets, "assets/page.html"))
 
 // formActions are the actions the form offers; "weight" takes the number
@@ -60,8 +63,11 @@ type AddRequest struct {
 
 // Options configure a Handler.
 type Options struct {
-	// Page returns what to show; it is called once per request.
-	Page func() *Page
+	// Page returns what to show, with the card of the fleet server named
+	// (none for ""); it is called once per page rendered. Its Fleet is
+	// shared by every call until the next evaluation: the page only reads
+	// it.
+	Page func(server string) *Page
 	// History feeds the charts and the change list.
 	History *History
 	// Overrides, when set, puts the forms on the page and accepts their
@@ -76,16 +82,27 @@ type Options struct {
 // cannot take CPU from the agent port. A form's change drops it at once.
 const cacheFor = time.Second
 
+// maxCached bounds the rendered pages kept, one per query (a filter, a
+// sort, a server's card).
+const maxCached = 16
+
 // Handler serves the status page, its stylesheet and its forms.
 type Handler struct {
 	o      Options
 	static http.Handler
 	csrf   *http.CrossOriginProtection
 
+	// renderMu lets one page render at a time: whatever the number of
+	// readers, one page is being built.
+	renderMu sync.Mutex
 	mu       sync.Mutex
-	cached   []byte
-	cachedAt time.Time
-	// gzipped is cached, compressed for browsers, once one asks.
+	cached   map[query]*rendered
+}
+
+// rendered is a page as sent, and compressed for browsers once one asks.
+type rendered struct {
+	at      time.Time
+	body    []byte
 	gzipped []byte
 }
 
@@ -102,6 +119,7 @@ func New(o Options) *Handler {
 		o:      o,
 		static: http.StripPrefix("/static/", http.FileServerFS(sub)),
 		csrf:   http.NewCrossOriginProtection(),
+		cached: map[query]*rendered{},
 	}
 }
 
@@ -128,6 +146,15 @@ type view struct {
 	Changes   []Change
 	Flash     *flash
 	history   *History
+	q         query
+	// sel are the indexes of the fleet's rows the query lists, in order.
+	sel []int32
+}
+
+// cardData is what the card template draws: a target in its view.
+type cardData struct {
+	V *view
+	T Target
 }
 
 type flash struct {
@@ -135,21 +162,8 @@ type flash struct {
 	Err  bool
 }
 
-// Spark returns the chart of a History key as inline SVG, or "" when it
-// has none.
-func (v *view) Spark(key string) template.HTML {
-	if key == "" {
-		return ""
-	}
-	sp, ok := v.history.Spark(key, v.Now)
-	if !ok {
-		return ""
-	}
-	return sp.SVG()
-}
-
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
-	h.respond(w, http.StatusOK, nil, acceptsGzip(r))
+	h.respond(w, http.StatusOK, parseQuery(r.URL.Query()), nil, acceptsGzip(r))
 }
 
 // acceptsGzip says whether the client takes a gzip-compressed answer.
@@ -162,48 +176,92 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// page returns the rendered page, from the cache when it is fresh, and
-// compressed when gz is set (the compression is cached too); a page with a
-// message is never cached nor compressed.
-func (h *Handler) page(f *flash, gz bool) (body []byte, compressed bool, err error) {
+// page returns the page the query asks for, from the cache when it is
+// fresh, and compressed when gz is set (the compression is cached too); a
+// page with a message is never cached nor compressed.
+func (h *Handler) page(q query, f *flash, gz bool) (body []byte, compressed bool, err error) {
+	if f == nil {
+		if c := h.fresh(q); c != nil {
+			return h.send(c, gz)
+		}
+	}
+	h.renderMu.Lock()
+	defer h.renderMu.Unlock()
 	if f != nil {
 		var buf bytes.Buffer
-		err := h.render(&buf, h.o.Page(), f)
+		err := h.render(&buf, h.o.Page(q.Server), q, f)
 		return buf.Bytes(), false, err
+	}
+	// Another load may have rendered it while this one waited.
+	c := h.fresh(q)
+	if c == nil {
+		var buf bytes.Buffer
+		if err := h.render(&buf, h.o.Page(q.Server), q, nil); err != nil {
+			return nil, false, err
+		}
+		c = &rendered{at: time.Now(), body: buf.Bytes()}
+		h.keep(q, c)
+	}
+	return h.send(c, gz)
+}
+
+// fresh returns the cached page of the query if it is fresh.
+func (h *Handler) fresh(q query) *rendered {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.cached[q]; c != nil && time.Since(c.at) < cacheFor {
+		return c
+	}
+	return nil
+}
+
+// send returns a rendered page's bytes, compressing them once when gz is
+// set.
+func (h *Handler) send(c *rendered, gz bool) ([]byte, bool, error) {
+	if !gz {
+		return c.body, false, nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.cached == nil || time.Since(h.cachedAt) >= cacheFor {
-		var buf bytes.Buffer
-		buf.Grow(len(h.cached))
-		if err := h.render(&buf, h.o.Page(), nil); err != nil {
-			return nil, false, err
-		}
-		h.cached, h.cachedAt, h.gzipped = buf.Bytes(), time.Now(), nil
-	}
-	if !gz {
-		return h.cached, false, nil
-	}
-	if h.gzipped == nil {
+	if c.gzipped == nil {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		_, _ = zw.Write(h.cached)
+		_, _ = zw.Write(c.body)
 		_ = zw.Close()
-		h.gzipped = buf.Bytes()
+		c.gzipped = buf.Bytes()
 	}
-	return h.gzipped, true, nil
+	return c.gzipped, true, nil
 }
 
-// forget drops the cached page, after a change the next load must show.
+// keep caches a rendered page, dropping the stale ones, and any one when
+// maxCached are fresh.
+func (h *Handler) keep(q query, c *rendered) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, old := range h.cached {
+		if time.Since(old.at) >= cacheFor {
+			delete(h.cached, k)
+		}
+	}
+	for k := range h.cached {
+		if len(h.cached) < maxCached {
+			break
+		}
+		delete(h.cached, k)
+	}
+	h.cached[q] = c
+}
+
+// forget drops the cached pages, after a change the next load must show.
 func (h *Handler) forget() {
 	h.mu.Lock()
-	h.cached = nil
+	clear(h.cached)
 	h.mu.Unlock()
 }
 
 // respond renders the page with an optional message.
-func (h *Handler) respond(w http.ResponseWriter, code int, f *flash, gz bool) {
-	body, compressed, err := h.page(f, gz)
+func (h *Handler) respond(w http.ResponseWriter, code int, q query, f *flash, gz bool) {
+	body, compressed, err := h.page(q, f, gz)
 	if err != nil {
 		h.o.Logger.Error("status page failed to render", "err", err)
 		http.Error(w, "status page failed to render: "+err.Error(), http.StatusInternalServerError)
@@ -223,18 +281,23 @@ func (h *Handler) respond(w http.ResponseWriter, code int, f *flash, gz bool) {
 	_, _ = w.Write(body)
 }
 
-func (h *Handler) render(w io.Writer, p *Page, f *flash) error {
+func (h *Handler) render(w io.Writer, p *Page, q query, f *flash) error {
 	if p.Now.IsZero() {
 		p.Now = time.Now()
 	}
-	return pageTemplate.ExecuteTemplate(w, "page", &view{
+	v := &view{
 		Page:      p,
 		Lifecycle: h.o.Overrides != nil,
 		Actions:   formActions,
 		Changes:   h.o.History.Changes(),
 		Flash:     f,
 		history:   h.o.History,
-	})
+		q:         q,
+	}
+	if p.Fleet != nil {
+		v.sel = p.Fleet.selectRows(q)
+	}
+	return pageTemplate.ExecuteTemplate(w, "page", v)
 }
 
 // maxForm bounds a form post: a few short fields.
@@ -243,14 +306,14 @@ const maxForm = 16 << 10
 func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "invalid form: " + err.Error(), Err: true}, false)
+		h.respond(w, http.StatusBadRequest, query{}, &flash{Text: "invalid form: " + err.Error(), Err: true}, false)
 		return
 	}
 	action := strings.TrimSpace(r.PostForm.Get("action"))
 	if action == "weight" {
 		n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("weight")))
 		if err != nil {
-			h.respond(w, http.StatusBadRequest, &flash{Text: "weight: give a whole percent, 0 to 256", Err: true}, false)
+			h.respond(w, http.StatusBadRequest, query{}, &flash{Text: "weight: give a whole percent, 0 to 256", Err: true}, false)
 			return
 		}
 		action = fmt.Sprintf("weight %d%%", n)
@@ -262,7 +325,7 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 		TTL:     strings.TrimSpace(r.PostForm.Get("ttl")),
 	}
 	if err := h.o.Overrides.Add(r.Context(), req); err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "override not added: " + err.Error(), Err: true}, false)
+		h.respond(w, http.StatusBadRequest, query{}, &flash{Text: "override not added: " + err.Error(), Err: true}, false)
 		return
 	}
 	h.forget()
@@ -272,7 +335,7 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) clear(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "invalid form: " + err.Error(), Err: true}, false)
+		h.respond(w, http.StatusBadRequest, query{}, &flash{Text: "invalid form: " + err.Error(), Err: true}, false)
 		return
 	}
 	var err error
@@ -282,7 +345,7 @@ func (h *Handler) clear(w http.ResponseWriter, r *http.Request) {
 		err = h.o.Overrides.Clear(r.Context())
 	}
 	if err != nil {
-		h.respond(w, http.StatusBadRequest, &flash{Text: "override not cleared: " + err.Error(), Err: true}, false)
+		h.respond(w, http.StatusBadRequest, query{}, &flash{Text: "override not cleared: " + err.Error(), Err: true}, false)
 		return
 	}
 	h.forget()

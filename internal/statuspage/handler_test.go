@@ -120,7 +120,7 @@ func (f *fakeOverrides) Clear(context.Context) error {
 func serve(t *testing.T, p *Page, ov Overrides) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	o := Options{Page: func() *Page { return p }, History: fullHistory(p)}
+	o := Options{Page: func(string) *Page { return p }, History: fullHistory(p)}
 	if ov != nil {
 		o.Overrides = ov
 	}
@@ -157,7 +157,7 @@ func TestPageEscapesRuleFilesAndLabels(t *testing.T) {
 		"&lt;script&gt;alert(&#34;rule&#34;)&lt;/script&gt;", // rule names, reply, reason, file, errors
 		"&lt;img src=x onerror=alert(1)&gt;",                 // label values
 		"rule-2 &lt;script&gt;",
-		`<svg class="spark"`,
+		`<svg class="plot"`,
 		"The last reload failed",
 		"DOWN",
 	} {
@@ -169,7 +169,7 @@ func TestPageEscapesRuleFilesAndLabels(t *testing.T) {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
 	resp, css := get(t, srv.URL+"/static/page.css")
-	if resp.StatusCode != 200 || !strings.Contains(css, "svg.spark") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+	if resp.StatusCode != 200 || !strings.Contains(css, "svg.plot") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
 		t.Errorf("GET /static/page.css = %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 }
@@ -286,7 +286,7 @@ func TestPageCache(t *testing.T) {
 	var builds atomic.Int64
 	ov := &fakeOverrides{}
 	mux := http.NewServeMux()
-	New(Options{Page: func() *Page { builds.Add(1); return p }, History: fullHistory(p), Overrides: ov}).Register(mux)
+	New(Options{Page: func(string) *Page { builds.Add(1); return p }, History: fullHistory(p), Overrides: ov}).Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	for range 20 {
@@ -343,7 +343,7 @@ func TestFleetMetricByServer(t *testing.T) {
 	p := testPage(now, 1)
 	p.Metrics = append(p.Metrics, Metric{Name: "queue_by_server", Source: "prom", Query: "sum by (server) (q)", Servers: 4})
 	_, body := get(t, serve(t, p, nil).URL+"/")
-	if !strings.Contains(body, "<tr><td>queue_by_server</td><td>by server (4 values)</td>") {
+	if !strings.Contains(body, `<span class="metric-name">queue_by_server</span> <span class="now">by server (4 values)</span>`) {
 		t.Errorf("the by-server metric's row does not say so:\n%s", body)
 	}
 }

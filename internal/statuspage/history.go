@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"iter"
 	"math"
 	"sync"
 	"time"
@@ -30,10 +31,13 @@ type History struct {
 	next    int
 	// sourceErrs is the last failed read per source.
 	sourceErrs map[string]SourceError
-	// scratch holds a series' window while its chart is drawn, and
-	// pathScratch its path.
-	scratch     []float32
-	pathScratch []byte
+	// replies is each target's reply and since when it has had it, as of
+	// the evaluation gen.
+	replies map[string]*heldReply
+	gen     uint64
+	// scratch holds a series' window while it is reduced to a chart's
+	// columns.
+	scratch []float32
 }
 
 // Sample is one value of one series at one cycle. A NaN value (a missing
@@ -129,8 +133,8 @@ func (h *History) Changes() []Change {
 	return out
 }
 
-// Spark returns the chart of the series key over the Window ending at now,
-// with width points at most; ok is false when the series is unknown.
+// Spark returns the series key over the Window ending at now, reduced to
+// a chart's columns; ok is false when the series is unknown.
 func (h *History) Spark(key string, now time.Time) (Spark, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -148,7 +152,7 @@ func (h *History) Spark(key string, now time.Time) (Spark, bool) {
 		h.scratch = make([]float32, h.points())
 	}
 	se.window(slot, h.scratch)
-	se.spark, h.pathScratch = drawSpark(h.scratch, h.pathScratch)
+	se.spark = newSpark(h.scratch)
 	se.drawn, se.drawnAt, se.drawnVersion = true, slot, se.version
 	return se.spark, true
 }
@@ -159,7 +163,7 @@ type series struct {
 	// last is the step number of the newest value.
 	last int64
 	seen bool
-	// version counts writes; spark is the chart drawn at step drawnAt
+	// version counts writes; spark is the window reduced at step drawnAt
 	// after write drawnVersion.
 	version      uint64
 	drawn        bool
@@ -214,6 +218,56 @@ func (s *series) window(now int64, dst []float32) {
 }
 
 var nan32 = float32(math.NaN())
+
+// heldReply is a target's current reply and since when it has had it;
+// start says it has had it since the agent first saw the target.
+type heldReply struct {
+	reply string
+	since time.Time
+	start bool
+	gen   uint64
+}
+
+// NoteReplies records the replies of one evaluation at time t, each
+// target by name (a service, a fleet server); a target missing from them
+// is forgotten. Since then says since when each has had its reply.
+func (h *History) NoteReplies(t time.Time, replies iter.Seq2[string, string]) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.replies == nil {
+		h.replies = map[string]*heldReply{}
+	}
+	h.gen++
+	for name, reply := range replies {
+		r := h.replies[name]
+		switch {
+		case r == nil:
+			h.replies[name] = &heldReply{reply: reply, since: t, start: true, gen: h.gen}
+			continue
+		case r.reply != reply:
+			r.reply, r.since, r.start = reply, t, false
+		}
+		r.gen = h.gen
+	}
+	for name, r := range h.replies {
+		if r.gen != h.gen {
+			delete(h.replies, name)
+		}
+	}
+}
+
+// Since returns since when the target has had its current reply; start
+// says it has had it since the agent first saw the target (it may be
+// older); ok is false for a target never noted.
+func (h *History) Since(name string) (since time.Time, start, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.replies[name]
+	if r == nil {
+		return time.Time{}, false, false
+	}
+	return r.since, r.start, true
+}
 
 // SourceError is the last failed read of a source.
 type SourceError struct {

@@ -35,10 +35,10 @@ func TestSeriesWindow(t *testing.T) {
 		}
 	}
 	sp, ok := h.Spark("a", t0.Add(15*time.Second))
-	if !ok || sp.Min != 2 || sp.Max != 3 || !sp.HasLast || sp.Last != 3 || sp.Path == "" {
+	if !ok || sp.Min != 2 || sp.Max != 3 || !sp.HasLast || sp.Last != 3 || sp.empty() {
 		t.Errorf("spark = %+v, %v", sp, ok)
 	}
-	if sp, ok := h.Spark("b", t0.Add(15*time.Second)); !ok || sp.Path != "" || sp.HasLast {
+	if sp, ok := h.Spark("b", t0.Add(15*time.Second)); !ok || !sp.empty() || sp.HasLast {
 		t.Errorf("a series of missing values must draw nothing: %+v, %v", sp, ok)
 	}
 	if _, ok := h.Spark("nope", t0); ok {
@@ -72,8 +72,8 @@ func TestSeriesWrapAndPrune(t *testing.T) {
 		t.Errorf("after wrapping: min %v max %v, want %d..%d", sp.Min, sp.Max, n, 2*n-1)
 	}
 	// A long silence empties the window.
-	if sp, _ := h.Spark("a", end.Add(2*Window)); sp.Path != "" {
-		t.Errorf("a window with no value drew %q", sp.Path)
+	if sp, _ := h.Spark("a", end.Add(2*Window)); !sp.empty() {
+		t.Errorf("a window with no value drew %+v", sp)
 	}
 	h.Record(end.Add(2*Window), []Sample{{"a", 1}})
 	if sp, _ := h.Spark("a", end.Add(2*Window)); sp.Min != 1 || sp.Max != 1 {
@@ -152,5 +152,34 @@ func TestHistoryMemory(t *testing.T) {
 	// 720 float32 per series is 2,880 bytes; allow for the map and headers.
 	if used > 1<<20 {
 		t.Errorf("history of 100 metrics uses %d bytes, want under 1 MiB", used)
+	}
+}
+
+// TestReplySince: a target's reply is dated from its last change, or from
+// when the agent first saw it (then marked as such); a target missing from
+// an evaluation is forgotten.
+func TestReplySince(t *testing.T) {
+	h := NewHistory(MinStep)
+	note := func(at time.Time, kv ...string) {
+		h.NoteReplies(at, func(yield func(string, string) bool) {
+			for i := 0; i < len(kv); i += 2 {
+				if !yield(kv[i], kv[i+1]) {
+					return
+				}
+			}
+		})
+	}
+	note(t0, "web1", "up ready 100%\n", "web2", "up ready 100%\n")
+	note(t0.Add(time.Minute), "web1", "up ready 100%\n", "web2", "up drain 100%\n")
+	note(t0.Add(2*time.Minute), "web1", "up ready 100%\n", "web2", "up drain 100%\n")
+	if since, start, ok := h.Since("web1"); !ok || !start || !since.Equal(t0) {
+		t.Errorf("web1: since %v, start %v, %v; want t0 from the start", since, start, ok)
+	}
+	if since, start, ok := h.Since("web2"); !ok || start || !since.Equal(t0.Add(time.Minute)) {
+		t.Errorf("web2: since %v, start %v, %v; want its change at t0+1m", since, start, ok)
+	}
+	note(t0.Add(3*time.Minute), "web2", "up drain 100%\n")
+	if _, _, ok := h.Since("web1"); ok {
+		t.Error("web1, gone from the evaluation, is still known")
 	}
 }

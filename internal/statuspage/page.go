@@ -5,7 +5,9 @@ import "time"
 // Page is what the status page shows. The agent builds one per request
 // from its latest published state; the page only reads it.
 type Page struct {
-	Now         time.Time
+	Now time.Time
+	// Host is the name of the machine the agent runs on, in the title.
+	Host        string
 	RulesFile   string
 	RulesHash   string
 	EvaluatedAt time.Time
@@ -13,9 +15,16 @@ type Page struct {
 	// Notes are warnings shown at the top, such as a state file that was
 	// moved aside.
 	Notes []string
-	// Targets are what the agent answers for, in the order to show: the
-	// services, or the servers of a fleet.
-	Targets   []Target
+	// Targets are what the agent answers for with a full card, in the
+	// order to show: the services, or in fleet mode the one server asked
+	// for (none when none was asked).
+	Targets []Target
+	// Fleet, in fleet mode, is every server in a line each, with the
+	// counts; nil outside fleet mode.
+	Fleet *Fleet
+	// Asked is the fleet server asked for (?server=); Targets holds its
+	// card when it is known.
+	Asked     string
 	Sources   []Source
 	Metrics   []Metric
 	Overrides []Override
@@ -43,14 +52,21 @@ type Target struct {
 	Reply string
 	// Reason says in plain words what the reply does and why.
 	Reason string
-	// Out is true when the reply takes the server out of rotation.
-	Out bool
+	// Since is when the reply became what it is; SinceStart says it has
+	// been so since the agent first saw the target. Zero when unknown.
+	Since      time.Time
+	SinceStart bool
+	// State is where the reply puts the server; Out is true when it takes
+	// it out of rotation (draining or out).
+	State State
+	Out   bool
 	// Facts are further name/value lines about the target (a phase, a
 	// guardrail hold), shown under the reason in order.
 	Facts []Fact
 	Rules []Rule
-	// WeightKey is the History key of the weight it sent; empty for none.
-	WeightKey string
+	// WeightKey is the History key of the weight it sent, StateKey that of
+	// its state (in, draining, out); empty for none.
+	WeightKey, StateKey string
 }
 
 // Fact is one name/value line about a target.
@@ -106,6 +122,9 @@ type Metric struct {
 	// server gave a value; Value is then not used (each server's rules
 	// show its own).
 	Servers int
+	// Thresholds are where the rules that read it turn, drawn on its
+	// chart.
+	Thresholds []Threshold
 }
 
 // Override is an operator override in force.
@@ -125,3 +144,6 @@ func MetricKey(name string) string { return "metric\x00" + name }
 
 // WeightKey is the History key of the weight sent for a target.
 func WeightKey(kind, name string) string { return "weight\x00" + kind + "\x00" + name }
+
+// StateKey is the History key of a target's state, as StateValue gives it.
+func StateKey(kind, name string) string { return "state\x00" + kind + "\x00" + name }

@@ -17,8 +17,10 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		Name:      d.Service,
 		Reply:     strings.TrimSuffix(d.Reply, "\n"),
 		Reason:    Reason(d, now),
+		State:     StateOf(d),
 		Out:       d.Out(),
 		WeightKey: WeightKey(kind, d.Service),
+		StateKey:  StateKey(kind, d.Service),
 		Rules:     make([]Rule, len(d.Rules)),
 		Facts:     facts(d, now),
 	}
@@ -98,9 +100,14 @@ func Reason(d *evaluator.Decision, now time.Time) string {
 			unknown = append(unknown, label)
 		}
 	}
-	if len(causes) == 0 {
+	switch {
+	case len(causes) == 0:
 		b.WriteString(": no rule fires")
-	} else {
+	case d.Held:
+		// The rules want it out; the fleet's guardrail keeps it in.
+		b.WriteString(", held by the guardrail, although ")
+		b.WriteString(strings.Join(causes, "; "))
+	default:
 		b.WriteString(" because ")
 		b.WriteString(strings.Join(causes, "; "))
 	}
@@ -135,7 +142,10 @@ func stateWords(d *evaluator.Decision) string {
 	if s == "" {
 		s = "in rotation"
 	}
-	if d.Weight >= 0 && d.Weight != 100 {
+	switch {
+	case d.Absolute:
+		s += fmt.Sprintf(" at weight %d", d.Weight)
+	case d.Weight >= 0 && d.Weight != 100:
 		s += fmt.Sprintf(" at weight %d%%", d.Weight)
 	}
 	return s

@@ -38,6 +38,11 @@ func TestReason(t *testing.T) {
 			rule("p99", "p99 > 2", evaluator.Unknown, evaluator.Inactive, 0)}},
 		want: "in rotation at weight 50% because hot (cpu > 0.9) for 45s. Pending: deep (queue_depth > 500) for 10s. Unknown (data missing, state kept): p99 (p99 > 2)",
 	}, {
+		name: "held in by the guardrail",
+		d: evaluator.Decision{Op: rules.Up, Admin: rules.Ready, Weight: 100, Held: true, Rules: []evaluator.RuleResult{
+			rule("queue > 500", "queue > 500", evaluator.True, evaluator.Firing, 22*time.Second)}},
+		want: "in rotation, held by the guardrail, although queue > 500 for 22s",
+	}, {
 		name: "down and maint by override",
 		d: evaluator.Decision{Op: rules.Down, Admin: rules.Maint, Weight: 100, Overrides: []evaluator.Override{{
 			Reason: "disk swap", Action: rules.Action{Op: rules.Down, Admin: rules.Maint, Weight: rules.Unset, Maxconn: rules.Unset}, Expires: now.Add(90 * time.Minute)}}},

@@ -68,42 +68,81 @@ func (v *view) RuleRows(t Target) template.HTML {
 	return template.HTML(b.String())
 }
 
-// MetricRows renders the rows of the metrics table.
-func (v *view) MetricRows() template.HTML {
-	sparks := make([]Spark, len(v.Metrics))
-	size := 0
-	for i, m := range v.Metrics {
-		sparks[i], _ = v.history.Spark(MetricKey(m.Name), v.Now)
-		size += 400 + len(m.Name) + len(m.Query) + len(m.Missing) + len(sparks[i].Path)
-	}
+// MetricCharts renders every metric as a figure: its value now, its chart
+// over the last hour with the thresholds of the rules that read it, and
+// where it comes from.
+func (v *view) MetricCharts() template.HTML {
 	var b strings.Builder
-	b.Grow(size)
+	// A chart of an hour that moves every step is some 3.5 KB.
+	b.Grow(len(v.Metrics) * 4000)
 	esc := func(s string) { template.HTMLEscape(&b, []byte(s)) }
-	for i, m := range v.Metrics {
-		b.WriteString(`<tr><td>`)
+	var scratch []byte
+	for _, m := range v.Metrics {
+		b.WriteString(`<figure class="metric"><figcaption><span class="metric-name">`)
 		esc(m.Name)
-		b.WriteString(`</td><td>`)
-		if m.Missing != "" {
+		b.WriteString(`</span> `)
+		switch {
+		case m.Missing != "":
 			b.WriteString(`<span class="missing">missing: `)
 			esc(m.Missing)
 			b.WriteString(`</span>`)
-		} else if m.Servers > 0 {
-			b.WriteString("by server (")
+		case m.Servers > 0:
+			b.WriteString(`<span class="now">by server (`)
 			b.WriteString(strconv.Itoa(m.Servers))
-			b.WriteString(" values)")
-		} else {
+			b.WriteString(` values)</span>`)
+		default:
+			b.WriteString(`<span class="now">`)
 			b.WriteString(formatNumber(m.Value))
+			b.WriteString(` now</span>`)
 		}
-		b.WriteString(`</td><td>`)
-		if sparks[i].Path != "" || sparks[i].HasLast {
-			sparks[i].writeSVG(&b)
+		b.WriteString(`</figcaption>`)
+		sp, ok := v.history.Spark(MetricKey(m.Name), v.Now)
+		if ok && !sp.empty() {
+			scratch = chart{sp: &sp, axis: MetricAxis(sp, m.Thresholds), thresholds: m.Thresholds,
+				label: m.Name + " over the last hour"}.write(&b, scratch)
+		} else if m.Servers > 0 {
+			b.WriteString(`<p class="none">No chart: each server has its own value; its rules show it.</p>`)
+		} else {
+			b.WriteString(`<p class="none">No value in the last hour.</p>`)
 		}
-		b.WriteString(`</td><td><code>`)
+		if len(m.Thresholds) > 0 {
+			b.WriteString(`<ul class="marks">`)
+			for _, t := range m.Thresholds {
+				for _, r := range t.Rules {
+					b.WriteString(`<li>`)
+					esc(r)
+					b.WriteString(`</li>`)
+				}
+			}
+			b.WriteString(`</ul>`)
+		}
+		b.WriteString(`<code class="from">`)
 		esc(m.Source)
 		b.WriteByte(':')
 		esc(m.Query)
-		b.WriteString("</code></td></tr>\n")
+		b.WriteString("</code></figure>\n")
 	}
+	return template.HTML(b.String())
+}
+
+// WeightChart renders the chart of a target's weight over the last hour,
+// its drains and outages shaded; "" when it has none.
+func (v *view) WeightChart(t Target) template.HTML {
+	if t.WeightKey == "" {
+		return ""
+	}
+	sp, ok := v.history.Spark(t.WeightKey, v.Now)
+	if !ok || sp.empty() {
+		return ""
+	}
+	c := chart{sp: &sp, axis: WeightAxis(sp), label: "weight sent to " + t.Name + " over the last hour"}
+	if st, ok := v.history.Spark(t.StateKey, v.Now); ok {
+		c.state = &st
+	}
+	var b strings.Builder
+	b.WriteString(`<figure class="weight"><figcaption>weight sent, last hour <span class="key"><span class="key-drain"></span>draining <span class="key-outage"></span>out</span></figcaption>`)
+	c.write(&b, nil)
+	b.WriteString(`</figure>`)
 	return template.HTML(b.String())
 }
 

@@ -186,9 +186,28 @@ func StartHAProxyBin(t testing.TB, bin, cfg string) *HAProxy {
 		t.Fatalf("haproxy -c rejects the configuration: %v\n%s\nconfiguration:\n%s", err, out, numberLines(full))
 	}
 
+	t.Cleanup(func() { h.stop(t) })
+	h.start(t)
+	return h
+}
+
+// Restart stops haproxy and starts it again on the same configuration and
+// socket, as a reload that keeps nothing of the running state does: every
+// server is back as the configuration makes it.
+func (h *HAProxy) Restart(t testing.TB) {
+	t.Helper()
+	h.stop(t)
+	h.start(t)
+}
+
+// start runs haproxy in the foreground and returns once its stats socket
+// answers.
+func (h *HAProxy) start(t testing.TB) {
+	t.Helper()
+	h.done = make(chan struct{})
 	out := &haproxyLogWriter{t: t}
-	h.cmd = exec.Command(bin, "-f", h.ConfigPath, "-db")
-	h.cmd.Dir = dir
+	h.cmd = exec.Command(h.Bin, "-f", h.ConfigPath, "-db")
+	h.cmd.Dir = h.Dir
 	h.cmd.Stdout = out
 	h.cmd.Stderr = out
 	h.cmd.WaitDelay = haproxyStopTimeout
@@ -201,7 +220,6 @@ func StartHAProxyBin(t testing.TB, bin, cfg string) *HAProxy {
 		out.flush()
 		close(h.done)
 	}()
-	t.Cleanup(func() { h.stop(t) })
 
 	deadline := time.Now().Add(haproxyStartTimeout)
 	for {
@@ -212,7 +230,7 @@ func StartHAProxyBin(t testing.TB, bin, cfg string) *HAProxy {
 		}
 		_, err := h.Command("show info")
 		if err == nil {
-			return h
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("haproxy stats socket %s did not answer within %v: %v", h.Socket, haproxyStartTimeout, err)
