@@ -46,6 +46,10 @@ type Evaluator struct {
 	// fleet holds, in fleet mode, every known server's state by name.
 	fleet map[string]*fleetServer
 	gen   uint64
+	// admitted is the last list of servers admitted under the fleet's
+	// limit, at admittedAt (see admit).
+	admitted   []string
+	admittedAt time.Time
 	// told is, in fleet mode, the replies last sent before a restart, by
 	// server (see Resume).
 	told map[string]string

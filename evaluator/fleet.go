@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -133,7 +134,9 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 		e.resumeGone(now)
 	}
 	e.gen++
+	servers, refused := e.admit(now, servers)
 	c := e.evaluateListed(now, servers, e.serverVectors(snap), overrides)
+	c.res.DiscoveryRefused = refused
 	e.keepUnlisted(now, &c)
 	g := e.guard(now, &c, overrides)
 	for _, srv := range c.listed {
@@ -153,6 +156,47 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 	c.res.Overrides = overrides.wide.in
 	slices.SortFunc(c.res.Servers, func(a, b *Decision) int { return strings.Compare(a.Server, b.Server) })
 	return c.res
+}
+
+// admit returns the servers to evaluate: servers, unless with the servers
+// the fleet remembers besides them (out and not yet released, or gone
+// less than stale_after) they pass the fleet's limit; then, as for a
+// failed discovery read, the last list admitted until stale_after, and
+// none after it, with why. Churn in discovery thus cannot grow the fleet,
+// its memory, /metrics or /status.
+func (e *Evaluator) admit(now time.Time, servers []string) ([]string, string) {
+	limit := rules.MaxFleetServers
+	if n := len(e.file.Services[0].Rules); n > 0 {
+		limit = min(limit, rules.MaxFleetRuleStates/n)
+	}
+	listed := make(map[string]struct{}, len(servers))
+	for _, name := range servers {
+		listed[name] = struct{}{}
+	}
+	total := len(listed)
+	for name, srv := range e.fleet {
+		if _, ok := listed[name]; !ok && e.kept(now, srv) {
+			total++
+		}
+	}
+	if total <= limit {
+		e.admitted, e.admittedAt = servers, now
+		return servers, ""
+	}
+	why := fmt.Sprintf("discovery lists %d servers; with those the fleet remembers (out and not yet released, or gone less than stale_after) that is %d, over the limit of %d: the last list is kept", len(listed), total, limit)
+	if now.Sub(e.admittedAt) > e.file.StaleAfter {
+		return nil, why
+	}
+	return e.admitted, why
+}
+
+// kept reports whether srv, not listed now, is still remembered: see
+// keepUnlisted.
+func (e *Evaluator) kept(now time.Time, srv *fleetServer) bool {
+	if srv.out {
+		return now.Sub(srv.polled) <= e.forgetAfter()
+	}
+	return srv.last != nil && now.Sub(srv.seen) <= e.file.StaleAfter
 }
 
 // publishedTo updates what HAProxy may hold of srv once its last decision is
@@ -410,7 +454,9 @@ func (e *Evaluator) Polled(now time.Time, name string) {
 func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) *Guardrail {
 	fl := e.file.Fleet
 	total := len(c.res.Servers)
-	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(total), Servers: total, Held: []string{}}
+	// A percentage is of the servers listed now: those remembered after
+	// they left must not inflate it.
+	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(len(c.listed)), Servers: total, Held: []string{}}
 	// Servers out by override, those HAProxy may hold out until told
 	// their restore, and the places a replica group reserves take their
 	// slots first.
@@ -420,7 +466,7 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) 
 		return g
 	}
 	sortCandidates(c.candidates)
-	held := e.admit(c.candidates, budget)
+	held := e.toHold(c.candidates, budget)
 	if len(held) == 0 {
 		return g
 	}
@@ -453,9 +499,9 @@ func (e *Evaluator) reserved(c *fleetCycle) int {
 	return n
 }
 
-// admit walks the sorted candidates and returns those the guardrail holds:
+// toHold walks the sorted candidates and returns those the guardrail holds:
 // past the budget, or not allowed by the gate.
-func (e *Evaluator) admit(candidates []*fleetServer, budget int) []*fleetServer {
+func (e *Evaluator) toHold(candidates []*fleetServer, budget int) []*fleetServer {
 	if e.gate == nil {
 		return candidates[min(budget, len(candidates)):]
 	}

@@ -294,6 +294,54 @@ func TestFleetOverridesForAllAppliedOnce(t *testing.T) {
 	}
 }
 
+// TestFleetChurnStaysBounded lists 5,000 servers per evaluation, 2,500 of
+// them new each time, for 50 evaluations a second apart, with a rule that
+// takes a tenth of them out and max_unavailable 25%: the servers the fleet
+// remembers (listed, out and not released, gone less than stale_after)
+// never pass rules.MaxFleetServers, a list that would pass it is refused
+// and the last one kept, and the percentage is of the servers listed now.
+func TestFleetChurnStaysBounded(t *testing.T) {
+	f := fleetFile(t, 1, rules.Limit{Set: true, N: 25, Percent: true})
+	e := New(f)
+	refused := 0
+	for step := range 50 {
+		names := make([]string, 0, 5000)
+		deep := map[string]float64{}
+		for i := range 5000 {
+			name := fmt.Sprintf("s%07d", step*2500+i)
+			names = append(names, name)
+			if i%10 == 0 {
+				deep[name] = 900
+			}
+		}
+		slices.Sort(names)
+		now := t0.Add(time.Duration(step) * time.Second)
+		res := e.EvaluateServers(now, names, queues(names, deep, 1), nil)
+		if len(e.fleet) > rules.MaxFleetServers || len(res.Servers) > rules.MaxFleetServers {
+			t.Fatalf("step %d: %d servers remembered, %d in the result: over %d", step, len(e.fleet), len(res.Servers), rules.MaxFleetServers)
+		}
+		listed := 0
+		for _, d := range res.Servers {
+			if !d.Stale {
+				listed++
+			}
+		}
+		if want := max(1, listed*25/100); res.Guardrail.Allowed != want {
+			t.Fatalf("step %d: allowed %d with %d servers listed and %d known, want %d", step, res.Guardrail.Allowed, listed, len(res.Servers), want)
+		}
+		if res.DiscoveryRefused != "" {
+			refused++
+			if res.Server(names[len(names)-1]) != nil && step > 0 {
+				t.Fatalf("step %d: a refused list's new server is in the result", step)
+			}
+		}
+	}
+	if refused == 0 {
+		t.Error("no list refused: the churn never reached the limit")
+	}
+	t.Logf("%d of 50 lists refused; %d servers remembered at the end", refused, len(e.fleet))
+}
+
 // setGate allows the servers it names, or every server when all is set.
 type setGate struct {
 	all bool

@@ -206,6 +206,10 @@ type Result struct {
 	// Servers, in fleet mode, holds one decision per known server, sorted
 	// by name.
 	Servers []*Decision `json:"servers,omitempty"`
+	// DiscoveryRefused, in fleet mode, says why the servers listed were
+	// refused (with those the fleet remembers, over its limit) and the
+	// last list kept; empty when they were taken.
+	DiscoveryRefused string `json:"discovery_refused,omitempty"`
 	// Overrides, in fleet mode, are the overrides in force for every
 	// server, listed once (a server's decision lists those naming it).
 	Overrides []Override `json:"overrides,omitempty"`

@@ -32,7 +32,7 @@ func (p *parser) checkFile(f *File, d fileDoc) {
 		p.fleet(f, d.fleet, d.services.key)
 	}
 
-	f.Reply = Reply{Default: Action{Op: Up, Admin: Ready, Weight: 100, Maxconn: Unset}, MinWeight: 1, RestoreFor: DefaultRestoreFor}
+	f.Reply = Reply{Default: DefaultReply(), MinWeight: DefaultMinWeight, RestoreFor: DefaultRestoreFor}
 	if d.reply.given() && p.mappingOf(d.reply, "", true) {
 		p.reply(&f.Reply, d.reply.val)
 	}

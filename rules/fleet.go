@@ -14,10 +14,6 @@ import (
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
-// DefaultFleetLabel is the label whose value names a fleet server when the
-// file does not say: Prometheus' own name for a scrape target.
-const DefaultFleetLabel = "instance"
-
 // Limits of a static fleet. The agent keeps a decision per server and a
 // state per server and rule, and /status and the status page show them
 // all: 10,000 servers × 100 rules held 894 MB and took 1.1 s per
@@ -58,7 +54,7 @@ type Fleet struct {
 	// query and in every metric's vector result.
 	Label string
 	// MaxUnavailable is the guardrail: at most this many (or this share)
-	// of the known servers out of rotation at once because of the rules.
+	// of the servers discovered now out of rotation at once because of the rules.
 	MaxUnavailable Limit
 	// ForgetAfter is how long a server that HAProxy may still hold out of
 	// rotation, no longer discovered, is remembered without a poll; once
@@ -66,9 +62,6 @@ type Fleet struct {
 	ForgetAfter time.Duration
 	Pos         Pos
 }
-
-// DefaultForgetAfter is fleet.forget_after when the file does not say.
-const DefaultForgetAfter = 10 * time.Minute
 
 // Limit is a count or a percentage of servers.
 type Limit struct {

@@ -3,7 +3,6 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -32,14 +31,6 @@ const (
 	// MaxFileNodes caps the syntax nodes of all the expressions of a file,
 	// counting an expression once for every use of a YAML alias to it.
 	MaxFileNodes = 500000
-)
-
-// Defaults of the file's top-level settings.
-const (
-	// DefaultInterval is the evaluation cadence when interval is not set.
-	DefaultInterval = 5 * time.Second
-	// DefaultStaleFactor times the interval is the default stale_after.
-	DefaultStaleFactor = 3
 )
 
 // ErrFileTooLarge is returned (wrapped) by ParseFile and Parse for a file

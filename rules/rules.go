@@ -98,17 +98,9 @@ func (f *File) RuleCount() int {
 // settings and checks, in a source_KIND.go file (see srcKinds).
 type SourceKind string
 
-// Default source settings.
-const (
-	DefaultTimeout   = time.Second
-	DefaultBodyLimit = 16 << 20
-	// DefaultMaxConcurrency bounds the queries a prometheus source has in
-	// flight at once.
-	DefaultMaxConcurrency = 8
-	// MaxMaxConcurrency caps max_concurrency, far below the connection
-	// limit of a Prometheus server (512 by default).
-	MaxMaxConcurrency = 64
-)
+// MaxMaxConcurrency caps max_concurrency, far below the connection limit
+// of a Prometheus server (512 by default).
+const MaxMaxConcurrency = 64
 
 // Source is one place metric values are read from.
 type Source struct {
@@ -312,9 +304,6 @@ type Reply struct {
 	// maint or down ends, or after the weight rises; zero is off.
 	Ramp time.Duration
 }
-
-// DefaultRestoreFor is reply.restore_for when the file does not set it.
-const DefaultRestoreFor = 30 * time.Second
 
 // MaxReplyDuration bounds reply.restore_for and reply.ramp.
 const MaxReplyDuration = 24 * time.Hour

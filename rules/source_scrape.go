@@ -1,6 +1,10 @@
 package rules
 
-import "github.com/prometheus/common/config"
+import (
+	"strings"
+
+	"github.com/prometheus/common/config"
+)
 
 // KindScrape names the scrape kind of source.
 const KindScrape SourceKind = "scrape"
@@ -33,20 +37,28 @@ var scrapeKind = &srcKind{
 		c.URL = p.sourceURL(d)
 		p.bodyLimit(&c.BodyLimit, d)
 	},
-	metric: scrapeMetric,
+	metric: seriesMetric(KindScrape),
 }
 
-// scrapeMetric checks a metric of a scrape source: a series selector.
-func scrapeMetric(p *parser, m *Metric, d metricDoc, ref metricRef) bool {
-	if ref.textKey == "query" {
-		p.errorf(ref.textNode, d.ctx, "query is for %s sources; a scrape source takes select: with a series selector", queryKinds())
-		return false
+// seriesMetric returns the metric check of a kind whose metrics select
+// series from what it reads (a scraped page, a probe's outcome, a
+// command's output): a series selector.
+func seriesMetric(kind SourceKind) func(p *parser, m *Metric, d metricDoc, ref metricRef) bool {
+	article := "a "
+	if strings.ContainsRune("aeiou", rune(kind[0])) || kind == KindHTTP {
+		article = "an "
 	}
-	ms, err := promql.ParseMetricSelector(ref.text)
-	if err != nil {
-		p.promqlError(ref.textNode, ref.textOff, ref.text, d.ctx, "selector", err)
-		return false
+	return func(p *parser, m *Metric, d metricDoc, ref metricRef) bool {
+		if ref.textKey == "query" {
+			p.errorf(ref.textNode, d.ctx, "query is for %s sources; %s%s source takes select: with a series selector", queryKinds(), article, kind)
+			return false
+		}
+		ms, err := promql.ParseMetricSelector(ref.text)
+		if err != nil {
+			p.promqlError(ref.textNode, ref.textOff, ref.text, d.ctx, "selector", err)
+			return false
+		}
+		m.Selector, m.Matchers = ref.text, ms
+		return true
 	}
-	m.Selector, m.Matchers = ref.text, ms
-	return true
 }

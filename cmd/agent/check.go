@@ -6,6 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -62,9 +67,56 @@ func checkFile(w io.Writer, path string, l *lint) bool {
 		return false
 	}
 	fmt.Fprintf(w, "  SUCCESS: %d rules found\n", f.RuleCount())
+	printPrograms(w, f)
 	ok := l.check(w, f)
 	fmt.Fprintln(w)
 	return ok
+}
+
+// printPrograms says which programs the file's exec sources run, where,
+// and whether each is there: the rule file is trusted configuration, and
+// these run with the agent's rights.
+func printPrograms(w io.Writer, f *rules.File) {
+	for _, s := range f.Sources {
+		c, ok := s.Config.(*rules.ExecConfig)
+		if !ok {
+			continue
+		}
+		args := make([]string, len(c.Argv))
+		for i, a := range c.Argv {
+			args[i] = a
+			if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`*?[]{}()<>|&;#~") {
+				args[i] = strconv.Quote(a)
+			}
+		}
+		note := ""
+		if err := findProgram(c.Argv[0], c.Dir); err != nil {
+			note = " (" + err.Error() + ")"
+		}
+		fmt.Fprintf(w, "  source %q runs: %s (in %s)%s\n", s.Name, strings.Join(args, " "), c.Dir, note)
+	}
+}
+
+// findProgram says why prog, run from dir, cannot be started, or nil: a
+// name without a slash is looked up in PATH, any other is taken from dir.
+func findProgram(prog, dir string) error {
+	if !strings.Contains(prog, "/") {
+		if _, err := exec.LookPath(prog); err != nil {
+			return errors.New("not found in PATH")
+		}
+		return nil
+	}
+	if !filepath.IsAbs(prog) {
+		prog = filepath.Join(dir, prog)
+	}
+	fi, err := os.Stat(prog)
+	switch {
+	case err != nil:
+		return errors.New("not found")
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return errors.New("not executable")
+	}
+	return nil
 }
 
 // printLoadErrors prints a load error one FILE:LINE:COL: message a line,

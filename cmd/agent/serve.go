@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/haproxy-agent/agent/internal/memtrim"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,7 +18,9 @@ import (
 
 	"github.com/haproxy-agent/agent/examples"
 	"github.com/haproxy-agent/agent/internal/app"
+	"github.com/haproxy-agent/agent/internal/memtrim"
 	"github.com/haproxy-agent/agent/internal/replica"
+	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/source"
 )
 
@@ -26,7 +28,7 @@ import (
 // HAProxy's agent-port with, defined once.
 func listenFlag(c *kingpin.CmdClause) *kingpin.FlagClause {
 	return c.Flag("listen", "Address of the agent port that HAProxy polls (agent-port). Listens on IPv4 and IPv6.").
-		Default(":9999")
+		Default(app.DefaultListen)
 }
 
 func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, command) {
@@ -41,19 +43,19 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 	c.Flag("haproxy.runtime-api", "Runtime API of an HAProxy that polls this agent (unix:/path, tcp:HOST:PORT or a socket path; repeatable): read every interval to show HAProxy's view of each server in /status, on the page and in metrics, and to report drift.").
 		PlaceHolder("ADDRESS").StringsVar(&o.HAProxyRuntimeAPI)
 	c.Flag("web.listen-address", "Address of the web port: the status page (/), /metrics, /status, /healthz, and the lifecycle endpoints.").
-		Default(":9898").StringVar(&o.WebListen)
+		Default(app.DefaultWebListen).StringVar(&o.WebListen)
 	c.Flag("web.enable-lifecycle", "Enable the mutating HTTP endpoints: POST /-/reload, /api/v1/overrides and the status page's override forms.").
 		BoolVar(&o.EnableLifecycle)
 	c.Flag("web.config.file", "Web configuration file (TLS, basic auth) for every HTTP endpoint, in the format of Prometheus and its exporters (exporter-toolkit).").
 		PlaceHolder("FILE").StringVar(&o.WebConfigFile)
 	c.Flag("web.max-connections", "HTTP connections served at once; more wait to be accepted, so that HTTP clients cannot starve the agent port.").
-		Default("64").IntVar(&o.WebMaxConnections)
+		Default(strconv.Itoa(app.DefaultWebMaxConnections)).IntVar(&o.WebMaxConnections)
 	c.Flag("state.file", "File that keeps operator overrides across restarts. Empty keeps them in memory only.").
 		PlaceHolder("FILE").StringVar(&o.StateFile)
 	c.Flag("poll.read-timeout", "With services: how long to wait for HAProxy's agent-send line before answering for the default service.").
-		Default("100ms").DurationVar(&o.PollReadTimeout)
+		Default(responder.DefaultReadTimeout.String()).DurationVar(&o.PollReadTimeout)
 	c.Flag("poll.max-connections", "Polls handled at once; connections past it are closed at once and counted.").
-		Default("1024").IntVar(&o.MaxConnections)
+		Default(strconv.Itoa(responder.DefaultMaxConnections)).IntVar(&o.MaxConnections)
 	// Hidden: the period of the watcher's fallback check of the rule file,
 	// for tests that must tell a change seen by its file event from one
 	// found by the check.
@@ -108,7 +110,6 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		o.Reload = reloads
 		o.Logger = logger
 		o.NewReader = source.NewWithLogger(logger.With("component", "source"))
-		o.ReloadDebounce = 250 * time.Millisecond
 		// Start-up (package initialisation, flags, compiling the rules,
 		// setting up the web server) leaves most of the executable mapped;
 		// the steady state needs a fraction of it. Give those pages back a

@@ -19,11 +19,14 @@ func runTestCmd(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestTestExamples(t *testing.T) {
-	code, out, errOut := runTestCmd(t, "../../examples/tests/rules.test.yaml", "../../examples/tests/host.test.yaml")
+	code, out, errOut := runTestCmd(t, "../../examples/tests/rules.test.yaml", "../../examples/tests/host.test.yaml", "../../examples/tests/healthz.test.yaml")
 	want := `Unit Testing: ../../examples/tests/rules.test.yaml
   SUCCESS
 
 Unit Testing: ../../examples/tests/host.test.yaml
+  SUCCESS
+
+Unit Testing: ../../examples/tests/healthz.test.yaml
   SUCCESS
 
 `

@@ -80,6 +80,8 @@ type agent struct {
 	stale    map[string]bool // metrics logged as stale
 	// guardrailHeld is how many servers the guardrail held last cycle.
 	guardrailHeld int
+	// discoveryRefused is whether the last cycle refused discovery's list.
+	discoveryRefused bool
 }
 
 // cycleTook is how long one cycle took to read the sources and to run

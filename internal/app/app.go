@@ -26,6 +26,17 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// Defaults of Options, which serve's flags show: a zero field takes the
+// default. The agent port's own (poll read timeout, connection cap) are
+// the responder's, and the reload debounce the watcher's.
+const (
+	DefaultListen               = ":9999"
+	DefaultWebListen            = ":9898"
+	DefaultWebMaxConnections    = 64
+	DefaultWebIdleTimeout       = 30 * time.Second
+	DefaultWebReadHeaderTimeout = 5 * time.Second
+)
+
 // Options configure Run.
 type Options struct {
 	// RulesPath is the rule file. Empty runs DefaultRules, which is not
@@ -34,10 +45,10 @@ type Options struct {
 	DefaultRules []byte
 	DefaultName  string
 
-	// Listen is the agent port's address (default ":9999").
+	// Listen is the agent port's address (default DefaultListen).
 	Listen string
 	// WebListen is the HTTP address of /metrics, /status, /healthz
-	// (default ":9898").
+	// (default DefaultWebListen).
 	WebListen string
 	// EnableLifecycle mounts the mutating endpoints: POST /-/reload and
 	// the overrides API.
@@ -68,7 +79,8 @@ type Options struct {
 	MaxConnections  int
 	Allow           []netip.Prefix
 
-	// ReloadDebounce is how long a burst of file events is collapsed.
+	// ReloadDebounce is how long a burst of file events is collapsed
+	// (zero: reload.DefaultDebounce).
 	ReloadDebounce time.Duration
 	// ReloadRecheck is the period of the watcher's fallback check of the
 	// rule file (reload.Options.Recheck): zero is the default, negative
@@ -121,19 +133,19 @@ func Run(ctx context.Context, o Options) error {
 		)
 	}
 	if o.Listen == "" {
-		o.Listen = ":9999"
+		o.Listen = DefaultListen
 	}
 	if o.WebListen == "" {
-		o.WebListen = ":9898"
+		o.WebListen = DefaultWebListen
 	}
 	if o.WebMaxConnections <= 0 {
-		o.WebMaxConnections = 64
+		o.WebMaxConnections = DefaultWebMaxConnections
 	}
 	if o.WebIdleTimeout <= 0 {
-		o.WebIdleTimeout = 30 * time.Second
+		o.WebIdleTimeout = DefaultWebIdleTimeout
 	}
 	if o.WebReadHeaderTimeout <= 0 {
-		o.WebReadHeaderTimeout = 5 * time.Second
+		o.WebReadHeaderTimeout = DefaultWebReadHeaderTimeout
 	}
 	if o.WebConfigFile != "" {
 		if err := toolkitweb.Validate(o.WebConfigFile); err != nil {

@@ -101,5 +101,13 @@ func (a *agent) fleetChanges(res *evaluator.Result) (changes []statuspage.Change
 		}
 		a.guardrailHeld = held
 	}
+	if refused := res.DiscoveryRefused != ""; refused != a.discoveryRefused {
+		if refused {
+			a.log.Warn("discovery refused: the fleet would pass its limit of servers; the last list is kept", "reason", res.DiscoveryRefused)
+		} else {
+			a.log.Info("discovery taken again: the fleet is within its limit of servers")
+		}
+		a.discoveryRefused = refused
+	}
 	return changes, changed
 }

@@ -116,6 +116,12 @@ func newStatus(f *rules.File, res *evaluator.Result, snap *collect.Result, evalT
 			LastError: s.Err, LastSuccess: s.LastSuccess,
 		})
 	}
+	if res.DiscoveryRefused != "" && snap.Discovery != nil {
+		// A list refused is a failed discovery read: say why.
+		d := *snap.Discovery
+		d.Missing = res.DiscoveryRefused
+		st.Discovery = &d
+	}
 	return st
 }
 

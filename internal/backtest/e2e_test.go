@@ -256,6 +256,23 @@ func TestBacktestHistoryQuery(t *testing.T) {
 	}
 }
 
+// TestBacktestHistoryProbeExec: an http probe and a command keep no past
+// values either: a metric on them reads its history query, and one
+// without is named with its kind, unless --set fixes it.
+func TestBacktestHistoryProbeExec(t *testing.T) {
+	url := prom(t)
+	fe := newFetcher(t)
+	body := "  app:\n    http: http://127.0.0.1:1/healthz\n    json: {queue: queue_depth}\n  chk:\n    exec: [/bin/true]\nmetrics:\n  x:\n    source: app\n    select: queue\n    history: excursion\n  y: chk:value\nrules:\n  - name: r\n    when: x > 500 && y < 1\n    then: drain\n    for: 10m\n"
+	f := ruleFile(t, url, body)
+	_, err := backtest.NewPlan(f, nil)
+	if err == nil || !strings.Contains(err.Error(), `metric "y" has no history: exec source "chk" keeps no past values`) || strings.Contains(err.Error(), `metric "x"`) {
+		t.Fatalf("plan without y's history: %v", err)
+	}
+	if got := replay(t, fe, f, map[string]float64{"y": 0}).Target("default").Totals.OutSeconds; got != 1200 {
+		t.Errorf("out %vs, want 1200", got)
+	}
+}
+
 // TestBacktestNoData: a query that matches nothing over the whole range
 // is named.
 func TestBacktestNoData(t *testing.T) {

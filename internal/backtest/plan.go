@@ -37,8 +37,9 @@ type input struct {
 	vec  model.Vector
 }
 
-// NoHistoryError lists the metrics a backtest cannot read: scrape or host
-// metrics without a history query, not fixed with --set.
+// NoHistoryError lists the metrics a backtest cannot read: metrics of a
+// source that keeps no past values (every kind but prometheus) without a
+// history query, not fixed with --set.
 type NoHistoryError struct {
 	File    string
 	Metrics []*rules.Metric

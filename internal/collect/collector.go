@@ -195,7 +195,8 @@ func (c *Collector) collectSource(ctx context.Context, s *sourceState, now time.
 }
 
 // read runs the source's Read within its timeout. A reader that ignores
-// its context does not hold up the cycle: its result is dropped.
+// its context does not hold up the cycle: its result is dropped (an
+// sample.Outcome reader's after its grace).
 func (c *Collector) read(ctx context.Context, s *sourceState) ([]sample.Reading, error) {
 	timeout := s.src.Timeout
 	if !s.use.start() {
@@ -219,11 +220,24 @@ func (c *Collector) read(ctx context.Context, s *sourceState) ([]sample.Reading,
 		use.done(reader)
 		done <- result{rs, err}
 	}()
+	// A reader whose read has an outcome at its deadline (a probe's
+	// success 0) is waited for a little longer, so that a loaded machine
+	// does not turn that outcome into a failed read.
+	cutoff := rctx.Done()
+	if o, ok := reader.(sample.Outcome); ok {
+		d, _ := rctx.Deadline()
+		graceCtx, stop := context.WithDeadline(context.WithoutCancel(rctx), d.Add(o.ResultGrace()))
+		defer stop()
+		cutoff = graceCtx.Done()
+	}
 	var r result
 	select {
 	case r = <-done:
-	case <-rctx.Done():
+	case <-cutoff:
 		r.err = rctx.Err()
+		if r.err == nil {
+			r.err = context.DeadlineExceeded
+		}
 	}
 	if r.err != nil && rctx.Err() != nil {
 		if ctx.Err() != nil {

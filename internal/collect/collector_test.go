@@ -427,3 +427,42 @@ func TestCarryWhileReadRuns(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// late returns its reading a little after its context's deadline, as a
+// probe that timed out does on a loaded machine.
+type late struct{ after time.Duration }
+
+func (l late) Read(ctx context.Context, ms []*rules.Metric) ([]sample.Reading, error) {
+	<-ctx.Done()
+	time.Sleep(l.after)
+	return []sample.Reading{{Value: 0}}, nil
+}
+
+// lateOutcome is late, declaring that its read has an outcome at the deadline.
+type lateOutcome struct{ late }
+
+func (lateOutcome) ResultGrace() time.Duration { return time.Second }
+
+// TestOutcomeReaderWaitedFor: the readings of a reader whose read has an
+// outcome at its deadline (a probe's success 0) are kept when they come
+// a little after it; another reader's are dropped, the read a timeout.
+func TestOutcomeReaderWaitedFor(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		r       sample.Reader
+		missing string
+	}{
+		{"outcome", lateOutcome{late{50 * time.Millisecond}}, ""},
+		{"plain", late{50 * time.Millisecond}, "timeout after 200ms"},
+	} {
+		c, err := collect.New(file(0, "app"), func(*rules.Source) (sample.Reader, error) { return tc.r, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := c.Collect(context.Background(), time.Now())
+		if m := res.Metrics[0]; m.Missing != tc.missing {
+			t.Errorf("%s: %+v, want missing %q", tc.name, m, tc.missing)
+		}
+		_ = c.Close()
+	}
+}

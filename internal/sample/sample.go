@@ -23,6 +23,21 @@ type Reader interface {
 	Read(ctx context.Context, metrics []*rules.Metric) ([]Reading, error)
 }
 
+// Outcome is a Reader whose read has an outcome even when it runs out of
+// time: a probe that timed out is success 0, a command killed at its
+// deadline says so. Such a reader ends its Read at its context's
+// deadline by itself, and the collector waits for its readings for
+// ResultGrace past that deadline rather than cutting it off there. A
+// reader that is not an Outcome is cut off at the deadline (its result
+// dropped, the read a timeout), so that one ignoring its context cannot
+// hold up a cycle.
+type Outcome interface {
+	Reader
+	// ResultGrace is how long after the deadline its readings are still
+	// waited for.
+	ResultGrace() time.Duration
+}
+
 // Reading is one metric's value from one read, or why there is none.
 type Reading struct {
 	// Value is the metric's value. It may be NaN: the collector turns a

@@ -12,8 +12,6 @@ import (
 
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/haproxy-agent/agent/internal/sample"
 	"github.com/haproxy-agent/agent/rules"
@@ -36,8 +34,7 @@ type scrape struct {
 	body    bytes.Buffer
 	gz      *gzip.Reader
 	page    *page
-	rates   rates
-	vals    []float64
+	sel     seriesSelector
 	now     func() time.Time
 }
 
@@ -136,88 +133,7 @@ func (s *scrape) fetch(ctx context.Context) (openMetrics bool, err error) {
 // selectAll turns the parsed page into one Reading per metric; t is the
 // time of the read.
 func (s *scrape) selectAll(fams map[string][]series, metrics []*rules.Metric, t time.Time) []sample.Reading {
-	s.rates.begin()
-	out := make([]sample.Reading, len(metrics))
-	for i, m := range metrics {
-		out[i] = s.selectOne(fams, m, t)
-	}
-	return out
-}
-
-func (s *scrape) selectOne(fams map[string][]series, m *rules.Metric, t time.Time) sample.Reading {
-	var st *rateState
-	if m.Rate {
-		st = s.rates.state(m.Selector)
-	}
-	s.vals = s.vals[:0]
-	matched, fresh := 0, 0
-	var age time.Duration
-	add := func(sr *series) {
-		if !matches(m, sr.lset) {
-			return
-		}
-		matched++
-		v, at := sr.v, t
-		if sr.hasTS {
-			at = time.UnixMilli(sr.ts)
-			age = max(age, t.Sub(at))
-		}
-		if st != nil {
-			r, ok := st.rate(sr.lset.Hash(), v, at)
-			if !ok {
-				fresh++
-				return
-			}
-			v = r
-		}
-		s.vals = append(s.vals, v)
-	}
-	if name, ok := equalName(m); ok {
-		for i := range fams[name] {
-			add(&fams[name][i])
-		}
-	} else {
-		for _, f := range fams {
-			for i := range f {
-				add(&f[i])
-			}
-		}
-	}
-	var err error
-	switch {
-	case matched == 0:
-		err = fmt.Errorf("no series matched %s", m.Selector)
-	case matched > 1 && m.Aggregate == rules.AggNone:
-		err = fmt.Errorf("%d series matched; set aggregate", matched)
-	case len(s.vals) == 0:
-		err = errFirstScrape
-	}
-	if err != nil {
-		return sample.Reading{Err: err}
-	}
-	v, err := reduce(s.vals, m.Aggregate, "series matched")
-	return sample.Reading{Value: v, Err: err, Age: age}
-}
-
-// equalName is the name a metric selects by equality, if it does.
-func equalName(m *rules.Metric) (string, bool) {
-	for _, l := range m.Matchers {
-		if l.Name == model.MetricNameLabel && l.Type == labels.MatchEqual {
-			return l.Value, true
-		}
-	}
-	return "", false
-}
-
-// matches applies every matcher of m to a series; a label the series lacks
-// has the empty value, as in PromQL.
-func matches(m *rules.Metric, lset labels.Labels) bool {
-	for _, l := range m.Matchers {
-		if !l.Matches(lset.Get(l.Name)) {
-			return false
-		}
-	}
-	return true
+	return s.sel.all(fams, metrics, t, nil)
 }
 
 // sizeString prints a byte count the way limits are usually written.

@@ -1,6 +1,6 @@
 // Package source reads metric values from the places a rule file names: a
-// scraped /metrics page, a Prometheus-compatible query API, or the host's
-// own counters. Each kind's reader is a sample.Reader in a file of its
+// scraped /metrics page, a Prometheus-compatible query API, the host's own
+// counters, a probe of a health endpoint, or a command's output. Each kind's reader is a sample.Reader in a file of its
 // own, found by the source's kind in readers.
 package source
 
@@ -42,4 +42,6 @@ var readers = map[rules.SourceKind]func(src *rules.Source, logger *slog.Logger) 
 	rules.KindScrape:     func(src *rules.Source, _ *slog.Logger) (sample.Reader, error) { return newScrape(src) },
 	rules.KindPrometheus: func(src *rules.Source, l *slog.Logger) (sample.Reader, error) { return newPromQL(src, l) },
 	rules.KindHost:       func(*rules.Source, *slog.Logger) (sample.Reader, error) { return newHost() },
+	rules.KindHTTP:       func(src *rules.Source, _ *slog.Logger) (sample.Reader, error) { return newProbe(src) },
+	rules.KindExec:       func(src *rules.Source, _ *slog.Logger) (sample.Reader, error) { return newCommand(src) },
 }
