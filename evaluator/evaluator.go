@@ -45,7 +45,10 @@ type Evaluator struct {
 
 	// fleet holds, in fleet mode, every known server's state by name.
 	fleet map[string]*fleetServer
-	gen   uint64
+	// outside are the servers HAProxy shows out for other causes
+	// (SetOutside), for fleet.guardrail_counts: all.
+	outside map[string]bool
+	gen     uint64
 	// admitted is the last list of servers admitted under the fleet's
 	// limit, at admittedAt (see admit).
 	admitted   []string

@@ -458,9 +458,9 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) 
 	// they left must not inflate it.
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(len(c.listed)), Servers: total, Held: []string{}}
 	// Servers out by override, those HAProxy may hold out until told
-	// their restore, and the places a replica group reserves take their
-	// slots first.
-	busy := c.forced + e.lingering(c)
+	// their restore or shows out for other causes, and the places a
+	// replica group reserves take their slots first.
+	busy := c.forced + e.lingering(c) + e.outsideBusy(c)
 	budget := max(0, g.Allowed-busy-e.reserved(c))
 	if len(c.candidates) <= budget && e.gate == nil {
 		return g
@@ -493,6 +493,33 @@ func (e *Evaluator) reserved(c *fleetCycle) int {
 	for _, name := range e.gate.Reserved() {
 		srv := e.fleet[name]
 		if srv == nil || srv.gen != e.gen || !srv.last.Out() {
+			n++
+		}
+	}
+	return n
+}
+
+// SetOutside names the servers HAProxy shows out of rotation for causes
+// other than the agent (an operator's maint, a failed health check), for
+// fleet.guardrail_counts: all: the guardrail counts them against
+// max_unavailable from the next evaluation on. Nil counts none.
+func (e *Evaluator) SetOutside(names []string) {
+	e.outside = make(map[string]bool, len(names))
+	for _, n := range names {
+		e.outside[n] = true
+	}
+}
+
+// outsideBusy counts the listed servers HAProxy shows out for other
+// causes that no other count has: neither forced out, nor wanted out by
+// their rules, nor held out by the agent.
+func (e *Evaluator) outsideBusy(c *fleetCycle) int {
+	if !e.file.Fleet.CountsAll || len(e.outside) == 0 {
+		return 0
+	}
+	n := 0
+	for _, srv := range c.listed {
+		if e.outside[srv.name] && !srv.forced && !srv.out && !srv.last.Out() {
 			n++
 		}
 	}

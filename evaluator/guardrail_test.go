@@ -269,3 +269,22 @@ func TestFleetRestartRemembersGoneServers(t *testing.T) {
 		t.Errorf("web01 %q, want held while HAProxy holds web03", d.Reply)
 	}
 }
+
+// TestGuardrailCountsAll: with guardrail_counts: all, a server HAProxy
+// shows out for another cause takes a slot of max_unavailable; with the
+// default (agent) it does not.
+func TestGuardrailCountsAll(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		b := newBuilder(t, "util")
+		b.rule("default", rules.Rule{Name: "drain", Expr: "util > 0.5", Action: act("", "drain", rules.Unset, rules.Unset)})
+		b.file.Fleet = &rules.Fleet{Label: "server", MaxUnavailable: rules.Limit{Set: true, N: 1}, Static: []string{"web01", "web02", "web03"}, CountsAll: all}
+		e := New(b.file)
+		e.SetOutside([]string{"web03"})
+		snap := Snapshot{"util": {Value: math.NaN(), Servers: map[string]float64{"web01": 1, "web02": 0, "web03": 0}}}
+		res := e.Evaluate(t0, snap, nil)
+		d := res.Servers[0]
+		if all != d.Held || all == d.Out() {
+			t.Errorf("counts all=%v: web01 held=%v out=%v (%q)", all, d.Held, d.Out(), d.Reply)
+		}
+	}
+}

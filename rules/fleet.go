@@ -46,6 +46,11 @@ type Fleet struct {
 	// applied to this backend through serve's --haproxy.runtime-api with
 	// set server/set weight/set maxconn, rather than waiting for polls.
 	PushBackend string
+	// CountsAll (guardrail_counts: all) makes the guardrail also count
+	// the servers HAProxy shows out of rotation for any other cause, as
+	// serve's --haproxy.runtime-api reads them; false counts only the
+	// agent's own (agent, the default).
+	CountsAll bool
 	// Discovery is the query whose result lists the servers, one series
 	// per server named by its Label; nil for a static fleet. It is not in
 	// File.Metrics: rules cannot read it.
@@ -139,6 +144,20 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 	}
 	if d.push.given() && !p.push(fl, d.push) {
 		return
+	}
+	if gc := d.guardrailCounts; gc.given() {
+		v, ok := p.scalar(gc, fleetCtx)
+		if !ok {
+			return
+		}
+		switch v {
+		case "all":
+			fl.CountsAll = true
+		case "agent":
+		default:
+			p.errorf(gc.val, fleetCtx, "guardrail_counts %q: want agent (the servers the agent takes out) or all (also those HAProxy shows out for any other cause)", v)
+			return
+		}
 	}
 	if fa := d.forgetAfter; fa.given() {
 		v, ok := p.duration(fa, fleetCtx)

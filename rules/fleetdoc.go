@@ -3,7 +3,7 @@ package rules
 import "go.yaml.in/yaml/v3"
 
 var (
-	fleetKeys   = []string{"servers", "max_unavailable", "forget_after", "push"}
+	fleetKeys   = []string{"servers", "max_unavailable", "forget_after", "push", "guardrail_counts"}
 	serversKeys = []string{"source", "query", "label", "static", "haproxy"}
 	pushKeys    = []string{"backend"}
 )
@@ -18,7 +18,7 @@ const (
 // keys checked. Each key keeps its key and value nodes, the zero pair when
 // absent.
 type fleetDoc struct {
-	servers, maxUnavailable, forgetAfter, push pair
+	servers, maxUnavailable, forgetAfter, push, guardrailCounts pair
 }
 
 // serversDoc is fleet.servers as the file writes it: a list, kept as
@@ -34,7 +34,7 @@ func (p *parser) decodeFleet(e pair) (fleetDoc, bool) {
 		return fleetDoc{}, false
 	}
 	fs := p.fields(e.val, fleetCtx, fleetKeys)
-	return fleetDoc{servers: fs["servers"], maxUnavailable: fs["max_unavailable"], forgetAfter: fs["forget_after"], push: fs["push"]}, true
+	return fleetDoc{servers: fs["servers"], maxUnavailable: fs["max_unavailable"], forgetAfter: fs["forget_after"], push: fs["push"], guardrailCounts: fs["guardrail_counts"]}, true
 }
 
 // decodeServers decodes fleet.servers: a list of names, or a mapping whose

@@ -9,11 +9,11 @@ import (
 // them half-written.
 func TestFleetPush(t *testing.T) {
 	const head = "metrics:\n  cpu: host:cpu\nrules:\n  - cpu > 1 => drain\nfleet:\n"
-	f, err := Parse([]byte(head+"  servers: {haproxy: web}\n  push: {backend: web_servers}\n"), "p.yaml")
+	f, err := Parse([]byte(head+"  servers: {haproxy: web}\n  push: {backend: web_servers}\n  guardrail_counts: all\n"), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Fleet.HAProxyBackend != "web" || f.Fleet.PushBackend != "web_servers" || f.Fleet.Static != nil || f.Fleet.Discovery != nil {
+	if f.Fleet.HAProxyBackend != "web" || f.Fleet.PushBackend != "web_servers" || f.Fleet.Static != nil || f.Fleet.Discovery != nil || !f.Fleet.CountsAll {
 		t.Errorf("fleet = %+v", f.Fleet)
 	}
 	for body, want := range map[string]string{

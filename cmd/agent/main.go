@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 
 	commands := map[string]command{}
 	for _, register := range []func(*kingpin.Application, io.Writer, io.Writer) (string, command){
-		registerServe, registerEval, registerCheck, registerTest, registerOverride, registerBacktest, registerVersion,
+		registerServe, registerEval, registerCheck, registerTest, registerOverride, registerBacktest, registerHashPassword, registerVersion,
 	} {
 		name, cmd := register(app, stdout, stderr)
 		commands[name] = cmd

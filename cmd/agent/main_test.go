@@ -207,7 +207,7 @@ func TestVersion(t *testing.T) {
 // TestHelp keeps each command's --help as golden output, so that a change
 // to the help text is a reviewed change.
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"", "serve", "eval", "check", "test", "override", "backtest"} {
+	for _, cmd := range []string{"", "serve", "eval", "check", "test", "override", "backtest", "hash-password"} {
 		name := cmd
 		if name == "" {
 			name = "agent"

@@ -96,9 +96,12 @@ type ruleSet struct {
 }
 
 // swap is a rule set handed to the loop; done is closed once it serves.
+// why and name are what the loop logs when it takes it over, before the
+// first evaluation by the new rules (and the reply changes they cause).
 type swap struct {
-	rs   *ruleSet
-	done chan struct{}
+	rs        *ruleSet
+	why, name string
+	done      chan struct{}
 }
 
 func newAgent(o Options) (*agent, error) {
@@ -221,8 +224,8 @@ func (a *agent) build(data []byte, name string) (*ruleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fl := f.Fleet; fl != nil && (fl.PushBackend != "" || fl.HAProxyBackend != "") && len(a.o.HAProxyRuntimeAPI) == 0 {
-		return nil, fmt.Errorf("%s: fleet.push and fleet.servers.haproxy need serve's --haproxy.runtime-api", name)
+	if fl := f.Fleet; fl != nil && (fl.PushBackend != "" || fl.HAProxyBackend != "" || fl.CountsAll) && len(a.o.HAProxyRuntimeAPI) == 0 {
+		return nil, fmt.Errorf("%s: fleet.push, fleet.servers.haproxy and fleet.guardrail_counts: all need serve's --haproxy.runtime-api", name)
 	}
 	coll, err := collect.New(f, a.o.NewReader)
 	if err != nil {
@@ -264,7 +267,7 @@ func (a *agent) reload(ctx context.Context, why string) (hash string, err error)
 	}
 	done := make(chan struct{})
 	select {
-	case a.swaps <- swap{rs: rs, done: done}:
+	case a.swaps <- swap{rs: rs, why: why, name: name, done: done}:
 	case <-ctx.Done():
 		rs.coll.Close()
 		return hash, ctx.Err()
@@ -275,7 +278,6 @@ func (a *agent) reload(ctx context.Context, why string) (hash string, err error)
 		return hash, ctx.Err()
 	}
 	a.setReloaded(rs.file, nil)
-	a.log.Info("rule file reloaded", "trigger", why, "file", name, "rules", rs.file.RuleCount(), "hash", rs.file.Hash[:12])
 	return hash, nil
 }
 

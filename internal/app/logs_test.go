@@ -102,3 +102,28 @@ func TestStatusJSONReadable(t *testing.T) {
 		t.Errorf("/status shows the -1 placeholder:\n%s", st)
 	}
 }
+
+// TestReloadLoggedBeforeItsReplyChange: the reply change a reload causes
+// is logged after the reload itself, so that the log reads in the order
+// things happened.
+func TestReloadLoggedBeforeItsReplyChange(t *testing.T) {
+	leakCheck(t)
+	exp := newExporter(t)
+	exp.set("queue_depth", 600)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	rules := fmt.Sprintf("interval: 100ms\nsources:\n  app:\n    scrape: %s\nmetrics:\n  queue_depth: app:queue_depth\nrules:\n  - queue_depth > 500 => drain\n", exp.srv.URL)
+	writeAtomic(t, path, rules)
+	var logs lockedBuffer
+	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, Logger: promslog.New(&promslog.Config{Writer: &logs})})
+	changed := regexp.MustCompile(`msg="reply changed" service=default from="up drain 100% #queue_depth > 500" to="up ready 40% #queue_depth > 500"`)
+	waitFor(t, "the first reply", func() bool { return strings.Contains(logs.String(), `to="up drain 100% #queue_depth > 500"`) })
+	writeAtomic(t, path, strings.Replace(rules, "=> drain", "=> weight 40%", 1))
+	reloadNow(ag)
+	waitFor(t, "the reply change and the reload log", func() bool {
+		return changed.MatchString(logs.String()) && strings.Contains(logs.String(), `msg="rule file reloaded"`)
+	})
+	out := logs.String()
+	if r, c := strings.Index(out, `msg="rule file reloaded"`), changed.FindStringIndex(out)[0]; r > c {
+		t.Errorf("the reply change is logged before the reload that caused it:\n%s", out)
+	}
+}

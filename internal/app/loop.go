@@ -30,6 +30,7 @@ func (a *agent) loop(ctx context.Context) {
 			s.rs.coll.Carry(old.coll)
 			a.eval = a.eval.Reload(s.rs.file)
 			a.loaded.Store(s.rs)
+			a.log.Info("rule file reloaded", "trigger", s.why, "file", s.name, "rules", s.rs.file.RuleCount(), "hash", s.rs.file.Hash[:12])
 			old.coll.Close()
 			if iv := s.rs.file.Interval; iv != interval {
 				interval = iv
@@ -109,6 +110,9 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	start := time.Now()
 	if rs.file.Fleet != nil {
 		a.polls.reportPolls(now, a.eval)
+	}
+	if fl := rs.file.Fleet; fl != nil && fl.CountsAll && a.view != nil {
+		a.eval.SetOutside(a.view.Outside())
 	}
 	a.lastGate = a.gate()
 	res := a.eval.EvaluateServers(now, a.servers(rs.file), Snapshot(a.lastSnap), a.overrides.Active(now))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
@@ -46,19 +47,7 @@ reply:
 `, exp.srv.URL))
 		ag := startAgent(t, Options{RulesPath: rulesPath, HAProxyRuntimeAPI: []string{h1.Socket, "unix:" + h2.Socket}})
 		names := []string{"srv1", "srv2", "srv3"}
-		waitFor(t, "three quiet servers discovered from HAProxy", func() bool {
-			var st struct {
-				Servers []struct{ Server, Phase string } `json:"servers"`
-			}
-			json.Unmarshal([]byte(ag.get(t, "/status")), &st)
-			quiet := 0
-			for _, s := range st.Servers {
-				if s.Phase == "quiet" {
-					quiet++
-				}
-			}
-			return len(st.Servers) == 3 && quiet == 3
-		})
+		waitFleetQuiet(t, ag, 3)
 
 		// An operator's maint while the agent is quiet stays.
 		cli(t, h1, "set server web/srv2 state maint")
@@ -127,9 +116,92 @@ reply:
 	})
 }
 
+// waitFleetQuiet waits until /status lists n fleet servers, all quiet.
+func waitFleetQuiet(t *testing.T, ag *runningAgent, n int) {
+	t.Helper()
+	waitFor(t, "quiet servers discovered from HAProxy", func() bool {
+		var st struct {
+			Servers []struct{ Server, Phase string } `json:"servers"`
+		}
+		json.Unmarshal([]byte(ag.get(t, "/status")), &st)
+		quiet := 0
+		for _, s := range st.Servers {
+			if s.Phase == "quiet" {
+				quiet++
+			}
+		}
+		return len(st.Servers) == n && quiet == n
+	})
+}
+
 func cli(t *testing.T, h *testutil.HAProxy, cmd string) {
 	t.Helper()
 	if out, err := h.Command(cmd); err != nil || strings.TrimSpace(out) != "" {
 		t.Fatalf("%s: %q %v", cmd, out, err)
 	}
+}
+
+// TestGuardrailCountsAllE2E: with fleet.guardrail_counts: all, a server an
+// operator put in maint on HAProxy takes the one slot of max_unavailable,
+// so the rules' drain of every server takes none out.
+func TestGuardrailCountsAllE2E(t *testing.T) {
+	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
+		exp := newExporter(t)
+		h := testutil.StartHAProxyBin(t, bin, testutil.HAProxyTCPDefaults+`
+backend web
+    server-template srv 1-3 127.0.0.1:1 weight 100
+`)
+		rulesPath := filepath.Join(t.TempDir(), "rules.yaml")
+		writeAtomic(t, rulesPath, fmt.Sprintf(`interval: 100ms
+sources:
+  app:
+    scrape: %s
+    timeout: 80ms
+fleet:
+  servers: {haproxy: web}
+  push: {backend: web}
+  max_unavailable: 1
+  guardrail_counts: all
+metrics:
+  q: app:queue_depth
+rules:
+  - q > 500 => drain
+reply:
+  restore_for: 1s
+`, exp.srv.URL))
+		ag := startAgent(t, Options{RulesPath: rulesPath, HAProxyRuntimeAPI: []string{h.Socket}})
+		// After the start-up restore (which would undo it, as polls would).
+		waitFleetQuiet(t, ag, 3)
+		cli(t, h, "set server web/srv1 state maint")
+		waitFor(t, "HAProxy's maint of srv1 in /status", func() bool {
+			var st struct {
+				HAProxy []haproxyview.HAProxyStatus `json:"haproxy"`
+			}
+			json.Unmarshal([]byte(ag.get(t, "/status")), &st)
+			for _, h := range st.HAProxy {
+				for _, s := range h.Servers {
+					if s.Server.Server == "srv1" && s.Status == "MAINT" {
+						return true
+					}
+				}
+			}
+			return false
+		})
+		exp.set("queue_depth", 600)
+		waitFor(t, "the guardrail holding srv2 and srv3", func() bool {
+			var st struct {
+				Guardrail struct{ Held []string } `json:"guardrail"`
+			}
+			json.Unmarshal([]byte(ag.get(t, "/status")), &st)
+			return fmt.Sprint(st.Guardrail.Held) == "[srv2 srv3]"
+		})
+		for range 10 {
+			time.Sleep(100 * time.Millisecond)
+			for _, n := range []string{"srv2", "srv3"} {
+				if v, _ := h.ServerView("web", n); v["status"] != "UP" && v["status"] != "no check" {
+					t.Fatalf("%s taken out past the guardrail: %s", n, testutil.FormatHAProxyStat(v))
+				}
+			}
+		}
+	})
 }

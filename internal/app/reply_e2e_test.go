@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/testutil"
 )
 
@@ -63,6 +64,14 @@ backend be
 func (b *replyBench) start(lifecycle bool) *runningAgent {
 	return startAgent(b.t, Options{RulesPath: b.rules, StateFile: b.state, EnableLifecycle: lifecycle,
 		Listen: fmt.Sprintf("127.0.0.1:%d", b.port)})
+}
+
+// startFake starts the agent on a fake clock: it evaluates only when the
+// test moves its time on, while HAProxy polls it in real time.
+func (b *replyBench) startFake(lifecycle bool) *fakeAgent {
+	fa, _ := startFakeAgent(b.t, Options{RulesPath: b.rules, StateFile: b.state, EnableLifecycle: lifecycle,
+		Listen: fmt.Sprintf("127.0.0.1:%d", b.port)})
+	return fa
 }
 
 // wait polls HAProxy until ok holds for web1.
@@ -222,11 +231,11 @@ func TestRestoreAlwaysSendsFullState(t *testing.T) {
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		b := newReplyBench(t, bin, "")
 		writeAtomic(t, b.rules, strings.Replace(fmt.Sprintf(replyRules, b.exp.srv.URL, ""), "restore_for: 1s", "restore_for: always", 1))
-		ag := b.start(false)
+		fa := b.startFake(false)
 		b.wait("UP 100", back)
-		time.Sleep(1200 * time.Millisecond) // past any 1s window
-		if reply, phase := replyOf(t, ag); reply != "up ready 100% maxconn:0\n" || phase != "restoring" {
-			t.Errorf("restore_for always: %q %s", reply, phase)
+		// Past any 1s window, in the agent's time.
+		if d := fa.step(1200 * time.Millisecond).Services[0]; d.Reply != "up ready 100% maxconn:0\n" || d.Phase != evaluator.Restoring {
+			t.Errorf("restore_for always: %q %s", d.Reply, d.Phase)
 		}
 		b.cli("set server be/web1 state maint")
 		b.wait("the operator's maint undone by ready", func(s map[string]string) bool { return !maint(s) && s["status"] == "UP" })
@@ -262,44 +271,37 @@ func TestOverrideWithMaxconnLeavesNothingBehind(t *testing.T) {
 }
 
 // TestRampClimbs: after a drain ends, the weight climbs from min_weight to
-// 100 over reply.ramp, as show stat sees it.
+// 100 over reply.ramp, as show stat sees it: the agent's time moves on a
+// quarter of the ramp at a time, and HAProxy takes each step.
 func TestRampClimbs(t *testing.T) {
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		b := newReplyBench(t, bin, "  ramp: 2s\n  min_weight: 5%\n")
-		ag := b.start(false)
+		fa := b.startFake(false)
 		b.wait("UP 100", back)
 		b.exp.set("queue_depth", 600)
+		fa.step(100 * time.Millisecond)
 		b.wait("drained", drained)
 		b.exp.set("queue_depth", 0)
-		var seen []int
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			v, err := b.hap.ServerView("be", "web1")
-			if err != nil {
-				t.Fatal(err)
+		// The drain ends: the ramp starts at min_weight, then climbs 95
+		// points over 2s.
+		fa.step(100 * time.Millisecond)
+		for k := 0; k <= 4; k++ {
+			if k > 0 {
+				fa.step(500 * time.Millisecond)
 			}
-			w, _ := strconv.Atoi(v["weight"])
-			if v["status"] == "UP" && (len(seen) == 0 || seen[len(seen)-1] != w) {
-				seen = append(seen, w)
-			}
-			if w == 100 && v["status"] == "UP" || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+			w := strconv.Itoa(5 + 95*k/4)
+			b.wait("UP at weight "+w, func(s map[string]string) bool { return s["status"] == "UP" && s["weight"] == w })
 		}
-		t.Logf("weights seen while ramping: %v", seen)
-		mid := 0
-		for i, w := range seen {
-			if i > 0 && w < seen[i-1] {
-				t.Errorf("the weight went down while ramping: %v", seen)
-			}
-			if w > 5 && w < 100 {
-				mid++
-			}
+		// The ramp is done: ready at 100% is restored for restore_for (1s),
+		// then the reply goes quiet.
+		if d := fa.step(900 * time.Millisecond).Services[0]; d.Phase != evaluator.Restoring {
+			t.Errorf("within restore_for after the ramp: %q %s", d.Reply, d.Phase)
 		}
-		if len(seen) == 0 || seen[len(seen)-1] != 100 || mid < 3 {
-			t.Errorf("weights seen %v: want a climb through at least 3 steps to 100", seen)
+		if d := fa.step(200 * time.Millisecond).Services[0]; d.Reply != "up\n" || d.Phase != evaluator.Quiet {
+			t.Errorf("past restore_for after the ramp: %q %s, want a quiet up", d.Reply, d.Phase)
 		}
-		waitQuiet(t, ag)
+		if v, _ := b.hap.ServerView("be", "web1"); !back(v) {
+			t.Errorf("after the quiet up:\n%s", testutil.FormatHAProxyStat(v))
+		}
 	})
 }

@@ -292,6 +292,23 @@ func (v *View) Servers(backend string) []string {
 	return names
 }
 
+// Outside returns the targets (fleet servers) that some HAProxy, as last
+// read, shows out of rotation (DOWN, DRAIN or MAINT), for whatever cause.
+func (v *View) Outside() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var names []string
+	for _, h := range v.haps {
+		for _, s := range h.status.Servers {
+			switch s.state() {
+			case "DOWN", "DRAIN", "MAINT":
+				names = append(names, s.Target)
+			}
+		}
+	}
+	return names
+}
+
 // Status returns each HAProxy as last read, in the order of the options.
 func (v *View) Status() []HAProxyStatus {
 	v.mu.Lock()
