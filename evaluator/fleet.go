@@ -1,7 +1,6 @@
 package evaluator
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -42,10 +41,11 @@ type fleetServer struct {
 	// polled is when HAProxy last polled the server (Polled), or when
 	// the server became known; without AwaitPolls, every evaluation.
 	polled time.Time
-	// outBy is why HAProxy may hold the server out (Decision.OutBy), and
-	// forced whether an override took it out in this evaluation.
-	outBy  string
-	forced bool
+	// rulesOut is whether HAProxy may hold the server out because of the
+	// rules: from a decision of theirs that takes it out until it is told
+	// a reply that is not (a restore, or an override's). forced is
+	// whether an override takes it out in the last decision.
+	rulesOut, forced bool
 	// resumed: out by its rules before a restart, the server keeps its
 	// place while they still want it out, pending or firing.
 	resumed bool
@@ -75,8 +75,8 @@ func (e *Evaluator) newServer(name string) *fleetServer {
 	// A server HAProxy may have held out before a restart is out again,
 	// and keeps its place under the guardrail while its rules want it.
 	if why := e.toldOut[name]; why != "" || srv.reply.out {
-		srv.out, srv.outBy = true, cmp.Or(why, OutByRules)
-		srv.resumed = srv.outBy == OutByRules
+		srv.out, srv.rulesOut = true, why != OutByOverride
+		srv.resumed = srv.rulesOut
 	}
 	for i, m := range e.file.Metrics {
 		srv.vals[i] = math.NaN()
@@ -138,6 +138,10 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 	c := e.evaluateListed(now, servers, e.serverVectors(snap), overrides)
 	c.res.DiscoveryRefused = refused
 	e.keepUnlisted(now, &c)
+	// What was told before a restart is for the servers known at the
+	// first evaluation (resumeGone remembered those out): a server
+	// forgotten and discovered again later starts afresh.
+	e.told, e.toldOut = nil, nil
 	g := e.guard(now, &c, overrides)
 	for _, srv := range c.listed {
 		e.publishedTo(now, srv)
@@ -203,22 +207,38 @@ func (e *Evaluator) kept(now time.Time, srv *fleetServer) bool {
 // published: out from a decision that takes it out; back in when it is
 // told a restore, at once without AwaitPolls (else see Polled).
 func (e *Evaluator) publishedTo(now time.Time, srv *fleetServer) {
-	switch {
-	case srv.last.Out():
-		srv.out, srv.outBy = true, OutByRules
-		if srv.forced {
-			srv.outBy = OutByOverride
-		}
-	case !e.await:
+	if srv.last.Out() {
+		srv.out = true
+		srv.rulesOut = srv.rulesOut || !srv.forced
+	}
+	if !e.await {
 		srv.polled = now
-		if restores(srv.last) {
-			srv.out = false
-		}
+		srv.toldLast()
 	}
-	if !srv.out {
-		srv.outBy = ""
+	srv.last.OutBy = srv.outBy()
+}
+
+// toldLast records that HAProxy was told srv's last decision: a restore
+// puts it back in rotation, an override's out reply makes it out by the
+// override.
+func (srv *fleetServer) toldLast() {
+	switch {
+	case restores(srv.last):
+		srv.out, srv.rulesOut = false, false
+	case srv.last.Out() && srv.forced:
+		srv.rulesOut = false
 	}
-	srv.last.OutBy = srv.outBy
+}
+
+// outBy is why HAProxy may hold srv out (Decision.OutBy).
+func (srv *fleetServer) outBy() string {
+	switch {
+	case srv.rulesOut:
+		return OutByRules
+	case srv.out:
+		return OutByOverride
+	}
+	return ""
 }
 
 // stillWanted reports whether the rules of a server that was out by them
@@ -442,15 +462,19 @@ func (e *Evaluator) Polled(now time.Time, name string) {
 		return
 	}
 	srv.polled = now
-	if srv.last != nil && restores(srv.last) {
-		srv.out = false
+	if srv.last != nil {
+		srv.toldLast()
 	}
 }
 
-// guard applies fleet.max_unavailable: the candidates beyond what the
-// budget left by forced servers allows are decided again under hold, in
-// rotation. The state of their replies is first put back as it was before
-// this evaluation, so that the first decision leaves no trace.
+// guard applies fleet.max_unavailable to what HAProxy may hold out. The
+// servers an override takes out, and those HAProxy may still hold out until
+// told their restore, take their slots first; then the candidates, in
+// order, while a slot is left. The others are decided again under hold, in
+// rotation (the state of their replies first put back as it was before
+// this evaluation, so that the first decision leaves no trace). A held
+// candidate HAProxy may already hold out keeps its slot until it is told
+// its restore, so that no other server takes it before.
 func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) *Guardrail {
 	fl := e.file.Fleet
 	total := len(c.res.Servers)
@@ -458,19 +482,27 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) 
 	// they left must not inflate it.
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(len(c.listed)), Servers: total, Held: []string{}}
 	// Servers out by override, those HAProxy may hold out until told
-	// their restore or shows out for other causes, and the places a
-	// replica group reserves take their slots first.
-	busy := c.forced + e.lingering(c) + e.outsideBusy(c)
-	budget := max(0, g.Allowed-busy-e.reserved(c))
-	if len(c.candidates) <= budget && e.gate == nil {
+	// their restore, and (guardrail_counts: all) those out for other
+	// causes take their slots first, and so do the places a replica
+	// group's out-set reserves.
+	occupied := c.forced + e.lingering(c) + e.outsideBusy(c) + e.reserved(c)
+	if occupied+len(c.candidates) <= g.Allowed && e.gate == nil {
 		return g
 	}
 	sortCandidates(c.candidates)
-	held := e.toHold(c.candidates, budget)
-	if len(held) == 0 {
-		return g
+	var held []*fleetServer
+	for _, srv := range c.candidates {
+		switch {
+		case occupied < g.Allowed && (e.gate == nil || e.gate.May(srv.name)):
+			occupied++
+		case srv.out && e.await:
+			occupied++
+			held = append(held, srv)
+		default:
+			held = append(held, srv)
+		}
 	}
-	hold := "held by guardrail (" + strconv.Itoa(busy+len(c.candidates)-len(held)) + " of " + strconv.Itoa(total) + " out)"
+	hold := "held by guardrail (" + strconv.Itoa(occupied) + " of " + strconv.Itoa(total) + " out)"
 	svc := e.file.Services[0]
 	for _, srv := range held {
 		d := srv.last
@@ -526,31 +558,15 @@ func (e *Evaluator) outsideBusy(c *fleetCycle) int {
 	return n
 }
 
-// toHold walks the sorted candidates and returns those the guardrail holds:
-// past the budget, or not allowed by the gate.
-func (e *Evaluator) toHold(candidates []*fleetServer, budget int) []*fleetServer {
-	if e.gate == nil {
-		return candidates[min(budget, len(candidates)):]
-	}
-	var held []*fleetServer
-	admitted := 0
-	for _, srv := range candidates {
-		if admitted < budget && e.gate.May(srv.name) {
-			admitted++
-			continue
-		}
-		held = append(held, srv)
-	}
-	return held
-}
-
 // sortCandidates orders the servers wanting out by who goes first: those
-// already out keep their place, then the earliest to want out, then by
-// name, so that replicas given the same data agree.
+// HAProxy holds out because of the rules keep their place, then the
+// earliest to want out, then by name, so that replicas given the same data
+// agree. A server out by an override that has gone is not first: the
+// rules did not take it out.
 func sortCandidates(candidates []*fleetServer) {
 	slices.SortFunc(candidates, func(a, b *fleetServer) int {
-		if a.out != b.out {
-			if a.out {
+		if a.rulesOut != b.rulesOut {
+			if a.rulesOut {
 				return -1
 			}
 			return 1
@@ -575,7 +591,8 @@ func (e *Evaluator) carryFleet(n *Evaluator) {
 	n.fleet = make(map[string]*fleetServer, len(e.fleet))
 	for name, os := range e.fleet {
 		srv := n.newServer(name)
-		srv.seen, srv.out, srv.polled, srv.wantSince, srv.reply = os.seen, os.out, os.polled, os.wantSince, os.reply
+		srv.seen, srv.out, srv.rulesOut, srv.forced, srv.resumed = os.seen, os.out, os.rulesOut, os.forced, os.resumed
+		srv.polled, srv.wantSince, srv.reply = os.polled, os.wantSince, os.reply
 		srv.last = os.last
 		for j, r := range n.file.Services[0].Rules {
 			if i, ok := old[r.Name+"\x00"+r.Expr+"\x00"+r.WeightExpr]; ok {

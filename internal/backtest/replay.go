@@ -48,17 +48,21 @@ func (r *Run) Target(name string) *Target {
 	return nil
 }
 
-// Replay evaluates the plan's rule file at every step of the fetcher's
-// range over what it read, as `agent serve` would have evaluated it then:
-// each step's samples become readings as an instant query's would
-// (source.Reading), a Holder keeps last good values until stale_after
-// across gaps, and one Evaluator carries rule and reply state from step to
-// step. The run starts as a freshly started agent: every rule inactive.
-// progress, when set, is told how many steps are done every so often.
-// A cancelled ctx stops the replay within a few thousand steps; it then
-// returns ctx's error and no run.
-func Replay(ctx context.Context, p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) {
-	f := p.File
+// Replayer reads a plan's inputs at each step of a fetcher's range as a
+// collection cycle would have read them then: each step's samples become
+// readings as an instant query's would (source.Reading), a Holder keeps
+// last good values until stale_after across gaps, and a discovered
+// fleet's servers are what discovery would have listed. Replay evaluates
+// what it reads; a test can drive evaluators of its own with it.
+type Replayer struct {
+	p    *Plan
+	rng  Range
+	hold *collect.Holder
+	snap evaluator.Snapshot
+}
+
+// NewReplayer binds the plan's inputs to what the fetcher read.
+func NewReplayer(p *Plan, fe *Fetcher) (*Replayer, error) {
 	for i := range p.inputs {
 		if err := p.inputs[i].bind(fe); err != nil {
 			return nil, err
@@ -69,26 +73,52 @@ func Replay(ctx context.Context, p *Plan, fe *Fetcher, progress func(done, total
 			return nil, err
 		}
 	}
-	r := fe.Range
-	n := r.Steps()
+	f := p.File
+	return &Replayer{p: p, rng: fe.Range, hold: collect.NewHolder(f.StaleAfter), snap: make(evaluator.Snapshot, len(f.Metrics))}, nil
+}
+
+// Steps is the number of steps in the range.
+func (r *Replayer) Steps() int { return r.rng.Steps() }
+
+// Step reads step k, in order from 0: its time, the fleet's servers (the
+// static list, or what discovery listed; nil outside fleet mode) and the
+// metrics' values. The snapshot is reused by the next step.
+func (r *Replayer) Step(k int) (now time.Time, servers []string, snap evaluator.Snapshot) {
+	f := r.p.File
+	now = r.rng.At(k)
+	for i, m := range f.Metrics {
+		mv := r.p.inputs[i].observe(r.hold, k, now)
+		r.snap[m.Name] = evaluator.Sample{Value: mv.Value, Missing: mv.Missing, Servers: mv.ByServer, ServerMissing: mv.ServerMissing}
+	}
+	if f.Fleet != nil {
+		servers = f.Fleet.Static
+		if r.p.discovery != nil {
+			d := r.p.discovery.observe(r.hold, k, now)
+			servers = collect.Discovered(&d)
+		}
+	}
+	return now, servers, r.snap
+}
+
+// Replay evaluates the plan's rule file at every step of the fetcher's
+// range over what it read, as `agent serve` would have evaluated it then
+// (see Replayer), one Evaluator carrying rule and reply state from step to
+// step. The run starts as a freshly started agent: every rule inactive.
+// HAProxy is taken to poll every server right after each evaluation.
+// progress, when set, is told how many steps are done every so often.
+// A cancelled ctx stops the replay within a few thousand steps; it then
+// returns ctx's error and no run.
+func Replay(ctx context.Context, p *Plan, fe *Fetcher, progress func(done, total int)) (*Run, error) {
+	f := p.File
+	rp, err := NewReplayer(p, fe)
+	if err != nil {
+		return nil, err
+	}
+	n := rp.Steps()
 	ev := evaluator.New(f)
-	hold := collect.NewHolder(f.StaleAfter)
-	snap := make(evaluator.Snapshot, len(f.Metrics))
-	rec := newRecorder(f, n, r)
+	rec := newRecorder(f, n, fe.Range)
 	for k := range n {
-		now := r.At(k)
-		for i, m := range f.Metrics {
-			mv := p.inputs[i].observe(hold, k, now)
-			snap[m.Name] = evaluator.Sample{Value: mv.Value, Missing: mv.Missing, Servers: mv.ByServer, ServerMissing: mv.ServerMissing}
-		}
-		var servers []string
-		if f.Fleet != nil {
-			servers = f.Fleet.Static
-			if p.discovery != nil {
-				d := p.discovery.observe(hold, k, now)
-				servers = collect.Discovered(&d)
-			}
-		}
+		now, servers, snap := rp.Step(k)
 		rec.add(k, now, ev.EvaluateServers(now, servers, snap, nil))
 		if k%4096 == 4095 || k == n-1 {
 			if err := ctx.Err(); err != nil {

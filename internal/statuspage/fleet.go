@@ -68,6 +68,8 @@ type ServerRow struct {
 	// unknown.
 	Since      time.Time
 	SinceStart bool
+	// search is the name, reply and reason in lower case, for ?filter=.
+	search string
 }
 
 // SinceFunc says since when a target has had its reply (History.Since).
@@ -84,6 +86,7 @@ func NewFleet(servers []*evaluator.Decision, g *evaluator.Guardrail, at time.Tim
 		r := &f.Rows[i]
 		r.Name, r.Reply, r.State, r.Held, r.Stale = d.Server, strings.TrimSuffix(d.Reply, "\n"), StateOf(d), d.Held, d.Stale
 		r.Reason = Reason(d, at)
+		r.search = strings.ToLower(r.Name + "\x00" + r.Reply + "\x00" + r.Reason)
 		if since != nil {
 			r.Since, r.SinceStart, _ = since(d.Server)
 		}

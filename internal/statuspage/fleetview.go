@@ -179,7 +179,6 @@ func (v *view) FleetRows() template.HTML {
 	b.Grow((last - first) * 300)
 	esc := func(s string) { template.HTMLEscape(&b, []byte(s)) }
 	link := v.q
-	link.Page = v.q.Page
 	for _, i := range v.sel[first:last] {
 		r := &v.Fleet.Rows[i]
 		b.WriteString(`<tr class="s-`)

@@ -86,6 +86,7 @@ func (q query) href() string {
 // order.
 func (f *Fleet) selectRows(q query) []int32 {
 	sel := make([]int32, 0, len(f.Rows))
+	filter := strings.ToLower(q.Filter)
 	for i := range f.Rows {
 		r := &f.Rows[i]
 		switch q.State {
@@ -102,7 +103,7 @@ func (f *Fleet) selectRows(q query) []int32 {
 				continue
 			}
 		}
-		if q.Filter != "" && !containsFold(r.Name, q.Filter) && !containsFold(r.Reply, q.Filter) && !containsFold(r.Reason, q.Filter) {
+		if filter != "" && !strings.Contains(r.search, filter) {
 			continue
 		}
 		sel = append(sel, int32(i))
@@ -143,15 +144,4 @@ func rank(r *ServerRow) int {
 		return 1
 	}
 	return 0
-}
-
-// containsFold says whether s holds sub, ignoring case, without
-// allocating (the filter runs over every server).
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return true
-		}
-	}
-	return false
 }
