@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,7 +62,11 @@ func (a *agent) record(st *Status, changes []statuspage.Change) {
 // why names what made a reply: its overrides and firing rules.
 func why(d *evaluator.Decision) string {
 	var parts []string
-	for _, o := range d.Overrides {
+	for i, o := range d.Overrides {
+		if i == statuspage.MaxNamedOverrides {
+			parts = append(parts, strconv.Itoa(len(d.Overrides)-i)+" more overrides")
+			break
+		}
 		parts = append(parts, "override: "+o.Reason)
 	}
 	parts = append(parts, d.Firing...)

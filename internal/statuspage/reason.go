@@ -63,13 +63,23 @@ func facts(d *evaluator.Decision, now time.Time) []Fact {
 	return fs
 }
 
+// MaxNamedOverrides is how many of a decision's overrides Reason names;
+// the others are counted.
+const MaxNamedOverrides = 3
+
 // Reason says in plain words what a decision does and why, e.g.
 // "draining because queue_depth > 500 for 2m".
 func Reason(d *evaluator.Decision, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(stateWords(d))
 	var causes []string
-	for _, o := range d.Overrides {
+	for i, o := range d.Overrides {
+		if i == MaxNamedOverrides {
+			// A fleet's overrides for all servers apply to each: a
+			// thousand named per server would be gigabytes of page.
+			causes = append(causes, fmt.Sprintf("%d more operator overrides", len(d.Overrides)-i))
+			break
+		}
 		c := fmt.Sprintf("operator override %q (%s", o.Reason, o.Action.String())
 		if !o.Expires.IsZero() {
 			c += ", ends in " + Ago(o.Expires.Sub(now))

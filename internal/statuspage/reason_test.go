@@ -1,6 +1,8 @@
 package statuspage
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +72,19 @@ func TestFacts(t *testing.T) {
 	}
 	if tg.Reply != "up ready 40%" || tg.Out || tg.WeightKey != WeightKey("service", "web") {
 		t.Errorf("target = %+v", tg)
+	}
+}
+
+// TestReasonNamesFewOverrides gives a decision the 1,000 overrides a fleet
+// server may share with every other: the reason names a few and counts the
+// rest, rather than growing with them on each server of the page.
+func TestReasonNamesFewOverrides(t *testing.T) {
+	d := &evaluator.Decision{Op: rules.Up, Admin: rules.Ready, Weight: 50}
+	for i := range 1000 {
+		d.Overrides = append(d.Overrides, evaluator.Override{ID: fmt.Sprint(i), Reason: fmt.Sprintf("reason %d", i), Action: rules.Action{Weight: 50, Maxconn: rules.Unset}})
+	}
+	got := Reason(d, time.Now())
+	if !strings.Contains(got, `"reason 2"`) || strings.Contains(got, `"reason 3"`) || !strings.Contains(got, "997 more operator overrides") {
+		t.Errorf("reason with 1,000 overrides: %q, want the first %d named and the rest counted", got, MaxNamedOverrides)
 	}
 }
