@@ -13,8 +13,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/haproxy-agent/agent/evaluator"
-	"github.com/haproxy-agent/agent/internal/app"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/cycle"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/source"
@@ -161,7 +161,6 @@ type reportMetric struct {
 func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, state override.State, logger *slog.Logger) (*report, error) {
 	now := time.Now()
 	rep := &report{RulesFile: f.Path, Time: now}
-	snap := evaluator.Snapshot{}
 	var live *collect.Result
 	if len(fixed) < len(f.Metrics) || f.Fleet != nil && f.Fleet.Discovery != nil {
 		coll, err := collect.New(f, source.NewWithLogger(logger))
@@ -188,16 +187,18 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 			live = coll.Collect(ctx, now)
 		}
 		coll.Close()
-		snap = app.Snapshot(live)
 	}
+	// The step evaluated: what was read, with --set values in place.
+	step := &collect.Result{Time: now}
 	for _, m := range f.Metrics {
 		rm := reportMetric{Name: m.Name, Source: m.Source}
 		if v, ok := fixed[m.Name]; ok {
 			rm.Source = "--set"
 			rm.Value, rm.NonFinite = jsonout.Number(v)
-			snap[m.Name] = evaluator.Sample{Value: v}
+			step.Metrics = append(step.Metrics, collect.MetricValue{Name: m.Name, Source: rm.Source, Value: v})
 		} else if live != nil {
 			if lm := live.Metric(m.Name); lm != nil {
+				step.Metrics = append(step.Metrics, *lm)
 				rm.AgeSeconds = lm.Age.Seconds()
 				rm.Missing = lm.Missing
 				if lm.ByServer != nil {
@@ -216,7 +217,7 @@ func evaluateOnce(ctx context.Context, f *rules.File, fixed map[string]float64, 
 	rep.live = live
 	ev := evaluator.New(f)
 	ev.Resume(state.Replies, state.OutBy)
-	rep.result = ev.EvaluateServers(now, servers, snap, state.Overrides)
+	rep.result = cycle.Run(ev, now, step, servers, state.Overrides)
 	rep.Services = rep.result.Services
 	rep.Servers, rep.Guardrail = rep.result.Servers, rep.result.Guardrail
 	return rep, nil

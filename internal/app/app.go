@@ -181,7 +181,7 @@ func Run(ctx context.Context, o Options) error {
 	a.cycle(ctx)
 	f := a.current().file
 	o.Logger.Info("serving", "agent_port", pollLn.Addr().String(), "web", webLn.Addr().String(),
-		"file", f.Path, "rules", f.RuleCount(), "hash", f.Hash[:12], "lifecycle", o.EnableLifecycle)
+		"file", f.Path, "rules", f.RuleCount(), "hash", f.Hash[:12], "lifecycle", o.EnableLifecycle, "poll_allow", responder.AllowList(o.Allow))
 	if o.Started != nil {
 		o.Started(pollLn.Addr(), webLn.Addr())
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -114,7 +115,12 @@ func TestReloadLoggedBeforeItsReplyChange(t *testing.T) {
 	rules := fmt.Sprintf("interval: 100ms\nsources:\n  app:\n    scrape: %s\nmetrics:\n  queue_depth: app:queue_depth\nrules:\n  - queue_depth > 500 => drain\n", exp.srv.URL)
 	writeAtomic(t, path, rules)
 	var logs lockedBuffer
-	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, Logger: promslog.New(&promslog.Config{Writer: &logs})})
+	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	ag := startAgent(t, Options{RulesPath: path, EnableLifecycle: true, Allow: allow, Logger: promslog.New(&promslog.Config{Writer: &logs})})
+	// The start-up line names who may poll.
+	if !regexp.MustCompile(`msg=serving .* poll_allow="127\.0\.0\.0/8 ::1/128"`).MatchString(logs.String()) {
+		t.Errorf("the serving line does not name the allowed networks:\n%s", logs.String())
+	}
 	changed := regexp.MustCompile(`msg="reply changed" service=default from="up drain 100% #queue_depth > 500" to="up ready 40% #queue_depth > 500"`)
 	waitFor(t, "the first reply", func() bool { return strings.Contains(logs.String(), `to="up drain 100% #queue_depth > 500"`) })
 	writeAtomic(t, path, strings.Replace(rules, "=> drain", "=> weight 40%", 1))

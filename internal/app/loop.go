@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/haproxy-agent/agent/evaluator"
+	"github.com/haproxy-agent/agent/internal/cycle"
 	"github.com/haproxy-agent/agent/internal/reload"
 	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
@@ -111,7 +112,7 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	if fl := rs.file.Fleet; fl != nil && fl.CountsAll && a.view != nil {
 		a.eval.SetOutside(a.view.Outside())
 	}
-	res := a.eval.EvaluateServers(now, a.servers(rs.file), Snapshot(a.lastSnap), a.overrides.Active(now))
+	res := cycle.Run(a.eval, now, a.lastSnap, a.servers(rs.file), a.overrides.Active(now))
 	a.took = cycleTook{collect: collectTook, evaluate: time.Since(start)}
 	a.publish(res)
 }

@@ -1,23 +1,9 @@
 package app
 
 import (
-	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/rules"
 )
-
-// Snapshot is the evaluator's view of a collection cycle: each metric's
-// value or why it is missing. A nil result gives an empty snapshot.
-func Snapshot(r *collect.Result) evaluator.Snapshot {
-	if r == nil {
-		return evaluator.Snapshot{}
-	}
-	s := make(evaluator.Snapshot, len(r.Metrics))
-	for _, m := range r.Metrics {
-		s[m.Name] = evaluator.Sample{Value: m.Value, Missing: m.Missing, Servers: m.ByServer, ServerMissing: m.ServerMissing}
-	}
-	return s
-}
 
 // servers are the fleet servers a collection cycle knows; nil outside
 // fleet mode and for a nil result.

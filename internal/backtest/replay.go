@@ -8,6 +8,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/cycle"
 )
 
 // Run is what one rule file did over a range.
@@ -58,6 +59,9 @@ type Replayer struct {
 	p    *Plan
 	rng  Range
 	hold *collect.Holder
+	// step holds the values of the step being read; snap is the
+	// evaluator's snapshot of it (cycle.Snapshot), both reused.
+	step *collect.Result
 	snap evaluator.Snapshot
 }
 
@@ -74,7 +78,8 @@ func NewReplayer(p *Plan, fe *Fetcher) (*Replayer, error) {
 		}
 	}
 	f := p.File
-	return &Replayer{p: p, rng: fe.Range, hold: collect.NewHolder(f.StaleAfter), snap: make(evaluator.Snapshot, len(f.Metrics))}, nil
+	return &Replayer{p: p, rng: fe.Range, hold: collect.NewHolder(f.StaleAfter),
+		step: &collect.Result{Metrics: make([]collect.MetricValue, len(f.Metrics))}, snap: make(evaluator.Snapshot, len(f.Metrics))}, nil
 }
 
 // Steps is the number of steps in the range.
@@ -86,10 +91,10 @@ func (r *Replayer) Steps() int { return r.rng.Steps() }
 func (r *Replayer) Step(k int) (now time.Time, servers []string, snap evaluator.Snapshot) {
 	f := r.p.File
 	now = r.rng.At(k)
-	for i, m := range f.Metrics {
-		mv := r.p.inputs[i].observe(r.hold, k, now)
-		r.snap[m.Name] = evaluator.Sample{Value: mv.Value, Missing: mv.Missing, Servers: mv.ByServer, ServerMissing: mv.ServerMissing}
+	for i := range f.Metrics {
+		r.step.Metrics[i] = r.p.inputs[i].observe(r.hold, k, now)
 	}
+	r.snap = cycle.Snapshot(r.step, r.snap)
 	if f.Fleet != nil {
 		servers = f.Fleet.Static
 		if r.p.discovery != nil {

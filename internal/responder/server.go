@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,7 @@ type Server struct {
 	unknownSrv *reply    // the empty line sent for unknown fleet servers
 	unknownLog nameSet   // unknown names already logged
 	bufs       sync.Pool // *[maxRequestLine]byte, for agent-send lines
+	refused    refusedLog
 }
 
 // published is a Table with the counters its polls increment, created at
@@ -218,6 +220,7 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *connSet
 		accepted := time.Now()
 		if !s.allowed(c.RemoteAddr()) {
 			s.m.rejectedNotAllowed.Inc()
+			s.logRefused(c.RemoteAddr(), accepted)
 			_ = c.Close()
 			continue
 		}
@@ -291,6 +294,31 @@ func (cs *connSet) closeAll() int {
 		_ = c.Close()
 	}
 	return len(cs.conns)
+}
+
+// logRefused logs a client outside Allow, at most as often as refusedLog
+// lets it: the first time, then once a minute per address with a count.
+func (s *Server) logRefused(a net.Addr, now time.Time) {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return
+	}
+	if ok, n := s.refused.refuse(ap.Addr().Unmap(), now); ok {
+		s.log.Warn("poll refused: client not in --poll.allow", "client", ap.Addr().Unmap().String(), "allow", AllowList(s.opts.Allow), "refused", n)
+	}
+}
+
+// AllowList renders the allowed networks for a log line: "10.0.0.0/8
+// 192.0.2.0/24", or "everyone" when empty.
+func AllowList(allow []netip.Prefix) string {
+	if len(allow) == 0 {
+		return "everyone"
+	}
+	out := make([]string, len(allow))
+	for i, p := range allow {
+		out[i] = p.String()
+	}
+	return strings.Join(out, " ")
 }
 
 // allowed reports whether the client at a may poll.

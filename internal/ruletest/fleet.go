@@ -105,14 +105,15 @@ func newFleetSeries(t *Test) fleetSeries {
 // observe reads every metric at time at through hold, as a collection
 // cycle of `agent serve` would: a metric with series per server reads as
 // a vector by server; when no server has a sample the read failed.
-func (fs fleetSeries) observe(rf *rules.File, hold *collect.Holder, snap evaluator.Snapshot, t *Test, at time.Duration) {
+func (fs fleetSeries) observe(rf *rules.File, hold *collect.Holder, step *collect.Result, t *Test, at time.Duration) {
 	now := Start.Add(at)
+	step.Metrics = step.Metrics[:0]
 	for _, m := range rf.Metrics {
 		ps, ok := fs.perServer[m.Name]
 		if !ok {
 			v, err := sampleAt(fs.shared, m.Name, at, t.Interval)
 			value, _, missing := hold.Observe(m.Name, now, v, err)
-			snap[m.Name] = evaluator.Sample{Value: value, Missing: missing}
+			step.Metrics = append(step.Metrics, collect.MetricValue{Name: m.Name, Value: value, Missing: missing})
 			continue
 		}
 		vec := collect.Vector{ByLabel: make(map[string]float64, len(ps))}
@@ -126,7 +127,7 @@ func (fs fleetSeries) observe(rf *rules.File, hold *collect.Holder, snap evaluat
 			err = errNoSample
 		}
 		_, vec, _, missing := hold.ObserveVector(m.Name, now, math.NaN(), vec, 0, err)
-		snap[m.Name] = evaluator.Sample{Value: math.NaN(), Missing: missing, Servers: vec.ByLabel, ServerMissing: vec.Missing}
+		step.Metrics = append(step.Metrics, collect.MetricValue{Name: m.Name, Value: math.NaN(), Missing: missing, ByServer: vec.ByLabel, ServerMissing: vec.Missing})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/cycle"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -103,7 +104,7 @@ func (s *Suite) Run(filter *regexp.Regexp) (failures []*Failure, ran int) {
 // evaluation interval, and compares at each expectation's time.
 func (s *Suite) runTest(t *Test) []*Failure {
 	rf, step := s.Rules, s.EvaluationInterval
-	ev := evaluator.New(rf)
+	cy := cycle.Replay{Eval: evaluator.New(rf)}
 	hold := collect.NewHolder(rf.StaleAfter)
 
 	series := newFleetSeries(t)
@@ -115,13 +116,13 @@ func (s *Suite) runTest(t *Test) []*Failure {
 	last := expect[len(expect)-1].At
 
 	var failures []*Failure
-	snap := make(evaluator.Snapshot, len(rf.Metrics))
+	values := &collect.Result{Metrics: make([]collect.MetricValue, 0, len(rf.Metrics))}
 	for at := time.Duration(0); at <= last; at += step {
 		now := Start.Add(at)
-		series.observe(rf, hold, snap, t, at)
-		res := ev.EvaluateServers(now, t.Servers, snap, nil)
+		series.observe(rf, hold, values, t, at)
+		res := cy.Run(now, values, t.Servers)
 		for len(expect) > 0 && expect[0].At == at {
-			if f := compare(t, expect[0], res, snap, rf); f != nil {
+			if f := compare(t, expect[0], res, cy.Snapshot(), rf); f != nil {
 				failures = append(failures, f)
 			}
 			expect = expect[1:]
