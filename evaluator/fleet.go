@@ -560,9 +560,9 @@ func (e *Evaluator) outsideBusy(c *fleetCycle) int {
 
 // sortCandidates orders the servers wanting out by who goes first: those
 // HAProxy holds out because of the rules keep their place, then the
-// earliest to want out, then by name, so that replicas given the same data
-// agree. A server out by an override that has gone is not first: the
-// rules did not take it out.
+// earliest to want out, then by name, so that the same data always gives
+// the same order. A server out by an override that has gone is not first:
+// the rules did not take it out.
 func sortCandidates(candidates []*fleetServer) {
 	slices.SortFunc(candidates, func(a, b *fleetServer) int {
 		if a.rulesOut != b.rulesOut {

@@ -171,8 +171,13 @@ func (p *parser) fleet(f *File, e pair, hasServices *yaml.Node) {
 		fl.ForgetAfter = v
 	}
 	for _, m := range f.Metrics {
-		if src := f.Source(m.Source); src != nil && src.HasQuery() {
+		switch src := f.Source(m.Source); {
+		case src == nil:
+		case src.HasQuery():
 			m.ByLabel = fl.Label
+		case src.Kind == KindHAProxy:
+			// HAProxy names its servers itself.
+			m.ByLabel = HAProxyLabel
 		}
 	}
 	f.Fleet = fl

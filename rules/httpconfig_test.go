@@ -17,7 +17,7 @@ func TestHTTPConfigErrors(t *testing.T) {
 		{"unknown top key", "    basic_auht: {username: a}\n",
 			`x.yaml:4:5: source "p": unknown key "basic_auht"; did you mean "basic_auth"?`},
 		{"unknown top key, no suggestion", "    zzz: 1\n",
-			`x.yaml:4:5: source "p": unknown key "zzz" (want one of scrape, prometheus, http, exec, timeout, body_limit, max_concurrency, method, headers, body, valid_status_codes, json, env, dir, basic_auth, `},
+			`x.yaml:4:5: source "p": unknown key "zzz" (want one of scrape, prometheus, http, exec, haproxy, timeout, body_limit, max_concurrency, method, headers, body, valid_status_codes, json, env, dir, basic_auth, `},
 		{"unknown nested", "    oauth2:\n      client_id: a\n      token_url: http://x/t\n      tls_config:\n        insecure_skip_verfy: true\n",
 			`x.yaml:8:9: source "p": unknown key "insecure_skip_verfy" in tls_config; did you mean "insecure_skip_verify"?`},
 		{"unknown in a header", "    http_headers:\n      X-Team:\n        valuez: [a]\n",

@@ -312,7 +312,7 @@ var badCases = map[string][]string{
 		`history.bad.yaml:21:14: metric "c": history query returns a matrix: want an instant vector or a scalar`,
 		`history.bad.yaml:27:21: metric "d": history_source: "app" is a scrape source; history is read from a prometheus source (prom, prom2)`,
 		`history.bad.yaml:32:21: metric "e": history_source: undeclared source "prom3" (prometheus sources: prom, prom2)`,
-		`history.bad.yaml:36:5: metric "f": history is for scrape, http, exec and host metrics: a prometheus metric's query is its own history`,
+		`history.bad.yaml:36:5: metric "f": history is for scrape, http, exec, haproxy and host metrics: a prometheus metric's query is its own history`,
 		`history.bad.yaml:40:5: metric "g": history_source without history: name the PromQL query that gives the metric's past values`,
 	},
 	"rate_prometheus": {
@@ -428,7 +428,7 @@ var badCases = map[string][]string{
 		`max_concurrency.bad.yaml:10:22: source "many": max_concurrency: want a whole number from 1 to 64, got "lots"`,
 	},
 	"source_kind": {
-		`source_kind.bad.yaml:2:3: source "app": needs scrape: URL (a /metrics page), prometheus: URL (a Prometheus API), http: URL (a probe of a health endpoint) or exec: [PROGRAM, ARG...] (a command)`,
+		`source_kind.bad.yaml:2:3: source "app": needs scrape: URL (a /metrics page), prometheus: URL (a Prometheus API), http: URL (a probe of a health endpoint), exec: [PROGRAM, ARG...] (a command) or haproxy: ADDRESS (HAProxy's Runtime API: unix:/path, tcp:HOST:PORT or a socket path)`,
 		`source_kind.bad.yaml:6:5: source "both": both scrape and prometheus given: a source has one of them`,
 	},
 	"rules_not_list": {
@@ -439,7 +439,7 @@ var badCases = map[string][]string{
 	},
 	"metric_long": {
 		`metric_long.bad.yaml:5:3: metric "a": source is required`,
-		`metric_long.bad.yaml:10:5: metric "b": both select and query given: select is for scrape, http, exec and host sources, query for prometheus sources`,
+		`metric_long.bad.yaml:10:5: metric "b": both select and query given: select is for scrape, http, exec, haproxy and host sources, query for prometheus sources`,
 	},
 	"rule_item_kind": {
 		`rule_item_kind.bad.yaml:4:5: rule 1: want "EXPR => ACTIONS" such as "cpu > 0.9 => weight 50%", or a mapping with name, when and then`,

@@ -54,7 +54,9 @@ type srcKind struct {
 // init fills it: a kind's checks name the other kinds in messages.
 var srcKinds []*srcKind
 
-func init() { srcKinds = []*srcKind{scrapeKind, prometheusKind, httpKind, execKind, hostKind} }
+func init() {
+	srcKinds = []*srcKind{scrapeKind, prometheusKind, httpKind, execKind, haproxyKind, hostKind}
+}
 
 // kindOf returns the kind named name, or nil.
 func kindOf(name SourceKind) *srcKind {

@@ -44,4 +44,5 @@ var readers = map[rules.SourceKind]func(src *rules.Source, logger *slog.Logger) 
 	rules.KindHost:       func(*rules.Source, *slog.Logger) (sample.Reader, error) { return newHost() },
 	rules.KindHTTP:       func(src *rules.Source, _ *slog.Logger) (sample.Reader, error) { return newProbe(src) },
 	rules.KindExec:       func(src *rules.Source, _ *slog.Logger) (sample.Reader, error) { return newCommand(src) },
+	rules.KindHAProxy:    func(src *rules.Source, _ *slog.Logger) (sample.Reader, error) { return newHAProxyStat(src) },
 }
