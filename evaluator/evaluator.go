@@ -65,7 +65,26 @@ type Evaluator struct {
 	// noSample[i] is why metric i is missing for a server its vector
 	// result does not name.
 	noSample []string
+	// gate, when set, narrows which servers the guardrail may let out.
+	gate Gate
 }
+
+// Gate narrows which fleet servers the guardrail may let out of rotation
+// because of their rules, beyond max_unavailable: replicas sharing a fleet
+// let out only the servers one leader allows. Overrides are not gated.
+type Gate interface {
+	// May reports whether the rules may take (or keep) server out.
+	May(server string) bool
+	// Reserved names the servers other replicas may hold out now (the
+	// group's out-set): each takes a place under max_unavailable even
+	// where this evaluation lets it in, until a set without it has been
+	// read by every replica.
+	Reserved() []string
+}
+
+// SetGate makes the guardrail consult g from the next evaluation on; nil
+// removes the gate.
+func (e *Evaluator) SetGate(g Gate) { e.gate = g }
 
 // ruleState is where one rule stands in the pending → firing → resolved cycle.
 type ruleState struct {

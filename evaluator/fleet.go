@@ -336,6 +336,7 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 		srv.reply.unrestored = srv.out
 		srv.saved = srv.reply
 		overrideOut := e.decide(now, svc, d, overrides, &srv.reply, name, "")
+		d.byOverride = overrideOut
 		c.classify(now, srv, d, overrideOut)
 		srv.last = d
 		c.listed = append(c.listed, srv)
@@ -482,16 +483,17 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) 
 	g := &Guardrail{MaxUnavailable: fl.MaxUnavailable.String(), Allowed: fl.MaxUnavailable.Allowed(len(c.listed)), Servers: total, Held: []string{}}
 	// Servers out by override, those HAProxy may hold out until told
 	// their restore, and (guardrail_counts: all) those out for other
-	// causes take their slots first.
-	occupied := c.forced + e.lingering(c) + e.outsideBusy(c)
-	if occupied+len(c.candidates) <= g.Allowed {
+	// causes take their slots first, and so do the places a replica
+	// group's out-set reserves.
+	occupied := c.forced + e.lingering(c) + e.outsideBusy(c) + e.reserved(c)
+	if occupied+len(c.candidates) <= g.Allowed && e.gate == nil {
 		return g
 	}
 	sortCandidates(c.candidates)
 	var held []*fleetServer
 	for _, srv := range c.candidates {
 		switch {
-		case occupied < g.Allowed:
+		case occupied < g.Allowed && (e.gate == nil || e.gate.May(srv.name)):
 			occupied++
 		case srv.out && e.await:
 			occupied++
@@ -511,6 +513,22 @@ func (e *Evaluator) guard(now time.Time, c *fleetCycle, overrides *overrideSet) 
 	}
 	slices.Sort(g.Held)
 	return g
+}
+
+// reserved counts the places the gate reserves for servers other replicas
+// may hold out that this evaluation neither lets out nor counts already.
+func (e *Evaluator) reserved(c *fleetCycle) int {
+	if e.gate == nil {
+		return 0
+	}
+	n := 0
+	for _, name := range e.gate.Reserved() {
+		srv := e.fleet[name]
+		if srv == nil || srv.gen != e.gen || !srv.last.Out() {
+			n++
+		}
+	}
+	return n
 }
 
 // SetOutside names the servers HAProxy shows out of rotation for causes

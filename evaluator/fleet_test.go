@@ -3,6 +3,7 @@ package evaluator
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"runtime"
@@ -339,4 +340,64 @@ func TestFleetChurnStaysBounded(t *testing.T) {
 		t.Error("no list refused: the churn never reached the limit")
 	}
 	t.Logf("%d of 50 lists refused; %d servers remembered at the end", refused, len(e.fleet))
+}
+
+// setGate allows the servers it names, or every server when all is set.
+type setGate struct {
+	all bool
+	set map[string]bool
+}
+
+func (g setGate) May(s string) bool { return g.all || g.set[s] }
+
+func (g setGate) Reserved() []string { return slices.Sorted(maps.Keys(g.set)) }
+
+// TestFleetGate: a gate (a replica group's out-set) narrows which servers
+// the rules may take out, within max_unavailable; overrides pass it.
+func TestFleetGate(t *testing.T) {
+	f := fleetFile(t, 4, rules.Limit{Set: true, N: 2})
+	servers := f.Fleet.Static
+	e := New(f)
+	deep := map[string]float64{"web01": 900, "web02": 900, "web03": 900}
+
+	// A follower whose out-set names web03 lets out web03 alone.
+	e.SetGate(setGate{set: map[string]bool{"web03": true}})
+	res := e.Evaluate(t0, queues(servers, deep, 1), nil)
+	var out []string
+	for _, d := range res.Servers {
+		if d.Out() {
+			out = append(out, d.Server)
+			if !d.RulesOut() {
+				t.Errorf("%s out by its rules, RulesOut false", d.Server)
+			}
+		}
+	}
+	if !slices.Equal(out, []string{"web03"}) || !slices.Equal(res.Guardrail.Held, []string{"web01", "web02"}) {
+		t.Fatalf("out %v held %v, want web03 out and web01, web02 held", out, res.Guardrail.Held)
+	}
+	// A leader's gate lets anything out, but a place the out-set still
+	// reserves is not reused before a set without it is published.
+	e.SetGate(setGate{all: true, set: map[string]bool{"web04": true}})
+	res = e.Evaluate(t0.Add(time.Second/2), queues(servers, deep, 1), nil)
+	if res.Guardrail.Out != 1 || !res.Server("web03").Out() {
+		t.Fatalf("guardrail %+v: want web03 alone out, web04's place reserved", res.Guardrail)
+	}
+	// A gate that lets anything out still leaves max_unavailable in force.
+	e.SetGate(setGate{all: true})
+	res = e.Evaluate(t0.Add(time.Second), queues(servers, deep, 1), nil)
+	if res.Guardrail.Out != 2 || len(res.Guardrail.Held) != 1 || !res.Server("web03").Out() {
+		t.Fatalf("guardrail %+v: want 2 out, web03 keeping its place", res.Guardrail)
+	}
+	// A gate that allows nothing holds every rule, not an override.
+	e.SetGate(setGate{})
+	ov := []Override{{ID: "1", Service: "web04", Action: act("", "maint", rules.Unset, rules.Unset), Reason: "disk"}}
+	res = e.Evaluate(t0.Add(2*time.Second), queues(servers, deep, 1), ov)
+	if d := res.Server("web04"); !d.Out() || d.RulesOut() {
+		t.Errorf("override: out=%v RulesOut=%v, want out, not by rules", d.Out(), d.RulesOut())
+	}
+	for _, s := range []string{"web01", "web02", "web03"} {
+		if d := res.Server(s); d.Out() || !d.Held {
+			t.Errorf("%s: %q, want held by a gate allowing nothing", s, d.Reply)
+		}
+	}
 }

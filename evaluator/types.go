@@ -167,6 +167,9 @@ type Decision struct {
 	// was told that or has not polled for fleet.forget_after.
 	Restore bool `json:"restore,omitempty"`
 
+	// byOverride is true when an override takes the server out.
+	byOverride bool
+
 	// prev is the same server's decision of the evaluation before, whose
 	// reply line is reused when it is the same; nil outside fleet mode.
 	prev *Decision
@@ -189,6 +192,10 @@ const (
 // Out reports whether the decision takes the server out of rotation, as
 // rules.Action.Out defines it.
 func (d *Decision) Out() bool { return d.Action().Out() }
+
+// RulesOut reports whether the rules, not an override, take the server
+// out of rotation: what the guardrail limits.
+func (d *Decision) RulesOut() bool { return d.Out() && !d.byOverride }
 
 // Result is the outcome of one evaluation of a whole rule file.
 type Result struct {

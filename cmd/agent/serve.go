@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/haproxy-agent/agent/examples"
 	"github.com/haproxy-agent/agent/internal/app"
 	"github.com/haproxy-agent/agent/internal/memtrim"
+	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/source"
 )
@@ -34,6 +36,7 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		"HAProxy polls the agent (agent-check agent-port ...); the agent never pushes. "+
 		"Without --rules it runs a built-in rule file on the host's own CPU, load and memory.")
 	var o app.Options
+	var etcdConfig string
 	c.Flag("rules", "Rule file to serve. Reloaded when it changes, on SIGHUP and on POST /-/reload.").
 		PlaceHolder("FILE").StringVar(&o.RulesPath)
 	listenFlag(c).StringVar(&o.Listen)
@@ -58,6 +61,14 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 	// found by the check.
 	c.Flag("reload.recheck", "Period of the fallback check of the rule file (0: 10s; negative: off).").
 		Hidden().DurationVar(&o.ReloadRecheck)
+	c.Flag("etcd.endpoints", "etcd client URLs (comma-separated or repeated): share overrides and the fleet guardrail's decisions with the other replicas using the same --etcd.prefix. Without it nothing is shared.").
+		PlaceHolder("URL,...").StringsVar(&o.Etcd.Endpoints)
+	c.Flag("etcd.prefix", "etcd key prefix of the replica group: replicas of one fleet share one prefix, other fleets use another.").
+		Default(replica.DefaultPrefix).StringVar(&o.Etcd.Prefix)
+	c.Flag("etcd.config.file", "etcd client configuration file: tls_config (ca_file, cert_file, key_file...) and username/password or password_file.").
+		PlaceHolder("FILE").StringVar(&etcdConfig)
+	c.Flag("etcd.lease-ttl", "TTL of this replica's etcd lease: how long a replica that died keeps leading the group.").
+		Default(replica.DefaultLeaseTTL.String()).DurationVar(&o.Etcd.LeaseTTL)
 	allow := c.Flag("poll.allow", "Client network allowed to poll (CIDR; repeatable). Others are closed at once. Default: everyone.").
 		PlaceHolder("CIDR").Strings()
 
@@ -69,6 +80,10 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 				return exitUsage
 			}
 			o.Allow = append(o.Allow, p)
+		}
+		if err := etcdOptions(&o.Etcd, etcdConfig); err != nil {
+			fmt.Fprintf(stderr, "agent: %v\n", err)
+			return exitUsage
 		}
 		if o.RulesPath == "" {
 			o.DefaultRules, o.DefaultName = examples.DefaultRules, examples.DefaultRulesName
@@ -124,4 +139,29 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 		}
 		return exitOK
 	}
+}
+
+// etcdOptions completes the etcd flags: endpoints split at commas, and the
+// client configuration file read, so that a bad one is a usage error.
+func etcdOptions(o *replica.Options, configFile string) error {
+	var eps []string
+	for _, e := range o.Endpoints {
+		for _, p := range strings.Split(e, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				eps = append(eps, p)
+			}
+		}
+	}
+	o.Endpoints = eps
+	if configFile != "" {
+		if len(eps) == 0 {
+			return fmt.Errorf("--etcd.config.file needs --etcd.endpoints")
+		}
+		c, err := replica.LoadClientConfig(configFile)
+		if err != nil {
+			return fmt.Errorf("--etcd.config.file: %w", err)
+		}
+		o.Client = c
+	}
+	return nil
 }

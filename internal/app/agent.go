@@ -17,6 +17,7 @@ import (
 	"github.com/haproxy-agent/agent/internal/haproxypush"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
@@ -55,6 +56,12 @@ type agent struct {
 	// push-mode fleet's decisions; both nil without --haproxy.runtime-api.
 	view   *haproxyview.View
 	pusher *haproxypush.Pusher
+	// group is the etcd replica group, nil without one; groupChanged
+	// asks the loop to evaluate again when its gate changes.
+	group        *replica.Group
+	groupChanged chan struct{}
+	// lastGate is the group's gate the last evaluation ran under.
+	lastGate *replica.Gate
 
 	// Owned by the loop goroutine (and by Run before the loop starts).
 	eval     *evaluator.Evaluator
@@ -102,16 +109,17 @@ func newAgent(o Options) (*agent, error) {
 		o.Clock = clock.Wall()
 	}
 	a := &agent{
-		o:         o,
-		log:       o.Logger,
-		swaps:     make(chan swap),
-		reloading: make(chan struct{}, 1),
-		kicks:     make(chan chan struct{}),
-		replies:   map[string]string{},
-		clock:     o.Clock,
-		outBy:     map[string]string{},
-		sourceUp:  map[string]bool{},
-		stale:     map[string]bool{},
+		o:            o,
+		log:          o.Logger,
+		swaps:        make(chan swap),
+		reloading:    make(chan struct{}, 1),
+		kicks:        make(chan chan struct{}),
+		replies:      map[string]string{},
+		clock:        o.Clock,
+		outBy:        map[string]string{},
+		sourceUp:     map[string]bool{},
+		stale:        map[string]bool{},
+		groupChanged: make(chan struct{}, 1),
 	}
 	a.resp = newResponder(o)
 	a.polls = newPollTable(a.resp)

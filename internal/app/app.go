@@ -20,6 +20,7 @@ import (
 
 	"github.com/haproxy-agent/agent/internal/clock"
 	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/internal/responder"
 	"github.com/haproxy-agent/agent/internal/sample"
 	"golang.org/x/sync/errgroup"
@@ -67,6 +68,10 @@ type Options struct {
 	WebReadHeaderTimeout time.Duration
 	// StateFile persists operator overrides; empty keeps them in memory.
 	StateFile string
+	// Etcd, when it names endpoints, makes the agent a replica of a group
+	// sharing overrides and the fleet guardrail's out-set through etcd.
+	// Its callbacks and ID are the agent's own.
+	Etcd replica.Options
 
 	// Responder tunes the agent port (read and write deadlines, the
 	// connection cap, the allow-list).
@@ -177,6 +182,24 @@ func Run(ctx context.Context, o Options) error {
 	pollLn, webLn, err := listen(ctx, o)
 	if err != nil {
 		return err
+	}
+	if len(o.Etcd.Endpoints) > 0 {
+		grp, err := a.joinGroup(store, pollLn.Addr())
+		if err != nil {
+			pollLn.Close()
+			webLn.Close()
+			return fmt.Errorf("etcd: %w", err)
+		}
+		defer grp.Close()
+		registerGroupMetrics(o.Registry, grp)
+		// Give etcd a moment before the first evaluation, so that a
+		// replica starting beside others takes their out-set rather than
+		// holding everything in; without etcd it starts fail-static.
+		select {
+		case <-grp.Synced():
+		case <-time.After(groupStartWait):
+		case <-ctx.Done():
+		}
 	}
 	a.cycle(ctx)
 	f := a.current().file

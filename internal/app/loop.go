@@ -46,6 +46,9 @@ func (a *agent) loop(ctx context.Context) {
 		case <-a.overrides.Changed():
 			// An override expired (changes made through the API kick).
 			a.evaluate(a.clock.Now(), 0)
+		case <-a.groupChanged:
+			// A new out-set, leadership, or etcd lost or back.
+			a.evaluate(a.clock.Now(), 0)
 		}
 	}
 }
@@ -112,6 +115,7 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	if fl := rs.file.Fleet; fl != nil && fl.CountsAll && a.view != nil {
 		a.eval.SetOutside(a.view.Outside())
 	}
+	a.lastGate = a.gate()
 	res := cycle.Run(a.eval, now, a.lastSnap, a.servers(rs.file), a.overrides.Active(now))
 	a.took = cycleTook{collect: collectTook, evaluate: time.Since(start)}
 	a.publish(res)
@@ -140,6 +144,10 @@ func (a *agent) publishStatus(res *evaluator.Result) {
 	}
 
 	st := newStatus(rs.file, res, a.lastSnap, a.took.evaluate, a.took.collect)
+	if a.group != nil {
+		gs := a.group.Status()
+		st.Group = &gs
+	}
 	a.record(st, changes)
 	if a.view != nil {
 		// As last read: the view reads HAProxy every interval too.

@@ -54,7 +54,14 @@ metrics:
 rules:
   - cpu >= 0 => drain
 `, "web1\n", `outcome="unknown_server"`)
-	for _, page := range []string{servicesPage, fleetPage, viewMetrics(t)} {
+	// A replica of an etcd group exports the group's metrics whether or
+	// not etcd answers (here it does not: fail-static).
+	path := filepath.Join(t.TempDir(), "replica.yaml")
+	writeAtomic(t, path, "interval: 200ms\nfleet:\n  servers:\n    static: [web1]\nmetrics:\n  cpu: host:cpu\nrules:\n  - cpu >= 0 => drain\n")
+	o := Options{RulesPath: path, Logger: quietLogger()}
+	o.Etcd.Endpoints = []string{fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t))}
+	replicaPage := startAgent(t, o).get(t, "/metrics")
+	for _, page := range []string{servicesPage, fleetPage, viewMetrics(t), replicaPage} {
 		parser := expfmt.NewTextParser(model.UTF8Validation)
 		fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
 		if err != nil {
@@ -195,7 +202,7 @@ func TestMonitoringMixin(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"HAProxyAgentReloadFailing", "HAProxyAgentSourceDown", "HAProxyAgentMetricsStale",
-		"HAProxyAgentOutOfRotation", "HAProxyAgentGuardrailHolding", "HAProxyAgentUnknownNames", "HAProxyAgentDrift"} {
+		"HAProxyAgentOutOfRotation", "HAProxyAgentGuardrailHolding", "HAProxyAgentUnknownNames", "HAProxyAgentDrift", "HAProxyAgentEtcdDown"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alerts.yaml lacks %s", want)
 		}

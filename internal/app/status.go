@@ -10,6 +10,7 @@ import (
 	"github.com/haproxy-agent/agent/internal/haproxypush"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
+	"github.com/haproxy-agent/agent/internal/replica"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -44,6 +45,9 @@ type Status struct {
 	HAProxy []haproxyview.HAProxyStatus `json:"haproxy,omitempty"`
 	// Push is, in push mode, each HAProxy's push state.
 	Push []haproxypush.Status `json:"push,omitempty"`
+	// Group is the etcd replica group as this replica saw it at the
+	// evaluation; absent without --etcd.endpoints.
+	Group *replica.Status `json:"group,omitempty"`
 
 	file *rules.File
 }

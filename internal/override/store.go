@@ -1,6 +1,7 @@
 package override
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -39,6 +40,19 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Shared is where the overrides live when several replicas share them
+// (etcd). Add, Remove and Clear write there first and fail, changing
+// nothing, when it cannot be written; what it holds comes back to every
+// replica, this one included, through Store.Replace.
+type Shared interface {
+	PutOverride(ctx context.Context, o evaluator.Override) error
+	DeleteOverride(ctx context.Context, id string) error
+	DeleteOverrides(ctx context.Context) error
+}
+
+// sharedTimeout bounds a write to the shared store: an operator waits for it.
+const sharedTimeout = 5 * time.Second
+
 // Store is the set of overrides in force. It is safe for concurrent use.
 // Every change is written to the state file before the method making it
 // returns success, so what an operator was told is in force survives a
@@ -65,6 +79,61 @@ type Store struct {
 	replies, outBy map[string]string
 	changed        chan struct{}
 	loadErr        error
+	// shared, when set, is written before the local set changes.
+	shared Shared
+}
+
+// Share makes the store write every change to shared first. Call it once,
+// before the store is used by the overrides API.
+func (s *Store) Share(shared Shared) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shared = shared
+}
+
+// Replace puts ovs in force instead of the overrides held now: the whole
+// set read from the shared store. Overrides that appear or go are logged,
+// and the state file keeps the set as a local cache for a restart while
+// the shared store cannot be read.
+func (s *Store) Replace(ovs []evaluator.Override) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	next := live(ovs, now, make([]evaluator.Override, 0, len(ovs)))
+	cur := live(*s.all.Load(), now, nil)
+	if slices.EqualFunc(cur, next, sameOverride) {
+		return nil
+	}
+	for _, o := range next {
+		if !slices.ContainsFunc(cur, func(c evaluator.Override) bool { return c.ID == o.ID }) {
+			logOverride(s.logger, "Override in force (shared)", o)
+		}
+	}
+	for _, o := range cur {
+		if !slices.ContainsFunc(next, func(c evaluator.Override) bool { return c.ID == o.ID }) {
+			logOverride(s.logger, "Override gone (shared)", o)
+		}
+	}
+	return s.commit(next, now)
+}
+
+func sameOverride(a, b evaluator.Override) bool {
+	return a.ID == b.ID && a.Service == b.Service && a.Action == b.Action && a.Reason == b.Reason &&
+		a.Created.Equal(b.Created) && a.Expires.Equal(b.Expires)
+}
+
+// share runs write against the shared store, if any, with a deadline.
+// Called with mu held.
+func (s *Store) share(write func(ctx context.Context, sh Shared) error) error {
+	if s.shared == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	if err := write(ctx, s.shared); err != nil {
+		return fmt.Errorf("the shared override store cannot be written, nothing changed: %w", err)
+	}
+	return nil
 }
 
 // Open returns a store holding the overrides of the state file at path; a
@@ -292,6 +361,9 @@ func (s *Store) Add(o evaluator.Override, ttl time.Duration) (evaluator.Override
 	if ttl > 0 {
 		o.Expires = now.Add(ttl)
 	}
+	if err := s.share(func(ctx context.Context, sh Shared) error { return sh.PutOverride(ctx, o) }); err != nil {
+		return o, err
+	}
 	if err := s.commit(append(cur, o), now); err != nil {
 		return o, err
 	}
@@ -311,6 +383,9 @@ func (s *Store) Remove(id string) (evaluator.Override, error) {
 		return evaluator.Override{}, fmt.Errorf("%w %q", ErrNotFound, id)
 	}
 	o := cur[i]
+	if err := s.share(func(ctx context.Context, sh Shared) error { return sh.DeleteOverride(ctx, id) }); err != nil {
+		return evaluator.Override{}, err
+	}
 	if err := s.commit(slices.Delete(cur, i, i+1), now); err != nil {
 		return evaluator.Override{}, err
 	}
@@ -325,6 +400,9 @@ func (s *Store) Clear() ([]evaluator.Override, error) {
 	defer s.mu.Unlock()
 	now := s.now()
 	removed := live(*s.all.Load(), now, nil)
+	if err := s.share(func(ctx context.Context, sh Shared) error { return sh.DeleteOverrides(ctx) }); err != nil {
+		return nil, err
+	}
 	if err := s.commit(nil, now); err != nil {
 		return nil, err
 	}
