@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +120,71 @@ func TestServeBuiltInRules(t *testing.T) {
 	if !strings.HasPrefix(got, "up ") || !strings.HasSuffix(got, "\n") {
 		t.Fatalf("built-in rules reply %q", got)
 	}
+}
+
+// TestOverrideDocExamples runs each `agent override` line of the first
+// example of docs/overrides.md against an agent serving the file the doc
+// names, examples/features.yaml: every line works as written (the
+// --service worker one needs a file with a worker service).
+func TestOverrideDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/overrides.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "agent serve --rules examples/features.yaml --web.enable-lifecycle") {
+		t.Fatalf("docs/overrides.md no longer names the file its examples run against")
+	}
+	block := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(string(doc))
+	if block == nil {
+		t.Fatal("no sh block in docs/overrides.md")
+	}
+	serveCLI(t, "--rules", "../../examples/features.yaml", "--web.enable-lifecycle", "--state.file", filepath.Join(t.TempDir(), "state.json"))
+	ran := 0
+	for _, line := range strings.Split(block[1], "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if !strings.HasPrefix(line, "agent override ") {
+			continue
+		}
+		args, err := shellWords(strings.TrimSpace(strings.TrimPrefix(line, "agent ")))
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if code, out, errOut := agent(t, args...); code != exitOK {
+			t.Errorf("%s: exit %d\n%s%s", line, code, out, errOut)
+		}
+		ran++
+	}
+	if ran < 5 {
+		t.Errorf("ran %d override lines of docs/overrides.md, want its 6", ran)
+	}
+}
+
+// shellWords splits a command line as sh does for words and double
+// quotes, which is all the docs' examples use.
+func shellWords(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted, inWord = !quoted, true
+		case r == ' ' && !quoted:
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unterminated quote in %q", s)
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"strconv"
@@ -172,6 +173,7 @@ func (p *pages) page(server string) *statuspage.Page {
 		}
 		pg.Sources = append(pg.Sources, ps)
 	}
+	pg.HAProxy, pg.HAProxyNote = haproxyRows(st)
 	queries := make(map[string]string, len(st.file.Metrics))
 	for _, m := range st.file.Metrics {
 		q := m.Selector
@@ -237,4 +239,38 @@ func (p pageOverrides) Clear(ctx context.Context) error {
 	}
 	p.a.reevaluate(ctx)
 	return nil
+}
+
+// maxHAProxyRows is how many servers the page lists in HAProxy's view
+// before it lists only those that drift.
+const maxHAProxyRows = 100
+
+// haproxyRows is HAProxy's view for the page: every server, or in a large
+// fleet the drifting ones only, and each HAProxy that cannot be read.
+func haproxyRows(st *Status) ([]statuspage.HAProxyServer, string) {
+	var rows []statuspage.HAProxyServer
+	total := 0
+	for _, h := range st.HAProxy {
+		total += len(h.Servers)
+	}
+	onlyDrift := total > maxHAProxyRows
+	for _, h := range st.HAProxy {
+		if !h.Up {
+			rows = append(rows, statuspage.HAProxyServer{HAProxy: h.Address, Error: h.Error})
+		}
+		for _, s := range h.Servers {
+			if onlyDrift && !s.Drift {
+				continue
+			}
+			rows = append(rows, statuspage.HAProxyServer{
+				HAProxy: h.Address, Proxy: s.Proxy, Server: s.Server.Server, Target: s.Target, Reply: strings.TrimSuffix(s.Reply, "\n"),
+				Status: s.Status, Weight: s.Weight, AgentStatus: s.AgentStatus, LastAgent: s.LastAgent, Drift: s.Drift, Cause: s.Cause,
+			})
+		}
+	}
+	note := ""
+	if onlyDrift {
+		note = fmt.Sprintf("%d servers: only those that drift are listed; /status has them all.", total)
+	}
+	return rows, note
 }

@@ -69,6 +69,11 @@ backend be
 		if web1.Drift || web1.AgentStatus == "" {
 			t.Errorf("web1 follows the agent: %+v", web1)
 		}
+		// The status page shows the same.
+		waitFor(t, "HAProxy's view on the status page", func() bool {
+			page := ag.get(t, "/")
+			return strings.Contains(page, `<section id="haproxy">`) && strings.Contains(page, "DRIFT: no agent-check on this server line")
+		})
 		metrics := ag.get(t, "/metrics")
 		for _, want := range []string{
 			fmt.Sprintf(`haproxy_agent_drift{haproxy=%q,proxy="be",server="web2"} 1`, hap.Socket),

@@ -24,10 +24,15 @@ type Page struct {
 	Fleet *Fleet
 	// Asked is the fleet server asked for (?server=); Targets holds its
 	// card when it is known.
-	Asked     string
-	Sources   []Source
-	Metrics   []Metric
-	Overrides []Override
+	Asked   string
+	Sources []Source
+	// HAProxy is, with --haproxy.runtime-api, HAProxy's view of the
+	// servers beside the agent's reply; HAProxyNote says what is left
+	// out (a large fleet shows only the servers that drift).
+	HAProxy     []HAProxyServer
+	HAProxyNote string
+	Metrics     []Metric
+	Overrides   []Override
 	// ServiceNames are the names an override may be limited to, for the
 	// form; empty hides the choice.
 	ServiceNames []string
@@ -122,6 +127,23 @@ type Source struct {
 	// recovers; LastErrorTime is when it happened.
 	LastError     string
 	LastErrorTime time.Time
+}
+
+// HAProxyServer is one server as an HAProxy shows it, beside the reply
+// that applies to it.
+type HAProxyServer struct {
+	HAProxy, Proxy, Server string
+	// Target is the service or fleet server whose reply applies.
+	Target, Reply string
+	// Status, Weight, AgentStatus and LastAgent are HAProxy's status,
+	// weight, agent check result and the last agent reply it read.
+	Status, AgentStatus, LastAgent string
+	Weight                         int
+	// Drift says HAProxy has held another state than the reply for too
+	// long; Cause is the likely reason. Error, for an HAProxy that cannot
+	// be read, is why (the other fields are empty).
+	Drift        bool
+	Cause, Error string
 }
 
 // Metric is one declared metric as the last cycle read it.
