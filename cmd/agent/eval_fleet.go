@@ -5,10 +5,12 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/haproxy-agent/agent/evaluator"
 )
 
-// printFleet prints the fleet's servers: a table of every server's reply,
-// firing rules and whether the guardrail holds it, or one server in full
+// printFleet prints the fleet's servers: a table of every server's values,
+// pending and firing rules, reply and whether the guardrail holds it, or one server in full
 // when --server picked it.
 func printFleet(w io.Writer, rep *report) {
 	g := rep.Guardrail
@@ -27,12 +29,8 @@ func printFleet(w io.Writer, rep *report) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  SERVER\tREPLY\tFIRING\tGUARDRAIL")
+	fmt.Fprintln(tw, "  SERVER\tVALUES\tRULES\tREPLY\tGUARDRAIL")
 	for _, d := range rep.Servers {
-		firing := strings.Join(d.Firing, ", ")
-		if firing == "" {
-			firing = "-"
-		}
 		state := "-"
 		switch {
 		case d.Held:
@@ -40,7 +38,46 @@ func printFleet(w io.Writer, rep *report) {
 		case d.Stale:
 			state = "gone (last reply kept)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", d.Server, strings.TrimSuffix(d.Reply, "\n"), firing, state)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", d.Server, serverValues(d), ruleStates(d), strings.TrimSuffix(d.Reply, "\n"), state)
 	}
 	tw.Flush()
+}
+
+// serverValues lists the values a server's rules read, each once:
+// "queue=900 errors=0.01", a missing one as "queue=missing".
+func serverValues(d *evaluator.Decision) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range d.Rules {
+		for _, v := range r.Values {
+			if seen[v.Name] {
+				continue
+			}
+			seen[v.Name] = true
+			val := "missing"
+			if v.Missing == "" {
+				val = formatValue(v.Value)
+			}
+			out = append(out, v.Name+"="+val)
+		}
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, " ")
+}
+
+// ruleStates lists a server's rules that are pending or firing, with
+// their state: "deep queue: firing, slow: pending"; "-" when none is.
+func ruleStates(d *evaluator.Decision) string {
+	var out []string
+	for _, r := range d.Rules {
+		if r.State != evaluator.Inactive {
+			out = append(out, r.Name+": "+string(r.State))
+		}
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ", ")
 }

@@ -19,6 +19,10 @@ metrics:
   queue: prom:jobs_queue_depth
 rules:
   - queue > 500 => drain
+  - name: slow
+    when: queue > 800
+    then: weight 50%
+    for: 1m
 `
 
 func TestEvalFleet(t *testing.T) {
@@ -31,8 +35,11 @@ func TestEvalFleet(t *testing.T) {
 	}
 	for _, want := range []string{
 		"FLEET: 4 servers known, max_unavailable 25% (1 allowed out): 1 out, 3 held by the guardrail",
-		"web1    up drain 100% #queue > 500 ",
-		"web4    up ready 100% #held by guardrail (1 of 4 out); queue > 500  queue > 500  held",
+		// Per server, the values its rules read and the state of each
+		// rule that is not inactive.
+		"SERVER  VALUES     RULES                               REPLY",
+		"web1    queue=900  queue > 500: firing, slow: pending  up drain 100% #queue > 500 ",
+		"web4    queue=900  queue > 500: firing, slow: pending  up ready 100% #held by guardrail (1 of 4 out); queue > 500  held",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -43,7 +50,7 @@ func TestEvalFleet(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("--server: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"SERVER web3 (held by the guardrail", "queue > 500  true    firing  drain", "reply: up ready 100% #held by guardrail (1 of 4 out); queue > 500\n"} {
+	for _, want := range []string{"SERVER web3 (held by the guardrail", "queue > 500  true    firing   drain", "slow  queue > 800  true    pending  weight 50%", "reply: up ready 100% #held by guardrail (1 of 4 out); queue > 500\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--server output lacks %q:\n%s", want, out)
 		}

@@ -140,6 +140,13 @@ func (p *pages) page(server string) *statuspage.Page {
 	if rs := a.reloadState.Load(); rs != nil {
 		pg.Reload = statuspage.Reload{OK: rs.Success, Time: rs.Time, SuccessTime: rs.SuccessTime, Errors: rs.Errors}
 	}
+	if g := st.Group; g != nil {
+		pg.Group = &statuspage.Group{ID: g.ID, Leader: g.Leader, Up: g.Up, Error: g.Error, IsLeader: g.IsLeader,
+			Replicas: g.Replicas, OutSet: g.OutSet, Revision: g.Revision, PublishedAt: g.PublishedAt}
+		if !g.Up {
+			pg.Notes = append(pg.Notes, "etcd is unreachable: this replica keeps the last out-set and overrides it read, lets no further server out, and refuses new overrides until etcd is back ("+g.Error+")")
+		}
+	}
 	if err := a.overrides.LoadError(); err != nil {
 		pg.Notes = append(pg.Notes, "The state file could not be read and was moved aside; the overrides it held are no longer in force: "+err.Error())
 	}

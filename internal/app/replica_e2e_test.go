@@ -141,6 +141,9 @@ func TestReplicasThroughEtcd(t *testing.T) {
 		return sa.Group.Up && sb.Group.Up && len(sa.Group.Replicas) == 2 && sa.Group.IsLeader != sb.Group.IsLeader
 	})
 	waitDrained("all up")
+	if page := a.get(t, "/"); !strings.Contains(page, "Replica group (etcd)") || !strings.Contains(page, group(a).Group.Leader) {
+		t.Errorf("the status page does not show the group and its leader %q", group(a).Group.Leader)
+	}
 
 	// 1. Flapping data: never more than max_unavailable out in HAProxy.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -230,6 +233,9 @@ func TestReplicasThroughEtcd(t *testing.T) {
 	cluster.Stop(0)
 	cluster.Stop(1)
 	waitUntil("both replicas report etcd down", 15*time.Second, func() bool { return !group(a).Group.Up && !group(b).Group.Up })
+	waitUntil("the status page says etcd is unreachable", 5*time.Second, func() bool {
+		return strings.Contains(a.get(t, "/"), "etcd is unreachable")
+	})
 	if got := metricSum(a.get(t, "/metrics"), "haproxy_agent_etcd_up"); got != 0 {
 		t.Errorf("haproxy_agent_etcd_up = %v without quorum", got)
 	}

@@ -36,6 +36,22 @@ type Page struct {
 	// ServiceNames are the names an override may be limited to, for the
 	// form; empty hides the choice.
 	ServiceNames []string
+	// Group is the etcd replica group the agent belongs to; nil without one.
+	Group *Group
+}
+
+// Group is a replica group as this replica sees it.
+type Group struct {
+	ID, Leader string
+	Up         bool
+	Error      string
+	IsLeader   bool
+	Replicas   []string
+	// OutSet is the latest out-set read, with its etcd revision and when
+	// the leader published it (zero before any).
+	OutSet      []string
+	Revision    int64
+	PublishedAt time.Time
 }
 
 // Reload is the outcome of the last load of the rule file.
