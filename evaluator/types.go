@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -68,25 +67,6 @@ type Value struct {
 	Name    string  `json:"name"`
 	Value   float64 `json:"value"`
 	Missing string  `json:"missing,omitempty"`
-}
-
-// MarshalJSON writes a value that is not a finite number as null: JSON has
-// no NaN or infinities, and encoding/json would fail the whole document,
-// leaving /status and `agent eval --output json` empty exactly when a
-// source is down (NaN) or a ratio divides by zero (+Inf). A metric that is
-// not missing but infinite says so in "non_finite" ("+Inf", "-Inf").
-func (v Value) MarshalJSON() ([]byte, error) {
-	out := struct {
-		Name      string   `json:"name"`
-		Value     *float64 `json:"value"`
-		NonFinite string   `json:"non_finite,omitempty"`
-		Missing   string   `json:"missing,omitempty"`
-	}{Name: v.Name, Missing: v.Missing}
-	out.Value, out.NonFinite = jsonout.Number(v.Value)
-	if v.Missing != "" {
-		out.Value, out.NonFinite = nil, ""
-	}
-	return jsonout.Compact(out)
 }
 
 // RuleResult is what one rule did in one evaluation.
