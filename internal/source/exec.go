@@ -182,7 +182,7 @@ func (c *command) run(ctx context.Context) (run, error) {
 		st = <-exited
 	}
 	took := time.Since(start)
-	outErr, stderrLine := c.drain(stdout, stderr, outDone, errLine)
+	stderrLine, outErr := c.drain(stdout, stderr, outDone, errLine)
 	_ = stdout.Close()
 	_ = stderr.Close()
 	switch {
@@ -202,7 +202,7 @@ var errTooMuchOutput = errors.New("too much output")
 
 // drain waits for the readers of the program's output, for pipeGrace at
 // most: past it, the pipes are closed under them.
-func (c *command) drain(stdout, stderr io.Closer, outDone <-chan error, errLine <-chan string) (error, string) {
+func (c *command) drain(stdout, stderr io.Closer, outDone <-chan error, errLine <-chan string) (string, error) {
 	grace := time.NewTimer(pipeGrace)
 	defer grace.Stop()
 	var (
@@ -222,7 +222,7 @@ func (c *command) drain(stdout, stderr io.Closer, outDone <-chan error, errLine 
 			_ = stderr.Close()
 		}
 	}
-	return outErr, line
+	return line, outErr
 }
 
 // firstLine returns the first non-blank line of r, printable and at most
