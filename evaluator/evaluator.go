@@ -267,7 +267,7 @@ func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Dec
 			}
 			vs = values[start:len(values):len(values)]
 		}
-		d.Rules[j] = e.evalRule(now, r, &states[j], vs)
+		e.evalRule(now, r, &states[j], vs, &d.Rules[j])
 		d.Rules[j].Action = e.actions[i][j]
 	}
 	return values
@@ -310,9 +310,10 @@ func (e *Evaluator) load(snap Snapshot) {
 	}
 }
 
-// evalRule computes the rule's condition and advances its state.
-func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values []Value) RuleResult {
-	rr := RuleResult{Name: r.Name, Expr: r.Expr, Weight: rules.Unset, Values: values}
+// evalRule computes the rule's condition and advances its state, into rr:
+// the result is written in place, not copied, once per rule and server.
+func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values []Value, rr *RuleResult) {
+	*rr = RuleResult{Name: r.Name, Expr: r.Expr, Weight: rules.Unset, Values: values}
 	rr.Outcome, rr.Error = e.condition(r, values)
 	if rr.Outcome == True && r.Weight != nil {
 		if w, err := e.weight(r); err != nil {
@@ -361,7 +362,6 @@ func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values
 	if r.Weight != nil {
 		rr.Weight = st.weight
 	}
-	return rr
 }
 
 // condition evaluates the rule's when expression.
