@@ -98,7 +98,7 @@ func (r *RuleResult) appendJSON(b []byte) ([]byte, error) {
 // server are listed once, in Result.Overrides, not once per server.
 func (d Decision) MarshalJSON() ([]byte, error) {
 	var err error
-	b := make([]byte, 0, 512+len(d.Rules)*256)
+	b := make([]byte, 0, d.jsonSize())
 	b = append(b, '{')
 	b = jsonout.AppendKey(b, "service")
 	b = jsonout.AppendString(b, d.Service)
@@ -213,6 +213,26 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		b = append(b, data...)
 	}
 	return append(b, '}'), nil
+}
+
+// jsonSize is a little more than the length of the decision's JSON
+// without overrides, so that its buffer is allocated once.
+func (d *Decision) jsonSize() int {
+	n := 256 + 2*(len(d.Service)+len(d.Description)+len(d.Reply)+len(d.Server)+len(d.OutBy))
+	if d.Ramp != nil {
+		n += 128
+	}
+	for _, f := range d.Firing {
+		n += 3 + 2*len(f)
+	}
+	for i := range d.Rules {
+		r := &d.Rules[i]
+		n += 160 + 2*(len(r.Name)+len(r.Expr)+len(r.Action)+len(r.Error))
+		for _, v := range r.Values {
+			n += 64 + 2*(len(v.Name)+len(v.Missing))
+		}
+	}
+	return n
 }
 
 // appendTime appends t as encoding/json writes a time.Time (RFC 3339 with

@@ -233,3 +233,18 @@ func TestDecisionJSONAsReference(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionJSONOneAllocation checks that a decision's buffer is sized
+// ahead: encoding it allocates once, not once per doubling.
+func TestDecisionJSONOneAllocation(t *testing.T) {
+	d := &Decision{Service: "default", Server: "web00042", Phase: "acting", Reply: "up ready 90%\n",
+		Firing: []string{"rule-0"}, Maxconn: rules.Unset}
+	for i := range 10 {
+		d.Rules = append(d.Rules, RuleResult{Name: "rule-" + strings.Repeat("x", i), Expr: strings.Repeat("cpu > 1000 + 1 || ", 20) + "load1 > 1000",
+			Outcome: False, State: Inactive, Action: "drain", Weight: rules.Unset,
+			Values: []Value{{Name: "cpu", Value: 0.99735449735444}, {Name: "load1", Value: math.Inf(1)}}})
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = d.MarshalJSON() }); n != 1 {
+		t.Errorf("%v allocations per decision, want 1", n)
+	}
+}
