@@ -53,14 +53,78 @@ func Marshal(v any) ([]byte, error) { return MarshalSized(v, 0) }
 // size of the last such document, so that a large one is not copied
 // through every doubling of its buffer.
 func MarshalSized(v any, size int) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	enc := json.NewEncoder(buf)
-	enc.SetIndent("", "  ")
+	// The encoder writes the compact document in one Write, indented
+	// from there straight into the buffer: encoding/json's own indenting
+	// grows a second buffer by doubling, several times the document in
+	// garbage for a /status of tens of MB.
+	w := &indenter{out: make([]byte, 0, size)}
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // expressions: "cpu > 0.9", not "cpu \u003e 0.9"
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode JSON: %w", err)
 	}
-	return buf.Bytes(), nil
+	return w.out, nil
+}
+
+// indenter appends the compact JSON written to it indented as
+// json.Indent(dst, src, "", "  ") does: a member or element per line,
+// "key": value, and empty objects and arrays as {} and [].
+type indenter struct{ out []byte }
+
+func (w *indenter) Write(src []byte) (int, error) {
+	dst := w.out
+	depth := 0
+	inString, escaped := false, false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			dst = append(dst, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			dst = append(dst, c)
+		case '{', '[':
+			dst = append(dst, c)
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst = append(dst, src[i+1])
+				i++
+				continue
+			}
+			depth++
+			dst = newline(dst, depth)
+		case '}', ']':
+			depth--
+			dst = newline(dst, depth)
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			dst = newline(dst, depth)
+		case ':':
+			dst = append(dst, ':', ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	w.out = dst
+	return len(src), nil
+}
+
+func newline(dst []byte, depth int) []byte {
+	dst = append(dst, '\n')
+	for range depth {
+		dst = append(dst, ' ', ' ')
+	}
+	return dst
 }
 
 // Compact encodes v on one line without HTML escaping, for MarshalJSON

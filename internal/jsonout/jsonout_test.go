@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -60,5 +61,56 @@ func TestServeFailsLoudly(t *testing.T) {
 	var ute *json.UnsupportedValueError
 	if !errors.As(Write(&bytes.Buffer{}, unencodable{math.Inf(-1)}), &ute) {
 		t.Error("the encoder's error is not wrapped")
+	}
+}
+
+// TestMarshalIndentsAsEncodingJSON compares Marshal with encoding/json's
+// own indenting on thousands of generated documents: nested objects and
+// arrays, empty ones, and strings holding brackets, commas, colons,
+// quotes and escapes.
+func TestMarshalIndentsAsEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	strs := []string{"", "a", `{"x": [1, 2]}`, `quote " and \ back`, "a,b:c", "<&>", "line\nbreak", "\\", `\"`, "é"}
+	var gen func(depth int) any
+	gen = func(depth int) any {
+		switch k := rng.IntN(7); {
+		case depth > 4 || k == 0:
+			return strs[rng.IntN(len(strs))]
+		case k == 1:
+			return rng.Float64() * 1e6
+		case k == 2:
+			return nil
+		case k == 3:
+			return rng.IntN(2) == 0
+		case k == 4:
+			a := []any{}
+			for range rng.IntN(4) {
+				a = append(a, gen(depth+1))
+			}
+			return a
+		default:
+			m := map[string]any{}
+			for range rng.IntN(4) {
+				m[strs[rng.IntN(len(strs))]] = gen(depth + 1)
+			}
+			return m
+		}
+	}
+	for i := range 5000 {
+		v := gen(0)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("document %d:\n got %s\nwant %s", i, got, want.Bytes())
+		}
 	}
 }
