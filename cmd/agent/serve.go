@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,6 +126,8 @@ func registerServe(ka *kingpin.Application, _, stderr io.Writer) (string, comman
 				case <-served:
 					return
 				}
+				// The heap start-up used and freed goes back too.
+				debug.FreeOSMemory()
 				n, err := memtrim.ReleaseExecutablePages()
 				if err != nil {
 					logger.Debug("could not release start-up pages", "err", err)
