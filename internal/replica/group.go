@@ -17,6 +17,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/override"
@@ -189,6 +191,12 @@ func Start(o Options) (*Group, error) {
 		TLS:                  tlsc,
 		Password:             pass,
 		Logger:               zap.NewNop(),
+		// Reconnect within seconds once etcd is back: gRPC's own backoff
+		// grows to two minutes while every member is down.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		})},
 	}
 	if o.Client != nil {
 		cfg.Username = o.Client.Username
