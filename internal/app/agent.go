@@ -137,8 +137,14 @@ func newAgent(o Options) (*agent, error) {
 	a.loaded.Store(rs)
 	a.eval = evaluator.New(rs.file)
 	// Polls are answered from what the loop publishes: a fleet server is
-	// back in rotation only once HAProxy was answered its restore.
-	a.eval.AwaitPolls()
+	// back in rotation only once HAProxy was answered its restore. A
+	// replica of an etcd group sees only the polls that reach it (HAProxy
+	// may send a server's polls to another replica for good); there the
+	// group's leader waits instead, for every replica to answer by the
+	// out-set and twice the interval more, before it reuses a place.
+	if len(o.Etcd.Endpoints) == 0 {
+		a.eval.AwaitPolls()
+	}
 	a.history = statuspage.NewHistory(rs.file.Interval)
 	a.setReloaded(rs.file, nil)
 	if len(o.HAProxyRuntimeAPI) > 0 {
