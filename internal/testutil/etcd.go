@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -174,16 +173,6 @@ func (c *EtcdCluster) WaitHealthy(t testing.TB, timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// PortOpen reports whether something listens on the member's client port.
-func (c *EtcdCluster) PortOpen(i int) bool {
-	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.members[i].client), 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
 }
 
 func lastLines(s string, n int) string {
