@@ -302,18 +302,14 @@ func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 // evaluateListed decides for every listed server (once for one listed
 // twice), as if the guardrail did not exist. The decisions, rule results
 // and values of all servers share a few large allocations, since a fleet
-// has thousands.
+// has thousands. Servers are independent until the guardrail: a large
+// fleet's are decided in parallel (see parallel), each into its own
+// places, and gathered in the order listed.
 func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides *overrideSet) fleetCycle {
 	svc := e.file.Services[0]
 	nr := len(svc.Rules)
-	decisions := make([]Decision, len(servers))
-	results := make([]RuleResult, len(servers)*nr)
-	values := make([]Value, 0, len(servers)*e.valueCap)
-	c := fleetCycle{
-		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(servers))},
-		listed: make([]*fleetServer, 0, len(servers)),
-	}
-	for k, name := range servers {
+	batch := make([]*fleetServer, 0, len(servers))
+	for _, name := range servers {
 		srv := e.fleet[name]
 		if srv == nil {
 			srv = e.newServer(name)
@@ -324,26 +320,46 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 			continue // listed twice
 		}
 		srv.gen, srv.seen = e.gen, now
-		e.serverValues(srv, vecs)
+		batch = append(batch, srv)
+	}
+	decisions := make([]Decision, len(batch))
+	results := make([]RuleResult, len(batch)*nr)
+	vc := e.valueCap
+	values := make([]Value, len(batch)*vc)
+	e.parallel(len(batch), func(w *worker, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			d := &decisions[k]
+			d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
+			e.evaluateServer(now, w, batch[k], vecs, d, values[k*vc:k*vc:(k+1)*vc], overrides)
+		}
+	})
+	c := fleetCycle{
+		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(batch))},
+		listed: batch,
+	}
+	for k, srv := range batch {
 		d := &decisions[k]
-		d.Service, d.Server, d.prev = svc.Name, name, srv.last
-		d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
-		e.env = srv.env
-		values = e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing)
-		srv.resumed = srv.resumed && srv.out && e.stillWanted(svc, d)
-		d.kept = srv.resumed
-		// While HAProxy may hold it out, its reply carries the restore.
-		srv.reply.unrestored = srv.out
-		srv.saved = srv.reply
-		overrideOut := e.decide(now, svc, d, overrides, &srv.reply, name, "")
-		d.byOverride = overrideOut
-		c.classify(now, srv, d, overrideOut)
+		c.classify(now, srv, d, d.byOverride)
 		srv.last = d
-		c.listed = append(c.listed, srv)
 		c.res.Servers = append(c.res.Servers, d)
 	}
-	e.env = e.sharedEnv
 	return c
+}
+
+// evaluateServer decides for srv over vecs into d (its Rules in place),
+// appending the values its rules read to values, on worker w: it touches
+// nothing another server's evaluation does.
+func (e *Evaluator) evaluateServer(now time.Time, w *worker, srv *fleetServer, vecs []*Sample, d *Decision, values []Value, overrides *overrideSet) {
+	svc := e.file.Services[0]
+	e.serverValues(srv, vecs)
+	d.Service, d.Server, d.prev = svc.Name, srv.name, srv.last
+	e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing, &w.machine, srv.env)
+	srv.resumed = srv.resumed && srv.out && e.stillWanted(svc, d)
+	d.kept = srv.resumed
+	// While HAProxy may hold it out, its reply carries the restore.
+	srv.reply.unrestored = srv.out
+	srv.saved = srv.reply
+	d.byOverride = e.decide(now, svc, d, overrides, &srv.reply, srv.name, "")
 }
 
 // classify counts srv, just decided as d, among the servers an override
