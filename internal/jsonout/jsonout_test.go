@@ -148,6 +148,8 @@ type (
 		Strs     []string          `json:"strs,omitempty"`
 		unexp    int               // unexported: never written
 		Maps     []map[string]bool `json:"maps"`
+		List     docList           `json:"list"`
+		Lists    []docList         `json:"lists,omitempty"`
 	}
 	docItem struct {
 		ID    string   `json:"id"`
@@ -174,10 +176,21 @@ type (
 		When  time.Time `json:"when,omitzero"`
 		Other int       `json:"other"`
 	}
+	// docList is a List: written element by element by Marshal.
+	docList       []string
 	valMarshaler  struct{ s string }
 	ptrMarshaler  struct{ s string }
 	textMarshaler struct{ s string }
 )
+
+func (l docList) MarshalJSON() ([]byte, error) { return Compact([]string(l)) }
+func (l docList) Len() int                     { return len(l) }
+func (l docList) AppendElement(b []byte, i int) ([]byte, error) {
+	if l[i] == "fail" {
+		return nil, errors.New("cannot")
+	}
+	return AppendString(b, l[i]), nil
+}
 
 func (m valMarshaler) MarshalJSON() ([]byte, error) {
 	// Not compact: encoding/json compacts what a method returns.
@@ -280,6 +293,15 @@ func TestMarshalStructsAsEncodingJSON(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			d.Maps = []map[string]bool{{str(): true}, nil}
 		}
+		switch rng.IntN(3) {
+		case 1:
+			d.List = docList{}
+		case 2:
+			d.List = docList{str(), str()}
+		}
+		for range rng.IntN(3) {
+			d.Lists = append(d.Lists, docList{str()}, nil)
+		}
 		return d
 	}
 	want := func(v any) []byte {
@@ -313,5 +335,11 @@ func TestMarshalStructsAsEncodingJSON(t *testing.T) {
 	var ute *json.UnsupportedValueError
 	if data, err := Marshal(bad); !errors.As(err, &ute) || data != nil {
 		t.Errorf("Marshal of a NaN deep in a document: %q, %v; want no document and encoding/json's error", data, err)
+	}
+	bad = gen(0)
+	bad.List = docList{"a", "fail"}
+	var me *json.MarshalerError
+	if data, err := Marshal(bad); !errors.As(err, &me) || data != nil || !strings.Contains(err.Error(), "json: error calling MarshalJSON for type jsonout.docList: cannot") {
+		t.Errorf("Marshal of a list whose element fails: %q, %v; want no document and encoding/json's error", data, err)
 	}
 }

@@ -21,7 +21,20 @@ import (
 // encoding/json's own check).
 const maxStreamDepth = 4
 
+// List is a JSON array that a document written by MarshalSized (and
+// Marshal, Write, Serve, NewResponse) takes element by element, through a
+// buffer reused between them, rather than whole from MarshalJSON: a list
+// of 10,000 servers' decisions is tens of MB compact. AppendElement
+// appends element i, compact, as MarshalJSON writes it in the array; an
+// empty list is written by MarshalJSON ("null" or "[]").
+type List interface {
+	json.Marshaler
+	Len() int
+	AppendElement(b []byte, i int) ([]byte, error)
+}
+
 var (
+	listType          = reflect.TypeFor[List]()
 	marshalerType     = reflect.TypeFor[json.Marshaler]()
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )
@@ -36,6 +49,8 @@ type streamer struct {
 	w   *indenter
 	buf bytes.Buffer
 	enc *json.Encoder
+	// elem is a List's element, reused.
+	elem []byte
 }
 
 func newStreamer(w *indenter) *streamer {
@@ -55,6 +70,8 @@ func (s *streamer) value(v reflect.Value, depth int) error {
 	switch {
 	case depth >= maxStreamDepth:
 		return s.whole(v)
+	case t.Implements(listType):
+		return s.list(v.Interface().(List))
 	case marshals(t):
 		return s.encode(v.Interface())
 	case v.CanAddr() && marshals(reflect.PointerTo(t)):
@@ -111,6 +128,27 @@ func (s *streamer) value(v reflect.Value, depth int) error {
 		return nil
 	}
 	return s.whole(v)
+}
+
+// list writes l element by element.
+func (s *streamer) list(l List) error {
+	n := l.Len()
+	if n == 0 {
+		return s.encode(l)
+	}
+	s.raw("[")
+	for i := range n {
+		if i > 0 {
+			s.raw(",")
+		}
+		var err error
+		if s.elem, err = l.AppendElement(s.elem[:0], i); err != nil {
+			return &json.MarshalerError{Type: reflect.TypeOf(l), Err: err}
+		}
+		s.w.write(s.elem)
+	}
+	s.raw("]")
+	return nil
 }
 
 // whole encodes v in one piece, addressable if it is (encoding/json calls
