@@ -7,6 +7,7 @@ import (
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/decisionjson"
 	"github.com/haproxy-agent/agent/internal/haproxypush"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
@@ -27,10 +28,10 @@ type Status struct {
 	Reload          *ReloadStatus `json:"reload"`
 	// OverrideStateError is why the state file was moved aside at start,
 	// if it was: the overrides it held are no longer in force.
-	OverrideStateError string                `json:"override_state_error,omitempty"`
-	Services           []*evaluator.Decision `json:"services"`
+	OverrideStateError string                 `json:"override_state_error,omitempty"`
+	Services           decisionjson.Decisions `json:"services"`
 	// Servers, in fleet mode, holds each server's decision, by name.
-	Servers []*evaluator.Decision `json:"servers,omitempty"`
+	Servers decisionjson.Decisions `json:"servers,omitempty"`
 	// Overrides, in fleet mode, are the overrides in force for every
 	// server, listed once; each server lists those naming it.
 	Overrides []evaluator.Override `json:"overrides,omitempty"`
