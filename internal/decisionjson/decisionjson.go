@@ -6,9 +6,9 @@
 // A decision, its rules and their values are written straight into one
 // buffer: the list's for MarshalJSON, or, in a document jsonout writes
 // (a Decisions is a jsonout.List), one reused from decision to decision,
-// so that the list is never held whole. /status at 10,000 servers holds hundreds of thousands
-// of them, and encoding each through a struct and an encoder of its own
-// cost several times the document in garbage. Their members and order
+// so that the list is never held whole. /status at 10,000 servers holds
+// hundreds of thousands of them, and encoding each through a struct and
+// an encoder of its own cost several times the document in garbage. Their members and order
 // are those of the json tags of evaluator.Decision, RuleResult and Value.
 package decisionjson
 
