@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
@@ -136,12 +137,16 @@ func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 // outcome) and shared by every reader: at 10,000 servers × 10 rules the
 // document is tens of MB, and one per reader multiplied the agent's
 // memory by the number of readers. One document is built at a time;
-// readers wanting the new one wait for it.
+// readers wanting the new one wait for it. It holds no evaluation alive:
+// the Status it was built from is known by a weak pointer, and the
+// document itself is dropped when a new evaluation is published.
 type statusCache struct {
 	mu   sync.Mutex
-	st   *Status
+	st   weak.Pointer[Status]
 	rl   *ReloadStatus
 	resp jsonout.Response
+	// size is the last document's, for the next one's buffer.
+	size int
 }
 
 // get returns the response for the latest Status, building it if the
@@ -150,7 +155,7 @@ func (c *statusCache) get(a *agent) jsonout.Response {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st, rl := a.status.Load(), a.reloadState.Load()
-	if st == c.st && rl == c.rl && c.resp.Body != nil {
+	if weak.Make(st) == c.st && rl == c.rl && c.resp.Body != nil {
 		return c.resp
 	}
 	doc := *st
@@ -158,12 +163,22 @@ func (c *statusCache) get(a *agent) jsonout.Response {
 	if err := a.overrides.LoadError(); err != nil {
 		doc.OverrideStateError = err.Error()
 	}
-	size := len(c.resp.Body)
-	c.st, c.rl, c.resp = nil, nil, jsonout.Response{} // the old one may go while the new one is built
-	resp, err := jsonout.NewResponse(http.StatusOK, doc, size+size/8)
+	c.st, c.rl, c.resp = weak.Pointer[Status]{}, nil, jsonout.Response{} // the old one may go while the new one is built
+	resp, err := jsonout.NewResponse(http.StatusOK, doc, c.size+c.size/8)
 	if err != nil {
 		a.log.Error("cannot encode /status", "err", err)
 	}
-	c.st, c.rl, c.resp = st, rl, resp
+	c.st, c.rl, c.resp, c.size = weak.Make(st), rl, resp, len(resp.Body)
 	return resp
+}
+
+// drop lets the document of an earlier evaluation go once its readers are
+// done, rather than when the next reader comes, which at idle may be
+// never: the next reader builds the new one. It never waits for a build
+// under way.
+func (c *statusCache) drop() {
+	if c.mu.TryLock() {
+		c.st, c.rl, c.resp = weak.Pointer[Status]{}, nil, jsonout.Response{}
+		c.mu.Unlock()
+	}
 }

@@ -10,13 +10,16 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/internal/override"
+	"github.com/haproxy-agent/agent/internal/statuspage"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -227,4 +230,73 @@ func TestStatusJSONAsEncodingJSON(t *testing.T) {
 			t.Fatalf("document %d:\n got %s\nwant %s", i, resp.Body, want.Bytes())
 		}
 	}
+}
+
+// TestCachesKeepNoOldEvaluation publishes evaluations of a fleet, reading
+// /status and building the status page's snapshot after each: once a
+// newer one is published, an evaluation's Status and its decisions are
+// garbage, whatever the caches built from it, and /status's document of
+// the old evaluation goes with the publication, not at the next read
+// (at idle, perhaps never). Each evaluation at 10,000 servers is tens of
+// MB, and the document of /status tens more.
+func TestCachesKeepNoOldEvaluation(t *testing.T) {
+	var yaml strings.Builder
+	yaml.WriteString("fleet:\n  servers:\n    static:\n")
+	for i := range 200 {
+		fmt.Fprintf(&yaml, "      - web%04d\n", i)
+	}
+	yaml.WriteString("metrics:\n  cpu: host:cpu\nrules:\n  - cpu > 100 => drain\n")
+	f, err := rules.Parse([]byte(yaml.String()), "fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := override.Open("", nil, override.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	a := &agent{log: quietLogger(), overrides: store, history: statuspage.NewHistory(time.Second)}
+	a.reloadState.Store(&ReloadStatus{Success: true})
+	p := &pages{a: a}
+	ev := evaluator.New(f)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var freed atomic.Int64
+	// publish does what the loop does with an evaluation's Status.
+	publish := func(i int) {
+		res := ev.Evaluate(t0.Add(time.Duration(i)*time.Second), evaluator.Snapshot{"cpu": {Value: float64(i)}}, nil)
+		st := newStatus(f, res, &collect.Result{}, time.Millisecond, time.Millisecond)
+		runtime.AddCleanup(st, func(int) { freed.Add(1) }, 0)
+		a.status.Store(st)
+		a.statusJSON.drop()
+	}
+	const n = 20
+	docs := make([]weak.Pointer[byte], n)
+	for i := range n {
+		publish(i)
+		body := a.statusJSON.get(a).Body
+		docs[i] = weak.Make(&body[0])
+		if p.snapshot(a.status.Load()).fleet == nil {
+			t.Fatal("no fleet table")
+		}
+	}
+	// A new evaluation nobody has read yet.
+	publish(n)
+	deadline := time.Now().Add(10 * time.Second) // a hang, not a figure
+	for freed.Load() < n && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := freed.Load(); got != n {
+		t.Errorf("%d of the %d earlier evaluations were freed; want all: a cache keeps them", got, n)
+	}
+	for i, d := range docs {
+		if d.Value() != nil {
+			t.Errorf("/status document of evaluation %d is still held after a newer one was published", i)
+		}
+	}
+	if body := a.statusJSON.get(a).Body; !bytes.Contains(body, []byte(t0.Add(n*time.Second).Format(time.RFC3339))) {
+		t.Errorf("/status after the last evaluation: %.300s", body)
+	}
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(p)
 }
