@@ -4,9 +4,11 @@
 // handlers that serve them.
 //
 // A decision, its rules and their values are written straight into one
-// buffer per list: /status at 10,000 servers holds hundreds of thousands
-// of them, and encoding each through a struct and an encoder of its own
-// cost several times the document in garbage. Their members and order
+// buffer: the list's for MarshalJSON, or, in a document jsonout writes
+// (a Decisions is a jsonout.List), one reused from decision to decision,
+// so that the list is never held whole. /status at 10,000 servers holds
+// hundreds of thousands of them, and encoding each through a struct and
+// an encoder of its own cost several times the document in garbage. Their members and order
 // are those of the json tags of evaluator.Decision, RuleResult and Value.
 package decisionjson
 
@@ -52,6 +54,19 @@ func (ds Decisions) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return append(b, ']'), nil
+}
+
+// Len is the number of decisions: with AppendElement, the list is a
+// jsonout.List, which /status writes a decision at a time rather than
+// the list whole.
+func (ds Decisions) Len() int { return len(ds) }
+
+// AppendElement appends decision i as MarshalJSON writes it in the list.
+func (ds Decisions) AppendElement(b []byte, i int) ([]byte, error) {
+	if ds[i] == nil {
+		return append(b, "null"...), nil
+	}
+	return appendDecision(b, ds[i])
 }
 
 // appendValue writes a value that is not a finite number as null: JSON

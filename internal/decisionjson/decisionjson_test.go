@@ -2,6 +2,7 @@ package decisionjson
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -178,6 +179,7 @@ func TestDecisionJSONAsReference(t *testing.T) {
 		}
 		return time.Unix(1_700_000_000+rng.Int64N(1e8), rng.Int64N(1e9)).In(time.FixedZone("x", 3600*rng.IntN(3)))
 	}
+	var all Decisions
 	for i := range 3000 {
 		d := &evaluator.Decision{Service: str(), Op: ruleset.Op(rng.IntN(3)), Admin: ruleset.Admin(rng.IntN(4)),
 			Weight: rng.IntN(300) - 1, Absolute: rng.IntN(2) == 0, Maxconn: rng.IntN(5) - 1,
@@ -231,6 +233,33 @@ func TestDecisionJSONAsReference(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("decision %d:\n got %s\nwant %s", i, got, want)
+		}
+		all = append(all, d)
+		if i%10 == 0 {
+			all = append(all, nil)
+		}
+	}
+
+	// A document takes a list element by element (jsonout.List), and
+	// encoding/json whole, through MarshalJSON: the same bytes.
+	for _, ds := range []Decisions{all, nil, {}, {nil}, all[:1]} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(struct {
+			L Decisions `json:"l"`
+		}{ds}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := jsonout.Marshal(struct {
+			L Decisions `json:"l"`
+		}{ds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("list of %d decisions written by element differs from MarshalJSON's:\n got %.2000s\nwant %.2000s", len(ds), got, want.Bytes())
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 )
 
@@ -53,62 +54,71 @@ func Marshal(v any) ([]byte, error) { return MarshalSized(v, 0) }
 // size of the last such document, so that a large one is not copied
 // through every doubling of its buffer.
 func MarshalSized(v any, size int) ([]byte, error) {
-	// The encoder writes the compact document in one Write, indented
-	// from there straight into the buffer: encoding/json's own indenting
-	// grows a second buffer by doubling, several times the document in
-	// garbage for a /status of tens of MB.
+	// Structs and slices are encoded member by member, each indented
+	// straight into the buffer as it comes: neither the compact document
+	// nor encoding/json's own indenting copy of it is ever held.
 	w := &indenter{out: make([]byte, 0, size)}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // expressions: "cpu > 0.9", not "cpu \u003e 0.9"
-	if err := enc.Encode(v); err != nil {
+	if err := newStreamer(w).value(reflect.ValueOf(v), 0); err != nil {
 		return nil, fmt.Errorf("encode JSON: %w", err)
 	}
-	return w.out, nil
+	return append(w.out, '\n'), nil
 }
 
-// indenter appends the compact JSON written to it indented as
-// json.Indent(dst, src, "", "  ") does: a member or element per line,
-// "key": value, and empty objects and arrays as {} and [].
-type indenter struct{ out []byte }
+// indenter appends the compact JSON written to it, in pieces of any
+// size, indented as json.Indent(dst, src, "", "  ") does: a member or
+// element per line, "key": value, and empty objects and arrays as {} and
+// [].
+type indenter struct {
+	out               []byte
+	depth             int
+	inString, escaped bool
+	// open is set after '{' or '[': a newline follows unless the next
+	// byte closes it.
+	open bool
+}
 
-func (w *indenter) Write(src []byte) (int, error) {
+func (w *indenter) write(src []byte)       { indent(w, src) }
+func (w *indenter) writeString(src string) { indent(w, src) }
+
+func indent[T string | []byte](w *indenter, src T) {
 	dst := w.out
-	depth := 0
-	inString, escaped := false, false
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if inString {
+		if w.inString {
 			dst = append(dst, c)
 			switch {
-			case escaped:
-				escaped = false
+			case w.escaped:
+				w.escaped = false
 			case c == '\\':
-				escaped = true
+				w.escaped = true
 			case c == '"':
-				inString = false
+				w.inString = false
 			}
 			continue
 		}
+		if w.open {
+			w.open = false
+			if c == '}' || c == ']' {
+				dst = append(dst, c)
+				continue
+			}
+			w.depth++
+			dst = newline(dst, w.depth)
+		}
 		switch c {
 		case '"':
-			inString = true
+			w.inString = true
 			dst = append(dst, c)
 		case '{', '[':
 			dst = append(dst, c)
-			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
-				dst = append(dst, src[i+1])
-				i++
-				continue
-			}
-			depth++
-			dst = newline(dst, depth)
+			w.open = true
 		case '}', ']':
-			depth--
-			dst = newline(dst, depth)
+			w.depth--
+			dst = newline(dst, w.depth)
 			dst = append(dst, c)
 		case ',':
 			dst = append(dst, c)
-			dst = newline(dst, depth)
+			dst = newline(dst, w.depth)
 		case ':':
 			dst = append(dst, ':', ' ')
 		default:
@@ -116,7 +126,6 @@ func (w *indenter) Write(src []byte) (int, error) {
 		}
 	}
 	w.out = dst
-	return len(src), nil
 }
 
 func newline(dst []byte, depth int) []byte {
