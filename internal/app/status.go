@@ -141,35 +141,33 @@ func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 // the Status it was built from is known by a weak pointer, and the
 // document itself is dropped when a new evaluation is published.
 type statusCache struct {
-	mu   sync.Mutex
-	st   weak.Pointer[Status]
-	rl   *ReloadStatus
-	resp jsonout.Response
-	// size is the last document's, for the next one's buffer.
-	size int
+	mu  sync.Mutex
+	st  weak.Pointer[Status]
+	rl  *ReloadStatus
+	doc jsonout.Document
 }
 
-// get returns the response for the latest Status, building it if the
+// get returns the document for the latest Status, building it if the
 // Status or the reload outcome changed since the last build.
-func (c *statusCache) get(a *agent) jsonout.Response {
+func (c *statusCache) get(a *agent) jsonout.Document {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st, rl := a.status.Load(), a.reloadState.Load()
-	if weak.Make(st) == c.st && rl == c.rl && c.resp.Body != nil {
-		return c.resp
+	if weak.Make(st) == c.st && rl == c.rl && c.doc.Len() > 0 {
+		return c.doc
 	}
 	doc := *st
 	doc.Reload = rl
 	if err := a.overrides.LoadError(); err != nil {
 		doc.OverrideStateError = err.Error()
 	}
-	c.st, c.rl, c.resp = weak.Pointer[Status]{}, nil, jsonout.Response{} // the old one may go while the new one is built
-	resp, err := jsonout.NewResponse(http.StatusOK, doc, c.size+c.size/8)
+	c.st, c.rl, c.doc = weak.Pointer[Status]{}, nil, jsonout.Document{} // the old one may go while the new one is built
+	d, err := jsonout.NewDocument(http.StatusOK, doc)
 	if err != nil {
 		a.log.Error("cannot encode /status", "err", err)
 	}
-	c.st, c.rl, c.resp, c.size = weak.Make(st), rl, resp, len(resp.Body)
-	return resp
+	c.st, c.rl, c.doc = weak.Make(st), rl, d
+	return d
 }
 
 // drop lets the document of an earlier evaluation go once its readers are
@@ -178,7 +176,7 @@ func (c *statusCache) get(a *agent) jsonout.Response {
 // under way.
 func (c *statusCache) drop() {
 	if c.mu.TryLock() {
-		c.st, c.rl, c.resp = weak.Pointer[Status]{}, nil, jsonout.Response{}
+		c.st, c.rl, c.doc = weak.Pointer[Status]{}, nil, jsonout.Document{}
 		c.mu.Unlock()
 	}
 }

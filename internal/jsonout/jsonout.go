@@ -54,14 +54,11 @@ func Marshal(v any) ([]byte, error) { return MarshalSized(v, 0) }
 // size of the last such document, so that a large one is not copied
 // through every doubling of its buffer.
 func MarshalSized(v any, size int) ([]byte, error) {
-	// Structs and slices are encoded member by member, each indented
-	// straight into the buffer as it comes: neither the compact document
-	// nor encoding/json's own indenting copy of it is ever held.
 	w := &indenter{out: make([]byte, 0, size)}
-	if err := newStreamer(w).value(reflect.ValueOf(v), 0); err != nil {
-		return nil, fmt.Errorf("encode JSON: %w", err)
+	if err := w.encode(v); err != nil {
+		return nil, err
 	}
-	return append(w.out, '\n'), nil
+	return w.out, nil
 }
 
 // indenter appends the compact JSON written to it, in pieces of any
@@ -75,6 +72,22 @@ type indenter struct {
 	// open is set after '{' or '[': a newline follows unless the next
 	// byte closes it.
 	open bool
+	// chunk, when set, is the size of the buffers the document is
+	// written in: out is moved to chunks when full.
+	chunk  int
+	chunks [][]byte
+}
+
+// encode writes v, ending in a newline. Structs and slices are encoded
+// member by member, each indented straight into the buffer as it comes:
+// neither the compact document nor encoding/json's own indenting copy of
+// it is ever held.
+func (w *indenter) encode(v any) error {
+	if err := newStreamer(w).value(reflect.ValueOf(v), 0); err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	w.writeString("\n")
+	return nil
 }
 
 func (w *indenter) write(src []byte)       { indent(w, src) }
@@ -83,6 +96,11 @@ func (w *indenter) writeString(src string) { indent(w, src) }
 func indent[T string | []byte](w *indenter, src T) {
 	dst := w.out
 	for i := 0; i < len(src); i++ {
+		// The most one byte writes: a newline and indentation before it.
+		if w.chunk > 0 && cap(dst)-len(dst) < 4+2*w.depth {
+			w.chunks = append(w.chunks, dst)
+			dst = make([]byte, 0, max(w.chunk, 4+2*w.depth))
+		}
 		c := src[i]
 		if w.inString {
 			dst = append(dst, c)
@@ -180,11 +198,70 @@ type Response struct {
 func NewResponse(code int, v any, size int) (Response, error) {
 	data, err := MarshalSized(v, size)
 	if err != nil {
-		code = http.StatusInternalServerError
-		msg, _ := json.Marshal(err.Error()) // a string always encodes
-		data = []byte(`{"error": ` + string(msg) + "}\n")
+		return errorResponse(err), err
 	}
-	return Response{Code: code, Body: data}, err
+	return Response{Code: code, Body: data}, nil
+}
+
+func errorResponse(err error) Response {
+	msg, _ := json.Marshal(err.Error()) // a string always encodes
+	return Response{Code: http.StatusInternalServerError, Body: []byte(`{"error": ` + string(msg) + "}\n")}
+}
+
+// chunkSize is the size of a Document's pieces.
+const chunkSize = 256 << 10
+
+// Document is an answer encoded ahead, to be written to many requests, as
+// Response is, but held in pieces of 256 KiB: a document of tens of MB
+// then needs no buffer of its size, grown by doubling on a first encoding
+// or sized from the last one and a little larger, and takes memory as it
+// is written rather than all at once.
+type Document struct {
+	Code   int
+	chunks [][]byte
+	size   int
+}
+
+// NewDocument encodes v as NewResponse does, into pieces: code and v, or
+// 500 and the error as JSON, with the error returned.
+func NewDocument(code int, v any) (Document, error) { return newDocument(code, v, chunkSize) }
+
+func newDocument(code int, v any, chunk int) (Document, error) {
+	w := &indenter{chunk: chunk}
+	w.out = make([]byte, 0, chunk)
+	if err := w.encode(v); err != nil {
+		r := errorResponse(err)
+		return Document{Code: r.Code, chunks: [][]byte{r.Body}, size: len(r.Body)}, err
+	}
+	d := Document{Code: code, chunks: append(w.chunks, w.out)}
+	for _, c := range d.chunks {
+		d.size += len(c)
+	}
+	return d, nil
+}
+
+// Len is the size of the document in bytes; 0 for the zero Document.
+func (d Document) Len() int { return d.size }
+
+// Bytes returns the document in one piece (a copy).
+func (d Document) Bytes() []byte {
+	b := make([]byte, 0, d.size)
+	for _, c := range d.chunks {
+		b = append(b, c...)
+	}
+	return b
+}
+
+// Write sends d; a failed write is the client gone.
+func (d Document) Write(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(d.size))
+	w.WriteHeader(d.Code)
+	for _, c := range d.chunks {
+		if _, err := w.Write(c); err != nil {
+			return
+		}
+	}
 }
 
 // Write sends r; a failed write is the client gone.

@@ -321,8 +321,23 @@ func TestMarshalStructsAsEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if w := want(v); !bytes.Equal(got, w) {
+			w := want(v)
+			if !bytes.Equal(got, w) {
 				t.Fatalf("document %d (%T):\n got %s\nwant %s", i, v, got, w)
+			}
+			// In pieces of any size, down to a byte.
+			chunk := 1 + rng.IntN(64)
+			doc, err := newDocument(http.StatusOK, v, chunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := doc.Bytes(); !bytes.Equal(got, w) || doc.Len() != len(w) {
+				t.Fatalf("document %d (%T) in pieces of %d bytes, %d long:\n got %s\nwant %s", i, v, chunk, doc.Len(), got, w)
+			}
+			for _, c := range doc.chunks {
+				if cap(c) > max(chunk, 4+2*32) {
+					t.Fatalf("a piece of %d bytes, want %d", cap(c), chunk)
+				}
 			}
 		}
 	}
@@ -336,10 +351,34 @@ func TestMarshalStructsAsEncodingJSON(t *testing.T) {
 	if data, err := Marshal(bad); !errors.As(err, &ute) || data != nil {
 		t.Errorf("Marshal of a NaN deep in a document: %q, %v; want no document and encoding/json's error", data, err)
 	}
+	if doc, err := NewDocument(http.StatusOK, bad); !errors.As(err, &ute) || doc.Code != http.StatusInternalServerError || !strings.Contains(string(doc.Bytes()), "unsupported value: NaN") {
+		t.Errorf("NewDocument of a NaN deep in a document: %d %q, %v; want a 500 with the error", doc.Code, doc.Bytes(), err)
+	}
 	bad = gen(0)
 	bad.List = docList{"a", "fail"}
 	var me *json.MarshalerError
 	if data, err := Marshal(bad); !errors.As(err, &me) || data != nil || !strings.Contains(err.Error(), "json: error calling MarshalJSON for type jsonout.docList: cannot") {
 		t.Errorf("Marshal of a list whose element fails: %q, %v; want no document and encoding/json's error", data, err)
+	}
+}
+
+// TestDocumentWrite sends a document held in many pieces as one body of
+// the right length, with its code.
+func TestDocumentWrite(t *testing.T) {
+	v := map[string][]string{"a": {strings.Repeat("x", 3*chunkSize), "y"}, "b": nil}
+	doc, err := NewDocument(http.StatusAccepted, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.chunks) < 4 {
+		t.Fatalf("%d pieces, want 4 or more", len(doc.chunks))
+	}
+	want, _ := Marshal(v)
+	rec := httptest.NewRecorder()
+	doc.Write(rec)
+	if rec.Code != http.StatusAccepted || !bytes.Equal(rec.Body.Bytes(), want) ||
+		rec.Header().Get("Content-Length") != strconv.Itoa(len(want)) || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("Write: %d, %d bytes (Content-Length %s, Content-Type %s); want 202 and the %d bytes of Marshal",
+			rec.Code, rec.Body.Len(), rec.Header().Get("Content-Length"), rec.Header().Get("Content-Type"), len(want))
 	}
 }
