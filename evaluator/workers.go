@@ -19,17 +19,25 @@ type worker struct {
 	machine vm.VM
 }
 
-// parallel calls do(w, lo, hi) over [0, n) in chunks, on up to e.procs
-// goroutines at once (the caller's among them), each with a worker of its
-// own, and returns once every chunk is done. Chunks are handed out in
-// order but finish in any: do must write only what belongs to its range.
-// A panic in do is raised again in the caller.
+// parallel calls do(w, lo, hi) over [0, n) in chunks of the size chunk,
+// on up to e.procs goroutines at once (the caller's among them), each with
+// a worker of its own, and returns once every chunk is done. Chunks are
+// handed out in order but finish in any: do must write only what belongs
+// to its range. A panic in do is raised again in the caller.
 func (e *Evaluator) parallel(n int, do func(w *worker, lo, hi int)) {
+	e.parallelBy(n, (n+chunk-1)/chunk, do)
+}
+
+// parallelBy is parallel over [0, n) cut into the given number of chunks
+// (at least 1, at most n), thus on as many goroutines at most.
+func (e *Evaluator) parallelBy(n, chunks int, do func(w *worker, lo, hi int)) {
+	chunks = max(min(chunks, n), 1)
+	size := (n + chunks - 1) / chunks
 	procs := e.procs
 	if procs <= 0 {
 		procs = runtime.GOMAXPROCS(0)
 	}
-	procs = min(procs, (n+chunk-1)/chunk)
+	procs = min(procs, chunks)
 	for len(e.workers) < max(procs, 1) {
 		e.workers = append(e.workers, &worker{})
 	}
@@ -55,11 +63,11 @@ func (e *Evaluator) parallel(n int, do func(w *worker, lo, hi int)) {
 			}
 		}()
 		for {
-			lo := int(next.Add(chunk)) - chunk
+			lo := int(next.Add(int64(size))) - size
 			if lo >= n {
 				return
 			}
-			do(w, lo, min(lo+chunk, n))
+			do(w, lo, min(lo+size, n))
 		}
 	}
 	var wg sync.WaitGroup
