@@ -372,7 +372,7 @@ func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 
 // evaluateListed decides for every listed server (once for one listed
 // twice), as if the guardrail did not exist. The decisions, rule results
-// and values of all servers share a few large allocations, since a fleet
+// and values of a run of servers share a few allocations, since a fleet
 // has thousands. Servers are independent until the guardrail: a large
 // fleet's are decided in parallel (see parallel), each into its own
 // places, and gathered in the order listed.
@@ -394,26 +394,29 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 		batch = append(batch, srv)
 	}
 	table := e.vectorTable(batch, vecs)
-	decisions := make([]Decision, len(batch))
-	results := make([]RuleResult, len(batch)*nr)
-	vc := e.valueCap
-	values := make([]Value, len(batch)*vc)
-	e.parallel(len(batch), func(w *worker, lo, hi int) {
-		for k := lo; k < hi; k++ {
-			d := &decisions[k]
-			d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
-			e.evaluateServer(now, w, batch[k], k, vecs, table, d, values[k*vc:k*vc:(k+1)*vc], overrides)
-		}
-	})
 	c := fleetCycle{
-		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(batch))},
+		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, len(batch), len(e.fleet))}, // room for those no longer listed
 		listed: batch,
 	}
+	vc := e.valueCap
+	e.parallel(len(batch), func(w *worker, lo, hi int) {
+		// Each run of servers has its own few allocations, zeroed by the
+		// worker that fills them rather than all up front.
+		n := hi - lo
+		decisions := make([]Decision, n)
+		results := make([]RuleResult, n*nr)
+		values := make([]Value, n*vc)
+		for k := range n {
+			d := &decisions[k]
+			d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
+			e.evaluateServer(now, w, batch[lo+k], lo+k, vecs, table, d, values[k*vc:k*vc:(k+1)*vc], overrides)
+			c.res.Servers[lo+k] = d
+		}
+	})
 	for k, srv := range batch {
-		d := &decisions[k]
+		d := c.res.Servers[k]
 		c.classify(now, srv, d, d.byOverride)
 		srv.last = d
-		c.res.Servers = append(c.res.Servers, d)
 	}
 	return c
 }
