@@ -19,12 +19,12 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // Evaluator evaluates the rules of one rule file over time.
 type Evaluator struct {
-	file *rules.File
+	file *ruleset.File
 	// states[s][r] is the state of rule r of service s.
 	states [][]ruleState
 	// replies[s] is the reply state of service s.
@@ -109,7 +109,7 @@ type ruleState struct {
 }
 
 // New returns an Evaluator for f with every rule inactive.
-func New(f *rules.File) *Evaluator {
+func New(f *ruleset.File) *Evaluator {
 	e := &Evaluator{
 		file:    f,
 		states:  make([][]ruleState, len(f.Services)),
@@ -127,7 +127,7 @@ func New(f *rules.File) *Evaluator {
 		e.run[i] = make([]bool, len(s.Rules))
 		shared := false
 		for j, r := range s.Rules {
-			e.states[i][j] = ruleState{state: Inactive, weight: rules.Unset}
+			e.states[i][j] = ruleState{state: Inactive, weight: ruleset.Unset}
 			e.actions[i][j] = r.Action.String()
 			if r.Weight != nil {
 				e.actions[i][j] = joinAction(e.actions[i][j], "weight "+r.WeightExpr)
@@ -156,14 +156,14 @@ func New(f *rules.File) *Evaluator {
 }
 
 // File returns the rule file the Evaluator evaluates.
-func (e *Evaluator) File() *rules.File { return e.file }
+func (e *Evaluator) File() *ruleset.File { return e.file }
 
 // Reload returns an Evaluator for f that keeps the state of every rule whose
 // service, name and expressions are unchanged (other rules start inactive)
 // and the reply state (phase, restore windows, ramp) of every service that
 // is still there. e itself is left as it was, so a caller can still discard
 // the result.
-func (e *Evaluator) Reload(f *rules.File) *Evaluator {
+func (e *Evaluator) Reload(f *ruleset.File) *Evaluator {
 	n := New(f)
 	for i, s := range f.Services {
 		for j, old := range e.file.Services {
@@ -325,8 +325,8 @@ func (e *Evaluator) load(snap Snapshot) {
 // rr is zero (freshly allocated): only the fields that are not are
 // written, one by one, which costs a fleet less than a whole RuleResult
 // written a hundred thousand times. The expressions run on m in env.
-func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values []Value, rr *RuleResult, m *vm.VM, env map[string]any) {
-	rr.Name, rr.Expr, rr.Weight, rr.Values = r.Name, r.Expr, rules.Unset, values
+func (e *Evaluator) evalRule(now time.Time, r *ruleset.Rule, st *ruleState, values []Value, rr *RuleResult, m *vm.VM, env map[string]any) {
+	rr.Name, rr.Expr, rr.Weight, rr.Values = r.Name, r.Expr, ruleset.Unset, values
 	rr.Outcome, rr.Error = condition(r, values, m, env)
 	if rr.Outcome == True && r.Weight != nil {
 		if w, err := weight(r, m, env); err != nil {
@@ -339,9 +339,9 @@ func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values
 	cond := rr.Outcome
 	if cond == Unknown {
 		switch r.OnMissing {
-		case rules.Skip:
+		case ruleset.Skip:
 			cond = False
-		case rules.Fire:
+		case ruleset.Fire:
 			cond = True
 		}
 	}
@@ -378,7 +378,7 @@ func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values
 }
 
 // condition evaluates the rule's when expression on m in env.
-func condition(r *rules.Rule, values []Value, m *vm.VM, env map[string]any) (Outcome, string) {
+func condition(r *ruleset.Rule, values []Value, m *vm.VM, env map[string]any) (Outcome, string) {
 	for _, v := range values {
 		if v.Missing != "" {
 			return Unknown, ""
@@ -396,7 +396,7 @@ func condition(r *rules.Rule, values []Value, m *vm.VM, env map[string]any) (Out
 
 // weight evaluates a rule's weight expression on m in env to an integer
 // percent.
-func weight(r *rules.Rule, m *vm.VM, env map[string]any) (int, error) {
+func weight(r *ruleset.Rule, m *vm.VM, env map[string]any) (int, error) {
 	out, err := m.Run(r.Weight, env)
 	if err != nil {
 		return 0, err
@@ -413,7 +413,7 @@ func weight(r *rules.Rule, m *vm.VM, env map[string]any) (int, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("weight is %v", f)
 	}
-	return int(math.Round(math.Max(0, math.Min(f, rules.MaxWeight)))), nil
+	return int(math.Round(math.Max(0, math.Min(f, ruleset.MaxWeight)))), nil
 }
 
 // runError renders an evaluation error on one line: expr's own text adds

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // fleetServer is the state one fleet server carries between evaluations:
@@ -67,7 +67,7 @@ func (e *Evaluator) newServer(name string) *fleetServer {
 		env:     make(map[string]any, n),
 	}
 	for j := range srv.states {
-		srv.states[j] = ruleState{state: Inactive, weight: rules.Unset}
+		srv.states[j] = ruleState{state: Inactive, weight: ruleset.Unset}
 	}
 	if line, ok := e.told[name]; ok {
 		srv.reply.resume(line)
@@ -240,9 +240,9 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 // none after it, with why. Churn in discovery thus cannot grow the fleet,
 // its memory, /metrics or /status.
 func (e *Evaluator) admit(now time.Time, servers []string) ([]string, string) {
-	limit := rules.MaxFleetServers
+	limit := ruleset.MaxFleetServers
 	if n := len(e.file.Services[0].Rules); n > 0 {
-		limit = min(limit, rules.MaxFleetRuleStates/n)
+		limit = min(limit, ruleset.MaxFleetRuleStates/n)
 	}
 	listed := make(map[string]struct{}, len(servers))
 	for _, name := range servers {
@@ -317,7 +317,7 @@ func (srv *fleetServer) outBy() string {
 // for the first time since (the server then goes on as any other), or is
 // pending, or cannot tell (a value missing, with on_missing: keep, which
 // keeps the state the rule had: firing).
-func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
+func (e *Evaluator) stillWanted(svc *ruleset.Service, d *Decision) bool {
 	wanted := false
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
@@ -327,7 +327,7 @@ func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
 		switch {
 		case rr.State == Firing:
 			return false
-		case rr.State == Pending, rr.Outcome == Unknown && r.OnMissing == rules.Keep:
+		case rr.State == Pending, rr.Outcome == Unknown && r.OnMissing == ruleset.Keep:
 			wanted = true
 		}
 	}
@@ -336,7 +336,7 @@ func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
 
 // takesOut reports whether rule r, firing, takes the server out of
 // rotation: down, drain, maint or a weight of 0%.
-func (e *Evaluator) takesOut(r *rules.Rule, rr *RuleResult) bool {
+func (e *Evaluator) takesOut(r *ruleset.Rule, rr *RuleResult) bool {
 	a := r.Action
 	a.Weight = e.ruleWeight(r, rr)
 	return a.Out()
@@ -506,7 +506,7 @@ func (e *Evaluator) forgetAfter() time.Duration {
 	if fa := e.file.Fleet.ForgetAfter; fa > 0 {
 		return fa
 	}
-	return rules.DefaultForgetAfter
+	return ruleset.DefaultForgetAfter
 }
 
 // unlistedRestore is the decision for a server no longer listed that
@@ -518,7 +518,7 @@ func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
 	svc := e.file.Services[0]
 	d := &Decision{
 		Service: svc.Name, Server: srv.name,
-		Op: rules.Up, Admin: rules.Ready, Weight: max(def.Weight, 1), Maxconn: rules.Unset,
+		Op: ruleset.Up, Admin: ruleset.Ready, Weight: max(def.Weight, 1), Maxconn: ruleset.Unset,
 		Phase: Restoring, full: true, Firing: noneFiring, Rules: []RuleResult{},
 		Description: "no longer discovered: restored", Stale: true, Restore: true, prev: srv.last,
 	}
@@ -535,7 +535,7 @@ func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
 // restores reports whether d, once HAProxy is told it, puts the server
 // back in rotation: up ready at a weight above 0.
 func restores(d *Decision) bool {
-	return d.full && !d.Out() && d.Admin == rules.Ready
+	return d.full && !d.Out() && d.Admin == ruleset.Ready
 }
 
 // AwaitPolls makes a fleet server that HAProxy may hold out of rotation
