@@ -14,8 +14,8 @@ import (
 // finish together even when one is slowed, and the runs' own allocations
 // stay few and large.
 const (
-	chunk         = 128
-	chunksPerProc = 8
+	chunk         = 256
+	chunksPerProc = 4
 )
 
 // worker is what one goroutine evaluating fleet servers owns: an
