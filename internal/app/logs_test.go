@@ -16,6 +16,7 @@ import (
 // one string, a metric going stale logged once, an unchanged file on
 // SIGHUP and a reload at info, every message lowercase.
 func TestLogs(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	exp := newExporter(t)
 	exp.set("queue_depth", 600)
@@ -91,6 +92,7 @@ rules:
 // TestStatusJSONReadable: /status writes expressions as they are, without
 // \u003e, and no -1 placeholder for an unset maxconn or weight.
 func TestStatusJSONReadable(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	writeAtomic(t, path, stormA)
@@ -108,6 +110,7 @@ func TestStatusJSONReadable(t *testing.T) {
 // is logged after the reload itself, so that the log reads in the order
 // things happened.
 func TestReloadLoggedBeforeItsReplyChange(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	exp := newExporter(t)
 	exp.set("queue_depth", 600)
