@@ -71,8 +71,10 @@ rules:
 	})
 	writeAtomic(t, path, strings.Replace(rules, "weight 50%", "weight 40%", 1))
 	reloadNow(ag)
+	// By the request or, on a loaded machine, by the file watcher first
+	// (trigger="file changed").
 	waitFor(t, "the reload log", func() bool {
-		return count(`level=INFO source=\S+ msg="rule file reloaded" trigger=\S+ file=\S+ rules=2 hash=[0-9a-f]{12}`) >= 1
+		return count(`level=INFO source=\S+ msg="rule file reloaded" trigger=("[^"]*"|\S+) file=\S+ rules=2 hash=[0-9a-f]{12}`) >= 1
 	})
 
 	first := regexp.MustCompile(`msg="?(.)`)
