@@ -2,9 +2,11 @@
 // reply per service, keeping each rule's state (pending, firing) from one
 // evaluation to the next.
 //
-// It is pure: no I/O, no clock of its own (the caller passes the time), no
-// goroutines. An Evaluator is owned by one goroutine; its Results are
-// immutable once returned and may be shared.
+// It is pure: no I/O, no clock of its own (the caller passes the time). An
+// Evaluator is owned by one goroutine; its Results are immutable once
+// returned and may be shared. A large fleet's servers are evaluated by a few
+// goroutines at once (one per processor at most), all done before Evaluate
+// returns.
 package evaluator
 
 import (
@@ -17,20 +19,19 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // Evaluator evaluates the rules of one rule file over time.
 type Evaluator struct {
-	file *rules.File
+	file *ruleset.File
 	// states[s][r] is the state of rule r of service s.
 	states [][]ruleState
 	// replies[s] is the reply state of service s.
 	replies []replyState
-	// env is the expression environment in use: every declared metric by
-	// name. It is sharedEnv, or in fleet mode the server's being evaluated.
-	env       map[string]any
-	sharedEnv map[string]any
+	// env is the expression environment outside fleet mode: every
+	// declared metric by name (a fleet server has its own).
+	env map[string]any
 	// last holds the values currently boxed in env, to skip re-boxing.
 	last    []float64
 	missing []string
@@ -39,8 +40,14 @@ type Evaluator struct {
 	// run[s][r] says that rule r of service s reads consecutive metrics
 	// (most read one): its values are then a run of the service's values
 	// of every metric, shared, rather than a copy of its own.
-	run      [][]bool
-	machine  vm.VM
+	run [][]bool
+	// machine runs the expressions outside fleet mode; workers, one per
+	// goroutine, run a fleet's.
+	machine vm.VM
+	workers []*worker
+	// procs is how many goroutines may evaluate a fleet at once; 0 is
+	// GOMAXPROCS.
+	procs    int
 	valueCap int
 
 	// fleet holds, in fleet mode, every known server's state by name.
@@ -99,7 +106,7 @@ type ruleState struct {
 }
 
 // New returns an Evaluator for f with every rule inactive.
-func New(f *rules.File) *Evaluator {
+func New(f *ruleset.File) *Evaluator {
 	e := &Evaluator{
 		file:    f,
 		states:  make([][]ruleState, len(f.Services)),
@@ -117,7 +124,7 @@ func New(f *rules.File) *Evaluator {
 		e.run[i] = make([]bool, len(s.Rules))
 		shared := false
 		for j, r := range s.Rules {
-			e.states[i][j] = ruleState{state: Inactive, weight: rules.Unset}
+			e.states[i][j] = ruleState{state: Inactive, weight: ruleset.Unset}
 			e.actions[i][j] = r.Action.String()
 			if r.Weight != nil {
 				e.actions[i][j] = joinAction(e.actions[i][j], "weight "+r.WeightExpr)
@@ -136,7 +143,6 @@ func New(f *rules.File) *Evaluator {
 		e.env[m.Name] = math.NaN()
 		e.last[i] = math.NaN()
 	}
-	e.sharedEnv = e.env
 	if f.Fleet != nil {
 		e.noSample = make([]string, len(f.Metrics))
 		for i := range f.Metrics {
@@ -147,14 +153,14 @@ func New(f *rules.File) *Evaluator {
 }
 
 // File returns the rule file the Evaluator evaluates.
-func (e *Evaluator) File() *rules.File { return e.file }
+func (e *Evaluator) File() *ruleset.File { return e.file }
 
 // Reload returns an Evaluator for f that keeps the state of every rule whose
 // service, name and expressions are unchanged (other rules start inactive)
 // and the reply state (phase, restore windows, ramp) of every service that
 // is still there. e itself is left as it was, so a caller can still discard
 // the result.
-func (e *Evaluator) Reload(f *rules.File) *Evaluator {
+func (e *Evaluator) Reload(f *ruleset.File) *Evaluator {
 	n := New(f)
 	for i, s := range f.Services {
 		for j, old := range e.file.Services {
@@ -237,7 +243,7 @@ func (e *Evaluator) EvaluateServers(now time.Time, servers []string, snap Snapsh
 	values := make([]Value, 0, e.valueCap)
 	for i, svc := range e.file.Services {
 		d := &Decision{Service: svc.Name, Rules: make([]RuleResult, len(svc.Rules))}
-		values = e.evalService(now, i, e.states[i], d, values, e.last, e.missing)
+		values = e.evalService(now, i, e.states[i], d, values, e.last, e.missing, &e.machine, e.env)
 		e.decide(now, svc, d, set, &e.replies[i], svc.Name, "")
 		res.Services[i] = d
 	}
@@ -245,9 +251,10 @@ func (e *Evaluator) EvaluateServers(now time.Time, servers []string, snap Snapsh
 }
 
 // evalService runs the rules of service i over the values last and
-// missing (by metric index) with the rule states states, filling d.Rules.
-// The values each rule read are appended to values, which is returned.
-func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Decision, values []Value, last []float64, missing []string) []Value {
+// missing (by metric index) with the rule states states, filling d.Rules,
+// on machine m in the expression environment env (last, boxed). The values
+// each rule read are appended to values, which is returned.
+func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Decision, values []Value, last []float64, missing []string, m *vm.VM, env map[string]any) []Value {
 	all := -1 // where the values of every metric start in values, once written
 	for j, r := range e.file.Services[i].Rules {
 		var vs []Value
@@ -267,7 +274,7 @@ func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Dec
 			}
 			vs = values[start:len(values):len(values)]
 		}
-		e.evalRule(now, r, &states[j], vs, &d.Rules[j])
+		e.evalRule(now, r, &states[j], vs, &d.Rules[j], m, env)
 		d.Rules[j].Action = e.actions[i][j]
 	}
 	return values
@@ -312,11 +319,12 @@ func (e *Evaluator) load(snap Snapshot) {
 
 // evalRule computes the rule's condition and advances its state, into rr:
 // the result is written in place, not copied, once per rule and server.
-func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values []Value, rr *RuleResult) {
-	*rr = RuleResult{Name: r.Name, Expr: r.Expr, Weight: rules.Unset, Values: values}
-	rr.Outcome, rr.Error = e.condition(r, values)
+// The expressions run on m in env.
+func (e *Evaluator) evalRule(now time.Time, r *ruleset.Rule, st *ruleState, values []Value, rr *RuleResult, m *vm.VM, env map[string]any) {
+	*rr = RuleResult{Name: r.Name, Expr: r.Expr, Weight: ruleset.Unset, Values: values}
+	rr.Outcome, rr.Error = condition(r, values, m, env)
 	if rr.Outcome == True && r.Weight != nil {
-		if w, err := e.weight(r); err != nil {
+		if w, err := weight(r, m, env); err != nil {
 			rr.Outcome, rr.Error = Unknown, runError(err)
 		} else {
 			st.weight = w
@@ -326,9 +334,9 @@ func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values
 	cond := rr.Outcome
 	if cond == Unknown {
 		switch r.OnMissing {
-		case rules.Skip:
+		case ruleset.Skip:
 			cond = False
-		case rules.Fire:
+		case ruleset.Fire:
 			cond = True
 		}
 	}
@@ -364,14 +372,14 @@ func (e *Evaluator) evalRule(now time.Time, r *rules.Rule, st *ruleState, values
 	}
 }
 
-// condition evaluates the rule's when expression.
-func (e *Evaluator) condition(r *rules.Rule, values []Value) (Outcome, string) {
+// condition evaluates the rule's when expression on m in env.
+func condition(r *ruleset.Rule, values []Value, m *vm.VM, env map[string]any) (Outcome, string) {
 	for _, v := range values {
 		if v.Missing != "" {
 			return Unknown, ""
 		}
 	}
-	out, err := e.machine.Run(r.When, e.env)
+	out, err := m.Run(r.When, env)
 	if err != nil {
 		return Unknown, runError(err)
 	}
@@ -381,9 +389,10 @@ func (e *Evaluator) condition(r *rules.Rule, values []Value) (Outcome, string) {
 	return False, ""
 }
 
-// weight evaluates a rule's weight expression to an integer percent.
-func (e *Evaluator) weight(r *rules.Rule) (int, error) {
-	out, err := e.machine.Run(r.Weight, e.env)
+// weight evaluates a rule's weight expression on m in env to an integer
+// percent.
+func weight(r *ruleset.Rule, m *vm.VM, env map[string]any) (int, error) {
+	out, err := m.Run(r.Weight, env)
 	if err != nil {
 		return 0, err
 	}
@@ -399,7 +408,7 @@ func (e *Evaluator) weight(r *rules.Rule) (int, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("weight is %v", f)
 	}
-	return int(math.Round(math.Max(0, math.Min(f, rules.MaxWeight)))), nil
+	return int(math.Round(math.Max(0, math.Min(f, ruleset.MaxWeight)))), nil
 }
 
 // runError renders an evaluation error on one line: expr's own text adds

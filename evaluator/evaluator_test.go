@@ -71,7 +71,7 @@ func (b *builder) rule(service string, r rules.Rule) *rules.Rule {
 			b.t.Fatal(err)
 		}
 	}
-	r.Needs = b.file.MetricsRead(r.When, r.Weight)
+	r.Needs = rules.MetricsRead(b.file, r.When, r.Weight)
 	if r.Action.Maxconn != rules.Unset {
 		svc.UsesMaxconn = true
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // fleetServer is the state one fleet server carries between evaluations:
@@ -67,7 +67,7 @@ func (e *Evaluator) newServer(name string) *fleetServer {
 		env:     make(map[string]any, n),
 	}
 	for j := range srv.states {
-		srv.states[j] = ruleState{state: Inactive, weight: rules.Unset}
+		srv.states[j] = ruleState{state: Inactive, weight: ruleset.Unset}
 	}
 	if line, ok := e.told[name]; ok {
 		srv.reply.resume(line)
@@ -169,9 +169,9 @@ func (e *Evaluator) evaluateFleet(now time.Time, servers []string, snap Snapshot
 // none after it, with why. Churn in discovery thus cannot grow the fleet,
 // its memory, /metrics or /status.
 func (e *Evaluator) admit(now time.Time, servers []string) ([]string, string) {
-	limit := rules.MaxFleetServers
+	limit := ruleset.MaxFleetServers
 	if n := len(e.file.Services[0].Rules); n > 0 {
-		limit = min(limit, rules.MaxFleetRuleStates/n)
+		limit = min(limit, ruleset.MaxFleetRuleStates/n)
 	}
 	listed := make(map[string]struct{}, len(servers))
 	for _, name := range servers {
@@ -246,7 +246,7 @@ func (srv *fleetServer) outBy() string {
 // for the first time since (the server then goes on as any other), or is
 // pending, or cannot tell (a value missing, with on_missing: keep, which
 // keeps the state the rule had: firing).
-func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
+func (e *Evaluator) stillWanted(svc *ruleset.Service, d *Decision) bool {
 	wanted := false
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
@@ -256,7 +256,7 @@ func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
 		switch {
 		case rr.State == Firing:
 			return false
-		case rr.State == Pending, rr.Outcome == Unknown && r.OnMissing == rules.Keep:
+		case rr.State == Pending, rr.Outcome == Unknown && r.OnMissing == ruleset.Keep:
 			wanted = true
 		}
 	}
@@ -265,7 +265,7 @@ func (e *Evaluator) stillWanted(svc *rules.Service, d *Decision) bool {
 
 // takesOut reports whether rule r, firing, takes the server out of
 // rotation: down, drain, maint or a weight of 0%.
-func (e *Evaluator) takesOut(r *rules.Rule, rr *RuleResult) bool {
+func (e *Evaluator) takesOut(r *ruleset.Rule, rr *RuleResult) bool {
 	a := r.Action
 	a.Weight = e.ruleWeight(r, rr)
 	return a.Out()
@@ -302,18 +302,14 @@ func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 // evaluateListed decides for every listed server (once for one listed
 // twice), as if the guardrail did not exist. The decisions, rule results
 // and values of all servers share a few large allocations, since a fleet
-// has thousands.
+// has thousands. Servers are independent until the guardrail: a large
+// fleet's are decided in parallel (see parallel), each into its own
+// places, and gathered in the order listed.
 func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Sample, overrides *overrideSet) fleetCycle {
 	svc := e.file.Services[0]
 	nr := len(svc.Rules)
-	decisions := make([]Decision, len(servers))
-	results := make([]RuleResult, len(servers)*nr)
-	values := make([]Value, 0, len(servers)*e.valueCap)
-	c := fleetCycle{
-		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(servers))},
-		listed: make([]*fleetServer, 0, len(servers)),
-	}
-	for k, name := range servers {
+	batch := make([]*fleetServer, 0, len(servers))
+	for _, name := range servers {
 		srv := e.fleet[name]
 		if srv == nil {
 			srv = e.newServer(name)
@@ -324,26 +320,46 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 			continue // listed twice
 		}
 		srv.gen, srv.seen = e.gen, now
-		e.serverValues(srv, vecs)
+		batch = append(batch, srv)
+	}
+	decisions := make([]Decision, len(batch))
+	results := make([]RuleResult, len(batch)*nr)
+	vc := e.valueCap
+	values := make([]Value, len(batch)*vc)
+	e.parallel(len(batch), func(w *worker, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			d := &decisions[k]
+			d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
+			e.evaluateServer(now, w, batch[k], vecs, d, values[k*vc:k*vc:(k+1)*vc], overrides)
+		}
+	})
+	c := fleetCycle{
+		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(batch))},
+		listed: batch,
+	}
+	for k, srv := range batch {
 		d := &decisions[k]
-		d.Service, d.Server, d.prev = svc.Name, name, srv.last
-		d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
-		e.env = srv.env
-		values = e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing)
-		srv.resumed = srv.resumed && srv.out && e.stillWanted(svc, d)
-		d.kept = srv.resumed
-		// While HAProxy may hold it out, its reply carries the restore.
-		srv.reply.unrestored = srv.out
-		srv.saved = srv.reply
-		overrideOut := e.decide(now, svc, d, overrides, &srv.reply, name, "")
-		d.byOverride = overrideOut
-		c.classify(now, srv, d, overrideOut)
+		c.classify(now, srv, d, d.byOverride)
 		srv.last = d
-		c.listed = append(c.listed, srv)
 		c.res.Servers = append(c.res.Servers, d)
 	}
-	e.env = e.sharedEnv
 	return c
+}
+
+// evaluateServer decides for srv over vecs into d (its Rules in place),
+// appending the values its rules read to values, on worker w: it touches
+// nothing another server's evaluation does.
+func (e *Evaluator) evaluateServer(now time.Time, w *worker, srv *fleetServer, vecs []*Sample, d *Decision, values []Value, overrides *overrideSet) {
+	svc := e.file.Services[0]
+	e.serverValues(srv, vecs)
+	d.Service, d.Server, d.prev = svc.Name, srv.name, srv.last
+	e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing, &w.machine, srv.env)
+	srv.resumed = srv.resumed && srv.out && e.stillWanted(svc, d)
+	d.kept = srv.resumed
+	// While HAProxy may hold it out, its reply carries the restore.
+	srv.reply.unrestored = srv.out
+	srv.saved = srv.reply
+	d.byOverride = e.decide(now, svc, d, overrides, &srv.reply, srv.name, "")
 }
 
 // classify counts srv, just decided as d, among the servers an override
@@ -414,7 +430,7 @@ func (e *Evaluator) forgetAfter() time.Duration {
 	if fa := e.file.Fleet.ForgetAfter; fa > 0 {
 		return fa
 	}
-	return rules.DefaultForgetAfter
+	return ruleset.DefaultForgetAfter
 }
 
 // unlistedRestore is the decision for a server no longer listed that
@@ -426,7 +442,7 @@ func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
 	svc := e.file.Services[0]
 	d := &Decision{
 		Service: svc.Name, Server: srv.name,
-		Op: rules.Up, Admin: rules.Ready, Weight: max(def.Weight, 1), Maxconn: rules.Unset,
+		Op: ruleset.Up, Admin: ruleset.Ready, Weight: max(def.Weight, 1), Maxconn: ruleset.Unset,
 		Phase: Restoring, full: true, Firing: noneFiring, Rules: []RuleResult{},
 		Description: "no longer discovered: restored", Stale: true, Restore: true, prev: srv.last,
 	}
@@ -443,7 +459,7 @@ func (e *Evaluator) unlistedRestore(now time.Time, srv *fleetServer) *Decision {
 // restores reports whether d, once HAProxy is told it, puts the server
 // back in rotation: up ready at a weight above 0.
 func restores(d *Decision) bool {
-	return d.full && !d.Out() && d.Admin == rules.Ready
+	return d.full && !d.Out() && d.Admin == ruleset.Ready
 }
 
 // AwaitPolls makes a fleet server that HAProxy may hold out of rotation

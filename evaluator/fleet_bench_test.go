@@ -3,11 +3,9 @@ package evaluator
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"testing"
 	"time"
 
-	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/rules"
 )
 
@@ -124,28 +122,4 @@ func limitsFleet(b *testing.B, servers int) (*Evaluator, []Snapshot) {
 		}
 	}
 	return New(bl.file), snaps
-}
-
-// BenchmarkMarshalFleetLimits encodes the result of a 10,000-server cycle
-// as /status does (one document, into a buffer of the last one's size),
-// reporting the bytes allocated per byte of document: encoding each
-// decision, rule and value through an encoder of its own cost about 11.
-func BenchmarkMarshalFleetLimits(b *testing.B) {
-	e, snaps := limitsFleet(b, 10000)
-	res := e.Evaluate(t0, snaps[0], nil)
-	doc, err := jsonout.MarshalSized(res, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	b.ReportAllocs()
-	for b.Loop() {
-		if doc, err = jsonout.MarshalSized(res, len(doc)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/float64(len(doc)), "alloc/docbyte")
-	b.ReportMetric(float64(len(doc)), "docbytes")
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // Phase says what the agent has to say to HAProxy, and so what its reply
@@ -41,9 +41,9 @@ type Ramp struct {
 // evaluation, before the reply state decides what is said.
 type want struct {
 	// Action holds the words and numbers wanted; Maxconn is the limit
-	// held, or rules.Unset. Weight is the percent wanted.
-	rules.Action
-	// abs is the absolute weight wanted, or rules.Unset: it wins over
+	// held, or ruleset.Unset. Weight is the percent wanted.
+	ruleset.Action
+	// abs is the absolute weight wanted, or ruleset.Unset: it wins over
 	// the percent.
 	abs int
 	// pinned is set when an override in force sets the admin word or the
@@ -66,7 +66,7 @@ type replyState struct {
 	holding    bool
 	releasedAt time.Time
 	// out is whether the last evaluation wanted drain, maint or down;
-	// weight is the last weight the agent applied, rules.Unset before any.
+	// weight is the last weight the agent applied, ruleset.Unset before any.
 	out    bool
 	weight int
 	// The ramp in progress, if ramping.
@@ -82,7 +82,7 @@ type replyState struct {
 	unrestored bool
 }
 
-func newReplyState() replyState { return replyState{weight: rules.Unset} }
+func newReplyState() replyState { return replyState{weight: ruleset.Unset} }
 
 // resume seeds a fresh state with the reply the agent last sent before it
 // restarted: a plain "up" means HAProxy holds nothing of the agent's, so no
@@ -93,10 +93,10 @@ func (rs *replyState) resume(line string) {
 	}
 	rs.resumed = true
 	line, _, _ = strings.Cut(line, "#")
-	told := rules.NewAction()
+	told := ruleset.NewAction()
 	for _, w := range strings.Fields(line) {
-		op, isOp := rules.LookupOp(w)
-		admin, isAdmin := rules.LookupAdmin(w)
+		op, isOp := ruleset.LookupOp(w)
+		admin, isAdmin := ruleset.LookupAdmin(w)
 		switch {
 		case isOp:
 			told.Op = op
@@ -113,8 +113,8 @@ func (rs *replyState) resume(line string) {
 		}
 	}
 	rs.out = told.Out()
-	rs.toldFull = told.Op.IsDown() || told.Admin != rules.NoAdmin || told.Weight != rules.Unset
-	if told.Weight != rules.Unset {
+	rs.toldFull = told.Op.IsDown() || told.Admin != ruleset.NoAdmin || told.Weight != ruleset.Unset
+	if told.Weight != ruleset.Unset {
 		rs.weight = told.Weight
 	}
 }
@@ -126,24 +126,24 @@ func (rs *replyState) startRamp(now time.Time, from, to int) {
 // isNeutral reports whether w asks for nothing HAProxy would not do on its
 // own: up (or the default), ready, 100%.
 func (w *want) isNeutral() bool {
-	return !w.Op.IsDown() && w.Admin == rules.Ready && w.Weight == 100 && w.abs == rules.Unset && !w.pinned
+	return !w.Op.IsDown() && w.Admin == ruleset.Ready && w.Weight == 100 && w.abs == ruleset.Unset && !w.pinned
 }
 
 // apply turns what is wanted into d's reply at now, advancing the state:
 // the ramp, the phase, and which parts the reply carries.
-func (rs *replyState) apply(now time.Time, cfg *rules.Reply, usesMaxconn bool, w want, d *Decision) {
+func (rs *replyState) apply(now time.Time, cfg *ruleset.Reply, usesMaxconn bool, w want, d *Decision) {
 	rs.start(now, usesMaxconn)
 	w.Weight = rs.ramp(now, cfg, w.Out(), w.Weight, d)
 	acting := !w.isNeutral()
 	restoring := rs.restoreWindow(now, cfg, acting)
-	held := w.Maxconn != rules.Unset
+	held := w.Maxconn != ruleset.Unset
 	releasing := rs.releaseWindow(now, cfg, usesMaxconn, held)
 	maxconn := w.Maxconn
 	if releasing {
 		maxconn = cfg.Maxconn
 	}
 	d.Op, d.Admin, d.Weight, d.Maxconn = w.Op, w.Admin, w.Weight, maxconn
-	d.Absolute = w.abs != rules.Unset
+	d.Absolute = w.abs != ruleset.Unset
 	if d.Absolute {
 		// No ramp: the agent cannot tell what percent an absolute
 		// weight is of the server's own.
@@ -173,7 +173,7 @@ func (rs *replyState) start(now time.Time, usesMaxconn bool) {
 // climbing back after the server was out or its weight rose, so that it
 // does not take a full share of traffic at once. Only the weight sent
 // differs from the target; out (the server wanted out) ends any ramp.
-func (rs *replyState) ramp(now time.Time, cfg *rules.Reply, out bool, target int, d *Decision) int {
+func (rs *replyState) ramp(now time.Time, cfg *ruleset.Reply, out bool, target int, d *Decision) int {
 	weight := target
 	d.Ramp = nil
 	switch {
@@ -184,7 +184,7 @@ func (rs *replyState) ramp(now time.Time, cfg *rules.Reply, out bool, target int
 		rs.startRamp(now, max(cfg.MinWeight, 1), target)
 	case rs.ramping:
 		rs.rampTo = max(rs.rampTo, target)
-	case rs.weight != rules.Unset && target > rs.weight:
+	case rs.weight != ruleset.Unset && target > rs.weight:
 		rs.startRamp(now, rs.weight, target)
 	}
 	if rs.ramping {
@@ -207,7 +207,7 @@ func (rs *replyState) ramp(now time.Time, cfg *rules.Reply, out bool, target int
 // is restoring: it stopped acting less than reply.restore_for ago (or
 // reply.restore_always is set), so the reply still carries ready and the
 // weight to undo what it said.
-func (rs *replyState) restoreWindow(now time.Time, cfg *rules.Reply, acting bool) (restoring bool) {
+func (rs *replyState) restoreWindow(now time.Time, cfg *ruleset.Reply, acting bool) (restoring bool) {
 	switch {
 	case acting:
 		rs.calmSince = time.Time{}
@@ -221,7 +221,7 @@ func (rs *replyState) restoreWindow(now time.Time, cfg *rules.Reply, acting bool
 // releaseWindow is restoreWindow for maxconn: it records whether a limit
 // is held and reports whether the reply must still carry reply.maxconn to
 // undo one the agent let go of.
-func (rs *replyState) releaseWindow(now time.Time, cfg *rules.Reply, usesMaxconn, held bool) (releasing bool) {
+func (rs *replyState) releaseWindow(now time.Time, cfg *ruleset.Reply, usesMaxconn, held bool) (releasing bool) {
 	switch {
 	case held:
 		rs.releasedAt = time.Time{}
@@ -236,7 +236,7 @@ func (rs *replyState) releaseWindow(now time.Time, cfg *rules.Reply, usesMaxconn
 // setPhase sets d.Phase and, while restoring, d.QuietAt: when the last
 // open restore window closes and the reply goes quiet (never, with
 // reply.restore_always). acting includes holding a maxconn.
-func (rs *replyState) setPhase(cfg *rules.Reply, d *Decision, acting, restoring, releasing bool) {
+func (rs *replyState) setPhase(cfg *ruleset.Reply, d *Decision, acting, restoring, releasing bool) {
 	d.QuietAt = time.Time{}
 	switch {
 	case acting:

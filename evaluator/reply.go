@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // MaxDescription is the longest description HAProxy keeps; longer ones are
@@ -30,12 +30,12 @@ var noneFiring = []string{}
 // the server out of rotation (the guardrail): their op and admin words give
 // way to up and ready, and hold leads the description. It reports whether
 // an override in force takes the server out of rotation.
-func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overrides *overrideSet, rs *replyState, target, hold string) (overrideOut bool) {
+func (e *Evaluator) decide(now time.Time, svc *ruleset.Service, d *Decision, overrides *overrideSet, rs *replyState, target, hold string) (overrideOut bool) {
 	w := e.combineRules(svc, d)
 	if hold != "" {
 		// Held in rotation, and a weight of 0% is out too: hold it at
 		// min_weight, but above 0.
-		w.Op, w.Admin = rules.Up, rules.Ready
+		w.Op, w.Admin = ruleset.Up, ruleset.Ready
 		w.Weight = max(w.Weight, e.file.Reply.MinWeight, 1)
 	}
 	applied := overrides.forTarget(now, svc.Name, target)
@@ -44,9 +44,9 @@ func (e *Evaluator) decide(now time.Time, svc *rules.Service, d *Decision, overr
 	w.overlay(ov)
 	d.Description = e.describe(svc, d, applied, hold)
 
-	w.Weight = min(w.Weight, rules.MaxWeight)
+	w.Weight = min(w.Weight, ruleset.MaxWeight)
 	// A held server says up ready at its weight on every poll.
-	w.pinned = ov.Admin != rules.NoAdmin || ov.Weight != rules.Unset || ov.abs != rules.Unset || hold != ""
+	w.pinned = ov.Admin != ruleset.NoAdmin || ov.Weight != ruleset.Unset || ov.abs != ruleset.Unset || hold != ""
 	rs.apply(now, &e.file.Reply, svc.UsesMaxconn, w, d)
 	d.Reply = reuseReply(d)
 	return ov.Out()
@@ -131,10 +131,10 @@ func combined(in []Override, defWeight int) applied {
 // rule sets. Combining does not depend on rule order (maint over drain
 // over ready, the lowest weight, the lowest real maxconn), except that the
 // first down-type rule in file order names the operational word. maxconn
-// stays rules.Unset when no rule sets one.
-func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
+// stays ruleset.Unset when no rule sets one.
+func (e *Evaluator) combineRules(svc *ruleset.Service, d *Decision) want {
 	def := e.file.Reply.Default
-	w := want{Action: rules.NewAction(), abs: rules.Unset}
+	w := want{Action: ruleset.NewAction(), abs: ruleset.Unset}
 	d.Firing = noneFiring
 	for j, r := range svc.Rules {
 		rr := &d.Rules[j]
@@ -145,7 +145,7 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 			d.Firing = append(d.Firing, r.Name)
 		}
 		a := r.Action
-		if a.Op.IsDown() && w.Op == rules.NoOp {
+		if a.Op.IsDown() && w.Op == ruleset.NoOp {
 			w.Op = a.Op
 		}
 		if a.Admin > w.Admin {
@@ -153,18 +153,18 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 		}
 		if a.Absolute {
 			w.abs = minWeight(w.abs, a.Weight)
-		} else if rw := e.ruleWeight(r, rr); rw != rules.Unset {
+		} else if rw := e.ruleWeight(r, rr); rw != ruleset.Unset {
 			w.Weight = minWeight(w.Weight, rw)
 		}
 		w.Maxconn = minMaxconn(w.Maxconn, a.Maxconn)
 	}
-	if w.Op == rules.NoOp {
+	if w.Op == ruleset.NoOp {
 		w.Op = def.Op
 	}
-	if w.Admin == rules.NoAdmin {
+	if w.Admin == ruleset.NoAdmin {
 		w.Admin = def.Admin
 	}
-	if w.Weight == rules.Unset {
+	if w.Weight == ruleset.Unset {
 		w.Weight = def.Weight
 	}
 	return w
@@ -173,11 +173,11 @@ func (e *Evaluator) combineRules(svc *rules.Service, d *Decision) want {
 // counts reports whether rule r's action is part of d: it is firing, or
 // d keeps a server out after a restart (see Resume) and r would take it
 // out and has not let go.
-func (e *Evaluator) counts(r *rules.Rule, rr *RuleResult, d *Decision) bool {
+func (e *Evaluator) counts(r *ruleset.Rule, rr *RuleResult, d *Decision) bool {
 	if rr.State == Firing {
 		return true
 	}
-	return d.kept && e.takesOut(r, rr) && (rr.State == Pending || rr.Outcome == Unknown && r.OnMissing == rules.Keep)
+	return d.kept && e.takesOut(r, rr) && (rr.State == Pending || rr.Outcome == Unknown && r.OnMissing == ruleset.Keep)
 }
 
 // inForce returns the overrides that apply now to the service named svc
@@ -195,42 +195,42 @@ func inForce(now time.Time, overrides []Override, svc, target string) []Override
 }
 
 // combineOverrides combines the overrides in force as rules combine, part
-// by part; a part none sets stays empty or rules.Unset so that the rules
+// by part; a part none sets stays empty or ruleset.Unset so that the rules
 // keep it. ready means "ignore the rules' admin word and weight" and loses
 // to any other override's admin word; when it counts, it
 // restores the default weight unless an override sets one. ready reports
 // whether it counts.
 func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
-	ov.Weight, ov.abs, ov.Maxconn = rules.Unset, rules.Unset, rules.Unset
+	ov.Weight, ov.abs, ov.Maxconn = ruleset.Unset, ruleset.Unset, ruleset.Unset
 	for _, o := range in {
-		if o.Action.Admin == rules.Ready {
+		if o.Action.Admin == ruleset.Ready {
 			ready = true
 		} else if o.Action.Admin > ov.Admin {
 			ov.Admin = o.Action.Admin
 		}
 	}
-	ready = ready && ov.Admin == rules.NoAdmin
+	ready = ready && ov.Admin == ruleset.NoAdmin
 	for _, o := range in {
 		a := o.Action
-		if a.Admin == rules.Ready && !ready {
+		if a.Admin == ruleset.Ready && !ready {
 			continue
 		}
 		switch {
 		case a.Op.IsDown() && !ov.Op.IsDown():
 			ov.Op = a.Op
-		case a.Op != rules.NoOp && ov.Op == rules.NoOp:
+		case a.Op != ruleset.NoOp && ov.Op == ruleset.NoOp:
 			ov.Op = a.Op
 		}
 		if a.Absolute {
 			ov.abs = minWeight(ov.abs, a.Weight)
-		} else if a.Weight != rules.Unset {
+		} else if a.Weight != ruleset.Unset {
 			ov.Weight = minWeight(ov.Weight, a.Weight)
 		}
 		ov.Maxconn = minMaxconn(ov.Maxconn, a.Maxconn)
 	}
 	if ready {
-		ov.Admin = rules.Ready
-		if ov.Weight == rules.Unset && ov.abs == rules.Unset {
+		ov.Admin = ruleset.Ready
+		if ov.Weight == ruleset.Unset && ov.abs == ruleset.Unset {
 			ov.Weight = defWeight
 		}
 	}
@@ -241,19 +241,19 @@ func combineOverrides(in []Override, defWeight int) (ov want, ready bool) {
 // ov sets replaces w's. The weight is one part, percent or absolute: an
 // override setting either replaces both of the rules'.
 func (w *want) overlay(ov want) {
-	if ov.Op != rules.NoOp {
+	if ov.Op != ruleset.NoOp {
 		w.Op = ov.Op
 	}
-	if ov.Admin != rules.NoAdmin {
+	if ov.Admin != ruleset.NoAdmin {
 		w.Admin = ov.Admin
 	}
-	if ov.Weight != rules.Unset || ov.abs != rules.Unset {
+	if ov.Weight != ruleset.Unset || ov.abs != ruleset.Unset {
 		w.abs = ov.abs
-		if ov.Weight != rules.Unset {
+		if ov.Weight != ruleset.Unset {
 			w.Weight = ov.Weight
 		}
 	}
-	if ov.Maxconn != rules.Unset {
+	if ov.Maxconn != ruleset.Unset {
 		w.Maxconn = ov.Maxconn
 	}
 }
@@ -262,16 +262,16 @@ func (w *want) overlay(ov want) {
 // stats page sees why: hold first, then the overrides that set a part of
 // the reply, then the firing rules not wholly overridden. ov is
 // d.Overrides combined.
-func (e *Evaluator) describe(svc *rules.Service, d *Decision, ov applied, hold string) string {
+func (e *Evaluator) describe(svc *ruleset.Service, d *Decision, ov applied, hold string) string {
 	var ruleParts []string
 	for j, r := range svc.Rules {
 		if !e.counts(r, &d.Rules[j], d) {
 			continue
 		}
 		a := r.Action
-		if a.Op != rules.NoOp && ov.ov.Op == rules.NoOp || a.Admin != rules.NoAdmin && ov.ov.Admin == rules.NoAdmin ||
-			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != rules.Unset) && ov.ov.Weight == rules.Unset && ov.ov.abs == rules.Unset ||
-			a.Maxconn != rules.Unset && ov.ov.Maxconn == rules.Unset {
+		if a.Op != ruleset.NoOp && ov.ov.Op == ruleset.NoOp || a.Admin != ruleset.NoAdmin && ov.ov.Admin == ruleset.NoAdmin ||
+			(a.Absolute || e.ruleWeight(r, &d.Rules[j]) != ruleset.Unset) && ov.ov.Weight == ruleset.Unset && ov.ov.abs == ruleset.Unset ||
+			a.Maxconn != ruleset.Unset && ov.ov.Maxconn == ruleset.Unset {
 			ruleParts = append(ruleParts, r.Label())
 		}
 	}
@@ -297,12 +297,12 @@ func overrideParts(in []Override, ov want, ready bool) []string {
 	n := 0
 	for _, o := range in {
 		a := o.Action
-		if a.Admin == rules.Ready && !ready {
+		if a.Admin == ruleset.Ready && !ready {
 			continue
 		}
-		if a.Op != rules.NoOp && a.Op == ov.Op || a.Admin != rules.NoAdmin && a.Admin == ov.Admin ||
-			a.Weight != rules.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.Weight) ||
-			a.Maxconn != rules.Unset && a.Maxconn == ov.Maxconn {
+		if a.Op != ruleset.NoOp && a.Op == ov.Op || a.Admin != ruleset.NoAdmin && a.Admin == ov.Admin ||
+			a.Weight != ruleset.Unset && (a.Absolute && a.Weight == ov.abs || !a.Absolute && a.Weight == ov.Weight) ||
+			a.Maxconn != ruleset.Unset && a.Maxconn == ov.Maxconn {
 			p := "override: " + o.Reason
 			parts = append(parts, p)
 			if n += len(p) + 2; n > MaxDescription {
@@ -323,26 +323,26 @@ func reuseReply(d *Decision) string {
 	return formatReply(d)
 }
 
-// minWeight combines two weights of one kind: the lower wins; rules.Unset
+// minWeight combines two weights of one kind: the lower wins; ruleset.Unset
 // is none.
 func minWeight(a, b int) int {
-	if a == rules.Unset || b != rules.Unset && b < a {
+	if a == ruleset.Unset || b != ruleset.Unset && b < a {
 		return b
 	}
 	return a
 }
 
 // ruleWeight is the weight percent a firing rule asks for, floored at
-// min_weight, or rules.Unset (also for an absolute weight).
-func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
+// min_weight, or ruleset.Unset (also for an absolute weight).
+func (e *Evaluator) ruleWeight(r *ruleset.Rule, rr *RuleResult) int {
 	if r.Action.Absolute {
-		return rules.Unset
+		return ruleset.Unset
 	}
 	w := r.Action.Weight
 	if r.Weight != nil {
 		w = rr.Weight
 	}
-	if w == rules.Unset {
+	if w == ruleset.Unset {
 		return w
 	}
 	return max(w, e.file.Reply.MinWeight)
@@ -352,9 +352,9 @@ func (e *Evaluator) ruleWeight(r *rules.Rule, rr *RuleResult) int {
 // (unlimited) is no limit and loses to any real one.
 func minMaxconn(a, b int) int {
 	switch {
-	case a == rules.Unset || a == 0 && b != rules.Unset:
+	case a == ruleset.Unset || a == 0 && b != ruleset.Unset:
 		return b
-	case b == rules.Unset || b == 0:
+	case b == ruleset.Unset || b == 0:
 		return a
 	}
 	return min(a, b)
@@ -397,7 +397,7 @@ func formatReply(d *Decision) string {
 			b = append(b, '%')
 		}
 	}
-	if d.Maxconn != rules.Unset {
+	if d.Maxconn != ruleset.Unset {
 		b = append(b, " maxconn:"...)
 		b = strconv.AppendInt(b, int64(d.Maxconn), 10)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // Sample is one metric's value in a snapshot, or why there is none.
@@ -34,8 +34,8 @@ type Override struct {
 	Service string `json:"service"`
 	// Action holds the words and numbers that win; unset parts are left to
 	// the rules.
-	Action rules.Action `json:"action"`
-	Reason string       `json:"reason"`
+	Action ruleset.Action `json:"action"`
+	Reason string         `json:"reason"`
 	// Created is when the override was made.
 	Created time.Time `json:"created"`
 	// Expires is when it stops applying; zero never.
@@ -83,7 +83,7 @@ type RuleResult struct {
 	// "weight EXPR" here and its value in Weight.
 	Action string `json:"action"`
 	// Weight is the computed weight percent of a `weight:` rule, or
-	// rules.Unset (left out of JSON).
+	// ruleset.Unset (left out of JSON).
 	Weight int `json:"weight"`
 	// Values are the metrics the rule's expressions read.
 	Values []Value `json:"values"`
@@ -93,18 +93,18 @@ type RuleResult struct {
 
 // Decision is the reply for one service and how it came about.
 type Decision struct {
-	Service string   `json:"service"`
-	Op      rules.Op `json:"op"`
+	Service string     `json:"service"`
+	Op      ruleset.Op `json:"op"`
 	// Admin is the administrative word the agent wants; the reply carries
 	// it (and Weight) only in the acting and restoring phases.
-	Admin rules.Admin `json:"admin"`
+	Admin ruleset.Admin `json:"admin"`
 	// Weight is the weight percent the agent applies now: the target, or
 	// the ramp's current step; with Absolute, the absolute weight.
 	Weight int `json:"weight"`
 	// Absolute says Weight is an absolute weight (the reply's weight:N,
 	// HAProxy 3.1+), not a percent of the server line's weight.
 	Absolute bool `json:"absolute,omitempty"`
-	// Maxconn is the maxconn sent, or rules.Unset when the reply carries
+	// Maxconn is the maxconn sent, or ruleset.Unset when the reply carries
 	// none (left out of JSON).
 	Maxconn int `json:"maxconn"`
 	// Phase says what the reply carries: everything (acting, restoring)
@@ -159,8 +159,8 @@ type Decision struct {
 }
 
 // Action returns the words and numbers the decision wants, as one action.
-func (d *Decision) Action() rules.Action {
-	return rules.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Absolute: d.Absolute, Maxconn: d.Maxconn}
+func (d *Decision) Action() ruleset.Action {
+	return ruleset.Action{Op: d.Op, Admin: d.Admin, Weight: d.Weight, Absolute: d.Absolute, Maxconn: d.Maxconn}
 }
 
 // Why HAProxy may hold a fleet server out of rotation (Decision.OutBy).
@@ -170,7 +170,7 @@ const (
 )
 
 // Out reports whether the decision takes the server out of rotation, as
-// rules.Action.Out defines it.
+// ruleset.Action.Out defines it.
 func (d *Decision) Out() bool { return d.Action().Out() }
 
 // RulesOut reports whether the rules, not an override, take the server
@@ -226,7 +226,7 @@ func (r *Result) Server(name string) *Decision {
 // or nil.
 func (r *Result) Service(name string) *Decision {
 	if name == "" {
-		name = rules.DefaultService
+		name = ruleset.DefaultService
 	}
 	for _, d := range r.Services {
 		if d.Service == name {

@@ -9,25 +9,11 @@ import (
 	"github.com/haproxy-agent/agent/internal/yamlnode"
 )
 
-// The words of an action, the one list every package uses (overrides,
-// test files, the agent's metrics). Read them; do not modify them.
-var (
-	// OpWords set the operational state, Action.Op.
-	OpWords = opNames[1:]
-	// AdminWords set the administrative state, Action.Admin.
-	AdminWords = adminNames[1:]
-)
-
 // actionWords are the words an action may hold, for suggestions.
 var actionWords = slices.Concat(OpWords, AdminWords, []string{"weight", "maxconn"})
 
 // validActions lists what an action may hold, for messages.
 var validActions = strings.Join(slices.Concat(OpWords, AdminWords, []string{"weight N%", "weight N", "maxconn N"}), ", ")
-
-// NewAction returns an action that sets nothing.
-func NewAction() Action {
-	return Action{Weight: Unset, Maxconn: Unset}
-}
 
 // ParseAction parses action text such as "drain, weight 10%": words
 // separated by commas and/or spaces, case-insensitive. The words are up,

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/units"
+
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // The defaults of the rule file, each defined here once: the parser applies
@@ -31,8 +33,9 @@ const (
 	// DefaultFleetLabel is the label whose value names a fleet server when
 	// the file does not say: Prometheus' own name for a scrape target.
 	DefaultFleetLabel = "instance"
-	// DefaultForgetAfter is fleet.forget_after when the file does not say.
-	DefaultForgetAfter = 10 * time.Minute
+	// DefaultForgetAfter is fleet.forget_after when the file does not say
+	// (defined beside Fleet, which the evaluator reads without this package).
+	DefaultForgetAfter = ruleset.DefaultForgetAfter
 )
 
 // DefaultReply is reply.default: what the agent wants when no rule fires.

@@ -15,7 +15,7 @@ func (p *parser) history(f *File, m *Metric, src *Source, d metricDoc) bool {
 		}
 		return true
 	}
-	if src.HasQuery() {
+	if HasQuery(src) {
 		p.errorf(h.key, ctx, "history is for %s metrics: a %s metric's query is its own history", selectKinds(), src.Kind)
 		return false
 	}
@@ -41,7 +41,7 @@ func (p *parser) historySource(f *File, d metricDoc) (string, bool) {
 	h, hs, ctx := d.history, d.historySource, d.ctx
 	var proms []string
 	for _, s := range f.Sources {
-		if s.HasQuery() {
+		if HasQuery(s) {
 			proms = append(proms, s.Name)
 		}
 	}
@@ -55,7 +55,7 @@ func (p *parser) historySource(f *File, d metricDoc) (string, bool) {
 		case s == nil:
 			p.errorf(hs.val, ctx, "history_source: undeclared source %q (prometheus sources: %s)", name, listOrNone(proms))
 			return "", false
-		case !s.HasQuery():
+		case !HasQuery(s):
 			p.errorf(hs.val, ctx, "history_source: %q is a %s source; history is read from a prometheus source (%s)", name, s.Kind, listOrNone(proms))
 			return "", false
 		}

@@ -10,7 +10,7 @@ import (
 // MetricsRead returns, sorted, the indexes in f.Metrics of the metrics
 // that the programs read; nil programs are skipped. It is what Rule.Needs
 // holds for a rule's When and Weight, for rules built in code.
-func (f *File) MetricsRead(progs ...*vm.Program) []int {
+func MetricsRead(f *File, progs ...*vm.Program) []int {
 	index := make(map[string]int, len(f.Metrics))
 	for _, m := range f.Metrics {
 		index[m.Name] = m.Index

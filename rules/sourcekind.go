@@ -113,9 +113,9 @@ func andList(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-// HasQuery reports whether the metrics of the source are PromQL queries,
+// HasQuery reports whether the metrics of source s are PromQL queries,
 // their own history, rather than series selected from what it reads.
-func (s *Source) HasQuery() bool {
+func HasQuery(s *Source) bool {
 	k := kindOf(s.Kind)
 	return k != nil && k.query
 }

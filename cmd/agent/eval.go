@@ -15,6 +15,7 @@ import (
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
 	"github.com/haproxy-agent/agent/internal/cycle"
+	"github.com/haproxy-agent/agent/internal/decisionjson"
 	"github.com/haproxy-agent/agent/internal/jsonout"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/source"
@@ -129,12 +130,12 @@ type report struct {
 	// ReadIntervalSeconds is, when a rate: true metric was read, how far
 	// apart the two reads its rate needs were; 0 when the sources were
 	// read once.
-	ReadIntervalSeconds float64               `json:"read_interval_seconds,omitempty"`
-	Metrics             []reportMetric        `json:"metrics"`
-	Services            []*evaluator.Decision `json:"services"`
+	ReadIntervalSeconds float64                `json:"read_interval_seconds,omitempty"`
+	Metrics             []reportMetric         `json:"metrics"`
+	Services            decisionjson.Decisions `json:"services"`
 	// Servers and Guardrail are the fleet's, in fleet mode.
-	Servers   []*evaluator.Decision `json:"servers,omitempty"`
-	Guardrail *evaluator.Guardrail  `json:"guardrail,omitempty"`
+	Servers   decisionjson.Decisions `json:"servers,omitempty"`
+	Guardrail *evaluator.Guardrail   `json:"guardrail,omitempty"`
 	result    *evaluator.Result
 	live      *collect.Result
 	one       bool // --server: print the one server in full

@@ -67,8 +67,12 @@ type agent struct {
 	eval     *evaluator.Evaluator
 	lastSnap *collect.Result
 	replies  map[string]string
+	// changes are the reply changes of the evaluation being published,
+	// from stateRecorder to statusPublisher.
+	changes []statuspage.Change
 	// polls publishes the replies to the responder; publishers are all
-	// that each evaluation is handed to, polls first.
+	// that each evaluation is handed to, in order: the state file, the
+	// poll table, then the rest (see agent.publish).
 	polls      *pollTable
 	publishers []Publisher
 	// took is how long the cycle being published took.
@@ -123,7 +127,7 @@ func newAgent(o Options) (*agent, error) {
 	}
 	a.resp = newResponder(o)
 	a.polls = newPollTable(a.resp)
-	a.publishers = append([]Publisher{a.polls, statusPublisher{a}}, o.Publishers...)
+	a.publishers = append([]Publisher{stateRecorder{a}, a.polls, statusPublisher{a}}, o.Publishers...)
 	a.metrics = newMetrics(a, o.Registry)
 	data, name, err := a.read()
 	if err != nil {

@@ -85,12 +85,20 @@ func (a *agent) fleetChanges(res *evaluator.Result) (changes []statuspage.Change
 	if len(added) > 0 {
 		a.log.Info("fleet servers added", "count", len(added), "first", added[0], "last", added[len(added)-1], "known", len(res.Servers))
 	}
+	var forgotten []string
 	for key := range a.replies {
 		if len(key) > 7 && key[:7] == "server/" && !seen[key] {
-			a.log.Info("server forgotten: no longer discovered, and in rotation in HAProxy or silent for forget_after; its polls get an empty line", "server", key[7:])
+			forgotten = append(forgotten, key[7:])
+			a.log.Debug("server forgotten", "server", key[7:])
 			delete(a.replies, key)
 			delete(a.outBy, key[7:])
 		}
+	}
+	if len(forgotten) > 0 {
+		// One line for all of them, as for servers added: under churn a
+		// fleet forgets hundreds at a time.
+		slices.Sort(forgotten)
+		a.log.Info("fleet servers forgotten: no longer discovered, and in rotation in HAProxy or silent for forget_after; their polls get an empty line", "count", len(forgotten), "first", forgotten[0], "last", forgotten[len(forgotten)-1], "known", len(res.Servers))
 	}
 	if g := res.Guardrail; g != nil {
 		held := len(g.Held)

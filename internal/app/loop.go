@@ -121,9 +121,9 @@ func (a *agent) evaluate(now time.Time, collectTook time.Duration) {
 	a.publish(res)
 }
 
-// publishStatus logs and records the reply changes of res, and publishes
-// it to /status, /metrics and the status page.
-func (a *agent) publishStatus(res *evaluator.Result) {
+// recordReplies logs the reply changes of res and records them in the
+// state file, and keeps the changes for publishStatus.
+func (a *agent) recordReplies(res *evaluator.Result) {
 	rs := a.current()
 	var changes []statuspage.Change
 	fleetChanged := false
@@ -142,7 +142,15 @@ func (a *agent) publishStatus(res *evaluator.Result) {
 	if len(changes) > 0 || fleetChanged {
 		a.saveReplies(res)
 	}
+	a.changes = changes
+}
 
+// publishStatus publishes res to /status, /metrics and the status page,
+// with the reply changes recordReplies found.
+func (a *agent) publishStatus(res *evaluator.Result) {
+	rs := a.current()
+	changes := a.changes
+	a.changes = nil
 	st := newStatus(rs.file, res, a.lastSnap, a.took.evaluate, a.took.collect)
 	if a.group != nil {
 		gs := a.group.Status()
@@ -157,6 +165,7 @@ func (a *agent) publishStatus(res *evaluator.Result) {
 		}
 	}
 	a.status.Store(st)
+	a.statusJSON.drop()
 	a.metrics.evaluated(a.took.evaluate + a.took.collect)
 }
 

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/override"
 	"github.com/haproxy-agent/agent/internal/statuspage"
+	"github.com/haproxy-agent/agent/rules"
 )
 
 // targetKind is what a decision answers for on the status page.
@@ -94,9 +96,12 @@ type pages struct {
 	snap *pageSnapshot
 }
 
-// pageSnapshot is what the page shows of one evaluation (one Status).
+// pageSnapshot is what the page shows of one evaluation (one Status). It
+// knows the Status by a weak pointer: a snapshot kept after a new
+// evaluation must not keep the old one's decisions alive.
 type pageSnapshot struct {
-	st         *Status
+	st         weak.Pointer[Status]
+	file       *rules.File
 	fleet      *statuspage.Fleet
 	thresholds map[string][]statuspage.Threshold
 }
@@ -106,11 +111,11 @@ type pageSnapshot struct {
 func (p *pages) snapshot(st *Status) *pageSnapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.snap != nil && p.snap.st == st {
+	if p.snap != nil && p.snap.st == weak.Make(st) {
 		return p.snap
 	}
-	s := &pageSnapshot{st: st}
-	if p.snap != nil && p.snap.st.file == st.file {
+	s := &pageSnapshot{st: weak.Make(st), file: st.file}
+	if p.snap != nil && p.snap.file == st.file {
 		s.thresholds = p.snap.thresholds
 	} else {
 		s.thresholds = statuspage.Thresholds(st.file)

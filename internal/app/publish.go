@@ -16,8 +16,9 @@ type Publisher interface {
 	Publish(res *evaluator.Result)
 }
 
-// publish hands res to every publisher: the poll table first, so that
-// HAProxy's polls see the new replies before anything else happens.
+// publish hands res to every publisher, in order: the state file first,
+// then the poll table, so that HAProxy's polls see the new replies before
+// anything else happens but never before the state file records them.
 func (a *agent) publish(res *evaluator.Result) {
 	for _, p := range a.publishers {
 		p.Publish(res)
@@ -100,9 +101,18 @@ func (p *pollTable) reportPolls(now time.Time, e *evaluator.Evaluator) {
 	}
 }
 
-// statusPublisher keeps what the agent shows of each evaluation: reply
-// changes logged and recorded in the state file, /status, /metrics and the
-// status page's history.
+// stateRecorder logs the reply changes of each evaluation and records
+// them in the state file, with the fleet servers HAProxy may hold out and
+// why. It runs before the poll table: from the moment HAProxy can be told
+// a line, the state file has it, so that a crash right after a drain was
+// answered cannot lose it (the restarted agent counts that server out
+// from its first evaluation).
+type stateRecorder struct{ a *agent }
+
+func (p stateRecorder) Publish(res *evaluator.Result) { p.a.recordReplies(res) }
+
+// statusPublisher keeps what the agent shows of each evaluation: /status,
+// /metrics and the status page's history.
 type statusPublisher struct{ a *agent }
 
 func (p statusPublisher) Publish(res *evaluator.Result) { p.a.publishStatus(res) }

@@ -93,37 +93,48 @@ func (a *agent) publishOutSet(res *evaluator.Result, gate *replica.Gate) {
 
 // registerGroupMetrics exports the group's state.
 func registerGroupMetrics(reg prometheus.Registerer, g *replica.Group) {
+	reg.MustRegister(groupCollector{g})
+}
+
+// The replica group's series, read from one Group.Status per scrape.
+var (
+	etcdUpDesc = prometheus.NewDesc("haproxy_agent_etcd_up",
+		"Whether the agent reads the replica group's state from etcd (0: fail-static, no further server let out).", nil, nil)
+	etcdLeaderDesc = prometheus.NewDesc("haproxy_agent_etcd_leader",
+		"Whether this replica leads the group: it decides the fleet's out-set.", nil, nil)
+	etcdReplicasDesc = prometheus.NewDesc("haproxy_agent_etcd_replicas",
+		"Live replicas of the group, as this replica last read them.", nil, nil)
+	etcdRevisionDesc = prometheus.NewDesc("haproxy_agent_etcd_out_set_revision",
+		"etcd revision of the latest out-set read.", nil, nil)
+	etcdPublishedDesc = prometheus.NewDesc("haproxy_agent_etcd_out_set_timestamp_seconds",
+		"When the leader published the latest out-set read (Unix seconds; 0 before any).", nil, nil)
+)
+
+// groupCollector exports a replica group's state: one consistent reading
+// of it per scrape, taken under the group's lock once.
+type groupCollector struct{ g *replica.Group }
+
+func (c groupCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{etcdUpDesc, etcdLeaderDesc, etcdReplicasDesc, etcdRevisionDesc, etcdPublishedDesc} {
+		ch <- d
+	}
+}
+
+func (c groupCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.g.Status()
 	b2f := func(b bool) float64 {
 		if b {
 			return 1
 		}
 		return 0
 	}
-	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "haproxy_agent_etcd_up",
-			Help: "Whether the agent reads the replica group's state from etcd (0: fail-static, no further server let out).",
-		}, func() float64 { return b2f(g.Status().Up) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "haproxy_agent_etcd_leader",
-			Help: "Whether this replica leads the group: it decides the fleet's out-set.",
-		}, func() float64 { return b2f(g.Status().IsLeader) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "haproxy_agent_etcd_replicas",
-			Help: "Live replicas of the group, as this replica last read them.",
-		}, func() float64 { return float64(len(g.Status().Replicas)) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "haproxy_agent_etcd_out_set_revision",
-			Help: "etcd revision of the latest out-set read.",
-		}, func() float64 { return float64(g.Status().Revision) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "haproxy_agent_etcd_out_set_timestamp_seconds",
-			Help: "When the leader published the latest out-set read (Unix seconds; 0 before any).",
-		}, func() float64 {
-			if t := g.Status().PublishedAt; !t.IsZero() {
-				return float64(t.UnixNano()) / 1e9
-			}
-			return 0
-		}),
-	)
+	published := 0.0
+	if !st.PublishedAt.IsZero() {
+		published = float64(st.PublishedAt.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(etcdUpDesc, prometheus.GaugeValue, b2f(st.Up))
+	ch <- prometheus.MustNewConstMetric(etcdLeaderDesc, prometheus.GaugeValue, b2f(st.IsLeader))
+	ch <- prometheus.MustNewConstMetric(etcdReplicasDesc, prometheus.GaugeValue, float64(len(st.Replicas)))
+	ch <- prometheus.MustNewConstMetric(etcdRevisionDesc, prometheus.GaugeValue, float64(st.Revision))
+	ch <- prometheus.MustNewConstMetric(etcdPublishedDesc, prometheus.GaugeValue, published)
 }

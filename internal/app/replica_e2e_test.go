@@ -229,6 +229,31 @@ func TestReplicasThroughEtcd(t *testing.T) {
 	waitUntil("clear on b clears a", 5*time.Second, func() bool { return !strings.Contains(replyOf(a, "s05"), "maint") })
 	waitDrained("s03 alone out again", "s03")
 
+	// The group's series, as each replica reads the group now: both up,
+	// one leader, two replicas, the same out-set revision.
+	var leaders float64
+	var revisions []float64
+	for _, ra := range []*runningAgent{a, b} {
+		m := ra.get(t, "/metrics")
+		if got := metricSum(m, "haproxy_agent_etcd_up"); got != 1 {
+			t.Errorf("haproxy_agent_etcd_up = %v with quorum", got)
+		}
+		if got := metricSum(m, "haproxy_agent_etcd_replicas"); got != 2 {
+			t.Errorf("haproxy_agent_etcd_replicas = %v, want 2", got)
+		}
+		if got := metricSum(m, "haproxy_agent_etcd_out_set_timestamp_seconds"); got <= 0 {
+			t.Errorf("haproxy_agent_etcd_out_set_timestamp_seconds = %v after out-sets were published", got)
+		}
+		leaders += metricSum(m, "haproxy_agent_etcd_leader")
+		revisions = append(revisions, metricSum(m, "haproxy_agent_etcd_out_set_revision"))
+	}
+	if leaders != 1 {
+		t.Errorf("haproxy_agent_etcd_leader sums to %v over the replicas, want 1", leaders)
+	}
+	if revisions[0] <= 0 || revisions[0] != revisions[1] {
+		t.Errorf("haproxy_agent_etcd_out_set_revision: %v, want the same revision on both", revisions)
+	}
+
 	// 4. Quorum lost: fail-static. s03 recovers and s01 deepens: s03 is
 	// released, s01 is not let out while etcd is gone.
 	cluster.Stop(0)

@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/collect"
+	"github.com/haproxy-agent/agent/internal/decisionjson"
 	"github.com/haproxy-agent/agent/internal/haproxypush"
 	"github.com/haproxy-agent/agent/internal/haproxyview"
 	"github.com/haproxy-agent/agent/internal/jsonout"
@@ -27,10 +29,10 @@ type Status struct {
 	Reload          *ReloadStatus `json:"reload"`
 	// OverrideStateError is why the state file was moved aside at start,
 	// if it was: the overrides it held are no longer in force.
-	OverrideStateError string                `json:"override_state_error,omitempty"`
-	Services           []*evaluator.Decision `json:"services"`
+	OverrideStateError string                 `json:"override_state_error,omitempty"`
+	Services           decisionjson.Decisions `json:"services"`
 	// Servers, in fleet mode, holds each server's decision, by name.
-	Servers []*evaluator.Decision `json:"servers,omitempty"`
+	Servers decisionjson.Decisions `json:"servers,omitempty"`
 	// Overrides, in fleet mode, are the overrides in force for every
 	// server, listed once; each server lists those naming it.
 	Overrides []evaluator.Override `json:"overrides,omitempty"`
@@ -135,34 +137,46 @@ func (a *agent) handleStatus(w http.ResponseWriter, r *http.Request) {
 // outcome) and shared by every reader: at 10,000 servers × 10 rules the
 // document is tens of MB, and one per reader multiplied the agent's
 // memory by the number of readers. One document is built at a time;
-// readers wanting the new one wait for it.
+// readers wanting the new one wait for it. It holds no evaluation alive:
+// the Status it was built from is known by a weak pointer, and the
+// document itself is dropped when a new evaluation is published.
 type statusCache struct {
-	mu   sync.Mutex
-	st   *Status
-	rl   *ReloadStatus
-	resp jsonout.Response
+	mu  sync.Mutex
+	st  weak.Pointer[Status]
+	rl  *ReloadStatus
+	doc jsonout.Document
 }
 
-// get returns the response for the latest Status, building it if the
+// get returns the document for the latest Status, building it if the
 // Status or the reload outcome changed since the last build.
-func (c *statusCache) get(a *agent) jsonout.Response {
+func (c *statusCache) get(a *agent) jsonout.Document {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st, rl := a.status.Load(), a.reloadState.Load()
-	if st == c.st && rl == c.rl && c.resp.Body != nil {
-		return c.resp
+	if weak.Make(st) == c.st && rl == c.rl && c.doc.Len() > 0 {
+		return c.doc
 	}
 	doc := *st
 	doc.Reload = rl
 	if err := a.overrides.LoadError(); err != nil {
 		doc.OverrideStateError = err.Error()
 	}
-	size := len(c.resp.Body)
-	c.st, c.rl, c.resp = nil, nil, jsonout.Response{} // the old one may go while the new one is built
-	resp, err := jsonout.NewResponse(http.StatusOK, doc, size+size/8)
+	c.st, c.rl, c.doc = weak.Pointer[Status]{}, nil, jsonout.Document{} // the old one may go while the new one is built
+	d, err := jsonout.NewDocument(http.StatusOK, doc)
 	if err != nil {
 		a.log.Error("cannot encode /status", "err", err)
 	}
-	c.st, c.rl, c.resp = st, rl, resp
-	return resp
+	c.st, c.rl, c.doc = weak.Make(st), rl, d
+	return d
+}
+
+// drop lets the document of an earlier evaluation go once its readers are
+// done, rather than when the next reader comes, which at idle may be
+// never: the next reader builds the new one. It never waits for a build
+// under way.
+func (c *statusCache) drop() {
+	if c.mu.TryLock() {
+		c.st, c.rl, c.doc = weak.Pointer[Status]{}, nil, jsonout.Document{}
+		c.mu.Unlock()
+	}
 }

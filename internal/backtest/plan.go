@@ -74,7 +74,7 @@ func NewPlan(f *rules.File, set map[string]float64) (*Plan, error) {
 		}
 		src := f.Source(m.Source)
 		switch {
-		case src != nil && src.HasQuery():
+		case src != nil && rules.HasQuery(src):
 			in.query = Query{Source: src, Expr: m.Query}
 		case m.History != "":
 			hm := *m

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 )
 
@@ -53,62 +54,89 @@ func Marshal(v any) ([]byte, error) { return MarshalSized(v, 0) }
 // size of the last such document, so that a large one is not copied
 // through every doubling of its buffer.
 func MarshalSized(v any, size int) ([]byte, error) {
-	// The encoder writes the compact document in one Write, indented
-	// from there straight into the buffer: encoding/json's own indenting
-	// grows a second buffer by doubling, several times the document in
-	// garbage for a /status of tens of MB.
 	w := &indenter{out: make([]byte, 0, size)}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // expressions: "cpu > 0.9", not "cpu \u003e 0.9"
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode JSON: %w", err)
+	if err := w.encode(v); err != nil {
+		return nil, err
 	}
 	return w.out, nil
 }
 
-// indenter appends the compact JSON written to it indented as
-// json.Indent(dst, src, "", "  ") does: a member or element per line,
-// "key": value, and empty objects and arrays as {} and [].
-type indenter struct{ out []byte }
+// indenter appends the compact JSON written to it, in pieces of any
+// size, indented as json.Indent(dst, src, "", "  ") does: a member or
+// element per line, "key": value, and empty objects and arrays as {} and
+// [].
+type indenter struct {
+	out               []byte
+	depth             int
+	inString, escaped bool
+	// open is set after '{' or '[': a newline follows unless the next
+	// byte closes it.
+	open bool
+	// chunk, when set, is the size of the buffers the document is
+	// written in: out is moved to chunks when full.
+	chunk  int
+	chunks [][]byte
+}
 
-func (w *indenter) Write(src []byte) (int, error) {
+// encode writes v, ending in a newline. Structs and slices are encoded
+// member by member, each indented straight into the buffer as it comes:
+// neither the compact document nor encoding/json's own indenting copy of
+// it is ever held.
+func (w *indenter) encode(v any) error {
+	if err := newStreamer(w).value(reflect.ValueOf(v), 0); err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	w.writeString("\n")
+	return nil
+}
+
+func (w *indenter) write(src []byte)       { indent(w, src) }
+func (w *indenter) writeString(src string) { indent(w, src) }
+
+func indent[T string | []byte](w *indenter, src T) {
 	dst := w.out
-	depth := 0
-	inString, escaped := false, false
 	for i := 0; i < len(src); i++ {
+		// The most one byte writes: a newline and indentation before it.
+		if w.chunk > 0 && cap(dst)-len(dst) < 4+2*w.depth {
+			w.chunks = append(w.chunks, dst)
+			dst = make([]byte, 0, max(w.chunk, 4+2*w.depth))
+		}
 		c := src[i]
-		if inString {
+		if w.inString {
 			dst = append(dst, c)
 			switch {
-			case escaped:
-				escaped = false
+			case w.escaped:
+				w.escaped = false
 			case c == '\\':
-				escaped = true
+				w.escaped = true
 			case c == '"':
-				inString = false
+				w.inString = false
 			}
 			continue
 		}
+		if w.open {
+			w.open = false
+			if c == '}' || c == ']' {
+				dst = append(dst, c)
+				continue
+			}
+			w.depth++
+			dst = newline(dst, w.depth)
+		}
 		switch c {
 		case '"':
-			inString = true
+			w.inString = true
 			dst = append(dst, c)
 		case '{', '[':
 			dst = append(dst, c)
-			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
-				dst = append(dst, src[i+1])
-				i++
-				continue
-			}
-			depth++
-			dst = newline(dst, depth)
+			w.open = true
 		case '}', ']':
-			depth--
-			dst = newline(dst, depth)
+			w.depth--
+			dst = newline(dst, w.depth)
 			dst = append(dst, c)
 		case ',':
 			dst = append(dst, c)
-			dst = newline(dst, depth)
+			dst = newline(dst, w.depth)
 		case ':':
 			dst = append(dst, ':', ' ')
 		default:
@@ -116,7 +144,6 @@ func (w *indenter) Write(src []byte) (int, error) {
 		}
 	}
 	w.out = dst
-	return len(src), nil
 }
 
 func newline(dst []byte, depth int) []byte {
@@ -171,11 +198,70 @@ type Response struct {
 func NewResponse(code int, v any, size int) (Response, error) {
 	data, err := MarshalSized(v, size)
 	if err != nil {
-		code = http.StatusInternalServerError
-		msg, _ := json.Marshal(err.Error()) // a string always encodes
-		data = []byte(`{"error": ` + string(msg) + "}\n")
+		return errorResponse(err), err
 	}
-	return Response{Code: code, Body: data}, err
+	return Response{Code: code, Body: data}, nil
+}
+
+func errorResponse(err error) Response {
+	msg, _ := json.Marshal(err.Error()) // a string always encodes
+	return Response{Code: http.StatusInternalServerError, Body: []byte(`{"error": ` + string(msg) + "}\n")}
+}
+
+// chunkSize is the size of a Document's pieces.
+const chunkSize = 256 << 10
+
+// Document is an answer encoded ahead, to be written to many requests, as
+// Response is, but held in pieces of 256 KiB: a document of tens of MB
+// then needs no buffer of its size, grown by doubling on a first encoding
+// or sized from the last one and a little larger, and takes memory as it
+// is written rather than all at once.
+type Document struct {
+	Code   int
+	chunks [][]byte
+	size   int
+}
+
+// NewDocument encodes v as NewResponse does, into pieces: code and v, or
+// 500 and the error as JSON, with the error returned.
+func NewDocument(code int, v any) (Document, error) { return newDocument(code, v, chunkSize) }
+
+func newDocument(code int, v any, chunk int) (Document, error) {
+	w := &indenter{chunk: chunk}
+	w.out = make([]byte, 0, chunk)
+	if err := w.encode(v); err != nil {
+		r := errorResponse(err)
+		return Document{Code: r.Code, chunks: [][]byte{r.Body}, size: len(r.Body)}, err
+	}
+	d := Document{Code: code, chunks: append(w.chunks, w.out)}
+	for _, c := range d.chunks {
+		d.size += len(c)
+	}
+	return d, nil
+}
+
+// Len is the size of the document in bytes; 0 for the zero Document.
+func (d Document) Len() int { return d.size }
+
+// Bytes returns the document in one piece (a copy).
+func (d Document) Bytes() []byte {
+	b := make([]byte, 0, d.size)
+	for _, c := range d.chunks {
+		b = append(b, c...)
+	}
+	return b
+}
+
+// Write sends d; a failed write is the client gone.
+func (d Document) Write(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(d.size))
+	w.WriteHeader(d.Code)
+	for _, c := range d.chunks {
+		if _, err := w.Write(c); err != nil {
+			return
+		}
+	}
 }
 
 // Write sends r; a failed write is the client gone.

@@ -8,9 +8,8 @@
 // TLS and template set-up of `serve` leave most of a 20 MB binary resident
 // although the steady state (polls, an evaluation every few seconds, the
 // status page) touches a fraction of it. ReleaseExecutablePages drops those
-// mappings once start-up is over: the pages stay in the page cache (nothing
-// is written or read from disk), and the code that runs again maps its
-// pages back with a minor fault.
+// mappings once start-up is over, and has what runs afterwards map back
+// only the pages it uses: see its doc comment.
 package memtrim
 
 import (

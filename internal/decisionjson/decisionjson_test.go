@@ -1,7 +1,8 @@
-package evaluator
+package decisionjson
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -9,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/jsonout"
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
 // The reference encoding: each type through a struct and encoding/json,
@@ -18,7 +20,7 @@ import (
 // into one buffer. The ref types copy the exported fields and tags of
 // Value, RuleResult and Decision (TestRefTypesMatch checks it).
 
-type refValue Value
+type refValue evaluator.Value
 
 func (v refValue) MarshalJSON() ([]byte, error) {
 	out := struct {
@@ -35,15 +37,15 @@ func (v refValue) MarshalJSON() ([]byte, error) {
 }
 
 type refRuleResult struct {
-	Name        string     `json:"name"`
-	Expr        string     `json:"expr"`
-	Outcome     Outcome    `json:"result"`
-	State       State      `json:"state"`
-	ActiveSince time.Time  `json:"active_since,omitzero"`
-	Action      string     `json:"action"`
-	Weight      int        `json:"weight"`
-	Values      []refValue `json:"values"`
-	Error       string     `json:"error,omitempty"`
+	Name        string            `json:"name"`
+	Expr        string            `json:"expr"`
+	Outcome     evaluator.Outcome `json:"result"`
+	State       evaluator.State   `json:"state"`
+	ActiveSince time.Time         `json:"active_since,omitzero"`
+	Action      string            `json:"action"`
+	Weight      int               `json:"weight"`
+	Values      []refValue        `json:"values"`
+	Error       string            `json:"error,omitempty"`
 }
 
 func (r refRuleResult) MarshalJSON() ([]byte, error) {
@@ -52,42 +54,42 @@ func (r refRuleResult) MarshalJSON() ([]byte, error) {
 		plain
 		Weight *int `json:"weight,omitempty"`
 	}{plain: plain(r)}
-	if r.Weight != rules.Unset {
+	if r.Weight != ruleset.Unset {
 		out.Weight = &r.Weight
 	}
 	return jsonout.Compact(out)
 }
 
 type refDecision struct {
-	Service     string          `json:"service"`
-	Op          rules.Op        `json:"op"`
-	Admin       rules.Admin     `json:"admin"`
-	Weight      int             `json:"weight"`
-	Absolute    bool            `json:"absolute,omitempty"`
-	Maxconn     int             `json:"maxconn"`
-	Phase       Phase           `json:"phase"`
-	QuietAt     time.Time       `json:"quiet_at,omitzero"`
-	Ramp        *Ramp           `json:"ramp,omitempty"`
-	Description string          `json:"description,omitempty"`
-	Reply       string          `json:"reply"`
-	Firing      []string        `json:"firing"`
-	Rules       []refRuleResult `json:"rules"`
-	Overrides   []Override      `json:"overrides,omitempty"`
-	Server      string          `json:"server,omitempty"`
-	Held        bool            `json:"held,omitempty"`
-	Stale       bool            `json:"stale,omitempty"`
-	OutBy       string          `json:"out_by,omitempty"`
-	Restore     bool            `json:"restore,omitempty"`
+	Service     string               `json:"service"`
+	Op          ruleset.Op           `json:"op"`
+	Admin       ruleset.Admin        `json:"admin"`
+	Weight      int                  `json:"weight"`
+	Absolute    bool                 `json:"absolute,omitempty"`
+	Maxconn     int                  `json:"maxconn"`
+	Phase       evaluator.Phase      `json:"phase"`
+	QuietAt     time.Time            `json:"quiet_at,omitzero"`
+	Ramp        *evaluator.Ramp      `json:"ramp,omitempty"`
+	Description string               `json:"description,omitempty"`
+	Reply       string               `json:"reply"`
+	Firing      []string             `json:"firing"`
+	Rules       []refRuleResult      `json:"rules"`
+	Overrides   []evaluator.Override `json:"overrides,omitempty"`
+	Server      string               `json:"server,omitempty"`
+	Held        bool                 `json:"held,omitempty"`
+	Stale       bool                 `json:"stale,omitempty"`
+	OutBy       string               `json:"out_by,omitempty"`
+	Restore     bool                 `json:"restore,omitempty"`
 }
 
 func (d refDecision) MarshalJSON() ([]byte, error) {
 	type plain refDecision
 	out := struct {
 		plain
-		Maxconn   *int       `json:"maxconn,omitempty"`
-		Overrides []Override `json:"overrides,omitempty"`
+		Maxconn   *int                 `json:"maxconn,omitempty"`
+		Overrides []evaluator.Override `json:"overrides,omitempty"`
 	}{plain: plain(d), Overrides: d.Overrides}
-	if d.Maxconn != rules.Unset {
+	if d.Maxconn != ruleset.Unset {
 		out.Maxconn = &d.Maxconn
 	}
 	if d.Server != "" {
@@ -101,7 +103,7 @@ func (d refDecision) MarshalJSON() ([]byte, error) {
 	return jsonout.Compact(out)
 }
 
-func toRef(d *Decision) refDecision {
+func toRef(d *evaluator.Decision) refDecision {
 	r := refDecision{Service: d.Service, Op: d.Op, Admin: d.Admin, Weight: d.Weight, Absolute: d.Absolute,
 		Maxconn: d.Maxconn, Phase: d.Phase, QuietAt: d.QuietAt, Ramp: d.Ramp, Description: d.Description,
 		Reply: d.Reply, Firing: d.Firing, Overrides: d.Overrides, Server: d.Server, Held: d.Held,
@@ -129,7 +131,7 @@ func exportedTags(t reflect.Type) []string {
 	var out []string
 	for f := range t.Fields() {
 		if f.IsExported() {
-			typ := strings.NewReplacer("refRuleResult", "RuleResult", "refValue", "Value").Replace(f.Type.String())
+			typ := strings.NewReplacer("decisionjson.refRuleResult", "evaluator.RuleResult", "decisionjson.refValue", "evaluator.Value").Replace(f.Type.String())
 			out = append(out, f.Name+" "+typ+" "+string(f.Tag))
 		}
 	}
@@ -137,7 +139,7 @@ func exportedTags(t reflect.Type) []string {
 }
 
 func TestRefTypesMatch(t *testing.T) {
-	for _, pair := range [][2]any{{Value{}, refValue{}}, {RuleResult{}, refRuleResult{}}, {Decision{}, refDecision{}}} {
+	for _, pair := range [][2]any{{evaluator.Value{}, refValue{}}, {evaluator.RuleResult{}, refRuleResult{}}, {evaluator.Decision{}, refDecision{}}} {
 		real, ref := reflect.TypeOf(pair[0]), reflect.TypeOf(pair[1])
 		got, want := exportedTags(real), exportedTags(ref)
 		// Field order may differ; the set may not.
@@ -177,16 +179,17 @@ func TestDecisionJSONAsReference(t *testing.T) {
 		}
 		return time.Unix(1_700_000_000+rng.Int64N(1e8), rng.Int64N(1e9)).In(time.FixedZone("x", 3600*rng.IntN(3)))
 	}
+	var all Decisions
 	for i := range 3000 {
-		d := &Decision{Service: str(), Op: rules.Op(rng.IntN(3)), Admin: rules.Admin(rng.IntN(4)),
+		d := &evaluator.Decision{Service: str(), Op: ruleset.Op(rng.IntN(3)), Admin: ruleset.Admin(rng.IntN(4)),
 			Weight: rng.IntN(300) - 1, Absolute: rng.IntN(2) == 0, Maxconn: rng.IntN(5) - 1,
-			Phase: Phase(str()), QuietAt: tm(), Description: str(), Reply: str() + "\n",
+			Phase: evaluator.Phase(str()), QuietAt: tm(), Description: str(), Reply: str() + "\n",
 			Held: rng.IntN(2) == 0, Stale: rng.IntN(2) == 0, OutBy: str(), Restore: rng.IntN(2) == 0}
 		if rng.IntN(3) == 0 {
 			d.Server = str()
 		}
 		if rng.IntN(3) == 0 {
-			d.Ramp = &Ramp{From: rng.IntN(100), To: rng.IntN(100), Since: tm(), Until: tm()}
+			d.Ramp = &evaluator.Ramp{From: rng.IntN(100), To: rng.IntN(100), Since: tm(), Until: tm()}
 		}
 		switch rng.IntN(3) {
 		case 1:
@@ -195,14 +198,14 @@ func TestDecisionJSONAsReference(t *testing.T) {
 			d.Firing = []string{str(), str()}
 		}
 		if rng.IntN(4) > 0 {
-			d.Rules = []RuleResult{}
+			d.Rules = []evaluator.RuleResult{}
 			for range rng.IntN(4) {
-				rr := RuleResult{Name: str(), Expr: str(), Outcome: Outcome(str()), State: State(str()),
+				rr := evaluator.RuleResult{Name: str(), Expr: str(), Outcome: evaluator.Outcome(str()), State: evaluator.State(str()),
 					ActiveSince: tm(), Action: str(), Weight: rng.IntN(4) - 1, Error: str()}
 				if rng.IntN(4) > 0 {
-					rr.Values = []Value{}
+					rr.Values = []evaluator.Value{}
 					for range rng.IntN(4) {
-						v := Value{Name: str(), Value: floats[rng.IntN(len(floats))]}
+						v := evaluator.Value{Name: str(), Value: floats[rng.IntN(len(floats))]}
 						if rng.IntN(3) == 0 {
 							v.Missing = str()
 						}
@@ -217,10 +220,10 @@ func TestDecisionJSONAsReference(t *testing.T) {
 			if rng.IntN(2) == 0 {
 				svc = d.Server
 			}
-			d.Overrides = append(d.Overrides, Override{ID: str(), Service: svc,
-				Action: act("", "drain", rules.Unset, rules.Unset), Reason: str(), Created: t0, Expires: tm()})
+			d.Overrides = append(d.Overrides, evaluator.Override{ID: str(), Service: svc,
+				Action: act("", "drain", ruleset.Unset, ruleset.Unset), Reason: str(), Created: t0, Expires: tm()})
 		}
-		got, err := jsonout.Marshal([]*Decision{d})
+		got, err := jsonout.Marshal(Decisions{d})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,20 +234,56 @@ func TestDecisionJSONAsReference(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("decision %d:\n got %s\nwant %s", i, got, want)
 		}
+		all = append(all, d)
+		if i%10 == 0 {
+			all = append(all, nil)
+		}
+	}
+
+	// A document takes a list element by element (jsonout.List), and
+	// encoding/json whole, through MarshalJSON: the same bytes.
+	for _, ds := range []Decisions{all, nil, {}, {nil}, all[:1]} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(struct {
+			L Decisions `json:"l"`
+		}{ds}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := jsonout.Marshal(struct {
+			L Decisions `json:"l"`
+		}{ds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("list of %d decisions written by element differs from MarshalJSON's:\n got %.2000s\nwant %.2000s", len(ds), got, want.Bytes())
+		}
 	}
 }
 
-// TestDecisionJSONOneAllocation checks that a decision's buffer is sized
+// TestDecisionJSONOneAllocation checks that a list's buffer is sized
 // ahead: encoding it allocates once, not once per doubling.
 func TestDecisionJSONOneAllocation(t *testing.T) {
-	d := &Decision{Service: "default", Server: "web00042", Phase: "acting", Reply: "up ready 90%\n",
-		Firing: []string{"rule-0"}, Maxconn: rules.Unset}
+	d := &evaluator.Decision{Service: "default", Server: "web00042", Phase: "acting", Reply: "up ready 90%\n",
+		Firing: []string{"rule-0"}, Maxconn: ruleset.Unset}
 	for i := range 10 {
-		d.Rules = append(d.Rules, RuleResult{Name: "rule-" + strings.Repeat("x", i), Expr: strings.Repeat("cpu > 1000 + 1 || ", 20) + "load1 > 1000",
-			Outcome: False, State: Inactive, Action: "drain", Weight: rules.Unset,
-			Values: []Value{{Name: "cpu", Value: 0.99735449735444}, {Name: "load1", Value: math.Inf(1)}}})
+		d.Rules = append(d.Rules, evaluator.RuleResult{Name: "rule-" + strings.Repeat("x", i), Expr: strings.Repeat("cpu > 1000 + 1 || ", 20) + "load1 > 1000",
+			Outcome: evaluator.False, State: evaluator.Inactive, Action: "drain", Weight: ruleset.Unset,
+			Values: []evaluator.Value{{Name: "cpu", Value: 0.99735449735444}, {Name: "load1", Value: math.Inf(1)}}})
 	}
-	if n := testing.AllocsPerRun(100, func() { _, _ = d.MarshalJSON() }); n != 1 {
+	ds := Decisions{d}
+	if n := testing.AllocsPerRun(100, func() { _, _ = ds.MarshalJSON() }); n != 1 {
 		t.Errorf("%v allocations per decision, want 1", n)
 	}
+}
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func act(op, admin string, weight, maxconn int) ruleset.Action {
+	o, _ := ruleset.LookupOp(op)
+	a, _ := ruleset.LookupAdmin(admin)
+	return ruleset.Action{Op: o, Admin: a, Weight: weight, Maxconn: maxconn}
 }

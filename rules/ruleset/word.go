@@ -1,4 +1,4 @@
-package rules
+package ruleset
 
 import (
 	"fmt"
@@ -29,6 +29,15 @@ const (
 	Ready
 	Drain
 	Maint
+)
+
+// The words of an action, the one list every package uses (overrides,
+// test files, the agent's metrics). Read them; do not modify them.
+var (
+	// OpWords set the operational state, Action.Op.
+	OpWords = opNames[1:]
+	// AdminWords set the administrative state, Action.Admin.
+	AdminWords = adminNames[1:]
 )
 
 var (
@@ -116,4 +125,9 @@ func LookupAdmin(s string) (Admin, bool) {
 // backtests, the status page and the agent's metrics share.
 func (a Action) Out() bool {
 	return a.Op.IsDown() || a.Admin >= Drain || a.Weight == 0
+}
+
+// NewAction returns an action that sets nothing.
+func NewAction() Action {
+	return Action{Weight: Unset, Maxconn: Unset}
 }

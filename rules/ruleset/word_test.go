@@ -1,4 +1,4 @@
-package rules
+package ruleset
 
 import (
 	"encoding/json"
@@ -49,32 +49,5 @@ func TestWordsJSON(t *testing.T) {
 	var r reply
 	if err := json.Unmarshal([]byte(`{"op":"sideways"}`), &r); err == nil {
 		t.Error("an unknown word was read without an error")
-	}
-}
-
-func TestActionOut(t *testing.T) {
-	for _, c := range []struct {
-		action string
-		out    bool
-	}{
-		{"up, ready, weight 100%", false},
-		{"up, ready, weight 1%", false},
-		{"ready", false},
-		{"maxconn 0", false},
-		{"up, ready, weight 0%", true}, // HAProxy sends a 0% server nothing
-		{"weight 0%", true},
-		{"down", true},
-		{"fail, ready", true},
-		{"stopped", true},
-		{"drain", true},
-		{"up, maint, weight 100%", true},
-	} {
-		a, err := ParseAction(c.action)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.Out() != c.out {
-			t.Errorf("%q: Out() = %v, want %v", c.action, a.Out(), c.out)
-		}
 	}
 }

@@ -1,28 +1,80 @@
-package evaluator
+// Package decisionjson writes the evaluator's decisions as the agent's
+// JSON documents show them: /status and `agent eval --output json`. The
+// evaluator itself knows nothing of JSON; these views sit beside the
+// handlers that serve them.
+//
+// A decision, its rules and their values are written straight into one
+// buffer: the list's for MarshalJSON, or, in a document jsonout writes
+// (a Decisions is a jsonout.List), one reused from decision to decision,
+// so that the list is never held whole. /status at 10,000 servers holds
+// hundreds of thousands of them, and encoding each through a struct and
+// an encoder of its own cost several times the document in garbage. Their members and order
+// are those of the json tags of evaluator.Decision, RuleResult and Value.
+package decisionjson
 
 import (
 	"time"
 
+	"github.com/haproxy-agent/agent/evaluator"
 	"github.com/haproxy-agent/agent/internal/jsonout"
-	"github.com/haproxy-agent/agent/rules"
+	"github.com/haproxy-agent/agent/rules/ruleset"
 )
 
-// The MarshalJSON methods of Value, RuleResult and Decision write their
-// fields straight into one buffer per decision: /status at 10,000 servers
-// holds hundreds of thousands of them, and encoding each through a
-// struct and an encoder of its own cost several times the document in
-// garbage. Their members and order are those of the structs' json tags.
+// Decisions is a list of decisions as the documents show it: a field of
+// this type holds []*evaluator.Decision as it is (either is assignable
+// to the other) and encodes it with MarshalJSON.
+type Decisions []*evaluator.Decision
 
-// MarshalJSON writes a value that is not a finite number as null: JSON has
-// no NaN or infinities, and encoding/json would fail the whole document,
-// leaving /status and `agent eval --output json` empty exactly when a
-// source is down (NaN) or a ratio divides by zero (+Inf). A metric that is
-// not missing but infinite says so in "non_finite" ("+Inf", "-Inf").
-func (v Value) MarshalJSON() ([]byte, error) {
-	return v.appendJSON(make([]byte, 0, 64)), nil
+// MarshalJSON writes the list as encoding/json writes a slice, null when
+// nil, with each decision as appendDecision writes it.
+func (ds Decisions) MarshalJSON() ([]byte, error) {
+	if ds == nil {
+		return []byte("null"), nil
+	}
+	n := 2
+	for _, d := range ds {
+		n++
+		if d != nil {
+			n += jsonSize(d)
+		}
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, d := range ds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if d == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		var err error
+		if b, err = appendDecision(b, d); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
-func (v Value) appendJSON(b []byte) []byte {
+// Len is the number of decisions: with AppendElement, the list is a
+// jsonout.List, which /status writes a decision at a time rather than
+// the list whole.
+func (ds Decisions) Len() int { return len(ds) }
+
+// AppendElement appends decision i as MarshalJSON writes it in the list.
+func (ds Decisions) AppendElement(b []byte, i int) ([]byte, error) {
+	if ds[i] == nil {
+		return append(b, "null"...), nil
+	}
+	return appendDecision(b, ds[i])
+}
+
+// appendValue writes a value that is not a finite number as null: JSON
+// has no NaN or infinities, and encoding/json would fail the whole
+// document, leaving /status and `agent eval --output json` empty exactly
+// when a source is down (NaN) or a ratio divides by zero (+Inf). A metric
+// that is not missing but infinite says so in "non_finite" ("+Inf", "-Inf").
+func appendValue(b []byte, v *evaluator.Value) []byte {
 	b = append(b, '{')
 	b = jsonout.AppendKey(b, "name")
 	b = jsonout.AppendString(b, v.Name)
@@ -43,13 +95,9 @@ func (v Value) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// MarshalJSON leaves out weight when the rule computes none, rather than
-// showing the rules.Unset placeholder (-1) as if it were a weight.
-func (r RuleResult) MarshalJSON() ([]byte, error) {
-	return r.appendJSON(make([]byte, 0, 256))
-}
-
-func (r *RuleResult) appendJSON(b []byte) ([]byte, error) {
+// appendRule leaves out weight when the rule computes none, rather than
+// showing the ruleset.Unset placeholder (-1) as if it were a weight.
+func appendRule(b []byte, r *evaluator.RuleResult) ([]byte, error) {
 	var err error
 	b = append(b, '{')
 	b = jsonout.AppendKey(b, "name")
@@ -73,11 +121,11 @@ func (r *RuleResult) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '[')
-		for i, v := range r.Values {
+		for i := range r.Values {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = v.appendJSON(b)
+			b = appendValue(b, &r.Values[i])
 		}
 		b = append(b, ']')
 	}
@@ -85,20 +133,20 @@ func (r *RuleResult) appendJSON(b []byte) ([]byte, error) {
 		b = jsonout.AppendKey(b, "error")
 		b = jsonout.AppendString(b, r.Error)
 	}
-	if r.Weight != rules.Unset {
+	if r.Weight != ruleset.Unset {
 		b = jsonout.AppendKey(b, "weight")
 		b = jsonout.AppendInt(b, r.Weight)
 	}
 	return append(b, '}'), nil
 }
 
-// MarshalJSON leaves out maxconn when the reply carries none, rather than
-// showing the rules.Unset placeholder (-1) as if it were a limit. A fleet
-// server's decision lists only the overrides naming it: those for every
-// server are listed once, in Result.Overrides, not once per server.
-func (d Decision) MarshalJSON() ([]byte, error) {
+// appendDecision leaves out maxconn when the reply carries none, rather
+// than showing the ruleset.Unset placeholder (-1) as if it were a limit. A
+// fleet server's decision lists only the overrides naming it: those for
+// every server are listed once, in the document's overrides, not once per
+// server.
+func appendDecision(b []byte, d *evaluator.Decision) ([]byte, error) {
 	var err error
-	b := make([]byte, 0, d.jsonSize())
 	b = append(b, '{')
 	b = jsonout.AppendKey(b, "service")
 	b = jsonout.AppendString(b, d.Service)
@@ -165,7 +213,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = d.Rules[i].appendJSON(b); err != nil {
+			if b, err = appendRule(b, &d.Rules[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -191,7 +239,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		b = jsonout.AppendKey(b, "restore")
 		b = jsonout.AppendBool(b, true)
 	}
-	if d.Maxconn != rules.Unset {
+	if d.Maxconn != ruleset.Unset {
 		b = jsonout.AppendKey(b, "maxconn")
 		b = jsonout.AppendInt(b, d.Maxconn)
 	}
@@ -216,8 +264,8 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 }
 
 // jsonSize is a little more than the length of the decision's JSON
-// without overrides, so that its buffer is allocated once.
-func (d *Decision) jsonSize() int {
+// without overrides, so that a list's buffer is allocated once.
+func jsonSize(d *evaluator.Decision) int {
 	n := 256 + 2*(len(d.Service)+len(d.Description)+len(d.Reply)+len(d.Server)+len(d.OutBy))
 	if d.Ramp != nil {
 		n += 128
