@@ -62,8 +62,10 @@ func leakCheck(t *testing.T) {
 func labelledGoroutines(label string) []string {
 	var buf bytes.Buffer
 	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+	// The first line is the header: "goroutine profile: total N".
+	_, records, _ := strings.Cut(buf.String(), "\n")
 	var out []string
-	for _, rec := range strings.Split(buf.String(), "\n\n") {
+	for _, rec := range strings.Split(records, "\n\n") {
 		lines := strings.Split(rec, "\n")
 		if len(lines) < 3 || !strings.HasPrefix(lines[1], "# labels: ") || !strings.Contains(lines[1], label) {
 			continue
@@ -88,29 +90,30 @@ func ignoredFrame(frame string) bool {
 	return false
 }
 
-// TestLeakCheckFindsItsOwnGoroutines: the goroutines a labelled goroutine
-// starts, and those they start, are found by its label; a goroutine
-// started elsewhere at the same time is not.
+// TestLeakCheckFindsItsOwnGoroutines: a labelled goroutine, the
+// goroutines it starts and those they start are found by its label; a
+// goroutine started elsewhere at the same time is not.
 func TestLeakCheckFindsItsOwnGoroutines(t *testing.T) {
 	t.Parallel()
 	stop := make(chan struct{})
 	defer close(stop)
-	started := make(chan struct{}, 3)
+	started := make(chan struct{}, 4)
 	block := func() { started <- struct{}{}; <-stop }
 	go block() // unlabelled: another test's
-	label := `"leakcheck":"self-test"`
-	done := make(chan struct{})
+	id := "self-test-" + strconv.FormatInt(leakSeq.Add(1), 10)
 	go func() {
-		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("leakcheck", "self-test")))
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("leakcheck", id)))
 		go func() { go block(); block() }()
-		close(done)
+		block()
 	}()
-	<-done
-	for range 3 {
+	for range 4 {
 		<-started
 	}
-	if left := labelledGoroutines(label); len(left) != 2 {
-		t.Fatalf("found %d goroutines labelled %s, want the child and the grandchild:\n%s", len(left), label, strings.Join(left, "\n"))
+	// Three stacks, one goroutine each: the labelled one, its child and
+	// its grandchild.
+	label := `"leakcheck":"` + id + `"`
+	if left := labelledGoroutines(label); len(left) != 3 {
+		t.Fatalf("found %d goroutines labelled %s, want 3:\n%s", len(left), label, strings.Join(left, "\n"))
 	}
 	if left := labelledGoroutines(`"leakcheck":"other"`); len(left) != 0 {
 		t.Fatalf("found goroutines of another label:\n%s", strings.Join(left, "\n"))
