@@ -85,16 +85,16 @@ func (e *Evaluator) newServer(name string) *fleetServer {
 	return srv
 }
 
-// serverValues sets the server's values: its own sample of every metric
-// whose query returned a vector by server, the shared value of the others,
-// in its own expression environment.
-func (e *Evaluator) serverValues(srv *fleetServer, vecs []*Sample) {
+// serverValues sets the values of the server k of the list: its own sample
+// of every metric whose query returned a vector by server (from t), the
+// shared value of the others, in its own expression environment.
+func (e *Evaluator) serverValues(srv *fleetServer, k int, vecs []*Sample, t *vectorTable) {
 	for i, m := range e.file.Metrics {
 		v, missing := e.last[i], e.missing[i]
 		if s := vecs[i]; s != nil {
 			var ok bool
 			missing = ""
-			if v, ok = s.Servers[srv.name]; !ok {
+			if v, ok = t.value(i, k); !ok {
 				v = math.NaN()
 				if missing = s.ServerMissing[srv.name]; missing == "" {
 					missing = e.noSample[i]
@@ -110,6 +110,77 @@ func (e *Evaluator) serverValues(srv *fleetServer, vecs []*Sample) {
 		if v != srv.vals[i] && !(math.IsNaN(v) && math.IsNaN(srv.vals[i])) {
 			srv.vals[i] = v
 			srv.env[m.Name] = v
+		}
+	}
+}
+
+// vectorTable holds, for one evaluation, the value of every vector metric
+// for every listed server, by metric index and place in the list. Each
+// vector is read once, in its own order, and its names looked up in one
+// small table of places: ten vectors of ten thousand servers looked up by
+// name, server after server, miss the processor's caches at nearly every
+// lookup.
+type vectorTable struct {
+	n     int // servers listed
+	vals  []float64
+	found []bool
+	// places is each listed server's place in the list, by name.
+	places map[string]int32
+}
+
+// value returns server k's value of metric i, and whether its vector has
+// one.
+func (t *vectorTable) value(i, k int) (float64, bool) {
+	return t.vals[i*t.n+k], t.found[i*t.n+k]
+}
+
+// vectorTable fills e.table for the servers batch, by their place in it,
+// from vecs, one metric per worker, and returns it. A vector much longer
+// than the list is looked up by name instead of read whole.
+func (e *Evaluator) vectorTable(batch []*fleetServer, vecs []*Sample) *vectorTable {
+	t := &e.table
+	t.n = len(batch)
+	cells := len(vecs) * t.n
+	if cap(t.vals) < cells {
+		t.vals, t.found = make([]float64, cells), make([]bool, cells)
+	}
+	t.vals, t.found = t.vals[:cells], t.found[:cells]
+	clear(t.found)
+	if t.places == nil {
+		t.places = make(map[string]int32, len(batch))
+	}
+	places := t.places
+	clear(places)
+	for k, srv := range batch {
+		places[srv.name] = int32(k)
+	}
+	metrics := 0
+	if len(batch) >= 2*chunk {
+		metrics = len(vecs) // a small fleet's metrics are not worth a goroutine
+	}
+	e.parallelBy(len(vecs), metrics, func(_ *worker, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			e.readVector(batch, places, vecs[i], t.vals[i*t.n:(i+1)*t.n], t.found[i*t.n:(i+1)*t.n])
+		}
+	})
+	return t
+}
+
+// readVector sets vals[k] and found[k] to server batch[k]'s value in the
+// vector s, if any (s nil: none); places is where each server is in batch.
+func (e *Evaluator) readVector(batch []*fleetServer, places map[string]int32, s *Sample, vals []float64, found []bool) {
+	if s == nil {
+		return
+	}
+	if len(s.Servers) > 2*len(batch) {
+		for k, srv := range batch {
+			vals[k], found[k] = s.Servers[srv.name]
+		}
+		return
+	}
+	for name, v := range s.Servers {
+		if k, ok := places[name]; ok {
+			vals[k], found[k] = v, true
 		}
 	}
 }
@@ -173,7 +244,18 @@ func (e *Evaluator) admit(now time.Time, servers []string) ([]string, string) {
 	if n := len(e.file.Services[0].Rules); n > 0 {
 		limit = min(limit, ruleset.MaxFleetRuleStates/n)
 	}
-	listed := make(map[string]struct{}, len(servers))
+	// The set of names is kept from one evaluation to the next, unless
+	// the list is over the limit: it would keep its size for good.
+	listed := e.listedSet
+	switch {
+	case len(servers) > limit:
+		listed = make(map[string]struct{}, len(servers))
+	case listed == nil:
+		listed = make(map[string]struct{}, len(servers))
+		e.listedSet = listed
+	default:
+		clear(listed)
+	}
 	for _, name := range servers {
 		listed[name] = struct{}{}
 	}
@@ -301,7 +383,7 @@ func (e *Evaluator) serverVectors(snap Snapshot) []*Sample {
 
 // evaluateListed decides for every listed server (once for one listed
 // twice), as if the guardrail did not exist. The decisions, rule results
-// and values of all servers share a few large allocations, since a fleet
+// and values of a run of servers share a few allocations, since a fleet
 // has thousands. Servers are independent until the guardrail: a large
 // fleet's are decided in parallel (see parallel), each into its own
 // places, and gathered in the order listed.
@@ -322,36 +404,41 @@ func (e *Evaluator) evaluateListed(now time.Time, servers []string, vecs []*Samp
 		srv.gen, srv.seen = e.gen, now
 		batch = append(batch, srv)
 	}
-	decisions := make([]Decision, len(batch))
-	results := make([]RuleResult, len(batch)*nr)
-	vc := e.valueCap
-	values := make([]Value, len(batch)*vc)
-	e.parallel(len(batch), func(w *worker, lo, hi int) {
-		for k := lo; k < hi; k++ {
-			d := &decisions[k]
-			d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
-			e.evaluateServer(now, w, batch[k], vecs, d, values[k*vc:k*vc:(k+1)*vc], overrides)
-		}
-	})
+	table := e.vectorTable(batch, vecs)
 	c := fleetCycle{
-		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, 0, len(batch))},
+		res:    &Result{Time: now, Services: []*Decision{}, Servers: make([]*Decision, len(batch), len(e.fleet))}, // room for those no longer listed
 		listed: batch,
 	}
+	vc := e.valueCap
+	e.parallel(len(batch), func(w *worker, lo, hi int) {
+		// Each run of servers has its own few allocations, zeroed by the
+		// worker that fills them rather than all up front.
+		n := hi - lo
+		decisions := make([]Decision, n)
+		results := make([]RuleResult, n*nr)
+		values := make([]Value, n*vc)
+		for k := range n {
+			d := &decisions[k]
+			d.Rules = results[k*nr : (k+1)*nr : (k+1)*nr]
+			e.evaluateServer(now, w, batch[lo+k], lo+k, vecs, table, d, values[k*vc:k*vc:(k+1)*vc], overrides)
+			c.res.Servers[lo+k] = d
+		}
+	})
 	for k, srv := range batch {
-		d := &decisions[k]
+		d := c.res.Servers[k]
 		c.classify(now, srv, d, d.byOverride)
 		srv.last = d
-		c.res.Servers = append(c.res.Servers, d)
 	}
 	return c
 }
 
-// evaluateServer decides for srv over vecs into d (its Rules in place),
-// appending the values its rules read to values, on worker w: it touches
-// nothing another server's evaluation does.
-func (e *Evaluator) evaluateServer(now time.Time, w *worker, srv *fleetServer, vecs []*Sample, d *Decision, values []Value, overrides *overrideSet) {
+// evaluateServer decides for srv, the server k of the list, over vecs
+// (their values in t) into d (its Rules in place), appending the values
+// its rules read to values, on worker w: it touches nothing another
+// server's evaluation does.
+func (e *Evaluator) evaluateServer(now time.Time, w *worker, srv *fleetServer, k int, vecs []*Sample, t *vectorTable, d *Decision, values []Value, overrides *overrideSet) {
 	svc := e.file.Services[0]
-	e.serverValues(srv, vecs)
+	e.serverValues(srv, k, vecs, t)
 	d.Service, d.Server, d.prev = svc.Name, srv.name, srv.last
 	e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing, &w.machine, srv.env)
 	srv.resumed = srv.resumed && srv.out && e.stillWanted(svc, d)

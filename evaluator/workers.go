@@ -8,10 +8,15 @@ import (
 	"github.com/expr-lang/expr/vm"
 )
 
-// chunk is how many fleet servers a worker takes at a time: enough that
-// handing them out costs nothing next to evaluating them, few enough that
-// the workers finish together.
-const chunk = 128
+// chunk is the fewest fleet servers a worker takes at a time: enough that
+// handing them out costs nothing next to evaluating them. A large fleet is
+// cut into at most chunksPerProc runs per goroutine, so that the workers
+// finish together even when one is slowed, and the runs' own allocations
+// stay few and large.
+const (
+	chunk         = 256
+	chunksPerProc = 4
+)
 
 // worker is what one goroutine evaluating fleet servers owns: an
 // expression machine (a vm.VM runs one program at a time).
@@ -19,17 +24,29 @@ type worker struct {
 	machine vm.VM
 }
 
-// parallel calls do(w, lo, hi) over [0, n) in chunks, on up to e.procs
-// goroutines at once (the caller's among them), each with a worker of its
-// own, and returns once every chunk is done. Chunks are handed out in
-// order but finish in any: do must write only what belongs to its range.
-// A panic in do is raised again in the caller.
+// parallel calls do(w, lo, hi) over [0, n) in runs of about chunk or more, on
+// up to maxProcs goroutines at once (the caller's among them), each with
+// a worker of its own, and returns once every chunk is done. Chunks are
+// handed out in order but finish in any: do must write only what belongs
+// to its range. A panic in do is raised again in the caller.
 func (e *Evaluator) parallel(n int, do func(w *worker, lo, hi int)) {
-	procs := e.procs
-	if procs <= 0 {
-		procs = runtime.GOMAXPROCS(0)
+	e.parallelBy(n, min((n+chunk-1)/chunk, chunksPerProc*e.maxProcs()), do)
+}
+
+// maxProcs is how many goroutines may evaluate a fleet at once.
+func (e *Evaluator) maxProcs() int {
+	if e.procs > 0 {
+		return e.procs
 	}
-	procs = min(procs, (n+chunk-1)/chunk)
+	return runtime.GOMAXPROCS(0)
+}
+
+// parallelBy is parallel over [0, n) cut into the given number of chunks
+// (at least 1, at most n), thus on as many goroutines at most.
+func (e *Evaluator) parallelBy(n, chunks int, do func(w *worker, lo, hi int)) {
+	chunks = max(min(chunks, n), 1)
+	size := (n + chunks - 1) / chunks
+	procs := min(e.maxProcs(), chunks)
 	for len(e.workers) < max(procs, 1) {
 		e.workers = append(e.workers, &worker{})
 	}
@@ -55,11 +72,11 @@ func (e *Evaluator) parallel(n int, do func(w *worker, lo, hi int)) {
 			}
 		}()
 		for {
-			lo := int(next.Add(chunk)) - chunk
+			lo := int(next.Add(int64(size))) - size
 			if lo >= n {
 				return
 			}
-			do(w, lo, min(lo+chunk, n))
+			do(w, lo, min(lo+size, n))
 		}
 	}
 	var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 // weight 50 and the restore (100%) brings back the line's weight 1;
 // HAProxy 2.6 does not know the word, keeps weight 1 and fails nothing.
 func TestAbsoluteWeightE2E(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		exp := newExporter(t)
 		port := testutil.FreePort(t)

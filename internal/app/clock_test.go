@@ -79,6 +79,7 @@ func (fa *fakeAgent) replyOn() string {
 // time in as many steps as it has evaluations, with no sleep: every
 // evaluation's reply as published and as a poll gets it.
 func TestForRestoreAndRampOnAFakeClock(t *testing.T) {
+	t.Parallel()
 	exp := newExporter(t)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	writeAtomic(t, path, fmt.Sprintf(`interval: 5s

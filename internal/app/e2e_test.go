@@ -164,6 +164,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func TestHAProxyFollowsRules(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, testHAProxyFollowsRules)
 }
 

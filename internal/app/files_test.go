@@ -23,6 +23,7 @@ import (
 // body. The values are now null with their name beside them, and rules
 // still compare them.
 func TestStatusNonFinite(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
@@ -129,6 +130,7 @@ func (h *hanging) Read(ctx context.Context, ms []*rules.Metric) ([]sample.Readin
 // serves at once, the loop keeps publishing, and shutdown does not wait
 // for the stuck read either.
 func TestStuckSourceDoesNotBlockTheLoop(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	hole := strings.TrimPrefix(testutil.BlackHole(t), "http://")
 	exp := newExporter(t)

@@ -77,6 +77,7 @@ rules:
 `
 
 func TestServeFleet(t *testing.T) {
+	t.Parallel()
 	prom := newFakeProm(t)
 	prom.set(`up{job="web"}`, map[string]float64{"web1": 1, "web2": 1, "web3": 1})
 	prom.set("jobs_queue_depth", map[string]float64{"web1": 0, "web2": 900, "web3": 0})
@@ -171,6 +172,7 @@ func TestServeFleet(t *testing.T) {
 // TestReplyAdminMetric checks the per-host state the guardrail recipe of
 // docs/fleet.md reads: haproxy_agent_reply_admin{service}.
 func TestReplyAdminMetric(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	rules := "metrics:\n  cpus: host:cpus\nrules:\n  - cpus >= 1 => drain\nservices:\n  worker:\n    rules:\n      - cpus < 0 => maint\n"
 	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {

@@ -119,6 +119,7 @@ func atMostOneDrained(st map[string]map[string]string) string {
 // web01 is answered its restore (not its drain, nor an empty line past
 // stale_after) and only then does web02 drain.
 func TestGuardrailForgottenServerE2E(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		g := startGuardrailFleet(t, bin, "1", "rules:\n  - queue > 500 => drain\n")
 		startAgent(t, Options{RulesPath: g.rules, Listen: fmt.Sprintf("127.0.0.1:%d", g.port)})
@@ -142,6 +143,7 @@ func TestGuardrailForgottenServerE2E(t *testing.T) {
 // weight 0 and the three others at 1, never more at 0, and the backend
 // stays up.
 func TestGuardrailZeroWeightE2E(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		g := startGuardrailFleet(t, bin, "25%", `reply:
   min_weight: 0%
@@ -186,6 +188,7 @@ rules:
 // stays DRAIN through the restart and the rule's for: window, and web01 is
 // never drained in its place.
 func TestGuardrailRestartE2E(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		g := startGuardrailFleet(t, bin, "1", `rules:
   - name: deep

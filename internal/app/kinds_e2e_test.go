@@ -62,6 +62,7 @@ func waitReply(t *testing.T, ra *runningAgent, want string) {
 // reports a deep lag, and when the service dies altogether (connection
 // refused), with no on_missing: a probe's failure is a value.
 func TestHealthzProbe(t *testing.T) {
+	t.Parallel()
 	h := newHealthz(t)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	writeAtomic(t, path, fmt.Sprintf(healthzRules, h.srv.URL))
@@ -90,6 +91,7 @@ func TestHealthzProbe(t *testing.T) {
 // exit code, drive the rules; a non-zero exit leaves the output's metric
 // as it was (on_missing: keep) and exit_code says so.
 func TestExecSource(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) { writeAtomic(t, filepath.Join(dir, name), content) }
 	write("lag.prom", "replica_lag_seconds 5\n")

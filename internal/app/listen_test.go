@@ -50,6 +50,7 @@ func (l *lockedBuffer) String() string {
 // TestPortInUseComesFirst: a port already taken is reported before any
 // source is read, and no reply is logged for an agent that never served.
 func TestPortInUseComesFirst(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	var reads atomic.Int64
 	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +101,7 @@ func TestPortInUseComesFirst(t *testing.T) {
 // the first evaluation is still reading, and the poll queued meanwhile gets
 // the reply of that evaluation, not an early close.
 func TestBindBeforeFirstEvaluation(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	release := make(chan struct{})
 	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 // TestMetricsLint checks every metric the agent exposes with promlint, and
 // that the ones the README promises are there.
 func TestMetricsLint(t *testing.T) {
+	t.Parallel()
 	exp := newExporter(t)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	os.WriteFile(path, []byte(`interval: 1s

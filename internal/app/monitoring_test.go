@@ -155,6 +155,7 @@ func checkQuery(t *testing.T, where, q string) []string {
 // dashboard: it parses, every query parses as PromQL, and every metric the
 // rules and the dashboard name is one the agent exports.
 func TestMonitoringMixin(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	exported := exportedNames(t)
 	used := map[string][]string{} // metric name -> where
@@ -284,6 +285,7 @@ type panel struct {
 // A fleet agent's servers are labelled server, and it has no series for
 // the default service.
 func TestUnknownNamesAlertOnFleetMetrics(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	promtool := testutil.RequireBinary(t, "PROMTOOL_BIN", "promtool", "/usr/bin/promtool")
 	path := filepath.Join(t.TempDir(), "rules.yaml")

@@ -18,6 +18,7 @@ import (
 // a server a line; the card of one server comes only when asked for, and
 // says in correct words why the guardrail holds it; the links filter.
 func TestFleetStatusPage(t *testing.T) {
+	t.Parallel()
 	prom := newFakeProm(t)
 	prom.set(`up{job="web"}`, map[string]float64{"web1": 1, "web2": 1, "web3": 1, "web4": 1})
 	prom.set("jobs_queue_depth", map[string]float64{"web1": 0, "web2": 900, "web3": 900, "web4": 0})
@@ -77,6 +78,7 @@ func TestFleetStatusPage(t *testing.T) {
 // evaluation however many loads ask for it at once, and built again for
 // the next evaluation.
 func TestPageSnapshotOncePerEvaluation(t *testing.T) {
+	t.Parallel()
 	f, err := rules.Parse(fmt.Appendf(nil, fleetRules, "http://127.0.0.1:1"), "rules.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 // HAProxys within the guardrail (one server of three), an HAProxy reload
 // gets it re-applied, and the end of the drain restores every server.
 func TestPushE2E(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		exp := newExporter(t)
 		cfg := testutil.HAProxyTCPDefaults + `
@@ -145,6 +146,7 @@ func cli(t *testing.T, h *testutil.HAProxy, cmd string) {
 // operator put in maint on HAProxy takes the one slot of max_unavailable,
 // so the rules' drain of every server takes none out.
 func TestGuardrailCountsAllE2E(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		exp := newExporter(t)
 		h := testutil.StartHAProxyBin(t, bin, testutil.HAProxyTCPDefaults+`

@@ -41,6 +41,7 @@ rules:
 // and recover by themselves; a replica that cannot reach etcd lets
 // nothing out.
 func TestReplicasThroughEtcd(t *testing.T) {
+	t.Parallel()
 	cluster := testutil.StartEtcdCluster(t, 3)
 	servers := []string{"s01", "s02", "s03", "s04", "s05", "s06"}
 	exp := newFleetExporter(t, servers)

@@ -185,6 +185,7 @@ func (b *replyBench) holds(ag *runningAgent, n int, what string, ok func(map[str
 // leaving anything behind; a restart with the state file after an idle
 // "up" leaves the operator's maint alone.
 func TestOperatorStateSurvivesAnIdleAgent(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		b := newReplyBench(t, bin, "")
 		ag := b.start(false)
@@ -228,6 +229,7 @@ func TestOperatorStateSurvivesAnIdleAgent(t *testing.T) {
 // TestRestoreAlwaysSendsFullState: restore_for: always keeps the full state
 // on every poll, so an operator's maint is undone at once.
 func TestRestoreAlwaysSendsFullState(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		b := newReplyBench(t, bin, "")
 		writeAtomic(t, b.rules, strings.Replace(fmt.Sprintf(replyRules, b.exp.srv.URL, ""), "restore_for: 1s", "restore_for: always", 1))
@@ -246,6 +248,7 @@ func TestRestoreAlwaysSendsFullState(t *testing.T) {
 // and a TTL applies, and once it expires HAProxy is back as configured,
 // with no limit left.
 func TestOverrideWithMaxconnLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		b := newReplyBench(t, bin, "")
 		// A rule file without any maxconn rule.
@@ -274,6 +277,7 @@ func TestOverrideWithMaxconnLeavesNothingBehind(t *testing.T) {
 // 100 over reply.ramp, as show stat sees it: the agent's time moves on a
 // quarter of the ramp at a time, and HAProxy takes each step.
 func TestRampClimbs(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		b := newReplyBench(t, bin, "  ramp: 2s\n  min_weight: 5%\n")
 		fa := b.startFake(false)

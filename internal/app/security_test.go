@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,7 @@ func authServer(t *testing.T) *httptest.Server {
 // and looks for the secrets in /status, /metrics, the logs, the errors of
 // a failed reload and `agent eval --dry-run` in text and JSON.
 func TestSecretsNeverShown(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	srv := authServer(t)
 	dir := t.TempDir()
@@ -200,15 +202,41 @@ func startProcess(t *testing.T, cmd *exec.Cmd) {
 	})
 }
 
-// buildAgent builds cmd/agent into the test's temporary directory.
+// buildAgent returns the path of cmd/agent built for this test run.
 func buildAgent(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "agent")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/agent")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := agentBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// agentBinary builds cmd/agent once per test run, for the tests that run
+// it side by side; TestMain removes it.
+var agentBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "agent-bin-")
+	if err != nil {
+		return "", err
+	}
+	agentBinaryDir = dir
+	bin := filepath.Join(dir, "agent")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/agent").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// agentBinaryDir is where agentBinary built, if it did.
+var agentBinaryDir string
+
+// TestMain removes the binary agentBinary built, if any.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if agentBinaryDir != "" {
+		os.RemoveAll(agentBinaryDir)
+	}
+	os.Exit(code)
 }
 
 // reloadNow asks for a reload by HTTP, in case the file watcher has not
@@ -225,6 +253,7 @@ func reloadNow(ag *runningAgent) {
 // working directory: the file is read from the rule file's directory, as
 // `agent check` and the docs say, and the source authenticates.
 func TestRelativePasswordFileUnderServe(t *testing.T) {
+	t.Parallel()
 	srv := authServer(t)
 	dir, elsewhere := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "password"), []byte(secretPassword+"\n"), 0o600); err != nil {

@@ -46,6 +46,7 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 // allocated are about one document's, not one per reader (ratios against
 // the document's own size). A new evaluation is a new document.
 func TestStatusEncodedOncePerEvaluation(t *testing.T) {
+	// Not parallel: it counts the bytes the whole process allocates.
 	var yaml strings.Builder
 	yaml.WriteString("fleet:\n  servers:\n    static:\n")
 	for i := range 2000 {

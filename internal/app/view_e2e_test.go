@@ -20,6 +20,7 @@ import (
 // ready against the agent's drain: drift, "operator". /status and
 // /metrics show them.
 func TestHAProxyViewE2E(t *testing.T) {
+	t.Parallel()
 	testutil.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		exp := newExporter(t)
 		port := testutil.FreePort(t)

@@ -25,6 +25,7 @@ import (
 // endpoint wants the user, plain HTTP gets no page, and the override
 // client gets through with the CA and the password.
 func TestWebTLSAndBasicAuth(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	dir := t.TempDir()
 	cert, key, pool := testutil.SelfSignedCert(t, dir)
@@ -117,6 +118,7 @@ func TestWebTLSAndBasicAuth(t *testing.T) {
 // TestWebConfigFileInvalid: a web configuration that does not load stops
 // the agent at start, before it listens, with the file named.
 func TestWebConfigFileInvalid(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "web.yml")
 	os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n"), 0o600)
@@ -239,6 +241,7 @@ func TestWebIdleFloodDoesNotStarvePolls(t *testing.T) {
 // certificate paths pointed at a certificate the test made: the user and
 // password it documents get in, nobody else does.
 func TestExampleWebConfig(t *testing.T) {
+	t.Parallel()
 	leakCheck(t)
 	dir := t.TempDir()
 	cert, key, pool := testutil.SelfSignedCert(t, dir)

@@ -249,9 +249,10 @@ func (s sparseAPI) QueryRange(_ context.Context, _ string, r v1.Range, _ ...v1.O
 }
 
 // sparseDays is the range of BenchmarkReplaySparse: 30 days by default,
-// so that running every benchmark once stays short; -sparse.days 365 is
-// a year at 5s (6.3 million evaluations, minutes of replay).
-var sparseDays = flag.Int("sparse.days", 30, "days replayed by BenchmarkReplaySparse")
+// so that running every benchmark once stays short, and one day with
+// -short (the test suite's run-once stage); -sparse.days 365 is a year at
+// 5s (6.3 million evaluations, minutes of replay).
+var sparseDays = flag.Int("sparse.days", 30, "days replayed by BenchmarkReplaySparse (one with -short)")
 
 // BenchmarkReplaySparse is -sparse.days at a 5s step of 20 fleet servers
 // whose one series each holds one sample per range query: little data
@@ -279,7 +280,11 @@ rules:
     on_missing: keep
 `, strings.Join(servers, ", ")))
 	start := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
-	r, err := backtest.NewRange(start, start.Add(time.Duration(*sparseDays)*24*time.Hour), 5*time.Second)
+	days := *sparseDays
+	if testing.Short() {
+		days = min(days, 1)
+	}
+	r, err := backtest.NewRange(start, start.Add(time.Duration(days)*24*time.Hour), 5*time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -98,12 +98,16 @@ func HAProxyVersions() []HAProxyVersion {
 	return []HAProxyVersion{{Name: "2.6", Bin: ""}, {Name: "3.2", Bin: bin32}}
 }
 
-// ForEachHAProxy runs f as one subtest per HAProxyVersions entry, one
-// after the other; f starts its haproxy with StartHAProxyBin(t, bin, ...).
+// ForEachHAProxy runs f as one subtest per HAProxyVersions entry, side by
+// side (parallel subtests, so f must not share state between versions);
+// f starts its haproxy with StartHAProxyBin(t, bin, ...).
 func ForEachHAProxy(t *testing.T, f func(t *testing.T, bin string)) {
 	t.Helper()
 	for _, v := range HAProxyVersions() {
-		t.Run("haproxy-"+v.Name, func(t *testing.T) { f(t, v.Bin) })
+		t.Run("haproxy-"+v.Name, func(t *testing.T) {
+			t.Parallel()
+			f(t, v.Bin)
+		})
 	}
 }
 
