@@ -266,7 +266,7 @@ func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Dec
 			if all < 0 {
 				all = len(values)
 				for idx, m := range e.file.Metrics {
-					values = append(values, Value{Name: m.Name, Value: last[idx], Missing: missing[idx]})
+					values = appendValue(values, m.Name, last[idx], missing[idx])
 				}
 			}
 			lo, hi := all+r.Needs[0], all+r.Needs[0]+len(r.Needs)
@@ -274,13 +274,27 @@ func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Dec
 		} else {
 			start := len(values)
 			for _, idx := range r.Needs {
-				values = append(values, Value{Name: e.file.Metrics[idx].Name, Value: last[idx], Missing: missing[idx]})
+				values = appendValue(values, e.file.Metrics[idx].Name, last[idx], missing[idx])
 			}
 			vs = values[start:len(values):len(values)]
 		}
 		e.evalRule(now, r, &states[j], vs, &d.Rules[j], m, env)
 		d.Rules[j].Action = e.actions[i][j]
 	}
+	return values
+}
+
+// appendValue appends one value to values, field by field when there is
+// room: a fleet appends a hundred thousand per cycle, and a whole Value
+// copied in costs a bulk write barrier while the collector runs.
+func appendValue(values []Value, name string, v float64, missing string) []Value {
+	n := len(values)
+	if n == cap(values) {
+		return append(values, Value{Name: name, Value: v, Missing: missing})
+	}
+	values = values[:n+1]
+	p := &values[n]
+	p.Name, p.Value, p.Missing = name, v, missing
 	return values
 }
 

@@ -103,7 +103,9 @@ func (e *Evaluator) serverValues(srv *fleetServer, k int, vecs []*Sample, t *vec
 				missing = "value is NaN"
 			}
 		}
-		srv.missing[i] = missing
+		if srv.missing[i] != missing {
+			srv.missing[i] = missing
+		}
 		if missing != "" {
 			v = math.NaN()
 		}
