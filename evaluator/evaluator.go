@@ -35,8 +35,9 @@ type Evaluator struct {
 	// last holds the values currently boxed in env, to skip re-boxing.
 	last    []float64
 	missing []string
-	// actions[s][r] is rule r's action as text, made once per file.
-	actions [][]string
+	// texts[s][r] is rule r's name, expression and action as text, made
+	// once per file and shared by every result of the rule.
+	texts [][]RuleText
 	// run[s][r] says that rule r of service s reads consecutive metrics
 	// (most read one): its values are then a run of the service's values
 	// of every metric, shared, rather than a copy of its own.
@@ -115,7 +116,7 @@ func New(f *ruleset.File) *Evaluator {
 		file:    f,
 		states:  make([][]ruleState, len(f.Services)),
 		replies: make([]replyState, len(f.Services)),
-		actions: make([][]string, len(f.Services)),
+		texts:   make([][]RuleText, len(f.Services)),
 		run:     make([][]bool, len(f.Services)),
 		env:     make(map[string]any, len(f.Metrics)),
 		last:    make([]float64, len(f.Metrics)),
@@ -124,14 +125,14 @@ func New(f *ruleset.File) *Evaluator {
 	for i, s := range f.Services {
 		e.replies[i] = newReplyState()
 		e.states[i] = make([]ruleState, len(s.Rules))
-		e.actions[i] = make([]string, len(s.Rules))
+		e.texts[i] = make([]RuleText, len(s.Rules))
 		e.run[i] = make([]bool, len(s.Rules))
 		shared := false
 		for j, r := range s.Rules {
 			e.states[i][j] = ruleState{state: Inactive, weight: ruleset.Unset}
-			e.actions[i][j] = r.Action.String()
+			e.texts[i][j] = RuleText{Name: r.Name, Expr: r.Expr, Action: r.Action.String()}
 			if r.Weight != nil {
-				e.actions[i][j] = joinAction(e.actions[i][j], "weight "+r.WeightExpr)
+				e.texts[i][j].Action = joinAction(e.texts[i][j].Action, "weight "+r.WeightExpr)
 			}
 			if e.run[i][j] = consecutive(r.Needs); e.run[i][j] {
 				shared = true
@@ -278,8 +279,8 @@ func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Dec
 			}
 			vs = values[start:len(values):len(values)]
 		}
+		d.Rules[j].RuleText = &e.texts[i][j]
 		e.evalRule(now, r, &states[j], vs, &d.Rules[j], m, env)
-		d.Rules[j].Action = e.actions[i][j]
 	}
 	return values
 }
@@ -341,7 +342,7 @@ func (e *Evaluator) load(snap Snapshot) {
 // written, one by one, which costs a fleet less than a whole RuleResult
 // written a hundred thousand times. The expressions run on m in env.
 func (e *Evaluator) evalRule(now time.Time, r *ruleset.Rule, st *ruleState, values []Value, rr *RuleResult, m *vm.VM, env map[string]any) {
-	rr.Name, rr.Expr, rr.Weight, rr.Values = r.Name, r.Expr, ruleset.Unset, values
+	rr.Weight, rr.Values = ruleset.Unset, values
 	rr.Outcome, rr.Error = condition(r, values, m, env)
 	if rr.Outcome == True && r.Weight != nil {
 		if w, err := weight(r, m, env); err != nil {

@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,25 +43,54 @@ type Override struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// Outcome is the value of a rule's condition in one evaluation.
-type Outcome string
+// Outcome is the value of a rule's condition in one evaluation. It is a
+// small integer, not text: a fleet keeps one per rule and server, and its
+// String (and its JSON) is the word.
+type Outcome uint8
 
 // The outcomes of a condition.
 const (
-	True    Outcome = "true"
-	False   Outcome = "false"
-	Unknown Outcome = "unknown"
+	False Outcome = iota
+	True
+	Unknown
 )
 
-// State is a rule's place in the pending → firing → resolved cycle.
-type State string
+var outcomeWords = [...]string{False: "false", True: "true", Unknown: "unknown"}
+
+// String returns the outcome's word: "true", "false" or "unknown".
+func (o Outcome) String() string {
+	if int(o) < len(outcomeWords) {
+		return outcomeWords[o]
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// MarshalText writes the outcome as its word.
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// State is a rule's place in the pending → firing → resolved cycle. Like
+// Outcome it is a small integer whose String (and JSON) is the word.
+type State uint8
 
 // The rule states, as in Prometheus alerting rules.
 const (
-	Inactive State = "inactive"
-	Pending  State = "pending"
-	Firing   State = "firing"
+	Inactive State = iota
+	Pending
+	Firing
 )
+
+var stateWords = [...]string{Inactive: "inactive", Pending: "pending", Firing: "firing"}
+
+// String returns the state's word: "inactive", "pending" or "firing".
+func (s State) String() string {
+	if int(s) < len(stateWords) {
+		return stateWords[s]
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MarshalText writes the state as its word.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Value is one metric a rule read, as it saw it.
 type Value struct {
@@ -69,26 +99,38 @@ type Value struct {
 	Missing string  `json:"missing,omitempty"`
 }
 
-// RuleResult is what one rule did in one evaluation.
-type RuleResult struct {
+// RuleText is a rule as its results show it, made once per rule file and
+// shared by every result of the rule (in a fleet, every server's).
+type RuleText struct {
 	Name string `json:"name"`
 	Expr string `json:"expr"`
-	// Outcome is the condition's value; Unknown when a metric it needs is
-	// missing or the expression failed at run time (see Error).
-	Outcome Outcome `json:"result"`
-	State   State   `json:"state"`
+	// Action is the rule's action as written; a computed weight shows as
+	// "weight EXPR" here and its value in RuleResult.Weight.
+	Action string `json:"action"`
+}
+
+// RuleResult is what one rule did in one evaluation. A fleet keeps one
+// per rule and server: it holds what is the same for every server (the
+// rule's name, expression and action) through one shared pointer, and its
+// outcome and state as small integers.
+type RuleResult struct {
+	// RuleText is the rule's name, expression and action as written
+	// (read as r.Name, r.Expr, r.Action); never nil in a result the
+	// evaluator made.
+	*RuleText
 	// ActiveSince is when the rule became pending or firing; zero when inactive.
 	ActiveSince time.Time `json:"active_since,omitzero"`
-	// Action is the rule's action as written; a computed weight shows as
-	// "weight EXPR" here and its value in Weight.
-	Action string `json:"action"`
-	// Weight is the computed weight percent of a `weight:` rule, or
-	// ruleset.Unset (left out of JSON).
-	Weight int `json:"weight"`
 	// Values are the metrics the rule's expressions read.
 	Values []Value `json:"values"`
 	// Error is a run-time expression error, if any.
 	Error string `json:"error,omitempty"`
+	// Weight is the computed weight percent of a `weight:` rule, or
+	// ruleset.Unset (left out of JSON).
+	Weight int `json:"weight"`
+	// Outcome is the condition's value; Unknown when a metric it needs is
+	// missing or the expression failed at run time (see Error).
+	Outcome Outcome `json:"result"`
+	State   State   `json:"state"`
 }
 
 // Decision is the reply for one service and how it came about.

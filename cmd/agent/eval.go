@@ -281,7 +281,7 @@ func printDecision(w io.Writer, title string, d *evaluator.Decision, now time.Ti
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  RULE\tEXPRESSION\tRESULT\tSTATE\tACTION")
 	for _, r := range d.Rules {
-		result := string(r.Outcome)
+		result := r.Outcome.String()
 		if r.Error != "" {
 			result += " (" + r.Error + ")"
 		} else if r.Outcome == evaluator.Unknown {

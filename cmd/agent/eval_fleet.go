@@ -73,7 +73,7 @@ func ruleStates(d *evaluator.Decision) string {
 	var out []string
 	for _, r := range d.Rules {
 		if r.State != evaluator.Inactive {
-			out = append(out, r.Name+": "+string(r.State))
+			out = append(out, r.Name+": "+r.State.String())
 		}
 	}
 	if len(out) == 0 {

@@ -105,9 +105,9 @@ func appendRule(b []byte, r *evaluator.RuleResult) ([]byte, error) {
 	b = jsonout.AppendKey(b, "expr")
 	b = jsonout.AppendString(b, r.Expr)
 	b = jsonout.AppendKey(b, "result")
-	b = jsonout.AppendString(b, string(r.Outcome))
+	b = jsonout.AppendString(b, r.Outcome.String())
 	b = jsonout.AppendKey(b, "state")
-	b = jsonout.AppendString(b, string(r.State))
+	b = jsonout.AppendString(b, r.State.String())
 	if !r.ActiveSince.IsZero() {
 		b = jsonout.AppendKey(b, "active_since")
 		if b, err = appendTime(b, r.ActiveSince); err != nil {

@@ -125,12 +125,13 @@ func toRef(d *evaluator.Decision) refDecision {
 	return r
 }
 
-// exportedTags lists a struct type's exported fields as "Name tag", with
+// exportedTags lists a struct type's exported fields as "Name tag", those
+// of an embedded struct in its place (as encoding/json sees them), with
 // the ref types' element types renamed to the real ones.
 func exportedTags(t reflect.Type) []string {
 	var out []string
-	for f := range t.Fields() {
-		if f.IsExported() {
+	for _, f := range reflect.VisibleFields(t) {
+		if f.IsExported() && !f.Anonymous {
 			typ := strings.NewReplacer("decisionjson.refRuleResult", "evaluator.RuleResult", "decisionjson.refValue", "evaluator.Value").Replace(f.Type.String())
 			out = append(out, f.Name+" "+typ+" "+string(f.Tag))
 		}
@@ -200,8 +201,9 @@ func TestDecisionJSONAsReference(t *testing.T) {
 		if rng.IntN(4) > 0 {
 			d.Rules = []evaluator.RuleResult{}
 			for range rng.IntN(4) {
-				rr := evaluator.RuleResult{Name: str(), Expr: str(), Outcome: evaluator.Outcome(str()), State: evaluator.State(str()),
-					ActiveSince: tm(), Action: str(), Weight: rng.IntN(4) - 1, Error: str()}
+				rr := evaluator.RuleResult{RuleText: &evaluator.RuleText{Name: str(), Expr: str(), Action: str()},
+					Outcome: evaluator.Outcome(rng.IntN(3)), State: evaluator.State(rng.IntN(3)),
+					ActiveSince: tm(), Weight: rng.IntN(4) - 1, Error: str()}
 				if rng.IntN(4) > 0 {
 					rr.Values = []evaluator.Value{}
 					for range rng.IntN(4) {
@@ -270,8 +272,9 @@ func TestDecisionJSONOneAllocation(t *testing.T) {
 	d := &evaluator.Decision{Service: "default", Server: "web00042", Phase: "acting", Reply: "up ready 90%\n",
 		Firing: []string{"rule-0"}, Maxconn: ruleset.Unset}
 	for i := range 10 {
-		d.Rules = append(d.Rules, evaluator.RuleResult{Name: "rule-" + strings.Repeat("x", i), Expr: strings.Repeat("cpu > 1000 + 1 || ", 20) + "load1 > 1000",
-			Outcome: evaluator.False, State: evaluator.Inactive, Action: "drain", Weight: ruleset.Unset,
+		d.Rules = append(d.Rules, evaluator.RuleResult{RuleText: &evaluator.RuleText{Name: "rule-" + strings.Repeat("x", i),
+			Expr: strings.Repeat("cpu > 1000 + 1 || ", 20) + "load1 > 1000", Action: "drain"},
+			Outcome: evaluator.False, State: evaluator.Inactive, Weight: ruleset.Unset,
 			Values: []evaluator.Value{{Name: "cpu", Value: 0.99735449735444}, {Name: "load1", Value: math.Inf(1)}}})
 	}
 	ds := Decisions{d}

@@ -91,7 +91,8 @@ func demoFleet(now time.Time) (*Page, *History) {
 	var ds []*evaluator.Decision
 	for i := range 40 {
 		d := &evaluator.Decision{Service: "default", Server: fmt.Sprintf("web%02d", i), Op: rules.Up, Admin: rules.Ready, Weight: 100, Reply: "up ready 100%\n",
-			Rules: []evaluator.RuleResult{{Name: "queue_depth > 500", Expr: "queue_depth > 500", Outcome: evaluator.False, State: evaluator.Inactive, Action: "drain",
+			Rules: []evaluator.RuleResult{{RuleText: &evaluator.RuleText{Name: "queue_depth > 500", Expr: "queue_depth > 500", Action: "drain"},
+				Outcome: evaluator.False, State: evaluator.Inactive,
 				Values: []evaluator.Value{{Name: "queue_depth", Value: float64(37 * i % 400)}}}}}
 		switch i {
 		case 7, 21:

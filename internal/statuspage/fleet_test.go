@@ -26,8 +26,8 @@ func testFleet(n int, now time.Time) ([]*evaluator.Decision, *evaluator.Guardrai
 		d := &evaluator.Decision{Service: "default", Server: fmt.Sprintf("web%05d", i), Op: rules.Up, Admin: rules.Ready, Weight: 100,
 			Reply: "up ready 100%\n"}
 		for r := range 10 {
-			d.Rules = append(d.Rules, evaluator.RuleResult{Name: fmt.Sprintf("rule-%d", r), Expr: fmt.Sprintf("queue_depth > %d", 500+r),
-				Outcome: evaluator.False, State: evaluator.Inactive, Action: "drain",
+			d.Rules = append(d.Rules, evaluator.RuleResult{RuleText: &evaluator.RuleText{Name: fmt.Sprintf("rule-%d", r),
+				Expr: fmt.Sprintf("queue_depth > %d", 500+r), Action: "drain"}, Outcome: evaluator.False, State: evaluator.Inactive,
 				Values: []evaluator.Value{{Name: "queue_depth", Value: float64(i % 700)}}})
 		}
 		fire := func() {

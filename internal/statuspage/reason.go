@@ -35,7 +35,7 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		}
 		t.Rules[i] = Rule{
 			Name: r.Name, Expr: r.Expr, Action: action,
-			Result: string(r.Outcome), State: string(r.State), Since: r.ActiveSince,
+			Result: r.Outcome.String(), State: r.State.String(), Since: r.ActiveSince,
 			Values: vals, Error: r.Error,
 		}
 	}

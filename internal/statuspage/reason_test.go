@@ -13,7 +13,7 @@ import (
 func TestReason(t *testing.T) {
 	now := t0
 	rule := func(name, expr string, out evaluator.Outcome, st evaluator.State, since time.Duration) evaluator.RuleResult {
-		r := evaluator.RuleResult{Name: name, Expr: expr, Outcome: out, State: st, Weight: rules.Unset}
+		r := evaluator.RuleResult{RuleText: &evaluator.RuleText{Name: name, Expr: expr}, Outcome: out, State: st, Weight: rules.Unset}
 		if since > 0 {
 			r.ActiveSince = now.Add(-since)
 		}
