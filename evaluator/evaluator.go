@@ -54,9 +54,8 @@ type Evaluator struct {
 	// fleet holds, in fleet mode, every known server's state by name.
 	fleet map[string]*fleetServer
 	// table is the vector values of the evaluation under way, its
-	// storage kept from one to the next; listedSet is admit's, kept too.
-	table     vectorTable
-	listedSet map[string]struct{}
+	// storage kept from one to the next.
+	table vectorTable
 	// outside are the servers HAProxy shows out for other causes
 	// (SetOutside), for fleet.guardrail_counts: all.
 	outside map[string]bool

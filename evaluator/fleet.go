@@ -33,6 +33,9 @@ type fleetServer struct {
 	// gen is the evaluation that last listed the server; seen its time.
 	gen  uint64
 	seen time.Time
+	// named is the evaluation whose discovery list, as admit read it,
+	// last named the server (before admit decides whether to take it).
+	named uint64
 	// out is whether HAProxy may hold the server out of rotation: from
 	// the first decision that takes it out until it is told a restore
 	// (up ready at a weight above 0), which without AwaitPolls is at once
@@ -246,24 +249,27 @@ func (e *Evaluator) admit(now time.Time, servers []string) ([]string, string) {
 	if n := len(e.file.Services[0].Rules); n > 0 {
 		limit = min(limit, ruleset.MaxFleetRuleStates/n)
 	}
-	// The set of names is kept from one evaluation to the next, unless
-	// the list is over the limit: it would keep its size for good.
-	listed := e.listedSet
-	switch {
-	case len(servers) > limit:
-		listed = make(map[string]struct{}, len(servers))
-	case listed == nil:
-		listed = make(map[string]struct{}, len(servers))
-		e.listedSet = listed
-	default:
-		clear(listed)
+	// The servers the fleet knows are marked as named, not gathered into
+	// a set of names: only the names it does not know yet are.
+	listed := 0
+	var fresh map[string]struct{}
+	for k, name := range servers {
+		if srv := e.fleet[name]; srv != nil {
+			if srv.named != e.gen {
+				srv.named = e.gen
+				listed++
+			}
+			continue
+		}
+		if fresh == nil {
+			fresh = make(map[string]struct{}, len(servers)-k)
+		}
+		fresh[name] = struct{}{}
 	}
-	for _, name := range servers {
-		listed[name] = struct{}{}
-	}
-	total := len(listed)
-	for name, srv := range e.fleet {
-		if _, ok := listed[name]; !ok && e.kept(now, srv) {
+	listed += len(fresh)
+	total := listed
+	for _, srv := range e.fleet {
+		if srv.named != e.gen && e.kept(now, srv) {
 			total++
 		}
 	}
@@ -271,7 +277,7 @@ func (e *Evaluator) admit(now time.Time, servers []string) ([]string, string) {
 		e.admitted, e.admittedAt = servers, now
 		return servers, ""
 	}
-	why := fmt.Sprintf("discovery lists %d servers; with those the fleet remembers (out and not yet released, or gone less than stale_after) that is %d, over the limit of %d: the last list is kept", len(listed), total, limit)
+	why := fmt.Sprintf("discovery lists %d servers; with those the fleet remembers (out and not yet released, or gone less than stale_after) that is %d, over the limit of %d: the last list is kept", listed, total, limit)
 	if now.Sub(e.admittedAt) > e.file.StaleAfter {
 		return nil, why
 	}
