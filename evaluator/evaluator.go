@@ -388,7 +388,7 @@ func (e *Evaluator) evalRule(now time.Time, r *ruleset.Rule, st *ruleState, valu
 		rr.ActiveSince = st.activeAt
 	}
 	if r.Weight != nil {
-		rr.Weight = st.weight
+		rr.Weight = int32(st.weight)
 	}
 }
 

@@ -129,8 +129,11 @@ type vectorTable struct {
 	n     int // servers listed
 	vals  []float64
 	found []bool
-	// places is each listed server's place in the list, by name.
+	// places is each listed server's place in the list, by name, for the
+	// servers of listed, the list it was made for: kept while the list
+	// stays the same.
 	places map[string]int32
+	listed []*fleetServer
 }
 
 // value returns server k's value of metric i, and whether its vector has
@@ -155,9 +158,12 @@ func (e *Evaluator) vectorTable(batch []*fleetServer, vecs []*Sample) *vectorTab
 		t.places = make(map[string]int32, len(batch))
 	}
 	places := t.places
-	clear(places)
-	for k, srv := range batch {
-		places[srv.name] = int32(k)
+	if !slices.Equal(t.listed, batch) {
+		clear(places)
+		for k, srv := range batch {
+			places[srv.name] = int32(k)
+		}
+		t.listed = append(t.listed[:0], batch...)
 	}
 	metrics := 0
 	if len(batch) >= 2*chunk {

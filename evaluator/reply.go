@@ -340,7 +340,7 @@ func (e *Evaluator) ruleWeight(r *ruleset.Rule, rr *RuleResult) int {
 	}
 	w := r.Action.Weight
 	if r.Weight != nil {
-		w = rr.Weight
+		w = int(rr.Weight)
 	}
 	if w == ruleset.Unset {
 		return w

@@ -124,9 +124,10 @@ type RuleResult struct {
 	Values []Value `json:"values"`
 	// Error is a run-time expression error, if any.
 	Error string `json:"error,omitempty"`
-	// Weight is the computed weight percent of a `weight:` rule, or
-	// ruleset.Unset (left out of JSON).
-	Weight int `json:"weight"`
+	// Weight is the computed weight percent of a `weight:` rule (at most
+	// ruleset.MaxWeight), or ruleset.Unset (left out of JSON). It is an
+	// int32 to share a word with Outcome and State.
+	Weight int32 `json:"weight"`
 	// Outcome is the condition's value; Unknown when a metric it needs is
 	// missing or the expression failed at run time (see Error).
 	Outcome Outcome `json:"result"`

@@ -299,7 +299,7 @@ func printDecision(w io.Writer, title string, d *evaluator.Decision, now time.Ti
 		}
 		action := r.Action
 		if r.Weight != rules.Unset {
-			action += " = " + strconv.Itoa(r.Weight) + "%"
+			action += " = " + strconv.Itoa(int(r.Weight)) + "%"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, r.Expr, result, r.State, action)
 	}

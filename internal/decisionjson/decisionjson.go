@@ -135,7 +135,7 @@ func appendRule(b []byte, r *evaluator.RuleResult) ([]byte, error) {
 	}
 	if r.Weight != ruleset.Unset {
 		b = jsonout.AppendKey(b, "weight")
-		b = jsonout.AppendInt(b, r.Weight)
+		b = jsonout.AppendInt(b, int(r.Weight))
 	}
 	return append(b, '}'), nil
 }

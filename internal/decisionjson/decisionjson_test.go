@@ -43,7 +43,7 @@ type refRuleResult struct {
 	State       evaluator.State   `json:"state"`
 	ActiveSince time.Time         `json:"active_since,omitzero"`
 	Action      string            `json:"action"`
-	Weight      int               `json:"weight"`
+	Weight      int32             `json:"weight"`
 	Values      []refValue        `json:"values"`
 	Error       string            `json:"error,omitempty"`
 }
@@ -52,7 +52,7 @@ func (r refRuleResult) MarshalJSON() ([]byte, error) {
 	type plain refRuleResult
 	out := struct {
 		plain
-		Weight *int `json:"weight,omitempty"`
+		Weight *int32 `json:"weight,omitempty"`
 	}{plain: plain(r)}
 	if r.Weight != ruleset.Unset {
 		out.Weight = &r.Weight
@@ -203,7 +203,7 @@ func TestDecisionJSONAsReference(t *testing.T) {
 			for range rng.IntN(4) {
 				rr := evaluator.RuleResult{RuleText: &evaluator.RuleText{Name: str(), Expr: str(), Action: str()},
 					Outcome: evaluator.Outcome(rng.IntN(3)), State: evaluator.State(rng.IntN(3)),
-					ActiveSince: tm(), Weight: rng.IntN(4) - 1, Error: str()}
+					ActiveSince: tm(), Weight: rng.Int32N(4) - 1, Error: str()}
 				if rng.IntN(4) > 0 {
 					rr.Values = []evaluator.Value{}
 					for range rng.IntN(4) {
