@@ -53,8 +53,9 @@ type Evaluator struct {
 	// fleet holds, in fleet mode, every known server's state by name.
 	fleet map[string]*fleetServer
 	// table is the vector values of the evaluation under way, its
-	// storage kept from one to the next.
-	table vectorTable
+	// storage kept from one to the next; listedSet is admit's, kept too.
+	table     vectorTable
+	listedSet map[string]struct{}
 	// outside are the servers HAProxy shows out for other causes
 	// (SetOutside), for fleet.guardrail_counts: all.
 	outside map[string]bool
@@ -265,7 +266,7 @@ func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Dec
 			if all < 0 {
 				all = len(values)
 				for idx, m := range e.file.Metrics {
-					values = append(values, Value{Name: m.Name, Value: last[idx], Missing: missing[idx]})
+					values = appendValue(values, m.Name, last[idx], missing[idx])
 				}
 			}
 			lo, hi := all+r.Needs[0], all+r.Needs[0]+len(r.Needs)
@@ -273,13 +274,27 @@ func (e *Evaluator) evalService(now time.Time, i int, states []ruleState, d *Dec
 		} else {
 			start := len(values)
 			for _, idx := range r.Needs {
-				values = append(values, Value{Name: e.file.Metrics[idx].Name, Value: last[idx], Missing: missing[idx]})
+				values = appendValue(values, e.file.Metrics[idx].Name, last[idx], missing[idx])
 			}
 			vs = values[start:len(values):len(values)]
 		}
 		e.evalRule(now, r, &states[j], vs, &d.Rules[j], m, env)
 		d.Rules[j].Action = e.actions[i][j]
 	}
+	return values
+}
+
+// appendValue appends one value to values, field by field when there is
+// room: a fleet appends a hundred thousand per cycle, and a whole Value
+// copied in costs a bulk write barrier while the collector runs.
+func appendValue(values []Value, name string, v float64, missing string) []Value {
+	n := len(values)
+	if n == cap(values) {
+		return append(values, Value{Name: name, Value: v, Missing: missing})
+	}
+	values = values[:n+1]
+	p := &values[n]
+	p.Name, p.Value, p.Missing = name, v, missing
 	return values
 }
 

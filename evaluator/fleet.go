@@ -103,7 +103,9 @@ func (e *Evaluator) serverValues(srv *fleetServer, k int, vecs []*Sample, t *vec
 				missing = "value is NaN"
 			}
 		}
-		srv.missing[i] = missing
+		if srv.missing[i] != missing {
+			srv.missing[i] = missing
+		}
 		if missing != "" {
 			v = math.NaN()
 		}
@@ -244,7 +246,18 @@ func (e *Evaluator) admit(now time.Time, servers []string) ([]string, string) {
 	if n := len(e.file.Services[0].Rules); n > 0 {
 		limit = min(limit, ruleset.MaxFleetRuleStates/n)
 	}
-	listed := make(map[string]struct{}, len(servers))
+	// The set of names is kept from one evaluation to the next, unless
+	// the list is over the limit: it would keep its size for good.
+	listed := e.listedSet
+	switch {
+	case len(servers) > limit:
+		listed = make(map[string]struct{}, len(servers))
+	case listed == nil:
+		listed = make(map[string]struct{}, len(servers))
+		e.listedSet = listed
+	default:
+		clear(listed)
+	}
 	for _, name := range servers {
 		listed[name] = struct{}{}
 	}

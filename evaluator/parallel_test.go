@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,4 +96,30 @@ func TestFleetParallelSameAsOne(t *testing.T) {
 		t.Errorf("over %d cycles: %d held, %d out, %d stale; want some of each", cycles, held, out, stale)
 	}
 	t.Logf("over %d cycles: %d held, %d out, %d stale", cycles, held, out, stale)
+}
+
+// TestParallelPanicReachesCaller checks that a panic in one of the
+// goroutines evaluating a fleet is raised again in the caller, with what
+// it carried and where it happened, once every goroutine has returned.
+func TestParallelPanicReachesCaller(t *testing.T) {
+	e := &Evaluator{procs: 4}
+	var done atomic.Int64
+	defer func() {
+		r := recover()
+		err, ok := r.(error)
+		if !ok || !strings.Contains(err.Error(), "boom at 300") || !strings.Contains(err.Error(), "TestParallelPanicReachesCaller") {
+			t.Fatalf("recovered %v, want the worker's panic with its stack", r)
+		}
+		// Every other run was still done: no goroutine was left behind.
+		if got := done.Load(); got != 999-100 {
+			t.Errorf("%d servers done, want %d", got, 999-100)
+		}
+	}()
+	e.parallelBy(999, 10, func(_ *worker, lo, hi int) {
+		if lo == 300 {
+			panic(fmt.Sprintf("boom at %d", lo))
+		}
+		done.Add(int64(hi - lo))
+	})
+	t.Fatal("parallelBy returned")
 }

@@ -1,7 +1,9 @@
 package evaluator
 
 import (
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -14,8 +16,8 @@ import (
 // finish together even when one is slowed, and the runs' own allocations
 // stay few and large.
 const (
-	chunk         = 128
-	chunksPerProc = 8
+	chunk         = 256
+	chunksPerProc = 4
 )
 
 // worker is what one goroutine evaluating fleet servers owns: an
@@ -59,14 +61,14 @@ func (e *Evaluator) parallelBy(n, chunks int, do func(w *worker, lo, hi int)) {
 	var next atomic.Int64
 	var (
 		mu     sync.Mutex
-		failed *panicked
+		failed *workerPanic
 	)
 	run := func(w *worker) {
 		defer func() {
 			if r := recover(); r != nil {
 				mu.Lock()
 				if failed == nil {
-					failed = &panicked{r}
+					failed = &workerPanic{value: r, stack: debug.Stack()}
 				}
 				mu.Unlock()
 			}
@@ -86,9 +88,23 @@ func (e *Evaluator) parallelBy(n, chunks int, do func(w *worker, lo, hi int)) {
 	run(e.workers[0])
 	wg.Wait()
 	if failed != nil {
-		panic(failed.value)
+		panic(failed)
 	}
 }
 
-// panicked carries a worker's panic value to the caller.
-type panicked struct{ value any }
+// workerPanic carries a worker's panic to the caller, with the stack of
+// the goroutine where it happened.
+type workerPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *workerPanic) Error() string {
+	return fmt.Sprintf("%v\n\nin a goroutine evaluating fleet servers:\n%s", p.value, p.stack)
+}
+
+// Unwrap returns the panic value when it is an error.
+func (p *workerPanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
+}

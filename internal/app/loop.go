@@ -165,7 +165,7 @@ func (a *agent) publishStatus(res *evaluator.Result) {
 		}
 	}
 	a.status.Store(st)
-	a.statusJSON.drop()
+	a.statusJSON.drop(st)
 	a.metrics.evaluated(a.took.evaluate + a.took.collect)
 }
 

@@ -170,13 +170,15 @@ func (c *statusCache) get(a *agent) jsonout.Document {
 	return d
 }
 
-// drop lets the document of an earlier evaluation go once its readers are
-// done, rather than when the next reader comes, which at idle may be
-// never: the next reader builds the new one. It never waits for a build
-// under way.
-func (c *statusCache) drop() {
+// drop lets the document of an evaluation earlier than st go once its
+// readers are done, rather than when the next reader comes, which at
+// idle may be never: the next reader builds st's. It never waits for a
+// build under way, and keeps a document already built for st.
+func (c *statusCache) drop(st *Status) {
 	if c.mu.TryLock() {
-		c.st, c.rl, c.doc = weak.Pointer[Status]{}, nil, jsonout.Document{}
+		if c.st != weak.Make(st) {
+			c.st, c.rl, c.doc = weak.Pointer[Status]{}, nil, jsonout.Document{}
+		}
 		c.mu.Unlock()
 	}
 }

@@ -266,7 +266,7 @@ func TestCachesKeepNoOldEvaluation(t *testing.T) {
 		st := newStatus(f, res, &collect.Result{}, time.Millisecond, time.Millisecond)
 		runtime.AddCleanup(st, func(int) { freed.Add(1) }, 0)
 		a.status.Store(st)
-		a.statusJSON.drop()
+		a.statusJSON.drop(st)
 	}
 	const n = 20
 	for i := range n {
@@ -277,6 +277,12 @@ func TestCachesKeepNoOldEvaluation(t *testing.T) {
 		if p.snapshot(a.status.Load()).fleet == nil {
 			t.Fatal("no fleet table")
 		}
+	}
+	// Published again once read (a reader came between the publication
+	// and the drop): the document stays.
+	a.statusJSON.drop(a.status.Load())
+	if a.statusJSON.doc.Len() == 0 {
+		t.Error("/status dropped the document of the evaluation published")
 	}
 	// A new evaluation nobody has read yet.
 	publish(n)

@@ -68,25 +68,54 @@ type ServerRow struct {
 	// unknown.
 	Since      time.Time
 	SinceStart bool
-	// search is the name, reply and reason in lower case, for ?filter=.
-	search string
+	// lowName, lowReply and lowReason are the name, reply and reason in
+	// lower case, for ?filter=.
+	lowName, lowReply, lowReason string
+}
+
+// matches reports whether filter (in lower case) is in the row's name,
+// reply or reason.
+func (r *ServerRow) matches(filter string) bool {
+	if strings.Contains(filter, "\x00") {
+		// A filter naming the separator spans the parts.
+		return strings.Contains(r.lowName+"\x00"+r.lowReply+"\x00"+r.lowReason, filter)
+	}
+	return strings.Contains(r.lowName, filter) || strings.Contains(r.lowReply, filter) || strings.Contains(r.lowReason, filter)
 }
 
 // SinceFunc says since when a target has had its reply (History.Since).
 type SinceFunc func(name string) (since time.Time, start, ok bool)
 
 // NewFleet builds the table of the servers' decisions (sorted by name, as
-// an evaluation gives them) at the time of their evaluation.
+// an evaluation gives them) at the time of their evaluation. Replies and
+// reasons are held once per distinct text: a fleet's servers mostly share
+// them, and the table is built for 10,000 servers once per evaluation.
 func NewFleet(servers []*evaluator.Decision, g *evaluator.Guardrail, at time.Time, since SinceFunc) *Fleet {
 	f := &Fleet{Rows: make([]ServerRow, len(servers))}
+	texts, lower := map[string]string{}, map[string]string{}
+	intern := func(s string) string {
+		if t, ok := texts[s]; ok {
+			return t
+		}
+		texts[s] = s
+		return s
+	}
+	toLower := func(s string) string {
+		if t, ok := lower[s]; ok {
+			return t
+		}
+		t := strings.ToLower(s)
+		lower[s] = t
+		return t
+	}
 	if g != nil {
 		f.MaxUnavailable, f.Allowed = g.MaxUnavailable, g.Allowed
 	}
 	for i, d := range servers {
 		r := &f.Rows[i]
-		r.Name, r.Reply, r.State, r.Held, r.Stale = d.Server, strings.TrimSuffix(d.Reply, "\n"), StateOf(d), d.Held, d.Stale
-		r.Reason = Reason(d, at)
-		r.search = strings.ToLower(r.Name + "\x00" + r.Reply + "\x00" + r.Reason)
+		r.Name, r.Reply, r.State, r.Held, r.Stale = d.Server, intern(strings.TrimSuffix(d.Reply, "\n")), StateOf(d), d.Held, d.Stale
+		r.Reason = intern(Reason(d, at))
+		r.lowName, r.lowReply, r.lowReason = strings.ToLower(r.Name), toLower(r.Reply), toLower(r.Reason)
 		if since != nil {
 			r.Since, r.SinceStart, _ = since(d.Server)
 		}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -225,4 +227,52 @@ func TestTitle(t *testing.T) {
 			t.Errorf("title = %q, want %q", got, tc.want)
 		}
 	}
+}
+
+// TestFleetTableShared builds the table of 10,000 servers whose replies
+// and reasons are few and long, as a fleet's are (overrides for every
+// server, one rule firing everywhere): it holds each text once, not once
+// a server and again in lower case for the filter, and ?filter= finds what
+// it found in the texts joined, for any part of any text.
+func TestFleetTableShared(t *testing.T) {
+	const n = 10000
+	long := strings.Repeat("Queue_Depth > 500 ", 30)
+	ds, g := testFleet(n, t0)
+	for i, d := range ds {
+		d.Rules[0].Expr = long + fmt.Sprint(i%3)
+		d.Rules[0].Outcome, d.Rules[0].State, d.Rules[0].ActiveSince = evaluator.True, evaluator.Firing, t0.Add(-time.Minute)
+		d.Firing = []string{"rule-0"}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f := NewFleet(ds, g, t0, nil)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(ds)
+	perRow := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("%d bytes a row; reasons of %d bytes", perRow, len(f.Rows[0].Reason))
+	// A row's own fields are about 200 bytes; the reason alone, held per
+	// server and again in lower case, was over 1,000.
+	if perRow > 400 {
+		t.Errorf("the fleet table holds %d bytes a server with reasons of %d bytes: want at most 400", perRow, len(f.Rows[0].Reason))
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		r := &f.Rows[rng.IntN(n)]
+		joined := strings.ToLower(r.Name + "\x00" + r.Reply + "\x00" + r.Reason)
+		i := rng.IntN(len(joined))
+		filter := joined[i : i+rng.IntN(min(40, len(joined)-i)+1)]
+		if rng.IntN(4) == 0 {
+			filter += "x" // likely found nowhere
+		}
+		for _, other := range []*ServerRow{r, &f.Rows[rng.IntN(n)]} {
+			want := strings.Contains(strings.ToLower(other.Name+"\x00"+other.Reply+"\x00"+other.Reason), filter)
+			if got := other.matches(filter); got != want {
+				t.Fatalf("filter %q on %s: %v, want %v", filter, other.Name, got, want)
+			}
+		}
+	}
+	runtime.KeepAlive(f)
 }

@@ -103,7 +103,7 @@ func (f *Fleet) selectRows(q query) []int32 {
 				continue
 			}
 		}
-		if filter != "" && !strings.Contains(r.search, filter) {
+		if filter != "" && !r.matches(filter) {
 			continue
 		}
 		sel = append(sel, int32(i))
