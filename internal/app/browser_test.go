@@ -60,8 +60,11 @@ func TestBrowserStatusPage(t *testing.T) {
 			waitFor(t, "the drain", func() bool {
 				return strings.HasPrefix(testutil.Poll(t, ag.poll, ""), "up drain")
 			})
+			// One chromium for the DOM and both screenshots.
 			url := "http://" + ag.web + "/"
-			dom := testutil.Headless(t, "--dump-dom", url)
+			tab := testutil.StartBrowser(t).Open(t, url, 1280, 1400)
+			var dom string
+			tab.Eval(t, "document.documentElement.outerHTML", &dom)
 			for _, want := range []string{
 				`&lt;script&gt;alert("rule")&lt;/script&gt;`,        // the rule's name, as text
 				`up drain 100% #&lt;/td&gt;&lt;b&gt;bold&lt;/b&gt;`, // the reply, with the description as text
@@ -90,11 +93,14 @@ func TestBrowserStatusPage(t *testing.T) {
 			}
 
 			for _, shot := range []struct {
-				name, size string
-			}{{"phone", "400,1600"}, {"desktop", "1280,1400"}} {
+				name          string
+				width, height int
+			}{{"phone", 400, 1600}, {"desktop", 1280, 1400}} {
 				file := testutil.ArtifactPath(t, fmt.Sprintf("status-page-%s-lifecycle-%v.png", shot.name, lifecycle))
 				os.Remove(file)
-				testutil.Headless(t, "--window-size="+shot.size, "--screenshot="+file, url)
+				tab.Resize(t, shot.width, shot.height)
+				tab.Load(t, url) // laid out at that width from the start
+				tab.Screenshot(t, file, false)
 				png, err := os.ReadFile(file)
 				if err != nil {
 					t.Fatalf("no screenshot: %v", err)
