@@ -134,6 +134,15 @@ type RuleResult struct {
 	State   State   `json:"state"`
 }
 
+// Text returns the rule's name, expression and action: empty for a
+// result made without them (a zero RuleResult).
+func (r *RuleResult) Text() RuleText {
+	if r.RuleText == nil {
+		return RuleText{}
+	}
+	return *r.RuleText
+}
+
 // Decision is the reply for one service and how it came about.
 type Decision struct {
 	Service string     `json:"service"`

@@ -99,11 +99,12 @@ func appendValue(b []byte, v *evaluator.Value) []byte {
 // showing the ruleset.Unset placeholder (-1) as if it were a weight.
 func appendRule(b []byte, r *evaluator.RuleResult) ([]byte, error) {
 	var err error
+	text := r.Text()
 	b = append(b, '{')
 	b = jsonout.AppendKey(b, "name")
-	b = jsonout.AppendString(b, r.Name)
+	b = jsonout.AppendString(b, text.Name)
 	b = jsonout.AppendKey(b, "expr")
-	b = jsonout.AppendString(b, r.Expr)
+	b = jsonout.AppendString(b, text.Expr)
 	b = jsonout.AppendKey(b, "result")
 	b = jsonout.AppendString(b, r.Outcome.String())
 	b = jsonout.AppendKey(b, "state")
@@ -115,7 +116,7 @@ func appendRule(b []byte, r *evaluator.RuleResult) ([]byte, error) {
 		}
 	}
 	b = jsonout.AppendKey(b, "action")
-	b = jsonout.AppendString(b, r.Action)
+	b = jsonout.AppendString(b, text.Action)
 	b = jsonout.AppendKey(b, "values")
 	if r.Values == nil {
 		b = append(b, "null"...)
@@ -275,7 +276,8 @@ func jsonSize(d *evaluator.Decision) int {
 	}
 	for i := range d.Rules {
 		r := &d.Rules[i]
-		n += 160 + 2*(len(r.Name)+len(r.Expr)+len(r.Action)+len(r.Error))
+		text := r.Text()
+		n += 160 + 2*(len(text.Name)+len(text.Expr)+len(text.Action)+len(r.Error))
 		for _, v := range r.Values {
 			n += 64 + 2*(len(v.Name)+len(v.Missing))
 		}

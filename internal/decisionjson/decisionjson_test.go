@@ -112,8 +112,9 @@ func toRef(d *evaluator.Decision) refDecision {
 		r.Rules = []refRuleResult{}
 	}
 	for _, rr := range d.Rules {
-		ref := refRuleResult{Name: rr.Name, Expr: rr.Expr, Outcome: rr.Outcome, State: rr.State,
-			ActiveSince: rr.ActiveSince, Action: rr.Action, Weight: rr.Weight, Error: rr.Error}
+		text := rr.Text()
+		ref := refRuleResult{Name: text.Name, Expr: text.Expr, Outcome: rr.Outcome, State: rr.State,
+			ActiveSince: rr.ActiveSince, Action: text.Action, Weight: rr.Weight, Error: rr.Error}
 		if rr.Values != nil {
 			ref.Values = []refValue{}
 		}
@@ -201,9 +202,11 @@ func TestDecisionJSONAsReference(t *testing.T) {
 		if rng.IntN(4) > 0 {
 			d.Rules = []evaluator.RuleResult{}
 			for range rng.IntN(4) {
-				rr := evaluator.RuleResult{RuleText: &evaluator.RuleText{Name: str(), Expr: str(), Action: str()},
-					Outcome: evaluator.Outcome(rng.IntN(3)), State: evaluator.State(rng.IntN(3)),
+				rr := evaluator.RuleResult{Outcome: evaluator.Outcome(rng.IntN(3)), State: evaluator.State(rng.IntN(3)),
 					ActiveSince: tm(), Weight: rng.Int32N(4) - 1, Error: str()}
+				if rng.IntN(8) > 0 { // a zero result has no text: written empty
+					rr.RuleText = &evaluator.RuleText{Name: str(), Expr: str(), Action: str()}
+				}
 				if rng.IntN(4) > 0 {
 					rr.Values = []evaluator.Value{}
 					for range rng.IntN(4) {

@@ -29,12 +29,13 @@ func FromDecision(kind string, d *evaluator.Decision, now time.Time) Target {
 		for j, v := range r.Values {
 			vals[j] = Value(v)
 		}
-		action := r.Action
+		text := r.Text()
+		action := text.Action
 		if r.Weight >= 0 && strings.HasPrefix(action, "weight ") && !strings.HasSuffix(action, "%") {
 			action = fmt.Sprintf("%s = %d%%", action, r.Weight)
 		}
 		t.Rules[i] = Rule{
-			Name: r.Name, Expr: r.Expr, Action: action,
+			Name: text.Name, Expr: text.Expr, Action: action,
 			Result: r.Outcome.String(), State: r.State.String(), Since: r.ActiveSince,
 			Values: vals, Error: r.Error,
 		}
@@ -88,9 +89,10 @@ func Reason(d *evaluator.Decision, now time.Time) string {
 	}
 	var pending, unknown []string
 	for _, r := range d.Rules {
-		label := r.Expr
-		if r.Name != r.Expr {
-			label = r.Name + " (" + r.Expr + ")"
+		text := r.Text()
+		label := text.Expr
+		if text.Name != text.Expr {
+			label = text.Name + " (" + text.Expr + ")"
 		}
 		switch {
 		case r.State == evaluator.Firing:
