@@ -26,7 +26,8 @@ type fleetServer struct {
 	saved replyState
 	// vals and missing are the server's metric values by index; env is
 	// its expression environment, where a value is boxed again only when
-	// it changes.
+	// it changes. All three are nil until the server is first evaluated
+	// (see newValues).
 	vals    []float64
 	missing []string
 	env     map[string]any
@@ -60,14 +61,10 @@ type fleetServer struct {
 }
 
 func (e *Evaluator) newServer(name string) *fleetServer {
-	n := len(e.file.Metrics)
 	srv := &fleetServer{
-		name:    name,
-		states:  make([]ruleState, len(e.file.Services[0].Rules)),
-		reply:   newReplyState(),
-		vals:    make([]float64, n),
-		missing: make([]string, n),
-		env:     make(map[string]any, n),
+		name:   name,
+		states: make([]ruleState, len(e.file.Services[0].Rules)),
+		reply:  newReplyState(),
 	}
 	for j := range srv.states {
 		srv.states[j] = ruleState{state: Inactive, weight: ruleset.Unset}
@@ -81,17 +78,33 @@ func (e *Evaluator) newServer(name string) *fleetServer {
 		srv.out, srv.rulesOut = true, why != OutByOverride
 		srv.resumed = srv.rulesOut
 	}
+	return srv
+}
+
+// nan is NaN boxed once, for the expression environments: a value missing
+// for many servers, or not yet read, is not boxed for each.
+var nan any = math.NaN()
+
+// newValues gives srv its values and expression environment, every metric
+// missing. It is left to the first evaluation of the server, on the worker
+// deciding it: a fleet's servers are made one after the other, and the
+// environments are most of their cost.
+func (e *Evaluator) newValues(srv *fleetServer) {
+	n := len(e.file.Metrics)
+	srv.vals, srv.missing, srv.env = make([]float64, n), make([]string, n), make(map[string]any, n)
 	for i, m := range e.file.Metrics {
 		srv.vals[i] = math.NaN()
-		srv.env[m.Name] = math.NaN()
+		srv.env[m.Name] = nan
 	}
-	return srv
 }
 
 // serverValues sets the values of the server k of the list: its own sample
 // of every metric whose query returned a vector by server (from t), the
 // shared value of the others, in its own expression environment.
 func (e *Evaluator) serverValues(srv *fleetServer, k int, vecs []*Sample, t *vectorTable) {
+	if srv.env == nil {
+		e.newValues(srv)
+	}
 	for i, m := range e.file.Metrics {
 		v, missing := e.last[i], e.missing[i]
 		if s := vecs[i]; s != nil {
@@ -114,7 +127,11 @@ func (e *Evaluator) serverValues(srv *fleetServer, k int, vecs []*Sample, t *vec
 		}
 		if v != srv.vals[i] && !(math.IsNaN(v) && math.IsNaN(srv.vals[i])) {
 			srv.vals[i] = v
-			srv.env[m.Name] = v
+			if math.IsNaN(v) {
+				srv.env[m.Name] = nan
+			} else {
+				srv.env[m.Name] = v
+			}
 		}
 	}
 }
