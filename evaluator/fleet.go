@@ -24,13 +24,15 @@ type fleetServer struct {
 	// saved is reply as it was before this evaluation, for a decision
 	// made again under the guardrail.
 	saved replyState
-	// vals and missing are the server's metric values by index; env is
-	// its expression environment, where a value is boxed again only when
-	// it changes. All three are nil until the server is first evaluated
-	// (see newValues).
+	// vals and missing are the server's metric values by index, and
+	// boxed the same values boxed for the expression environment, boxed
+	// again only when they change: the worker deciding the server loads
+	// them into its own environment (a map per server would be most of a
+	// fleet's memory). All three are nil until the server is first
+	// evaluated (see newValues).
 	vals    []float64
 	missing []string
-	env     map[string]any
+	boxed   []any
 	// gen is the evaluation that last listed the server; seen its time.
 	gen  uint64
 	seen time.Time
@@ -85,27 +87,37 @@ func (e *Evaluator) newServer(name string) *fleetServer {
 // for many servers, or not yet read, is not boxed for each.
 var nan any = math.NaN()
 
-// newValues gives srv its values and expression environment, every metric
-// missing. It is left to the first evaluation of the server, on the worker
-// deciding it: a fleet's servers are made one after the other, and the
-// environments are most of their cost.
+// newValues gives srv its values, every metric missing. It is left to the
+// first evaluation of the server, on the worker deciding it: a fleet's
+// servers are made one after the other.
 func (e *Evaluator) newValues(srv *fleetServer) {
 	n := len(e.file.Metrics)
-	srv.vals, srv.missing, srv.env = make([]float64, n), make([]string, n), make(map[string]any, n)
-	for i, m := range e.file.Metrics {
-		srv.vals[i] = math.NaN()
-		srv.env[m.Name] = nan
+	srv.vals, srv.missing, srv.boxed = make([]float64, n), make([]string, n), make([]any, n)
+	for i := range n {
+		srv.vals[i], srv.boxed[i] = math.NaN(), nan
 	}
+}
+
+// loadEnv loads srv's boxed values into w's expression environment, and
+// returns it.
+func (e *Evaluator) loadEnv(w *worker, srv *fleetServer) map[string]any {
+	if w.env == nil {
+		w.env = make(map[string]any, len(e.file.Metrics))
+	}
+	for i, m := range e.file.Metrics {
+		w.env[m.Name] = srv.boxed[i]
+	}
+	return w.env
 }
 
 // serverValues sets the values of the server k of the list: its own sample
 // of every metric whose query returned a vector by server (from t), the
 // shared value of the others, in its own expression environment.
 func (e *Evaluator) serverValues(srv *fleetServer, k int, vecs []*Sample, t *vectorTable) {
-	if srv.env == nil {
+	if srv.vals == nil {
 		e.newValues(srv)
 	}
-	for i, m := range e.file.Metrics {
+	for i := range e.file.Metrics {
 		v, missing := e.last[i], e.missing[i]
 		if s := vecs[i]; s != nil {
 			var ok bool
@@ -128,9 +140,9 @@ func (e *Evaluator) serverValues(srv *fleetServer, k int, vecs []*Sample, t *vec
 		if v != srv.vals[i] && !(math.IsNaN(v) && math.IsNaN(srv.vals[i])) {
 			srv.vals[i] = v
 			if math.IsNaN(v) {
-				srv.env[m.Name] = nan
+				srv.boxed[i] = nan
 			} else {
-				srv.env[m.Name] = v
+				srv.boxed[i] = v
 			}
 		}
 	}
@@ -471,7 +483,7 @@ func (e *Evaluator) evaluateServer(now time.Time, w *worker, srv *fleetServer, k
 	svc := e.file.Services[0]
 	e.serverValues(srv, k, vecs, t)
 	d.Service, d.Server, d.prev = svc.Name, srv.name, srv.last
-	e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing, &w.machine, srv.env)
+	e.evalService(now, 0, srv.states, d, values, srv.vals, srv.missing, &w.machine, e.loadEnv(w, srv))
 	srv.resumed = srv.resumed && srv.out && e.stillWanted(svc, d)
 	d.kept = srv.resumed
 	// While HAProxy may hold it out, its reply carries the restore.

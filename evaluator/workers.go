@@ -21,9 +21,12 @@ const (
 )
 
 // worker is what one goroutine evaluating fleet servers owns: an
-// expression machine (a vm.VM runs one program at a time).
+// expression machine (a vm.VM runs one program at a time), and the
+// expression environment each server it decides is loaded into (made at
+// its first use).
 type worker struct {
 	machine vm.VM
+	env     map[string]any
 }
 
 // parallel calls do(w, lo, hi) over [0, n) in runs of about chunk or more, on
