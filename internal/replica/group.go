@@ -141,13 +141,18 @@ type Group struct {
 
 	mu sync.Mutex
 	// The state below is guarded by mu; run's goroutine changes it.
-	up        bool
-	err       string
-	leading   bool
-	leader    string
-	replicas  map[string]int64 // live replica → revision of the out-set it acknowledged
-	set       outSet
-	setRev    int64
+	up       bool
+	err      string
+	leading  bool
+	leader   string
+	replicas map[string]int64 // live replica → revision of the out-set it acknowledged
+	set      outSet
+	setRev   int64
+	// seenRev is the etcd revision this replica's view (the replicas and
+	// their acknowledgements) is complete up to: the leader learns the
+	// revision of a set it writes before its watch has brought the
+	// presence of replicas that joined just before it.
+	seenRev   int64
 	overrides map[string]evaluator.Override
 	// ackedRev is the latest out-set every replica has applied, since
 	// ackedAt.
@@ -450,6 +455,7 @@ func (s *watchState) resync(ctx context.Context) (clientv3.WatchChan, error) {
 	}
 	g.mu.Lock()
 	g.up, g.err = true, ""
+	g.seenRev = max(g.seenRev, resp.Header.Revision)
 	g.mu.Unlock()
 	s.apply(ctx, evs)
 	s.ack(ctx) // the presence key, with the last revision applied
@@ -464,6 +470,7 @@ func (s *watchState) apply(ctx context.Context, evs []*clientv3.Event) {
 	var overridesChanged, leaderChanged bool
 	g.mu.Lock()
 	for _, ev := range evs {
+		g.seenRev = max(g.seenRev, ev.Kv.ModRevision)
 		key := strings.TrimPrefix(string(ev.Kv.Key), g.o.Prefix)
 		del := ev.Type == clientv3.EventTypeDelete
 		switch {
@@ -629,7 +636,10 @@ func (g *Group) refreshGate() {
 	}
 	if g.up && g.leading {
 		next.leading = true
-		all := true
+		// Every replica's acknowledgement counts only once the view has
+		// caught up with the set: a replica whose presence etcd holds
+		// from before it must not be missed.
+		all := g.seenRev >= g.setRev
 		for _, acked := range g.replicas {
 			all = all && acked >= g.setRev
 		}
