@@ -431,3 +431,31 @@ func TestRoundingNonFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestOutcomeAndStateReadBack: the words /status writes for a rule's
+// outcome and state read back as the same values, and an unknown word is
+// an error.
+func TestOutcomeAndStateReadBack(t *testing.T) {
+	for _, o := range []Outcome{False, True, Unknown} {
+		b, _ := o.MarshalText()
+		var got Outcome
+		if err := got.UnmarshalText(b); err != nil || got != o {
+			t.Errorf("outcome %q read back as %v, %v", b, got, err)
+		}
+	}
+	for _, s := range []State{Inactive, Pending, Firing} {
+		b, _ := s.MarshalText()
+		var got State
+		if err := got.UnmarshalText(b); err != nil || got != s {
+			t.Errorf("state %q read back as %v, %v", b, got, err)
+		}
+	}
+	var o Outcome
+	if err := o.UnmarshalText([]byte("maybe")); err == nil {
+		t.Error("outcome \"maybe\" read without an error")
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("resolved")); err == nil {
+		t.Error("state \"resolved\" read without an error")
+	}
+}

@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,14 @@ func (o Outcome) String() string {
 // MarshalText writes the outcome as its word.
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
+// UnmarshalText reads an outcome's word, as in /status: clients of the
+// JSON get back the values the agent wrote.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	i, err := lookupWord(outcomeWords[:], b, "outcome")
+	*o = Outcome(i)
+	return err
+}
+
 // State is a rule's place in the pending → firing → resolved cycle. Like
 // Outcome it is a small integer whose String (and JSON) is the word.
 type State uint8
@@ -91,6 +100,23 @@ func (s State) String() string {
 
 // MarshalText writes the state as its word.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a state's word, as in /status.
+func (s *State) UnmarshalText(b []byte) error {
+	i, err := lookupWord(stateWords[:], b, "rule state")
+	*s = State(i)
+	return err
+}
+
+// lookupWord returns the index of word in words.
+func lookupWord(words []string, word []byte, what string) (int, error) {
+	for i, w := range words {
+		if w == string(word) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown %s %q (want one of %s)", what, word, strings.Join(words, ", "))
+}
 
 // Value is one metric a rule read, as it saw it.
 type Value struct {
