@@ -15,42 +15,8 @@ import (
 // (values change every cycle; a few servers want out and the guardrail
 // holds some).
 func BenchmarkEvaluateFleet(b *testing.B) {
-	const servers, nrules, nmetrics = 1000, 10, 10
-	names := make([]string, nmetrics)
-	for i := range names {
-		names[i] = fmt.Sprintf("m%d", i)
-	}
-	bl := newBuilder(b, names...)
-	for i := range nrules {
-		a := act("", "", 50+i, rules.Unset)
-		if i == 0 {
-			a = act("", "drain", rules.Unset, rules.Unset)
-		}
-		bl.rule("default", rules.Rule{
-			Name:   fmt.Sprintf("r%d", i),
-			Expr:   fmt.Sprintf("m%d > %d && m%d < 1e9", i%nmetrics, 990, (i+1)%nmetrics),
-			Action: a,
-		})
-	}
-	fl := &rules.Fleet{Label: "server", MaxUnavailable: rules.Limit{Set: true, N: 1, Percent: true}}
-	for i := range servers {
-		fl.Static = append(fl.Static, fmt.Sprintf("web%04d", i))
-	}
-	bl.file.Fleet = fl
-	e := New(bl.file)
-	// Two snapshots, alternated: every value changes every cycle; 1% of
-	// the servers are above the thresholds in each.
-	snaps := make([]Snapshot, 2)
-	for k := range snaps {
-		snaps[k] = Snapshot{}
-		for j, name := range names {
-			vals := make(map[string]float64, servers)
-			for i, s := range fl.Static {
-				vals[s] = float64((i*7+j*13+k*29)%1000) + 0.5*float64(k)
-			}
-			snaps[k][name] = Sample{Value: math.NaN(), Servers: vals}
-		}
-	}
+	const servers = 1000
+	e, snaps := fleetOf(b, servers)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		res := e.Evaluate(t0, snaps[i%2], nil)
@@ -73,7 +39,7 @@ func BenchmarkEvaluateFleet(b *testing.B) {
 func BenchmarkEvaluateFleetLimits(b *testing.B) {
 	for _, servers := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("servers=%d/overrides=1000", servers), func(b *testing.B) {
-			e, snaps := limitsFleet(b, servers)
+			e, snaps := fleetOf(b, servers)
 			ovs := make([]Override, 1000)
 			for i := range ovs {
 				ovs[i] = Override{ID: fmt.Sprintf("%08x", i), Action: act("", "", 50+i%50, rules.Unset),
@@ -101,9 +67,10 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// limitsFleet is BenchmarkEvaluateFleet's fleet with n servers, and its two
-// snapshots.
-func limitsFleet(b *testing.B, servers int) (*Evaluator, []Snapshot) {
+// fleetOf is a fleet of n servers, 10 rules over 10 metrics each a vector
+// by server, and two snapshots to alternate: every value changes every
+// cycle; 1% of the servers are above the thresholds in each.
+func fleetOf(b *testing.B, servers int) (*Evaluator, []Snapshot) {
 	const nrules, nmetrics = 10, 10
 	names := make([]string, nmetrics)
 	for i := range names {
